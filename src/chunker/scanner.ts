@@ -1,0 +1,56 @@
+// Host side of the wasm candidate scanner: owns one core instance, one input
+// window and one output array in its linear memory.  Callers fill window() with
+// up to 47 bytes of look-behind followed by new data, then call scan().
+
+import { BUZHASH_WINDOW } from './sizes.ts';
+import { instantiateCore, type CoreExports } from './wasm-core.ts';
+
+const OUT_CAP = 1 << 16;
+
+export class CandidateScanner {
+  private readonly core: CoreExports;
+  private readonly windowPtr: number;
+  private readonly outPtr: number;
+
+  constructor(readonly capacity: number) {
+    this.core = instantiateCore();
+    this.windowPtr = this.core.allocate(capacity + BUZHASH_WINDOW);
+    this.outPtr = this.core.allocate(OUT_CAP * 4);
+  }
+
+  /** The input window; valid until the next allocation (there is none after construction). */
+  window(): Uint8Array {
+    return new Uint8Array(this.core.memory.buffer, this.windowPtr, this.capacity + BUZHASH_WINDOW);
+  }
+
+  /**
+   * Candidate cut positions among the window end positions from..len (relative
+   * to the window start; from >= 48): those where the 48 bytes before pass the
+   * discriminator test.  Returned ascending, relative to the window start.
+   */
+  scan(len: number, from: number, d: number): Uint32Array {
+    if (from > len) return new Uint32Array(0);
+    const parts: Uint32Array[] = [];
+    let total = 0;
+    for (let start = from; ; ) {
+      const n = this.core.scan(this.windowPtr, len, start, d, this.outPtr, OUT_CAP);
+      parts.push(new Uint32Array(this.core.memory.buffer, this.outPtr, n).slice());
+      total += n;
+      start = this.core.resumePosition();
+      if (start === 0 || start > len) break;
+    }
+    if (parts.length === 1) return parts[0];
+    const all = new Uint32Array(total);
+    let o = 0;
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
+    return all;
+  }
+
+  /** The buzhash of the 48 window bytes ending at `end` (tests and diagnostics). */
+  windowHash(end: number): number {
+    return this.core.windowHash(this.windowPtr + end) >>> 0;
+  }
+}

@@ -1,0 +1,209 @@
+// wasync extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
+
+import { createReadStream, fstatSync, ftruncateSync, openSync, closeSync, readSync, statSync, type Stats } from 'node:fs';
+import { WasyncError, ioError, unsupported, usageError } from '../errors.ts';
+import { digestOfFlags } from '../format/feature-flags.ts';
+import { INDEX_ITEM_SIZE, INDEX_TAIL_SIZE, type IndexHeader } from '../format/index-file.ts';
+import { openIndexStream } from '../engine/index-stream.ts';
+import { extractBlob, type ExtractBlobResult } from '../engine/extract-blob.ts';
+import { chunkBlob } from '../engine/chunk-blob.ts';
+import { SeedIndex } from '../engine/seed-index.ts';
+import type { Executor, FileRef } from '../engine/jobs.ts';
+import type { DigestName } from '../digest.ts';
+import { openBlobInput, rawBlockDeviceSize, type BlobInput } from '../platform/node/blob-file.ts';
+import { AtomicFile } from '../platform/node/atomic-file.ts';
+import { Executors } from '../platform/node/executors.ts';
+import { digestOf } from '../platform/node/hash.ts';
+import { writeStdout } from '../platform/node/stdout.ts';
+import { formatBytes } from '../units.ts';
+import { Log } from './log.ts';
+import { classifyLocator, hasSuffix, stripFileUrl } from './locator.ts';
+import { parseWhat, parseYesNo, type GlobalOptions, type What } from './options.ts';
+import { readStores } from './stores.ts';
+
+const ZERO_ID_LIMIT = 16 << 20;
+
+function operation(input: string | undefined, output: Stats | undefined, opts: GlobalOptions): What {
+  let what = parseWhat(opts.what);
+  if (what && !['archive', 'archive-index', 'blob-index'].includes(what)) {
+    throw usageError('"extract" may only be combined with --what=archive, --what=archive-index or --what=blob-index');
+  }
+  if (!what && input !== undefined && input !== '-') {
+    if (hasSuffix(input, '.catar')) what = 'archive';
+    else if (hasSuffix(input, '.caidx')) what = 'archive-index';
+    else if (hasSuffix(input, '.caibx')) what = 'blob-index';
+    else throw usageError(`${input}: the file to read has no valid suffix (.catar, .caidx or .caibx); refusing`);
+  }
+  if (output?.isDirectory()) {
+    if (what === 'blob-index') throw usageError('the output is a directory, but a blob index is being extracted; refusing');
+    what ??= 'archive-index';
+  } else if (output && (output.isFile() || output.isBlockDevice())) {
+    if (what && what !== 'blob-index') throw usageError('the output is a regular file or block device, but an archive is being extracted; refusing');
+    what ??= 'blob-index';
+  } else if (output) {
+    throw usageError('the output is neither a directory, a regular file nor a block device; refusing');
+  }
+  if (!what) throw usageError('cannot tell what to extract; use --what=archive, --what=archive-index or --what=blob-index');
+  return what;
+}
+
+export async function extract(inputArg: string | undefined, outputArg: string | undefined, opts: GlobalOptions) {
+  const log = new Log(!!opts.verbose);
+  const input = inputArg === undefined ? undefined : stripFileUrl(inputArg);
+  const output = outputArg === undefined || outputArg === '-' ? null : stripFileUrl(outputArg);
+  if (output !== null && classifyLocator(output) !== 'path') throw usageError(`${output}: the output must be a local path`);
+  const outStat = output === null ? undefined : statSync(output, { throwIfNoEntry: false });
+  const what = operation(input, outStat, opts);
+  if (what !== 'blob-index') {
+    throw unsupported('extracting directory archives (.catar/.caidx) is not supported by this version of wasync');
+  }
+  const indexLoc = input === undefined || input === '-' ? null : input;
+  if (indexLoc !== null && classifyLocator(indexLoc) !== 'path') {
+    throw unsupported(`${indexLoc}: remote indexes are not supported by this version of wasync`);
+  }
+  const indexName = indexLoc ?? 'standard input';
+  const stores = readStores(opts, indexLoc);
+  const bytes = indexLoc === null ? process.stdin : createReadStream(indexLoc, { highWaterMark: 1 << 20 });
+  const knownSize = indexLoc === null ? null : blobSizeOf(indexLoc);
+  const { header, entries } = await openIndexStream(readOrFail(bytes, indexName), indexName);
+  const digest = digestOfFlags(header.flags);
+  const executors = new Executors(knownSize ?? Infinity);
+
+  const seedPaths = [...(opts.seed ?? [])];
+  if (output !== null && outStat && parseYesNo('seed-output', opts.seedOutput, true)) seedPaths.push(output);
+  const seeds: BlobInput[] = [];
+  let target: AtomicFile | null = null;
+  let device: FileRef | null = null;
+  try {
+    const seedIndex = new SeedIndex();
+    for (const path of seedPaths) {
+      const seed = openSeed(path);
+      seeds.push(seed);
+      await chunkSeed(seed, seeds.length - 1, header, digest, executors.chunks, seedIndex);
+      log.info(`Seed ${path}: ${seedIndex.size} chunks known`);
+    }
+    if (outStat?.isBlockDevice()) {
+      device = openDevice(output as string, knownSize);
+    } else if (output !== null) {
+      target = new AtomicFile(output);
+      if (outStat) target.chmod(outStat.mode & 0o7777);
+    }
+    const out = device ?? (target ? { fd: target.fd, path: output as string } : null);
+    const result = await extractBlob({
+      entries,
+      digest,
+      stores,
+      seeds: seedIndex,
+      seedFiles: seeds,
+      out,
+      holes: target !== null,
+      compareOutput: device !== null,
+      zeroIds: zeroIds(header, digest),
+      executor: executors.chunks,
+      onData: writeStdout,
+      onWarning: (w) => log.warn(w),
+    });
+    if (target) {
+      ftruncateSync(target.fd, result.size);
+      target.commit();
+    }
+    report(log, result);
+  } catch (e) {
+    target?.abort();
+    throw e;
+  } finally {
+    for (const s of seeds) s.close();
+    if (device) closeSync(device.fd);
+    await executors.close();
+  }
+}
+
+/** The blob size from the last index item, to check capacity before writing. */
+function blobSizeOf(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw ioError('EINPUT', path, e);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 64 + INDEX_ITEM_SIZE + INDEX_TAIL_SIZE) return size >= 64 + INDEX_TAIL_SIZE ? 0 : null;
+    const b = Buffer.alloc(8);
+    readSync(fd, b, 0, 8, size - INDEX_TAIL_SIZE - INDEX_ITEM_SIZE);
+    return Number(b.readBigUInt64LE(0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function* readOrFail(stream: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* stream;
+  } catch (e) {
+    throw ioError('EINPUT', name, e);
+  }
+}
+
+function openSeed(path: string): BlobInput {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.isDirectory()) {
+    throw unsupported(`${path}: directory seeds are not supported by this version of wasync`);
+  }
+  return openBlobInput(path);
+}
+
+async function chunkSeed(
+  seed: BlobInput,
+  number: number,
+  header: IndexHeader,
+  digest: DigestName,
+  executor: Executor,
+  index: SeedIndex,
+) {
+  let start = 0;
+  await chunkBlob({
+    input: seed,
+    size: seed.size,
+    sizes: header,
+    digest,
+    store: null,
+    compression: 'zstd',
+    executor,
+    onChunks: (ends, r) => {
+      index.addChunks(number, start, ends, r.ids);
+      start = ends[ends.length - 1];
+    },
+  });
+}
+
+function openDevice(path: string, blobSize: number | null): FileRef {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch (e) {
+    throw ioError('EOUTPUT', path, e);
+  }
+  const ref = { fd, path };
+  const capacity = rawBlockDeviceSize(ref, fstatSync(fd));
+  if (blobSize !== null && blobSize > capacity) {
+    closeSync(fd);
+    throw new WasyncError('EOUTPUT', `${path}: the blob (${blobSize} bytes) does not fit on the device (${capacity} bytes)`);
+  }
+  return ref;
+}
+
+/** Ids of all-zero chunks of the sizes zero runs are cut into (max; fixed size). */
+function zeroIds(h: IndexHeader, digest: DigestName): Map<number, Uint8Array> {
+  const m = new Map<number, Uint8Array>();
+  if (h.max <= ZERO_ID_LIMIT) m.set(h.max, digestOf(digest, new Uint8Array(h.max)));
+  return m;
+}
+
+function report(log: Log, r: ExtractBlobResult) {
+  log.info(`Zero bytes written as sparse files: ${formatBytes(r.zeroBytes)}`);
+  if (r.unchanged) log.info(`Chunks already in place: ${r.unchanged} (${formatBytes(r.unchangedBytes)})`);
+  const n = r.chunks;
+  log.share(r.fromStore, r.fromStoreBytes, n, r.size, 'local store');
+  log.share(r.fromSeed, r.fromSeedBytes, n, r.size, 'local seed');
+}

@@ -1,0 +1,38 @@
+// casync's locators (casync-format.md §7.4): a URL ("scheme://host/…"), an ssh
+// location ("[user@]host:path") or a local path; the operation a locator implies
+// from its suffix; and the default store beside an index.
+
+export type LocatorClass = 'url' | 'ssh' | 'path';
+
+const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9_.@:[\]-]+(?:[/;?]|$)/;
+const SSH_RE = /^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+:./;
+
+export function classifyLocator(loc: string): LocatorClass {
+  if (loc.startsWith('/') || loc.startsWith('./') || loc === '.' || loc === '..') return 'path';
+  if (URL_RE.test(loc)) return 'url';
+  if (SSH_RE.test(loc)) return 'ssh';
+  return 'path';
+}
+
+/** file:// URLs become paths (with %-unescaping), as casync does. */
+export function stripFileUrl(loc: string): string {
+  return loc.startsWith('file://') ? decodeURIComponent(loc.slice('file://'.length)) : loc;
+}
+
+/** The locator without URL query or ';' arguments. */
+function locatorPath(loc: string): string {
+  return classifyLocator(loc) === 'url' ? loc.replace(/[?;].*$/, '') : loc;
+}
+
+export const hasSuffix = (loc: string, suffix: string) => locatorPath(loc).endsWith(suffix);
+
+/** `dir/x.caibx` → `dir/default.castr`; likewise for URLs and ssh locations. */
+export function defaultStoreFor(indexLoc: string): string {
+  const loc = locatorPath(indexLoc);
+  const cls = classifyLocator(loc);
+  const slash = loc.lastIndexOf('/');
+  if (cls === 'ssh' && (slash < 0 || slash < loc.indexOf(':'))) {
+    return `${loc.slice(0, loc.indexOf(':') + 1)}default.castr`;
+  }
+  return slash < 0 ? 'default.castr' : `${loc.slice(0, slash + 1)}default.castr`;
+}

@@ -1,0 +1,86 @@
+// The wasync command line: casync's verbs, options and messages.
+
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { WasyncError } from '../errors.ts';
+import { make } from './make.ts';
+import { extract } from './extract.ts';
+import { digest } from './digest.ts';
+import { gc } from './gc.ts';
+import type { GlobalOptions } from './options.ts';
+
+function version(): string {
+  for (let url = new URL('.', import.meta.url); url.pathname !== '/'; url = new URL('..', url)) {
+    try {
+      return JSON.parse(readFileSync(new URL('package.json', url), 'utf8')).version;
+    } catch {}
+  }
+  return 'unknown';
+}
+
+const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+export function program(): Command {
+  const p = new Command('wasync')
+    .description('Content-addressable data synchronization, compatible with casync 2')
+    .usage('[OPTIONS...] VERB [ARGS...]')
+    .version(`wasync ${version()}`, '--version', 'Show brief version information')
+    .helpOption('-h, --help', 'Show this help')
+    .option('-v, --verbose', 'Show terse status information during runtime')
+    .option('-n, --dry-run', 'When garbage collecting, only print what would be done')
+    .option('--store <PATH>', 'The primary chunk store to use')
+    .option('--extra-store <PATH>', 'Additional chunk store to look for chunks in (repeatable)', repeat)
+    .option('--chunk-size <[MIN:]AVG[:MAX]>', 'The minimal/average/maximum number of bytes in a chunk')
+    .option('--digest <DIGEST>', 'Pick digest algorithm (sha512-256 or sha256)')
+    .option('--compression <COMPRESSION>', 'Pick compression algorithm (zstd, xz or gzip)')
+    .option('--seed <PATH>', 'Additional file or block device to use as seed (repeatable)', repeat)
+    .option('--seed-output <yes|no>', 'Implicitly add pre-existing output as seed when extracting (default yes)')
+    .addOption(
+      new Option('--what <WHAT>', 'Operate on: archive, archive-index, blob, blob-index, directory'),
+    )
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
+
+  const opts = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
+  p.command('make')
+    .description('Chunk FILE or BLOCKDEV into the store and write BLOB_INDEX (.caibx)')
+    .argument('[BLOB_INDEX]')
+    .argument('[FILE|BLOCKDEV]')
+    .action((out, input, _o, cmd) => make(out, input, opts(cmd)));
+  p.command('extract')
+    .description('Reassemble the blob of BLOB_INDEX into FILE, BLOCKDEV or - (stdout)')
+    .argument('[BLOB_INDEX]')
+    .argument('[FILE|BLOCKDEV|-]')
+    .action((input, out, _o, cmd) => extract(input, out, opts(cmd)));
+  p.command('digest')
+    .description('Print the digest of FILE, BLOCKDEV or the blob of BLOB_INDEX')
+    .argument('[FILE|BLOCKDEV|BLOB_INDEX]')
+    .action((input, _o, cmd) => digest(input, opts(cmd)));
+  p.command('gc')
+    .description('Remove chunks that none of the given indexes references from the store')
+    .argument('<INDEX...>')
+    .action((indexes, _o, cmd) => gc(indexes, opts(cmd)));
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  try {
+    const p = program();
+    p.exitOverride();
+    await p.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code?.startsWith('commander.')) {
+      return err.exitCode ?? 1;
+    }
+    if (e instanceof WasyncError) {
+      process.stderr.write(`wasync: ${e.message}\n`);
+      if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+    } else {
+      process.stderr.write(`wasync: internal error: ${err?.stack ?? String(e)}\n`);
+    }
+    return 1;
+  }
+}

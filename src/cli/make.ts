@@ -1,0 +1,97 @@
+// wasync make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
+
+import { unsupported, usageError } from '../errors.ts';
+import { toHex } from '../chunk-id.ts';
+import { makeBlob } from '../engine/make-blob.ts';
+import { writeFully } from '../platform/node/job-runner.ts';
+import { openBlobInput } from '../platform/node/blob-file.ts';
+import { AtomicFile } from '../platform/node/atomic-file.ts';
+import { Executors } from '../platform/node/executors.ts';
+import { writeStdout } from '../platform/node/stdout.ts';
+import { formatBytes } from '../units.ts';
+import { Log } from './log.ts';
+import { classifyLocator, hasSuffix, stripFileUrl } from './locator.ts';
+import {
+  parseChunkSizes,
+  parseCompression,
+  parseDigest,
+  parseWhat,
+  type GlobalOptions,
+  type What,
+} from './options.ts';
+import { primaryStore } from './stores.ts';
+
+function operation(output: string | undefined, opts: GlobalOptions): What | null {
+  const what = parseWhat(opts.what);
+  if (what) {
+    if (!['archive', 'archive-index', 'blob-index'].includes(what)) {
+      throw usageError('"make" may only be combined with --what=archive, --what=archive-index or --what=blob-index');
+    }
+    return what;
+  }
+  if (output === undefined || output === '-') return null;
+  if (hasSuffix(output, '.catar')) return 'archive';
+  if (hasSuffix(output, '.caidx')) return 'archive-index';
+  if (hasSuffix(output, '.caibx')) return 'blob-index';
+  throw usageError(`${output}: the file to create has no valid suffix (.catar, .caidx or .caibx); refusing`);
+}
+
+export async function make(outputArg: string | undefined, inputArg: string | undefined, opts: GlobalOptions) {
+  const log = new Log(!!opts.verbose);
+  const output = outputArg === undefined ? undefined : stripFileUrl(outputArg);
+  let what = operation(output, opts);
+  if (what === 'archive' || what === 'archive-index') {
+    throw unsupported('making directory archives (.catar/.caidx) is not supported by this version of wasync');
+  }
+  if (output !== undefined && output !== '-' && classifyLocator(output) !== 'path') {
+    throw unsupported(`${output}: making a remote index is not supported by this version of wasync`);
+  }
+  const sizes = parseChunkSizes(opts.chunkSize);
+  const digest = parseDigest(opts.digest);
+  const compression = parseCompression(opts.compression);
+  if (inputArg === undefined) throw usageError('make: no input given (FILE or BLOCKDEV)');
+  const input = openBlobInput(stripFileUrl(inputArg));
+  what ??= 'blob-index';
+  const indexLoc = output === undefined || output === '-' ? null : output;
+  const store = primaryStore(opts, indexLoc);
+  if (store === null) throw usageError('no chunk store: give --store=PATH when writing the index to standard output');
+
+  log.info(`Selected chunk sizes: min=${sizes.min}..avg=${sizes.avg}..max=${sizes.max}`);
+  log.info('Using feature flags: none');
+  log.info(`Digest algorithm: ${digest}`);
+
+  const target = indexLoc === null ? null : new AtomicFile(indexLoc, input.stat.mode & 0o666);
+  const executors = new Executors(input.size);
+  let written = 0;
+  try {
+    const result = await makeBlob({
+      input,
+      size: input.size,
+      sizes,
+      digest,
+      store,
+      compression,
+      executor: executors.chunks,
+      digestExecutor: executors.digest,
+      writeIndex: async (bytes) => {
+        if (target) writeFully({ fd: target.fd, path: target.tmpPath }, bytes, written);
+        else await writeStdout(bytes);
+        written += bytes.length;
+      },
+    });
+    target?.commit();
+    log.info(`Archive size: ${formatBytes(result.size)}`);
+    log.info(`Number of chunks: ${result.chunks}`);
+    const reused = result.chunks - result.stored;
+    log.info(`Reused (non-cached) chunks: ${reused} (${result.chunks ? Math.floor((reused * 100) / result.chunks) : 0}%)`);
+    if (result.chunks) log.info(`Effective average chunk size: ${formatBytes(Math.floor(result.size / result.chunks))}`);
+    log.info(`Stored ${result.stored} new chunks (${formatBytes(result.storedBytes)} compressed with ${compression}) in ${store}`);
+    process.stdout.write(`${toHex(result.digest)}\n`);
+  } catch (e) {
+    target?.abort();
+    throw e;
+  } finally {
+    input.close();
+    await executors.close();
+  }
+}

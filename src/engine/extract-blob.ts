@@ -1,0 +1,115 @@
+// `extract X.caibx OUT`: reassembles a blob from seeds and stores.  The index is
+// read as a stream; its entries are planned in batches (zero chunk, seed location
+// or store) and handed to fetch jobs, which verify every chunk against its id and
+// write it at its offset.  With no output descriptor the bytes come back in order
+// through onData (stdout, digests).
+
+import { CHUNK_ID_SIZE } from '../format/constants.ts';
+import type { IndexEntry } from '../format/index-file.ts';
+import type { DigestName } from '../digest.ts';
+import { handled } from './chunk-blob.ts';
+import {
+  FETCH_PLAN_FIELDS,
+  Source,
+  emptyFetchStats,
+  type Executor,
+  type FetchResult,
+  type FetchStats,
+  type FileRef,
+} from './jobs.ts';
+import type { SeedIndex } from './seed-index.ts';
+
+const BATCH_BYTES = 4 << 20;
+
+export interface ExtractBlobOptions {
+  entries: AsyncIterable<IndexEntry[]>;
+  digest: DigestName;
+  stores: string[];
+  seeds: SeedIndex | null;
+  seedFiles: FileRef[];
+  out: FileRef | null;
+  holes: boolean;
+  compareOutput: boolean;
+  /** Ids of all-zero chunks, by size; those chunks are never fetched. */
+  zeroIds: Map<number, Uint8Array>;
+  executor: Executor;
+  onData?(bytes: Uint8Array): void | Promise<void>;
+  onWarning?(message: string): void;
+}
+
+export interface ExtractBlobResult extends FetchStats {
+  size: number;
+  chunks: number;
+}
+
+export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobResult> {
+  const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0 };
+  const depth = 2 * o.executor.parallelism;
+  const inFlight: Promise<FetchResult>[] = [];
+  let batch: IndexEntry[] = [];
+  let batchBytes = 0;
+
+  const drainOne = async () => {
+    const r = await inFlight.shift()!;
+    for (const k of Object.keys(r.stats) as (keyof FetchStats)[]) totals[k] += r.stats[k];
+    for (const w of r.warnings) o.onWarning?.(w);
+    if (r.data) await o.onData?.(r.data);
+  };
+
+  const dispatch = async () => {
+    const n = batch.length;
+    const ids = new Uint8Array(n * CHUNK_ID_SIZE);
+    const plan = new Float64Array(n * FETCH_PLAN_FIELDS);
+    batch.forEach((e, i) => {
+      ids.set(e.id, i * CHUNK_ID_SIZE);
+      const p = i * FETCH_PLAN_FIELDS;
+      plan[p] = e.offset;
+      plan[p + 1] = e.size;
+      const zero = o.zeroIds.get(e.size);
+      const seed = o.seeds?.get(e.id);
+      if (zero && equal(zero, e.id)) plan[p + 2] = Source.Zero;
+      else if (seed) {
+        plan[p + 2] = Source.Seed;
+        plan[p + 3] = seed.seed;
+        plan[p + 4] = seed.offset;
+      } else plan[p + 2] = Source.Store;
+    });
+    inFlight.push(
+      handled(
+        o.executor.run<FetchResult>({
+          kind: 'fetch',
+          ids,
+          plan,
+          digest: o.digest,
+          stores: o.stores,
+          seeds: o.seedFiles,
+          out: o.out,
+          holes: o.holes,
+          compareOutput: o.compareOutput,
+        }),
+      ),
+    );
+    batch = [];
+    batchBytes = 0;
+    while (inFlight.length > depth) await drainOne();
+  };
+
+  for await (const entries of o.entries) {
+    for (const e of entries) {
+      batch.push(e);
+      batchBytes += e.size;
+      totals.chunks++;
+      totals.size = e.offset + e.size;
+      if (batchBytes >= BATCH_BYTES) await dispatch();
+    }
+  }
+  if (batch.length) await dispatch();
+  while (inFlight.length) await drainOne();
+  return totals;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

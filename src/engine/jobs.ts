@@ -1,0 +1,114 @@
+// The units of work the chunk engine hands to its executor, usually a pool of
+// worker threads.  Jobs carry file descriptors and store paths rather than data:
+// a worker reads its own input (threads share the process's descriptors), so the
+// main thread never copies image bytes, and every core hashes, compresses and
+// writes.  The Node implementation is platform/node/job-runner.ts.
+
+import type { Compression } from '../codecs/compression.ts';
+import type { DigestName } from '../digest.ts';
+
+/** Bytes one scan job covers; also the scanner's window size. */
+export const SCAN_SEGMENT = 8 << 20;
+
+/** A file (or block device) region given by descriptor; `path` names it in errors. */
+export interface FileRef {
+  fd: number;
+  path: string;
+}
+
+/** Candidate cut positions in input[start, end) (see chunker/cut-resolver.ts). */
+export interface ScanJob {
+  kind: 'scan';
+  input: FileRef;
+  start: number;
+  end: number;
+  d: number;
+}
+export interface ScanResult {
+  candidates: Uint32Array;
+  base: number;
+}
+
+/** Digests chunks [offset, offset + size) of input and, with a store, stores them. */
+export interface ChunkJob {
+  kind: 'chunks';
+  input: FileRef;
+  /** offset, size pairs, ascending and contiguous */
+  chunks: Float64Array;
+  digest: DigestName;
+  store: string | null;
+  compression: Compression;
+}
+export interface ChunkResult {
+  ids: Uint8Array;
+  stored: number;
+  storedBytes: number;
+}
+
+/** Feeds input[start, end) to this thread's running digest; `final` returns it. */
+export interface DigestJob {
+  kind: 'digest';
+  input: FileRef;
+  start: number;
+  end: number;
+  digest: DigestName;
+  final: boolean;
+}
+
+export const Source = { Store: 0, Seed: 1, Zero: 2 } as const;
+
+/**
+ * Assembles chunks into the output.  For each chunk: its id (packed in `ids`),
+ * its size and output offset, and where to look first (a seed location, or
+ * known zeros).  Output: pwrite to `out`, or returned in order when out is null.
+ */
+export interface FetchJob {
+  kind: 'fetch';
+  ids: Uint8Array;
+  /** per chunk: output offset, size, source, seed number, seed offset */
+  plan: Float64Array;
+  digest: DigestName;
+  stores: string[];
+  seeds: FileRef[];
+  out: FileRef | null;
+  /** Leave zero chunks as holes (fresh output file) instead of writing them. */
+  holes: boolean;
+  /** Output already holds data (block device): skip chunks that are already right. */
+  compareOutput: boolean;
+}
+export const FETCH_PLAN_FIELDS = 5;
+export interface FetchStats {
+  fromStore: number;
+  fromStoreBytes: number;
+  fromSeed: number;
+  fromSeedBytes: number;
+  zero: number;
+  zeroBytes: number;
+  unchanged: number;
+  unchangedBytes: number;
+}
+export interface FetchResult {
+  stats: FetchStats;
+  data: Uint8Array | null;
+  warnings: string[];
+}
+
+export type Job = ScanJob | ChunkJob | DigestJob | FetchJob;
+
+export const emptyFetchStats = (): FetchStats => ({
+  fromStore: 0,
+  fromStoreBytes: 0,
+  fromSeed: 0,
+  fromSeedBytes: 0,
+  zero: 0,
+  zeroBytes: 0,
+  unchanged: 0,
+  unchangedBytes: 0,
+});
+
+export interface Executor {
+  /** How many jobs run at once; callers keep about twice that many queued. */
+  readonly parallelism: number;
+  run<R>(job: Job): Promise<R>;
+  close(): Promise<void>;
+}

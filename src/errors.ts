@@ -1,0 +1,57 @@
+// Every failure wasync reports is one of these.  The message is one line that says
+// what failed and where (file, byte offset, chunk id, store); the CLI prints it and
+// exits non-zero.  `code` lets callers branch without parsing text.
+
+export type ErrorCode =
+  | 'EUSAGE' // a bad option or argument
+  | 'EFORMAT' // an index or archive that violates the format
+  | 'EUNSUPPORTED' // valid input this build or platform cannot handle
+  | 'ECHUNKMISSING' // no store or seed has the chunk
+  | 'ECHUNKCORRUPT' // a chunk that does not decompress or match its id
+  | 'EINPUT' // an input that cannot be read
+  | 'EOUTPUT'; // an output that cannot be written
+
+export class WasyncError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'WasyncError';
+  }
+}
+
+export const usageError = (message: string) => new WasyncError('EUSAGE', message);
+
+/** A format violation at a byte offset of a named file. */
+export const formatError = (file: string, offset: number, what: string) =>
+  new WasyncError('EFORMAT', `${file}: ${what} (at byte ${offset})`);
+
+export const unsupported = (message: string) => new WasyncError('EUNSUPPORTED', message);
+
+export const chunkMissing = (id: string, tried: readonly string[]) =>
+  new WasyncError(
+    'ECHUNKMISSING',
+    `chunk ${id} is missing: not found in ${tried.length ? tried.join(', ') : 'any store (none given)'}`,
+  );
+
+export const chunkCorrupt = (id: string, where: string, why: string) =>
+  new WasyncError('ECHUNKCORRUPT', `chunk ${id} in ${where} is corrupt: ${why}`);
+
+/** Wraps a system error (ENOENT, EACCES, …) with the path it concerns. */
+export function ioError(code: 'EINPUT' | 'EOUTPUT', path: string, err: unknown): WasyncError {
+  if (err instanceof WasyncError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const what = code === 'EINPUT' ? 'cannot read' : 'cannot write';
+  return new WasyncError(code, `${path}: ${what}: ${e?.code ? `${e.code} ` : ''}${describe(e)}`, {
+    cause: err,
+  });
+}
+
+function describe(e: { message?: string; syscall?: string } | undefined): string {
+  if (!e?.message) return String(e);
+  // Node's messages repeat the code and path ("ENOENT: no such file…, open 'x'").
+  const m = /^[A-Z]+: ([^,]+)/.exec(e.message);
+  return m ? m[1] : e.message;
+}

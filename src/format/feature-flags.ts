@@ -1,0 +1,91 @@
+// casync feature flags (casync-format.md §3).
+//
+// One 64-bit word, stored in index headers and in every catar ENTRY.  The low 33
+// bits ("with" bits, WITH_MASK) say which metadata an archive carries; the top four
+// bits are behaviour flags (exclusions) and the digest choice.  casync normalizes
+// the word before writing it (§3.3) and its readers refuse anything else, so the
+// reader here checks normalization too, naming the offending bits.
+
+export const CA_FORMAT_WITH_16BIT_UIDS = 0x1n;
+export const CA_FORMAT_WITH_32BIT_UIDS = 0x2n;
+export const CA_FORMAT_WITH_USER_NAMES = 0x4n;
+export const CA_FORMAT_WITH_SEC_TIME = 0x8n;
+export const CA_FORMAT_WITH_USEC_TIME = 0x10n;
+export const CA_FORMAT_WITH_NSEC_TIME = 0x20n;
+export const CA_FORMAT_WITH_2SEC_TIME = 0x40n;
+export const CA_FORMAT_WITH_READ_ONLY = 0x80n;
+export const CA_FORMAT_WITH_PERMISSIONS = 0x100n;
+export const CA_FORMAT_WITH_SYMLINKS = 0x200n;
+export const CA_FORMAT_WITH_DEVICE_NODES = 0x400n;
+export const CA_FORMAT_WITH_FIFOS = 0x800n;
+export const CA_FORMAT_WITH_SOCKETS = 0x1000n;
+export const CA_FORMAT_WITH_FLAG_HIDDEN = 0x2000n;
+export const CA_FORMAT_WITH_FLAG_SYSTEM = 0x4000n;
+export const CA_FORMAT_WITH_FLAG_ARCHIVE = 0x8000n;
+export const CA_FORMAT_WITH_FLAG_APPEND = 0x10000n;
+export const CA_FORMAT_WITH_FLAG_NOATIME = 0x20000n;
+export const CA_FORMAT_WITH_FLAG_COMPR = 0x40000n;
+export const CA_FORMAT_WITH_FLAG_NOCOW = 0x80000n;
+export const CA_FORMAT_WITH_FLAG_NODUMP = 0x100000n;
+export const CA_FORMAT_WITH_FLAG_DIRSYNC = 0x200000n;
+export const CA_FORMAT_WITH_FLAG_IMMUTABLE = 0x400000n;
+export const CA_FORMAT_WITH_FLAG_SYNC = 0x800000n;
+export const CA_FORMAT_WITH_FLAG_NOCOMP = 0x1000000n;
+export const CA_FORMAT_WITH_FLAG_PROJINHERIT = 0x2000000n;
+export const CA_FORMAT_WITH_SUBVOLUME = 0x4000000n;
+export const CA_FORMAT_WITH_SUBVOLUME_RO = 0x8000000n;
+export const CA_FORMAT_WITH_XATTRS = 0x10000000n;
+export const CA_FORMAT_WITH_ACL = 0x20000000n;
+export const CA_FORMAT_WITH_SELINUX = 0x40000000n;
+export const CA_FORMAT_WITH_FCAPS = 0x80000000n;
+export const CA_FORMAT_WITH_QUOTA_PROJID = 0x100000000n;
+
+export const CA_FORMAT_EXCLUDE_FILE = 0x1000000000000000n;
+export const CA_FORMAT_SHA512_256 = 0x2000000000000000n;
+export const CA_FORMAT_EXCLUDE_SUBMOUNTS = 0x4000000000000000n;
+export const CA_FORMAT_EXCLUDE_NODUMP = 0x8000000000000000n;
+
+export const CA_FORMAT_WITH_MASK = 0x00000001ffffffffn;
+export const CA_FORMAT_FEATURE_FLAGS_MAX = 0xf0000001ffffffffn;
+
+/** What `casync make X.caibx` writes: no "with" bits, only behaviour and digest. */
+export const CA_FORMAT_BLOB_DEFAULT =
+  CA_FORMAT_EXCLUDE_NODUMP | CA_FORMAT_SHA512_256 | CA_FORMAT_EXCLUDE_FILE;
+
+export type DigestName = 'sha512-256' | 'sha256';
+
+export const digestOfFlags = (flags: bigint): DigestName =>
+  flags & CA_FORMAT_SHA512_256 ? 'sha512-256' : 'sha256';
+
+/** casync's normalization (§3.3), applied in its order. */
+export function normalizeFeatureFlags(flags: bigint): bigint {
+  let f = flags;
+  const uidBits = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
+  if (f & CA_FORMAT_WITH_ACL && !(f & uidBits)) {
+    f |= CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
+  }
+  if (f & CA_FORMAT_WITH_32BIT_UIDS) f &= ~CA_FORMAT_WITH_16BIT_UIDS;
+  if (f & CA_FORMAT_WITH_NSEC_TIME) {
+    f &= ~(CA_FORMAT_WITH_USEC_TIME | CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
+  }
+  if (f & CA_FORMAT_WITH_USEC_TIME) f &= ~(CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
+  if (f & CA_FORMAT_WITH_SEC_TIME) f &= ~CA_FORMAT_WITH_2SEC_TIME;
+  if (f & CA_FORMAT_WITH_ACL) f &= ~(CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_READ_ONLY);
+  if (f & CA_FORMAT_WITH_PERMISSIONS) f &= ~CA_FORMAT_WITH_READ_ONLY;
+  if (f & CA_FORMAT_EXCLUDE_NODUMP) f &= ~CA_FORMAT_WITH_FLAG_NODUMP;
+  if (f & CA_FORMAT_WITH_SUBVOLUME_RO) f |= CA_FORMAT_WITH_SUBVOLUME;
+  return f;
+}
+
+/** Why `flags` is not a value casync would write, or null if it is one. */
+export function featureFlagsProblem(flags: bigint): string | null {
+  const unknown = flags & ~CA_FORMAT_FEATURE_FLAGS_MAX;
+  if (unknown) return `unknown feature flag bits ${hex64(unknown)} in ${hex64(flags)}`;
+  const normal = normalizeFeatureFlags(flags);
+  if (normal !== flags) {
+    return `feature flags ${hex64(flags)} are not normalized (casync writes ${hex64(normal)})`;
+  }
+  return null;
+}
+
+export const hex64 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
