@@ -12,7 +12,7 @@ import { CutResolver } from '../chunker/cut-resolver.ts';
 import { discriminator, type ChunkSizes } from '../chunker/sizes.ts';
 import type { Compression } from '../codecs/compression.ts';
 import type { DigestName } from '../digest.ts';
-import { SCAN_SEGMENT, type ChunkResult, type Executor, type FileRef, type ScanResult } from './jobs.ts';
+import { SCAN_SEGMENT, fileRef, type ChunkResult, type Executor, type FileRef, type ScanResult } from './jobs.ts';
 
 /** Input bytes per chunk job. */
 const BATCH_BYTES = 4 << 20;
@@ -39,6 +39,7 @@ export interface ChunkBlobTotals {
 
 export async function chunkBlob(o: ChunkBlobOptions): Promise<ChunkBlobTotals> {
   const totals: ChunkBlobTotals = { chunks: 0, stored: 0, storedBytes: 0 };
+  const input = fileRef(o.input);
   const depth = 2 * o.executor.parallelism;
   const resolver = new CutResolver(o.sizes);
   const d = discriminator(o.sizes);
@@ -75,7 +76,7 @@ export async function chunkBlob(o: ChunkBlobOptions): Promise<ChunkBlobTotals> {
       const result = handled(
         o.executor.run<ChunkResult>({
           kind: 'chunks',
-          input: o.input,
+          input,
           chunks,
           digest: o.digest,
           store: o.store,
@@ -101,7 +102,7 @@ export async function chunkBlob(o: ChunkBlobOptions): Promise<ChunkBlobTotals> {
       o.onSegment?.(start, end);
       if (resolver.needsCandidates) {
         scans.push(
-          handled(o.executor.run<ScanResult>({ kind: 'scan', input: o.input, start, end, d })).then(
+          handled(o.executor.run<ScanResult>({ kind: 'scan', input, start, end, d })).then(
             (r) => ({ ...r, end }),
           ),
         );

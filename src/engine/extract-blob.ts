@@ -12,6 +12,7 @@ import {
   FETCH_PLAN_FIELDS,
   Source,
   emptyFetchStats,
+  fileRef,
   type Executor,
   type FetchResult,
   type FetchStats,
@@ -45,6 +46,8 @@ export interface ExtractBlobResult extends FetchStats {
 export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobResult> {
   const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0 };
   const depth = 2 * o.executor.parallelism;
+  const seeds = o.seedFiles.map(fileRef);
+  const out = o.out && fileRef(o.out);
   const inFlight: Promise<FetchResult>[] = [];
   let batch: IndexEntry[] = [];
   let batchBytes = 0;
@@ -82,8 +85,8 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           plan,
           digest: o.digest,
           stores: o.stores,
-          seeds: o.seedFiles,
-          out: o.out,
+          seeds,
+          out,
           holes: o.holes,
           compareOutput: o.compareOutput,
         }),

@@ -16,6 +16,9 @@ export interface FileRef {
   path: string;
 }
 
+/** Just the descriptor and name, so that a richer object can be posted to a worker. */
+export const fileRef = (f: FileRef): FileRef => ({ fd: f.fd, path: f.path });
+
 /** Candidate cut positions in input[start, end) (see chunker/cut-resolver.ts). */
 export interface ScanJob {
   kind: 'scan';

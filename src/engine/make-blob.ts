@@ -9,7 +9,7 @@ import type { ChunkSizes } from '../chunker/sizes.ts';
 import type { Compression } from '../codecs/compression.ts';
 import type { DigestName } from '../digest.ts';
 import { chunkBlob, handled, type ChunkBlobTotals } from './chunk-blob.ts';
-import type { Executor, FileRef } from './jobs.ts';
+import { fileRef, type Executor, type FileRef } from './jobs.ts';
 
 export interface MakeBlobOptions {
   input: FileRef;
@@ -37,8 +37,9 @@ export async function makeBlob(o: MakeBlobOptions): Promise<MakeBlobResult> {
   await o.writeIndex(
     encodeIndexPreamble({ flags: blobIndexFlags(o.digest), ...o.sizes }),
   );
+  const input = fileRef(o.input);
   const digestJob = (start: number, end: number, final: boolean) =>
-    handled(o.digestExecutor.run<Uint8Array | null>({ kind: 'digest', input: o.input, start, end, digest: o.digest, final }));
+    handled(o.digestExecutor.run<Uint8Array | null>({ kind: 'digest', input, start, end, digest: o.digest, final }));
   const partial: Promise<unknown>[] = [];
   const totals = await chunkBlob({
     ...o,

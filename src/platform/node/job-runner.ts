@@ -183,7 +183,7 @@ export class JobRunner {
   ): Promise<Uint8Array | string> {
     let data: Uint8Array | null;
     try {
-      data = compressed ? await this.codec.decompress(stored) : stored;
+      data = compressed ? await this.codec.decompress(stored, size) : stored;
     } catch (e) {
       return `does not decompress (${(e as Error).message})`;
     }

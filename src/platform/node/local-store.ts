@@ -6,10 +6,13 @@
 // it runs inside worker threads, one chunk after another.
 
 import {
+  closeSync,
+  fstatSync,
   linkSync,
   lstatSync,
   mkdirSync,
-  readFileSync,
+  openSync,
+  readSync,
   readlinkSync,
   statSync,
   unlinkSync,
@@ -28,6 +31,7 @@ export interface StoredChunk {
 
 export class LocalStore {
   private readonly knownDirs = new Set<string>();
+  private buf = Buffer.alloc(0);
 
   constructor(readonly dir: string) {}
 
@@ -42,17 +46,44 @@ export class LocalStore {
     );
   }
 
-  /** The stored bytes, or null if the store lacks the chunk (or marks it missing). */
+  /**
+   * The stored bytes, or null if the store lacks the chunk (or marks it missing).
+   * The bytes are valid until the next read.
+   */
   read(hex: string): StoredChunk | null {
     const compressedPath = this.pathOf(hex);
-    const data = readIfExists(compressedPath);
+    const data = this.readIfExists(compressedPath);
     if (data) return { data, compressed: true, path: compressedPath };
     const plainPath = this.pathOf(hex, false);
     const st = lstatSync(plainPath, { throwIfNoEntry: false });
     if (!st) return null;
     if (st.isSymbolicLink() && readlinkSync(plainPath) === '/dev/null') return null;
-    const plain = readIfExists(plainPath);
+    const plain = this.readIfExists(plainPath);
     return plain ? { data: plain, compressed: false, path: plainPath } : null;
+  }
+
+  /** Reads a whole file into this store's buffer (chunk files are small). */
+  private readIfExists(path: string): Uint8Array | null {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (this.buf.length < size) this.buf = Buffer.allocUnsafe(Math.max(size, 1 << 18));
+      let done = 0;
+      while (done < size) {
+        const n = readSync(fd, this.buf, done, size - done, done);
+        if (n === 0) break;
+        done += n;
+      }
+      return this.buf.subarray(0, done);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Stores compressed chunk bytes; false if the chunk was already there. */
@@ -74,14 +105,5 @@ export class LocalStore {
     } finally {
       unlinkSync(tmp);
     }
-  }
-}
-
-function readIfExists(path: string): Uint8Array | null {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
   }
 }

@@ -1,0 +1,90 @@
+// Shared test helpers: deterministic inputs (the generators of
+// casync-format.md §8), temporary directories, and running wasync and casync.
+
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, type TestContext } from 'node:test';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const WASYNC = join(ROOT, 'bin', 'wasync.js');
+
+/** gen.py rand SEED SIZE: SHA-256("SEED:i") for i = 0, 1, … concatenated. */
+export function rand(seed: string, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  for (let i = 0, o = 0; o < size; i++, o += 32) {
+    createHash('sha256').update(`${seed}:${i}`).digest().copy(out, o, 0, Math.min(32, size - o));
+  }
+  return out;
+}
+
+export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+export const sha512_256 = (b: Uint8Array) => createHash('sha512-256').update(b).digest('hex');
+export const sha256File = (p: string) => sha256(readFileSync(p));
+
+/** A fresh directory removed after the test file. */
+export function tempDir(prefix = 'wasync-test-'): string {
+  const dir = mkdtempSync(join(process.env.WASYNC_TEST_TMP ?? tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Uint8Array } = {}): Run {
+  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    input: opts.input,
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const wasync = (args: string[], opts?: Parameters<typeof run>[2]) =>
+  run(process.execPath, [WASYNC, ...args], opts);
+
+export const casync = (args: string[], opts?: Parameters<typeof run>[2]) => run('casync', args, opts);
+
+/** Runs and insists on success, showing stderr otherwise. */
+export function ok(r: Run, what = 'command'): Run {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`);
+  return r;
+}
+
+const inCI = process.env.CI === 'true';
+
+/**
+ * Whether a prerequisite is there.  On a developer machine a missing one skips
+ * the test with the reason; under CI=true it fails it.
+ */
+export function requires(t: TestContext, have: boolean, what: string): boolean {
+  if (have) return true;
+  if (inCI) throw new Error(`prerequisite missing in CI: ${what}`);
+  t.skip(`needs ${what}`);
+  return false;
+}
+
+export const haveCasync = spawnSync('casync', ['--version']).status === 0;
+export const isRoot = process.getuid?.() === 0;
+
+/** The chunk files in a store, as "<id>.cacnk" names, sorted. */
+export function storeChunks(store: string): string[] {
+  const out: string[] = [];
+  let subs: string[];
+  try {
+    subs = readdirSync(store);
+  } catch {
+    return out;
+  }
+  for (const sub of subs) for (const f of readdirSync(join(store, sub))) out.push(f);
+  return out.sort();
+}
