@@ -34,19 +34,20 @@ export function tempDir(prefix = 'wasync-test-'): string {
 export interface Run {
   status: number | null;
   stdout: string;
+  /** stdout as bytes */
+  out: Buffer;
   stderr: string;
 }
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Uint8Array } = {}): Run {
-  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
+  const r: SpawnSyncReturns<Buffer> = spawnSync(cmd, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     input: opts.input,
-    encoding: 'utf8',
     maxBuffer: 1 << 30,
   });
   if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, stdout: r.stdout.toString('utf8'), out: r.stdout, stderr: r.stderr.toString('utf8') };
 }
 
 export const wasync = (args: string[], opts?: Parameters<typeof run>[2]) =>

@@ -1,6 +1,6 @@
 // wasync digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]
 
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { unsupported } from '../errors.ts';
 import { toHex } from '../chunk-id.ts';
@@ -9,6 +9,7 @@ import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob } from '../engine/extract-blob.ts';
 import { openBlobInput } from '../platform/node/blob-file.ts';
 import { Executors } from '../platform/node/executors.ts';
+import { openIndexInput } from '../platform/node/index-input.ts';
 import { hasSuffix, stripFileUrl } from './locator.ts';
 import { parseDigest, parseWhat, type GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
@@ -53,10 +54,10 @@ async function digestBlob(path: string, opts: GlobalOptions): Promise<Uint8Array
  */
 async function digestBlobIndex(path: string, opts: GlobalOptions): Promise<Uint8Array> {
   const indexLoc = path === '-' ? null : path;
-  const bytes = indexLoc === null ? process.stdin : createReadStream(indexLoc, { highWaterMark: 1 << 20 });
-  const { header, entries } = await openIndexStream(bytes, indexLoc ?? 'standard input');
+  const index = openIndexInput(indexLoc);
+  const { header, entries } = await openIndexStream(index.bytes, index.name);
   const hash = createHash(opts.digest ? parseDigest(opts.digest) : digestOfFlags(header.flags));
-  const executors = new Executors(Infinity);
+  const executors = new Executors(index.blobSize ?? Infinity);
   try {
     await extractBlob({
       entries,

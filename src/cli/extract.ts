@@ -1,9 +1,9 @@
 // wasync extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
 
-import { createReadStream, fstatSync, ftruncateSync, openSync, closeSync, readSync, statSync, type Stats } from 'node:fs';
+import { fstatSync, ftruncateSync, openSync, closeSync, statSync, type Stats } from 'node:fs';
 import { WasyncError, ioError, unsupported, usageError } from '../errors.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
-import { INDEX_ITEM_SIZE, INDEX_TAIL_SIZE, type IndexHeader } from '../format/index-file.ts';
+import type { IndexHeader } from '../format/index-file.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob, type ExtractBlobResult } from '../engine/extract-blob.ts';
 import { chunkBlob } from '../engine/chunk-blob.ts';
@@ -12,6 +12,7 @@ import type { Executor, FileRef } from '../engine/jobs.ts';
 import type { DigestName } from '../digest.ts';
 import { openBlobInput, rawBlockDeviceSize, type BlobInput } from '../platform/node/blob-file.ts';
 import { AtomicFile } from '../platform/node/atomic-file.ts';
+import { openIndexInput } from '../platform/node/index-input.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { digestOf } from '../platform/node/hash.ts';
 import { writeStdout } from '../platform/node/stdout.ts';
@@ -61,16 +62,16 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
   if (indexLoc !== null && classifyLocator(indexLoc) !== 'path') {
     throw unsupported(`${indexLoc}: remote indexes are not supported by this version of wasync`);
   }
-  const indexName = indexLoc ?? 'standard input';
+  const seedOutput = parseYesNo('seed-output', opts.seedOutput, true);
   const stores = readStores(opts, indexLoc);
-  const bytes = indexLoc === null ? process.stdin : createReadStream(indexLoc, { highWaterMark: 1 << 20 });
-  const knownSize = indexLoc === null ? null : blobSizeOf(indexLoc);
-  const { header, entries } = await openIndexStream(readOrFail(bytes, indexName), indexName);
+  const index = openIndexInput(indexLoc);
+  const knownSize = index.blobSize;
+  const { header, entries } = await openIndexStream(index.bytes, index.name);
   const digest = digestOfFlags(header.flags);
   const executors = new Executors(knownSize ?? Infinity);
 
   const seedPaths = [...(opts.seed ?? [])];
-  if (output !== null && outStat && parseYesNo('seed-output', opts.seedOutput, true)) seedPaths.push(output);
+  if (output !== null && outStat && seedOutput) seedPaths.push(output);
   const seeds: BlobInput[] = [];
   let target: AtomicFile | null = null;
   let device: FileRef | null = null;
@@ -115,33 +116,6 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
     for (const s of seeds) s.close();
     if (device) closeSync(device.fd);
     await executors.close();
-  }
-}
-
-/** The blob size from the last index item, to check capacity before writing. */
-function blobSizeOf(path: string): number | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw ioError('EINPUT', path, e);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    if (size < 64 + INDEX_ITEM_SIZE + INDEX_TAIL_SIZE) return size >= 64 + INDEX_TAIL_SIZE ? 0 : null;
-    const b = Buffer.alloc(8);
-    readSync(fd, b, 0, 8, size - INDEX_TAIL_SIZE - INDEX_ITEM_SIZE);
-    return Number(b.readBigUInt64LE(0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function* readOrFail(stream: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
-  try {
-    yield* stream;
-  } catch (e) {
-    throw ioError('EINPUT', name, e);
   }
 }
 

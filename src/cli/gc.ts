@@ -3,10 +3,11 @@
 // All indexes are read completely before anything is removed, so an unreadable
 // index stops gc instead of making it delete what that index needed.
 
-import { createReadStream, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { WasyncError, ioError, usageError } from '../errors.ts';
 import { CHUNK_SUFFIX, isChunkIdHex, toHex } from '../chunk-id.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
+import { openIndexInput } from '../platform/node/index-input.ts';
 import { stripFileUrl } from './locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { primaryStore } from './stores.ts';
@@ -19,7 +20,8 @@ export async function gc(indexArgs: string[], opts: GlobalOptions) {
   const used = new Set<string>();
   let references = 0;
   for (const path of indexes) {
-    const { entries } = await openIndexStream(createReadStream(path, { highWaterMark: 1 << 20 }), path);
+    const index = openIndexInput(path);
+    const { entries } = await openIndexStream(index.bytes, index.name);
     for await (const batch of entries) {
       for (const e of batch) {
         used.add(toHex(e.id));

@@ -2,7 +2,7 @@
 // devices.  A block device's size comes from sysfs (Node has no ioctl), trimmed to
 // the size its file system declares, as casync does (format/fs-size.ts).
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { WasyncError, ioError } from '../../errors.ts';
 import { FS_SIZE_PROBE_BYTES, readFileSystemSize } from '../../format/fs-size.ts';
 import type { FileRef } from '../../engine/jobs.ts';
@@ -19,24 +19,34 @@ export function openBlobInput(path: string): BlobInput {
   const name = path === '-' ? 'standard input' : path;
   let fd: number;
   try {
+    // Refuse what is neither a file nor a block device before opening it: opening a
+    // FIFO would block.
+    if (path !== '-') checkBlobType(statSync(path), name);
     fd = path === '-' ? 0 : openSync(path, 'r');
   } catch (e) {
     throw ioError('EINPUT', name, e);
   }
-  const stat = fstatSync(fd);
   const close = () => {
     if (fd !== 0) closeSync(fd);
   };
-  if (stat.isDirectory()) {
+  const stat = fstatSync(fd);
+  try {
+    checkBlobType(stat, name);
+  } catch (e) {
     close();
-    throw new WasyncError('EUSAGE', `${name} is a directory, but a blob index (.caibx) was asked for`);
-  }
-  if (!stat.isFile() && !stat.isBlockDevice()) {
-    close();
-    throw new WasyncError('EUSAGE', `${name} is neither a regular file nor a block device; refusing`);
+    throw e;
   }
   const size = stat.isBlockDevice() ? blockDeviceSize({ fd, path: name }, stat) : stat.size;
   return { fd, path: name, size, stat, isBlockDevice: stat.isBlockDevice(), close };
+}
+
+function checkBlobType(stat: Stats, name: string) {
+  if (stat.isDirectory()) {
+    throw new WasyncError('EUSAGE', `${name} is a directory, but a blob index (.caibx) was asked for`);
+  }
+  if (!stat.isFile() && !stat.isBlockDevice()) {
+    throw new WasyncError('EUSAGE', `${name} is neither a regular file nor a block device; refusing`);
+  }
 }
 
 // glibc's encoding of dev_t

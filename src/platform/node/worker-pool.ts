@@ -32,6 +32,18 @@ export class InlineExecutor implements Executor {
   async close() {}
 }
 
+/**
+ * Built code runs pool-worker.js.  Run from TypeScript sources (tests, under
+ * tsx), the worker must register tsx itself: loader hooks are per thread.
+ */
+function spawnWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url));
+  const entry = JSON.stringify(new URL('./pool-worker.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`, {
+    eval: true,
+  });
+}
+
 interface Slot {
   worker: Worker;
   pending: number;
@@ -44,9 +56,8 @@ export class WorkerPool implements Executor {
   private failure: Error | null = null;
 
   constructor(size = availableParallelism()) {
-    const url = new URL(import.meta.url.endsWith('.ts') ? './pool-worker.ts' : './pool-worker.js', import.meta.url);
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url);
+      const worker = spawnWorker();
       const slot = { worker, pending: 0 };
       worker.on('message', ({ id, result, error }) => {
         slot.pending--;

@@ -1,0 +1,119 @@
+// The chunk engine through its library interface, on the calling thread and on
+// the worker pool: both must give the same results.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBlob } from '../src/engine/make-blob.ts';
+import { extractBlob } from '../src/engine/extract-blob.ts';
+import { chunkBlob } from '../src/engine/chunk-blob.ts';
+import { SeedIndex } from '../src/engine/seed-index.ts';
+import { parseIndex } from '../src/format/index-file.ts';
+import { DEFAULT_CHUNK_SIZES } from '../src/chunker/sizes.ts';
+import { InlineExecutor, WorkerPool } from '../src/platform/node/worker-pool.ts';
+import type { Executor } from '../src/engine/jobs.ts';
+import { rand, sha512_256, tempDir } from './helpers.ts';
+
+const dir = tempDir();
+const data = Buffer.concat([rand('engine', 20 << 20), Buffer.alloc(3 << 20), rand('tail', 12345)]);
+const input = join(dir, 'in.img');
+writeFileSync(input, data);
+
+async function make(executor: Executor, digestExecutor: Executor, store: string) {
+  const fd = openSync(input, 'r');
+  const parts: Uint8Array[] = [];
+  try {
+    const r = await makeBlob({
+      input: { fd, path: input },
+      size: data.length,
+      sizes: DEFAULT_CHUNK_SIZES,
+      digest: 'sha512-256',
+      store,
+      compression: 'zstd',
+      executor,
+      digestExecutor,
+      writeIndex: (b) => void parts.push(b.slice()),
+    });
+    return { ...r, index: Buffer.concat(parts) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('the worker pool and the inline executor make the same index', async () => {
+  const inline = await make(new InlineExecutor(), new InlineExecutor(), join(dir, 'a.castr'));
+  const pool = new WorkerPool(2);
+  const single = new WorkerPool(1);
+  try {
+    const pooled = await make(pool, single, join(dir, 'b.castr'));
+    assert.deepEqual(pooled.index, inline.index);
+    assert.equal(Buffer.from(pooled.digest).toString('hex'), sha512_256(data));
+    assert.equal(Buffer.from(inline.digest).toString('hex'), sha512_256(data));
+    assert.equal(pooled.chunks, inline.chunks);
+    assert.equal(pooled.stored, inline.stored);
+  } finally {
+    await pool.close();
+    await single.close();
+  }
+});
+
+test('seed bytes that no longer match are not used; the store supplies the chunk', async () => {
+  const store = join(dir, 'a.castr');
+  const { header, entries } = parseIndex((await make(new InlineExecutor(), new InlineExecutor(), store)).index, 'x');
+  const exec = new InlineExecutor();
+  // Index the seed as it is now, then change it before extraction reads it.
+  const seedPath = join(dir, 'seed.img');
+  writeFileSync(seedPath, data);
+  const seeds = new SeedIndex();
+  const seedFd = openSync(seedPath, 'r+');
+  let start = 0;
+  await chunkBlob({
+    input: { fd: seedFd, path: seedPath },
+    size: data.length,
+    sizes: header,
+    digest: 'sha512-256',
+    store: null,
+    compression: 'zstd',
+    executor: exec,
+    onChunks: (ends, r) => {
+      seeds.addChunks(0, start, ends, r.ids);
+      start = ends[ends.length - 1];
+    },
+  });
+  assert.equal(seeds.size, new Set(entries.map((e) => Buffer.from(e.id).toString('hex'))).size);
+  writeFileSync(seedPath, rand('changed', data.length));
+  const outPath = join(dir, 'out.img');
+  const outFd = openSync(outPath, 'w');
+  try {
+    const r = await extractBlob({
+      entries: (async function* () {
+        yield entries;
+      })(),
+      digest: 'sha512-256',
+      stores: [store],
+      seeds,
+      seedFiles: [{ fd: seedFd, path: seedPath }],
+      out: { fd: outFd, path: outPath },
+      holes: false,
+      compareOutput: false,
+      zeroIds: new Map(),
+      executor: exec,
+    });
+    assert.equal(r.fromSeed, 0);
+    assert.equal(r.fromStore, entries.length);
+  } finally {
+    closeSync(outFd);
+    closeSync(seedFd);
+  }
+  assert.ok(readFileSync(outPath).equals(data));
+});
+
+test('the seed index finds what was added, and grows', () => {
+  const s = new SeedIndex();
+  const ids = rand('ids', 32 * 5000);
+  for (let i = 0; i < 5000; i++) s.add(ids.subarray(32 * i, 32 * i + 32), i % 3, i * 1000);
+  assert.equal(s.size, 5000);
+  for (let i = 0; i < 5000; i++) assert.deepEqual(s.get(ids.subarray(32 * i, 32 * i + 32)), { seed: i % 3, offset: i * 1000 });
+  assert.equal(s.get(rand('other', 32)), null);
+});
