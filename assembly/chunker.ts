@@ -75,39 +75,84 @@ export function windowHash(end: usize): u32 {
   return h;
 }
 
+const PAGE: usize = 4096;
+const ZERO_WINDOW_HASH: u32 = 0x9e489e48;
+
 /**
  * Finds candidates among the window end positions from..len (relative to buf,
  * from >= 48) and stores up to `cap` of them at `out`.  Returns their number.
  * When `cap` is reached, resumePosition() tells where to continue; else it is 0.
+ * `phase` is the stream offset of buf modulo 4096: pages of zeros (free space in
+ * file-system images) are skipped in one step, since an all-zero window is never
+ * a candidate unless d happens to accept its hash.
  */
-export function scan(buf: usize, len: u32, from: u32, d: u32, out: usize, cap: u32): u32 {
+export function scan(buf: usize, len: u32, from: u32, d: u32, out: usize, cap: u32, phase: u32): u32 {
   // h % d == d - 1  <=>  (h + 1) is divisible by d.  For n < 2^32 that is
-  // n * c < c (mod 2^64) with c = ceil(2^64 / d) (Lemire et al., 2019); only
-  // h = 0xffffffff is outside that range, so positives are confirmed with %.
+  // n * c < c (mod 2^64) with c = ceil(2^64 / d) (Lemire et al., 2019), i.e.
+  // h * c >= 2^64 - c; only h = 0xffffffff is outside that range, so positives
+  // are confirmed with %.
   const c: u64 = u64.MAX_VALUE / <u64>d + 1;
+  const threshold: u64 = 0 - c;
   const want = d - 1;
-  let h = windowHash(buf + from);
-  let p = buf + from;
+  const skipZeros = ZERO_WINDOW_HASH % d != want;
   const end = buf + len;
+  let p = buf + from;
+  let h = windowHash(p);
   let n: u32 = 0;
-  while (true) {
-    if ((<u64>h + 1) * c < c) {
-      if (h % d == want) {
-        store<u32>(out + (<usize>n << 2), <u32>(p - buf));
-        n++;
-        if (n == cap) {
-          resume = <u32>(p - buf) + 1;
-          return n;
+  if (<u64>h * c >= threshold && h % d == want) {
+    store<u32>(out, from);
+    n = 1;
+    if (n == cap) return stop(from + 1, n);
+  }
+  while (p < end) {
+    let pageEnd = p + PAGE - ((p - buf + <usize>phase) & (PAGE - 1));
+    if (pageEnd > end) pageEnd = end;
+    while (p < pageEnd) {
+      h = rotl<u32>(h, 1)
+        ^ load<u32>(TABLE_OUT + (<usize>load<u8>(p - WINDOW_SIZE) << 2))
+        ^ load<u32>(TABLE + (<usize>load<u8>(p) << 2));
+      p++;
+      if (<u64>h * c >= threshold) {
+        if (h % d == want) {
+          store<u32>(out + (<usize>n << 2), <u32>(p - buf));
+          n++;
+          if (n == cap) return stop(<u32>(p - buf) + 1, n);
         }
       }
     }
-    if (p >= end) break;
-    h = rotl<u32>(h, 1)
-      ^ load<u32>(TABLE_OUT + (<usize>load<u8>(p - WINDOW_SIZE) << 2))
-      ^ load<u32>(TABLE + (<usize>load<u8>(p) << 2));
-    p++;
+    // A page of zeros ahead: roll through its first 48 bytes as usual (their
+    // windows still hold older bytes), then jump to the next non-zero byte.
+    if (skipZeros && p + PAGE <= end && load<u64>(p) == 0 && isZero(p, PAGE)) {
+      const zeroStart = p + WINDOW_SIZE;
+      while (p < zeroStart) {
+        h = rotl<u32>(h, 1)
+          ^ load<u32>(TABLE_OUT + (<usize>load<u8>(p - WINDOW_SIZE) << 2))
+          ^ load<u32>(TABLE + (<usize>load<u8>(p) << 2));
+        p++;
+        if (<u64>h * c >= threshold && h % d == want) {
+          store<u32>(out + (<usize>n << 2), <u32>(p - buf));
+          n++;
+          if (n == cap) return stop(<u32>(p - buf) + 1, n);
+        }
+      }
+      while (p + 8 <= end && load<u64>(p) == 0) p += 8;
+      while (p < end && load<u8>(p) == 0) p++;
+      h = ZERO_WINDOW_HASH;
+    }
   }
-  resume = 0;
+  return stop(0, n);
+}
+
+function isZero(p: usize, len: usize): bool {
+  let acc: u64 = 0;
+  for (let q = p; q < p + len; q += 32) {
+    acc |= load<u64>(q) | load<u64>(q, 8) | load<u64>(q, 16) | load<u64>(q, 24);
+  }
+  return acc == 0;
+}
+
+function stop(at: u32, n: u32): u32 {
+  resume = at;
   return n;
 }
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
 import { toHex, chunkPathBase } from '../src/chunk-id.ts';
@@ -134,4 +134,13 @@ test('a corrupt chunk is reported with its store; a good copy elsewhere is used'
   writeFileSync(path, Buffer.from('not a chunk at all'), { mode: 0o644 });
   const r3 = wasync(['extract', `--store=${bad}`, p('bad.caibx'), p('bad.out2')]);
   assert.match(r3.stderr, /is corrupt: not in a known compression format/);
+});
+
+test('extracting to a symlink replaces the file it points to, keeping its mode', () => {
+  writeFileSync(p('real.img'), 'old', { mode: 0o640 });
+  symlinkSync('real.img', p('link.img'));
+  ok(wasync(['extract', `--store=${p('s.castr')}`, p('v1.caibx'), p('link.img')]));
+  assert.ok(lstatSync(p('link.img')).isSymbolicLink());
+  assert.ok(readFileSync(p('real.img')).equals(v1));
+  assert.equal(statSync(p('real.img')).mode & 0o777, 0o640);
 });

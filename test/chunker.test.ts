@@ -166,3 +166,23 @@ test('dense candidates (every window passes) still resolve correctly', () => {
   const data = Buffer.concat([rand('x', 1000), Buffer.alloc(300_000, b), rand('y', 1000)]);
   assert.deepEqual(chunk(data, { min: 16, avg: 64, max: 256 }), refChunk(data, 16, 64, 256));
 });
+
+test('zero pages (aligned or not, long or short) are skipped without changing cuts', () => {
+  const parts: Buffer[] = [];
+  let i = 0;
+  for (const zeros of [4096, 8192, 100, 4095, 4097, 70_000, 300_000, 12_288, 1, 48, 49, 5000]) {
+    parts.push(rand(`z${i++}`, 1000 + ((i * 3331) % 9000)), Buffer.alloc(zeros));
+  }
+  const data = Buffer.concat(parts);
+  for (const cs of [DEFAULT_CHUNK_SIZES, parseChunkSizeOption('1000:5000:20000'), parseChunkSizeOption('16:64:256')]) {
+    const want = refChunk(data, cs.min, cs.avg, cs.max);
+    assert.deepEqual(chunk(data, cs), want, JSON.stringify(cs));
+    assert.deepEqual(chunk(data, cs, [4096]), want);
+    assert.deepEqual(chunk(data, cs, [777, 5000]), want);
+  }
+  // A discriminator that accepts the all-zero window: no skipping then.
+  let avg = 64;
+  while (refWindowHash(new Uint8Array(48)) % discriminator({ min: 16, avg, max: avg * 4 }) !== discriminator({ min: 16, avg, max: avg * 4 }) - 1) avg++;
+  const cs = { min: 16, avg, max: avg * 4 };
+  assert.deepEqual(chunk(data, cs), refChunk(data, cs.min, cs.avg, cs.max));
+});

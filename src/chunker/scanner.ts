@@ -27,13 +27,15 @@ export class CandidateScanner {
    * Candidate cut positions among the window end positions from..len (relative
    * to the window start; from >= 48): those where the 48 bytes before pass the
    * discriminator test.  Returned ascending, relative to the window start.
+   * `offset` is the stream offset of the window start (zero pages are found at
+   * page-aligned stream offsets).
    */
-  scan(len: number, from: number, d: number): Uint32Array {
+  scan(len: number, from: number, d: number, offset = 0): Uint32Array {
     if (from > len) return new Uint32Array(0);
     const parts: Uint32Array[] = [];
     let total = 0;
     for (let start = from; ; ) {
-      const n = this.core.scan(this.windowPtr, len, start, d, this.outPtr, OUT_CAP);
+      const n = this.core.scan(this.windowPtr, len, start, d, this.outPtr, OUT_CAP, offset % 4096);
       parts.push(new Uint32Array(this.core.memory.buffer, this.outPtr, n).slice());
       total += n;
       start = this.core.resumePosition();

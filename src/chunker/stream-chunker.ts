@@ -53,7 +53,7 @@ export class StreamChunker {
     win.set(piece, lb);
     const len = lb + piece.length;
     const base = this.fed - lb;
-    const candidates = scanner.scan(len, Math.max(lb + 1, BUZHASH_WINDOW), this.d);
+    const candidates = scanner.scan(len, Math.max(lb + 1, BUZHASH_WINDOW), this.d, base);
     // Keep the last 47 bytes fed (they may come partly from older pieces).
     const tail = win.subarray(Math.max(0, len - LOOK_BEHIND), len);
     this.history.copyWithin(0, tail.length);

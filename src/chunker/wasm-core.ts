@@ -8,7 +8,7 @@ export interface CoreExports {
   memory: WebAssembly.Memory;
   allocate(size: number): number;
   windowHash(end: number): number;
-  scan(buf: number, len: number, from: number, d: number, out: number, cap: number): number;
+  scan(buf: number, len: number, from: number, d: number, out: number, cap: number, phase: number): number;
   resumePosition(): number;
 }
 

@@ -1,6 +1,6 @@
 // wasync extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
 
-import { fstatSync, ftruncateSync, openSync, closeSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { WasyncError, ioError, unsupported, usageError } from '../errors.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
 import type { IndexHeader } from '../format/index-file.ts';
@@ -86,7 +86,8 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
     if (outStat?.isBlockDevice()) {
       device = openDevice(output as string, knownSize);
     } else if (output !== null) {
-      target = new AtomicFile(output);
+      // Through a symlink, the file it points to is what gets replaced.
+      target = new AtomicFile(outStat ? realpathSync(output) : output);
       if (outStat) target.chmod(outStat.mode & 0o7777);
     }
     const out = device ?? (target ? { fd: target.fd, path: output as string } : null);

@@ -40,7 +40,7 @@ export interface ChunkBlobTotals {
 export async function chunkBlob(o: ChunkBlobOptions): Promise<ChunkBlobTotals> {
   const totals: ChunkBlobTotals = { chunks: 0, stored: 0, storedBytes: 0 };
   const input = fileRef(o.input);
-  const depth = 2 * o.executor.parallelism;
+  const depth = 4 * o.executor.parallelism;
   const resolver = new CutResolver(o.sizes);
   const d = discriminator(o.sizes);
   const scans: Promise<ScanResult & { end: number }>[] = [];

@@ -45,7 +45,7 @@ export interface ExtractBlobResult extends FetchStats {
 
 export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobResult> {
   const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0 };
-  const depth = 2 * o.executor.parallelism;
+  const depth = 4 * o.executor.parallelism;
   const seeds = o.seedFiles.map(fileRef);
   const out = o.out && fileRef(o.out);
   const inFlight: Promise<FetchResult>[] = [];

@@ -66,7 +66,7 @@ export class JobRunner {
     const base = job.start - lookBehind;
     const len = job.end - base;
     readFully(job.input, this.scanner.window(), 0, len, base);
-    const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d);
+    const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d, base);
     return { candidates, base };
   }
 

@@ -7,7 +7,6 @@
 
 import {
   closeSync,
-  fstatSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -72,13 +71,19 @@ export class LocalStore {
       throw e;
     }
     try {
-      const size = fstatSync(fd).size;
-      if (this.buf.length < size) this.buf = Buffer.allocUnsafe(Math.max(size, 1 << 18));
+      // A short read from a regular file is its end: that saves asking for the
+      // size first, one system call per chunk.
       let done = 0;
-      while (done < size) {
-        const n = readSync(fd, this.buf, done, size - done, done);
-        if (n === 0) break;
+      for (;;) {
+        if (done === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, 1 << 19));
+          this.buf.copy(bigger, 0, 0, done);
+          this.buf = bigger;
+        }
+        const want = this.buf.length - done;
+        const n = readSync(fd, this.buf, done, want, done);
         done += n;
+        if (n < want) break;
       }
       return this.buf.subarray(0, done);
     } finally {

@@ -1,0 +1,140 @@
+// npm run bench: wasync against casync, side by side, on the same inputs in one
+// run.  Each measurement alternates the two tools and reports the median of
+// several runs (the machines are noisy), wall-clock MB/s, the ratio and the peak
+// RSS.  Inputs: 512 MiB of random data (incompressible, no zeros: the worst case
+// for wasync, whose gains come from parallel work and skipping zeros) and an ext4
+// image of /usr/share made by mke2fs -d (what wasync is for: a file-system image
+// with compressible files and free space).
+//
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image]
+
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const runs = Number(arg('runs') ?? 3);
+const only = arg('only');
+const work = arg('dir') ?? mkdtempSync(join(process.env.WASYNC_BENCH_DIR ?? tmpdir(), 'wasync-bench-'));
+mkdirSync(work, { recursive: true });
+const wasyncBin = join(import.meta.dirname, '..', '..', 'bin', 'wasync.js');
+const MiB = 1 << 20;
+
+interface Timing {
+  seconds: number;
+  maxRssKiB: number;
+}
+
+/** Runs a command under python's getrusage to learn its peak RSS. */
+function timed(cmd: string[], opts: { cwd?: string } = {}): Timing {
+  const py = [
+    'import resource, subprocess, sys, time',
+    't = time.monotonic()',
+    'r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)',
+    'e = time.monotonic() - t',
+    'print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)',
+    'sys.exit(r.returncode)',
+  ].join('\n');
+  const r = spawnSync('python3', ['-c', py, ...cmd], { cwd: opts.cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
+  const [s, rss] = r.stdout.trim().split(' ').map(Number);
+  return { seconds: s, maxRssKiB: rss };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function writeRandom(path: string, size: number) {
+  const out = createWriteStream(path);
+  for (let done = 0; done < size; done += 4 * MiB) {
+    if (!out.write(randomBytes(Math.min(4 * MiB, size - done)))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+function makeImage(path: string): boolean {
+  if (spawnSync('mke2fs', ['-V']).status !== 0 || !existsSync('/usr/share')) return false;
+  const used = Number(spawnSync('du', ['-sb', '/usr/share'], { encoding: 'utf8' }).stdout.split('\t')[0]);
+  const size = Math.max(512 * MiB, Math.ceil((used * 1.4) / MiB) * MiB);
+  const r = spawnSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-E', 'root_owner=0:0', '-d', '/usr/share', path, `${size / 1024}k`], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.log(`(no image: mke2fs failed: ${r.stderr.trim()})`);
+    return false;
+  }
+  return true;
+}
+
+/** a and b each run `runs` times, alternating; `fresh(x)` clears x's outputs first. */
+function compare(name: string, size: number, a: () => Timing, b: () => Timing, fresh: (which: 'a' | 'b') => void) {
+  const ta: Timing[] = [];
+  const tb: Timing[] = [];
+  for (let i = 0; i < runs; i++) {
+    fresh('a');
+    ta.push(a());
+    fresh('b');
+    tb.push(b());
+  }
+  const sa = median(ta.map((t) => t.seconds));
+  const sb = median(tb.map((t) => t.seconds));
+  const rate = (s: number) => (size / 1e6 / s).toFixed(0).padStart(5);
+  const rss = (ts: Timing[]) => `${(Math.max(...ts.map((t) => t.maxRssKiB)) / 1024).toFixed(0)} MiB`;
+  console.log(
+    `${name.padEnd(26)} wasync ${rate(sa)} MB/s (${sa.toFixed(2)} s, ${rss(ta)})   casync ${rate(sb)} MB/s (${sb.toFixed(2)} s, ${rss(tb)})   ratio ${(sb / sa).toFixed(2)}x`,
+  );
+}
+
+function sameFile(a: string, b: string, what: string) {
+  if (!readFileSync(a).equals(readFileSync(b))) throw new Error(`${what}: ${a} and ${b} differ`);
+}
+
+async function benchBlob(label: string, input: string) {
+  const size = statSync(input).size;
+  console.log(`\n${label}: ${(size / MiB).toFixed(0)} MiB (${input})`);
+  const p = (n: string) => join(work, `${label}-${n}`);
+  const clean = (...paths: string[]) => {
+    for (const x of paths) rmSync(x, { recursive: true, force: true });
+    spawnSync('sync');
+  };
+  compare(
+    'make',
+    size,
+    () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caibx'), input]),
+    () => timed(['casync', 'make', `--store=${p('c.castr')}`, p('c.caibx'), input]),
+    (x) => (x === 'a' ? clean(p('w.castr'), p('w.caibx')) : clean(p('c.castr'), p('c.caibx'))),
+  );
+  sameFile(p('w.caibx'), p('c.caibx'), 'indexes');
+  compare(
+    'extract',
+    size,
+    () => timed(['node', wasyncBin, 'extract', `--store=${p('c.castr')}`, p('c.caibx'), p('w.out')]),
+    () => timed(['casync', 'extract', `--store=${p('c.castr')}`, p('c.caibx'), p('c.out')]),
+    (x) => clean(p(`${x === 'a' ? 'w' : 'c'}.out`)),
+  );
+  sameFile(p('w.out'), input, 'wasync extract');
+  sameFile(p('c.out'), input, 'casync extract');
+  clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'));
+}
+
+async function main() {
+  if (spawnSync('casync', ['--version']).status !== 0) throw new Error('the bench needs casync (apt-get install casync)');
+  console.log(`wasync bench in ${work}: median of ${runs} alternating runs, ${(await import('node:os')).availableParallelism()} cores`);
+  try {
+    if (!only || only === 'random') {
+      const random = join(work, 'random.img');
+      await writeRandom(random, 512 * MiB);
+      await benchBlob('random', random);
+    }
+    if (!only || only === 'image') {
+      const image = join(work, 'usr-share.ext4');
+      if (makeImage(image)) await benchBlob('image', image);
+      else console.log('\n(image case skipped: needs mke2fs and /usr/share)');
+    }
+  } finally {
+    if (!arg('dir')) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
