@@ -56,10 +56,10 @@ async function writeRandom(path: string, size: number) {
 function makeImage(path: string): boolean {
   if (spawnSync('mke2fs', ['-V']).status !== 0 || !existsSync('/usr/share')) return false;
   const used = Number(spawnSync('du', ['-sb', '/usr/share'], { encoding: 'utf8' }).stdout.split('\t')[0]);
-  const size = Math.max(512 * MiB, Math.ceil((used * 1.4) / MiB) * MiB);
-  const r = spawnSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-E', 'root_owner=0:0', '-d', '/usr/share', path, `${size / 1024}k`], {
-    encoding: 'utf8',
-  });
+  const files = spawnSync('find', ['/usr/share'], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.split('\n').length;
+  const size = Math.max(512 * MiB, Math.ceil((used * 1.5) / MiB) * MiB);
+  const args = ['-q', '-F', '-t', 'ext4', '-b', '4096', '-N', String(Math.ceil(files * 1.2) + 1024), '-E', 'root_owner=0:0'];
+  const r = spawnSync('mke2fs', [...args, '-d', '/usr/share', path, `${size / 1024}k`], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.log(`(no image: mke2fs failed: ${r.stderr.trim()})`);
     return false;
