@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const runs = Number(arg('runs') ?? 3);
+const runs = Number(arg('runs') ?? 5);
 const only = arg('only');
 const work = arg('dir') ?? mkdtempSync(join(process.env.WASYNC_BENCH_DIR ?? tmpdir(), 'wasync-bench-'));
 mkdirSync(work, { recursive: true });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
 import { main } from '../dist/src/cli/main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: an error may leave standard input open.
+process.exit(await main(process.argv.slice(2)));

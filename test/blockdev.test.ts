@@ -36,10 +36,7 @@ test('an A/B partition round-trips through loop devices', (t) => {
   execFileSync('truncate', ['-s', String(24 << 20), p('a.img')]);
   execFileSync('mkfs.ext4', ['-q', '-F', '-b', '4096', '-E', 'root_owner=0:0', '-U', 'clear', '-d', dir, p('a.img'), String(fsBytes / 4096)]);
   // Fill the space after the file system with garbage that must not be indexed.
-  const fd = openSync(p('a.img'), 'r+');
-  const junk = rand('junk', 8 << 20);
-  execFileSync('dd', [`of=${p('a.img')}`, 'bs=1M', `seek=16`, 'conv=notrunc', 'status=none'], { input: junk });
-  closeSync(fd);
+  execFileSync('dd', [`of=${p('a.img')}`, 'bs=1M', 'seek=16', 'conv=notrunc', 'status=none'], { input: rand('junk', 8 << 20) });
   const a = attach(p('a.img'));
   const store = p('s.castr');
   const made = ok(wasync(['make', `--store=${store}`, p('dev.caibx'), a]));
