@@ -5,20 +5,11 @@
 
 import { CA_FORMAT_BLOB_DEFAULT, CA_FORMAT_SHA512_256 } from '../format/feature-flags.ts';
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../format/index-file.ts';
-import type { ChunkSizes } from '../chunker/sizes.ts';
-import type { Compression } from '../codecs/compression.ts';
 import type { DigestName } from '../digest.ts';
-import { chunkBlob, handled, type ChunkBlobTotals } from './chunk-blob.ts';
-import { fileRef, type Executor, type FileRef } from './jobs.ts';
+import { chunkBlob, handled, type ChunkBlobOptions, type ChunkBlobTotals } from './chunk-blob.ts';
+import { fileRef, type Executor } from './jobs.ts';
 
-export interface MakeBlobOptions {
-  input: FileRef;
-  size: number;
-  sizes: ChunkSizes;
-  digest: DigestName;
-  store: string | null;
-  compression: Compression;
-  executor: Executor;
+export interface MakeBlobOptions extends Omit<ChunkBlobOptions, 'onChunks' | 'onSegment'> {
   /** Runs the whole-blob digest; jobs sent to it must run in order. */
   digestExecutor: Executor;
   writeIndex(bytes: Uint8Array): void | Promise<void>;
