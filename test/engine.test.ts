@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBlob } from '../src/engine/make-blob.ts';
 import { extractBlob } from '../src/engine/extract-blob.ts';
-import { chunkBlob } from '../src/engine/chunk-blob.ts';
+import { chunkFile } from '../src/engine/chunk-pipeline.ts';
 import { SeedIndex } from '../src/engine/seed-index.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/sizes.ts';
@@ -68,7 +68,7 @@ test('seed bytes that no longer match are not used; the store supplies the chunk
   const seeds = new SeedIndex();
   const seedFd = openSync(seedPath, 'r+');
   let start = 0;
-  await chunkBlob({
+  await chunkFile({
     input: { fd: seedFd, path: seedPath },
     size: data.length,
     sizes: header,
@@ -116,4 +116,48 @@ test('the seed index finds what was added, and grows', () => {
   assert.equal(s.size, 5000);
   for (let i = 0; i < 5000; i++) assert.deepEqual(s.get(ids.subarray(32 * i, 32 * i + 32)), { seed: i % 3, offset: i * 1000 });
   assert.equal(s.get(rand('other', 32)), null);
+});
+
+test('a stream fed through a small ring buffer chunks exactly like the file', async () => {
+  const { ChunkPipeline } = await import('../src/engine/chunk-pipeline.ts');
+  const { RingWriter } = await import('../src/engine/ring-writer.ts');
+  const { parseChunkSizeOption } = await import('../src/chunker/sizes.ts');
+  const { SCAN_SEGMENT } = await import('../src/engine/jobs.ts');
+  const pool = new WorkerPool(2);
+  const single = new WorkerPool(1);
+  try {
+    for (const sizes of [DEFAULT_CHUNK_SIZES, parseChunkSizeOption('1000:5000:20000'), parseChunkSizeOption('4096:4096:4096')]) {
+      const fd = openSync(input, 'r');
+      const fromFile: number[] = [];
+      const fileIds: Uint8Array[] = [];
+      const f = await chunkFile({
+        input: { fd, path: input }, size: data.length, sizes, digest: 'sha512-256', store: null, compression: 'zstd',
+        executor: pool, digestExecutor: single,
+        onChunks: (ends, r) => void (fromFile.push(...ends), fileIds.push(r.ids.slice())),
+      });
+      closeSync(fd);
+      // The smallest ring allowed: the stream wraps around it several times.
+      const ring = new SharedArrayBuffer(sizes.max + 2 * SCAN_SEGMENT + (1 << 20));
+      const fromRing: number[] = [];
+      const ringIds: Uint8Array[] = [];
+      const pipeline = new ChunkPipeline({
+        input: { ring, path: 'ring' }, sizes, digest: 'sha512-256', store: null, compression: 'zstd',
+        executor: pool, digestExecutor: single,
+        onChunks: (ends, r) => void (fromRing.push(...ends), ringIds.push(r.ids.slice())),
+      });
+      const w = new RingWriter(ring, pipeline);
+      for (let o = 0, i = 0; o < data.length; i++) {
+        const n = [1, 777, 65536, 1 << 20, 300_000][i % 5];
+        await w.write(data.subarray(o, o + n));
+        o += n;
+      }
+      const r = await pipeline.finish(data.length);
+      assert.deepEqual(fromRing, fromFile);
+      assert.deepEqual(Buffer.concat(ringIds), Buffer.concat(fileIds));
+      assert.deepEqual(r.digest, f.digest);
+    }
+  } finally {
+    await pool.close();
+    await single.close();
+  }
 });

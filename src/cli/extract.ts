@@ -6,7 +6,7 @@ import { digestOfFlags } from '../format/feature-flags.ts';
 import type { IndexHeader } from '../format/index-file.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob, type ExtractBlobResult } from '../engine/extract-blob.ts';
-import { chunkBlob } from '../engine/chunk-blob.ts';
+import { chunkFile } from '../engine/chunk-pipeline.ts';
 import { SeedIndex } from '../engine/seed-index.ts';
 import type { Executor, FileRef } from '../engine/jobs.ts';
 import type { DigestName } from '../digest.ts';
@@ -137,7 +137,7 @@ async function chunkSeed(
   index: SeedIndex,
 ) {
   let start = 0;
-  await chunkBlob({
+  await chunkFile({
     input: seed,
     size: seed.size,
     sizes: header,

@@ -7,7 +7,7 @@
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexEntry } from '../format/index-file.ts';
 import type { DigestName } from '../digest.ts';
-import { handled } from './chunk-blob.ts';
+import { handled } from './chunk-pipeline.ts';
 import {
   FETCH_PLAN_FIELDS,
   Source,

@@ -16,13 +16,27 @@ export interface FileRef {
   path: string;
 }
 
+/**
+ * A stream being produced into a shared ring buffer: stream offset p lives at
+ * p mod ring.byteLength.  The producer never overwrites bytes a job may still
+ * read (see ChunkPipeline.release).
+ */
+export interface RingRef {
+  ring: SharedArrayBuffer;
+  path: string;
+}
+
+export type InputRef = FileRef | RingRef;
+
 /** Just the descriptor and name, so that a richer object can be posted to a worker. */
 export const fileRef = (f: FileRef): FileRef => ({ fd: f.fd, path: f.path });
+
+export const inputRef = (i: InputRef): InputRef => ('ring' in i ? { ring: i.ring, path: i.path } : fileRef(i));
 
 /** Candidate cut positions in input[start, end) (see chunker/cut-resolver.ts). */
 export interface ScanJob {
   kind: 'scan';
-  input: FileRef;
+  input: InputRef;
   start: number;
   end: number;
   d: number;
@@ -35,7 +49,7 @@ export interface ScanResult {
 /** Digests chunks [offset, offset + size) of input and, with a store, stores them. */
 export interface ChunkJob {
   kind: 'chunks';
-  input: FileRef;
+  input: InputRef;
   /** offset, size pairs, ascending and contiguous */
   chunks: Float64Array;
   digest: DigestName;
@@ -51,7 +65,7 @@ export interface ChunkResult {
 /** Feeds input[start, end) to this thread's running digest; `final` returns it. */
 export interface DigestJob {
   kind: 'digest';
-  input: FileRef;
+  input: InputRef;
   start: number;
   end: number;
   digest: DigestName;

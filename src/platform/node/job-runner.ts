@@ -20,6 +20,7 @@ import {
   type FetchJob,
   type FetchResult,
   type FileRef,
+  type InputRef,
   type Job,
   type ScanJob,
   type ScanResult,
@@ -65,7 +66,7 @@ export class JobRunner {
     const lookBehind = Math.min(BUZHASH_WINDOW - 1, job.start);
     const base = job.start - lookBehind;
     const len = job.end - base;
-    readFully(job.input, this.scanner.window(), 0, len, base);
+    readInput(job.input, this.scanner.window(), 0, len, base);
     const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d, base);
     return { candidates, base };
   }
@@ -223,10 +224,15 @@ export class JobRunner {
     return s;
   }
 
-  /** Reads into this thread's buffer; valid until the next read. */
-  private read(f: FileRef, pos: number, len: number): Uint8Array {
+  /** Input bytes, valid until the next read: a view of the ring where possible, else read into this thread's buffer. */
+  private read(f: InputRef, pos: number, len: number): Uint8Array {
+    if ('ring' in f) {
+      const size = f.ring.byteLength;
+      const at = pos % size;
+      if (at + len <= size) return new Uint8Array(f.ring, at, len);
+    }
     if (this.buf.length < len) this.buf = Buffer.allocUnsafe(Math.max(len, 1 << 20));
-    readFully(f, this.buf, 0, len, pos);
+    readInput(f, this.buf, 0, len, pos);
     return this.buf.subarray(0, len);
   }
 }
@@ -234,6 +240,16 @@ export class JobRunner {
 function isZero(data: Uint8Array, zeros: Uint8Array): boolean {
   // A first-byte test keeps the common (non-zero) case free; compare is memcmp.
   return data[0] === 0 && data[data.length - 1] === 0 && Buffer.compare(data, zeros) === 0;
+}
+
+/** Copies input[pos, pos + len) into buf at off. */
+export function readInput(f: InputRef, buf: Uint8Array, off: number, len: number, pos: number) {
+  if (!('ring' in f)) return readFully(f, buf, off, len, pos);
+  const size = f.ring.byteLength;
+  const at = pos % size;
+  const first = Math.min(len, size - at);
+  buf.set(new Uint8Array(f.ring, at, first), off);
+  if (first < len) buf.set(new Uint8Array(f.ring, 0, len - first), off + first);
 }
 
 export function readFully(f: FileRef, buf: Uint8Array, off: number, len: number, pos: number) {

@@ -1,0 +1,221 @@
+// The make pipeline: chunks one input stream, digests it and stores its chunks.
+//
+//   scan jobs (segments of SCAN_SEGMENT bytes, any thread, any order)
+//     → CutResolver (here, in stream order) → batches of whole chunks
+//     → chunk jobs (digest, and compress + store when a store is given)
+//     → onChunks(ends, ids) in stream order
+//   digest jobs (the same segments, in order, on one thread) → whole-stream digest
+//
+// The input is a file (all of it available at once) or a ring buffer a producer
+// fills (a catar stream being encoded): advance() says how far the stream is
+// written, release() waits until the jobs no longer need the bytes below a
+// position so the producer can reuse that space, finish() ends the stream.  A
+// bounded number of jobs is in flight, so memory does not grow with the input.
+
+import { CutResolver } from '../chunker/cut-resolver.ts';
+import { BUZHASH_WINDOW, discriminator, type ChunkSizes } from '../chunker/sizes.ts';
+import type { Compression } from '../codecs/compression.ts';
+import type { DigestName } from '../digest.ts';
+import { SCAN_SEGMENT, inputRef, type ChunkResult, type Executor, type InputRef, type ScanResult } from './jobs.ts';
+
+/** Input bytes per chunk job. */
+const BATCH_BYTES = 4 << 20;
+
+export interface ChunkPipelineOptions {
+  input: InputRef;
+  sizes: ChunkSizes;
+  digest: DigestName;
+  /** Where new chunks go; null to only compute ids (seeds). */
+  store: string | null;
+  compression: Compression;
+  executor: Executor;
+  /** Runs the whole-stream digest (jobs in order, one thread); none: no digest. */
+  digestExecutor?: Executor;
+  /** Called in stream order with each batch's chunk end offsets and ids. */
+  onChunks(ends: number[], result: ChunkResult): void | Promise<void>;
+}
+
+export interface ChunkTotals {
+  chunks: number;
+  stored: number;
+  storedBytes: number;
+  /** The whole-stream digest, when a digest executor was given. */
+  digest: Uint8Array | null;
+}
+
+interface Pending<T> {
+  start: number;
+  end: number;
+  result: Promise<T>;
+  done: boolean;
+}
+
+export class ChunkPipeline {
+  private readonly input: InputRef;
+  private readonly resolver: CutResolver;
+  private readonly d: number;
+  private readonly depth: number;
+  private readonly scans: Pending<ScanResult>[] = [];
+  private readonly batches: (Pending<ChunkResult> & { ends: number[] })[] = [];
+  private readonly digests: Pending<unknown>[] = [];
+  private readonly totals: ChunkTotals = { chunks: 0, stored: 0, storedBytes: 0, digest: null };
+  private available = 0;
+  private scanned = 0;
+  private cuts: number[] = [];
+  private batchStart = 0;
+
+  constructor(private readonly o: ChunkPipelineOptions) {
+    this.input = inputRef(o.input);
+    this.resolver = new CutResolver(o.sizes);
+    this.d = discriminator(o.sizes);
+    this.depth = 4 * o.executor.parallelism;
+  }
+
+  /** The stream is written up to `end`: hand out the work that became possible. */
+  async advance(end: number): Promise<void> {
+    this.available = end;
+    this.dispatchSegments(false);
+    while (this.scans[0]?.done) await this.completeScan(false);
+  }
+
+  /** Waits until no job needs stream bytes below `pos`. */
+  async release(pos: number): Promise<void> {
+    while (this.low() < pos) await this.completeOldest();
+  }
+
+  /** Ends the stream at `total` bytes and waits for every chunk. */
+  async finish(total: number): Promise<ChunkTotals> {
+    this.available = total;
+    this.dispatchSegments(true);
+    while (this.scans.length) {
+      await this.completeScan(false);
+      this.dispatchSegments(true);
+    }
+    this.addCuts(this.resolver.finish(total));
+    await this.dispatchBatches(true);
+    while (this.batches.length) await this.completeBatch();
+    if (this.o.digestExecutor) {
+      await Promise.all(this.digests.map((x) => x.result));
+      this.totals.digest = await this.digestJob(total, total, true);
+    }
+    return this.totals;
+  }
+
+  /** The lowest stream offset jobs may still read. */
+  private low(): number {
+    let low = this.batches[0]?.start ?? this.batchStart;
+    if (this.scans.length) low = Math.min(low, this.scans[0].start - (BUZHASH_WINDOW - 1));
+    if (this.digests.length) low = Math.min(low, this.digests[0].start);
+    return Math.max(0, low);
+  }
+
+  private async completeOldest() {
+    const low = this.low();
+    if (this.digests[0]?.start === low) await this.digests.shift()!.result;
+    else if (this.batches[0]?.start === low) await this.completeBatch();
+    else if (this.scans.length) await this.completeScan(true);
+    else if (this.cuts.length) await this.dispatchBatches(true);
+    else if (this.scanned < this.available) this.dispatchSegments(true);
+    else throw new Error('chunk pipeline: the ring buffer is smaller than a chunk');
+  }
+
+  private dispatchSegments(final: boolean) {
+    while (this.scans.length < this.depth && this.scanned < this.available) {
+      const start = this.scanned;
+      const end = Math.min(this.available, start + SCAN_SEGMENT);
+      if (!final && end - start < SCAN_SEGMENT) break;
+      if (this.o.digestExecutor) this.track(this.digests, start, end, this.digestJob(start, end, false));
+      if (this.resolver.needsCandidates) {
+        const job = { kind: 'scan', input: this.input, start, end, d: this.d } as const;
+        this.track(this.scans, start, end, this.o.executor.run<ScanResult>(job));
+      } else {
+        this.addCuts(this.resolver.push([], 0, end));
+      }
+      this.scanned = end;
+    }
+    // Digests finished in order need no waiting later.
+    while (this.digests[0]?.done) this.digests.shift();
+  }
+
+  private async completeScan(flush: boolean) {
+    const s = this.scans.shift()!;
+    const r = await s.result;
+    this.addCuts(this.resolver.push(r.candidates, r.base, s.end));
+    await this.dispatchBatches(flush);
+  }
+
+  private async completeBatch() {
+    const b = this.batches.shift()!;
+    const r = await b.result;
+    this.totals.chunks += b.ends.length;
+    this.totals.stored += r.stored;
+    this.totals.storedBytes += r.storedBytes;
+    await this.o.onChunks(b.ends, r);
+  }
+
+  /** Hands out batches of about BATCH_BYTES of resolved chunks (all of them if `all`). */
+  private async dispatchBatches(all: boolean) {
+    let from = 0;
+    while (from < this.cuts.length) {
+      let to = from;
+      while (to < this.cuts.length && this.cuts[to] - this.batchStart < BATCH_BYTES) to++;
+      if (to === this.cuts.length && !all) break;
+      if (to === from) to++; // one chunk larger than a batch
+      const ends = this.cuts.slice(from, to);
+      const chunks = new Float64Array(2 * ends.length);
+      let start = this.batchStart;
+      ends.forEach((end, i) => {
+        chunks[2 * i] = start;
+        chunks[2 * i + 1] = end - start;
+        start = end;
+      });
+      const { digest, store, compression } = this.o;
+      const job = { kind: 'chunks', input: this.input, chunks, digest, store, compression } as const;
+      const batch = { ...pending(this.batchStart, start, this.o.executor.run<ChunkResult>(job)), ends };
+      this.batches.push(batch);
+      this.batchStart = start;
+      from = to;
+      while (this.batches.length > this.depth) await this.completeBatch();
+    }
+    this.cuts = this.cuts.slice(from);
+  }
+
+  private addCuts(more: number[]) {
+    for (const c of more) this.cuts.push(c);
+  }
+
+  private digestJob(start: number, end: number, final: boolean) {
+    return handled(
+      this.o.digestExecutor!.run<Uint8Array>({ kind: 'digest', input: this.input, start, end, digest: this.o.digest, final }),
+    );
+  }
+
+  private track<T>(queue: Pending<T>[], start: number, end: number, result: Promise<T>) {
+    queue.push(pending(start, end, result));
+  }
+}
+
+function pending<T>(start: number, end: number, result: Promise<T>): Pending<T> {
+  const p: Pending<T> = { start, end, result: handled(result), done: false };
+  p.result.then(
+    () => (p.done = true),
+    () => (p.done = true),
+  );
+  return p;
+}
+
+/**
+ * Marks a job's promise as handled, so that a failure while an earlier job is
+ * being awaited is not reported as an unhandled rejection; the caller still
+ * awaits it and sees the error.
+ */
+export function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/** Chunks a whole file (or device) that is available at once. */
+export function chunkFile(o: ChunkPipelineOptions & { size: number }): Promise<ChunkTotals> {
+  const pipeline = new ChunkPipeline(o);
+  return pipeline.advance(o.size).then(() => pipeline.finish(o.size));
+}

@@ -1,0 +1,56 @@
+// The producer side of a ring-buffer stream (see ChunkPipeline): a catar encoder
+// writes records, and file payloads are read straight into the ring, so stream
+// bytes are copied once; the jobs read them from the same shared memory.
+
+import type { ChunkPipeline } from './chunk-pipeline.ts';
+import { SCAN_SEGMENT } from './jobs.ts';
+
+/** A ring holds at least a maximum-size chunk, two scan segments and a piece. */
+export const ringSizeFor = (maxChunk: number) => Math.max(64 << 20, maxChunk + 2 * SCAN_SEGMENT + RING_PIECE);
+
+/** Largest piece reserve() hands out at once. */
+export const RING_PIECE = 1 << 20;
+
+export class RingWriter {
+  private readonly bytes: Uint8Array;
+  written = 0;
+
+  /** `ring` is the pipeline's input; see ringSizeFor(). */
+  constructor(
+    ring: SharedArrayBuffer,
+    private readonly pipeline: ChunkPipeline,
+  ) {
+    this.bytes = new Uint8Array(ring);
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    for (let o = 0; o < data.length; ) {
+      const piece = data.subarray(o, o + RING_PIECE);
+      const views = await this.reserve(piece.length);
+      let at = 0;
+      for (const v of views) {
+        v.set(piece.subarray(at, at + v.length));
+        at += v.length;
+      }
+      await this.commit(piece.length);
+      o += piece.length;
+    }
+  }
+
+  /**
+   * Space for the next n (≤ RING_PIECE) stream bytes, as one or two views (two
+   * when it wraps).  Fill them, then commit(n).
+   */
+  async reserve(n: number): Promise<Uint8Array[]> {
+    const size = this.bytes.length;
+    await this.pipeline.release(this.written + n - size);
+    const at = this.written % size;
+    if (at + n <= size) return [this.bytes.subarray(at, at + n)];
+    return [this.bytes.subarray(at), this.bytes.subarray(0, n - (size - at))];
+  }
+
+  async commit(n: number): Promise<void> {
+    this.written += n;
+    await this.pipeline.advance(this.written);
+  }
+}
