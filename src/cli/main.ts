@@ -38,14 +38,19 @@ export function program(): Command {
     .addOption(
       new Option('--what <WHAT>', 'Operate on: archive, archive-index, blob, blob-index, directory'),
     )
+    .option('--with <FEATURE>', 'Store this metadata in archives (repeatable; see --with=help)', repeat)
+    .option('--without <FEATURE>', 'Leave this metadata out of archives (repeatable)', repeat)
+    .option('--exclude-nodump <yes|no>', "Exclude files and directories with chattr(1)'s +d flag (default yes)")
+    .option('--exclude-submounts <yes|no>', 'Exclude submounts when creating an archive (default no)')
+    .option('--exclude-file <yes|no>', 'Respect .caexclude files in the tree (default yes)')
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 
   const opts = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
   p.command('make')
-    .description('Chunk FILE or BLOCKDEV into the store and write BLOB_INDEX (.caibx)')
-    .argument('[BLOB_INDEX]')
-    .argument('[FILE|BLOCKDEV]')
+    .description('Serialize DIR into ARCHIVE (.catar) or chunk it into the store with ARCHIVE_INDEX (.caidx); chunk FILE or BLOCKDEV with BLOB_INDEX (.caibx)')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')
+    .argument('[DIR|FILE|BLOCKDEV]')
     .action((out, input, _o, cmd) => make(out, input, opts(cmd)));
   p.command('extract')
     .description('Reassemble the blob of BLOB_INDEX into FILE, BLOCKDEV or - (stdout)')

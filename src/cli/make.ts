@@ -1,8 +1,10 @@
 // wasync make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
 
+import { statSync } from 'node:fs';
 import { unsupported, usageError } from '../errors.ts';
 import { toHex } from '../chunk-id.ts';
-import { makeBlob } from '../engine/make-blob.ts';
+import { blobIndexFlags, makeBlob } from '../engine/make-blob.ts';
+import { verboseFeatureFlagLines } from '../format/feature-flag-names.ts';
 import { writeFully } from '../platform/node/job-runner.ts';
 import { openBlobInput } from '../platform/node/blob-file.ts';
 import { AtomicFile } from '../platform/node/atomic-file.ts';
@@ -21,13 +23,13 @@ import {
 } from './options.ts';
 import { primaryStore } from './stores.ts';
 
-function operation(output: string | undefined, opts: GlobalOptions): What | null {
+function operation(output: string | undefined, opts: GlobalOptions): 'archive' | 'archive-index' | 'blob-index' | null {
   const what = parseWhat(opts.what);
   if (what) {
     if (!['archive', 'archive-index', 'blob-index'].includes(what)) {
       throw usageError('"make" may only be combined with --what=archive, --what=archive-index or --what=blob-index');
     }
-    return what;
+    return what as 'archive' | 'archive-index' | 'blob-index';
   }
   if (output === undefined || output === '-') return null;
   if (hasSuffix(output, '.catar')) return 'archive';
@@ -40,25 +42,28 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const log = new Log(!!opts.verbose);
   const output = outputArg === undefined ? undefined : stripFileUrl(outputArg);
   let what = operation(output, opts);
-  if (what === 'archive' || what === 'archive-index') {
-    throw unsupported('making directory archives (.catar/.caidx) is not supported by this version of wasync');
-  }
   if (output !== undefined && output !== '-' && classifyLocator(output) !== 'path') {
     throw unsupported(`${output}: making a remote index is not supported by this version of wasync`);
+  }
+  const inputPath = stripFileUrl(inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-'));
+  if (inputPath !== '-' && statSync(inputPath, { throwIfNoEntry: false })?.isDirectory()) {
+    if (what === 'blob-index') throw usageError(`${inputPath} is a directory, but a blob index (.caibx) was asked for`);
+    throw unsupported('making directory archives (.catar/.caidx) is not supported by this version of wasync');
+  }
+  if (what === 'archive' || what === 'archive-index') {
+    throw usageError(`${inputPath} is a regular file or block device, but a directory archive (.catar/.caidx) was asked for; refusing`);
   }
   const sizes = parseChunkSizes(opts.chunkSize);
   const digest = parseDigest(opts.digest);
   const compression = parseCompression(opts.compression);
-  if (inputArg === undefined) throw usageError('make: no input given (FILE or BLOCKDEV)');
-  const input = openBlobInput(stripFileUrl(inputArg));
+  const input = openBlobInput(inputPath);
   what ??= 'blob-index';
   const indexLoc = output === undefined || output === '-' ? null : output;
   const store = primaryStore(opts, indexLoc);
   if (store === null) throw usageError('no chunk store: give --store=PATH when writing the index to standard output');
 
   log.info(`Selected chunk sizes: min=${sizes.min}..avg=${sizes.avg}..max=${sizes.max}`);
-  log.info('Using feature flags: none');
-  log.info(`Digest algorithm: ${digest}`);
+  for (const line of verboseFeatureFlagLines(blobIndexFlags(digest))) log.info(line);
 
   const target = indexLoc === null ? null : new AtomicFile(indexLoc, input.stat.mode & 0o666);
   const executors = new Executors(input.size);
@@ -86,7 +91,8 @@ export async function make(outputArg: string | undefined, inputArg: string | und
     log.info(`Reused (non-cached) chunks: ${reused} (${result.chunks ? Math.floor((reused * 100) / result.chunks) : 0}%)`);
     if (result.chunks) log.info(`Effective average chunk size: ${formatBytes(Math.floor(result.size / result.chunks))}`);
     log.info(`Stored ${result.stored} new chunks (${formatBytes(result.storedBytes)} compressed with ${compression}) in ${store}`);
-    process.stdout.write(`${toHex(result.digest)}\n`);
+    // casync has no digest to print when the index goes to stdout.
+    if (target) process.stdout.write(`${toHex(result.digest)}\n`);
   } catch (e) {
     target?.abort();
     throw e;

@@ -17,6 +17,11 @@ export interface GlobalOptions {
   digest?: string;
   compression?: string;
   what?: string;
+  with?: string[];
+  without?: string[];
+  excludeNodump?: string;
+  excludeSubmounts?: string;
+  excludeFile?: string;
 }
 
 export type What = 'archive' | 'archive-index' | 'blob' | 'blob-index' | 'directory';

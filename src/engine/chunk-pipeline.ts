@@ -31,6 +31,8 @@ export interface ChunkPipelineOptions {
   executor: Executor;
   /** Runs the whole-stream digest (jobs in order, one thread); none: no digest. */
   digestExecutor?: Executor;
+  /** false: only digest the stream (a .catar being written), no chunks. */
+  chunk?: boolean;
   /** Called in stream order with each batch's chunk end offsets and ids. */
   onChunks(ends: number[], result: ChunkResult): void | Promise<void>;
 }
@@ -91,7 +93,7 @@ export class ChunkPipeline {
       await this.completeScan(false);
       this.dispatchSegments(true);
     }
-    this.addCuts(this.resolver.finish(total));
+    if (this.o.chunk !== false) this.addCuts(this.resolver.finish(total));
     await this.dispatchBatches(true);
     while (this.batches.length) await this.completeBatch();
     if (this.o.digestExecutor) {
@@ -103,7 +105,7 @@ export class ChunkPipeline {
 
   /** The lowest stream offset jobs may still read. */
   private low(): number {
-    let low = this.batches[0]?.start ?? this.batchStart;
+    let low = this.o.chunk === false ? this.scanned : (this.batches[0]?.start ?? this.batchStart);
     if (this.scans.length) low = Math.min(low, this.scans[0].start - (BUZHASH_WINDOW - 1));
     if (this.digests.length) low = Math.min(low, this.digests[0].start);
     return Math.max(0, low);
@@ -125,7 +127,9 @@ export class ChunkPipeline {
       const end = Math.min(this.available, start + SCAN_SEGMENT);
       if (!final && end - start < SCAN_SEGMENT) break;
       if (this.o.digestExecutor) this.track(this.digests, start, end, this.digestJob(start, end, false));
-      if (this.resolver.needsCandidates) {
+      if (this.o.chunk === false) {
+        // only the digest reads this segment
+      } else if (this.resolver.needsCandidates) {
         const job = { kind: 'scan', input: this.input, start, end, d: this.d } as const;
         this.track(this.scans, start, end, this.o.executor.run<ScanResult>(job));
       } else {

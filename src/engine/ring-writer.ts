@@ -15,10 +15,14 @@ export class RingWriter {
   private readonly bytes: Uint8Array;
   written = 0;
 
-  /** `ring` is the pipeline's input; see ringSizeFor(). */
+  /**
+   * `ring` is the pipeline's input (see ringSizeFor()); `tee`, if given, also
+   * receives every committed byte in order (a .catar file being written).
+   */
   constructor(
     ring: SharedArrayBuffer,
     private readonly pipeline: ChunkPipeline,
+    private readonly tee?: (bytes: Uint8Array) => void | Promise<void>,
   ) {
     this.bytes = new Uint8Array(ring);
   }
@@ -50,6 +54,13 @@ export class RingWriter {
   }
 
   async commit(n: number): Promise<void> {
+    if (this.tee) {
+      const size = this.bytes.length;
+      const at = this.written % size;
+      const first = Math.min(n, size - at);
+      await this.tee(this.bytes.subarray(at, at + first));
+      if (first < n) await this.tee(this.bytes.subarray(0, n - first));
+    }
     this.written += n;
     await this.pipeline.advance(this.written);
   }
