@@ -2,3 +2,11 @@
 // but abort, driven step by step by the TypeScript host.
 export { allocate, windowHash, scan, resumePosition, WINDOW_SIZE } from './chunker';
 export { siphash24 } from './siphash';
+export {
+  encoderArchives, encoderInit, encoderInput, encoderOutput, encoderOffset, encoderDetail,
+  encoderBegin, encoderUser, encoderGroup, encoderXattr, encoderAcl, encoderAclGroupObj,
+  encoderAclDefault, encoderSelinux, encoderFcaps, encoderProjid, encoderPayloadSize,
+  encoderSymlink, encoderDevice, encoderEmit, encoderPayloadDone, encoderFilename, encoderGoodbye,
+} from './catar-encoder';
+export { bstPermutation } from './catar-encoder-goodbye';
+export { decoderInit, decoderPut, decoderEof, decoderStep, decoderResult, decoderOffset } from './catar-decoder';

@@ -22,6 +22,7 @@ import {
   type What,
 } from './options.ts';
 import { primaryStore } from './stores.ts';
+import { makeTree } from './make-tree.ts';
 
 function operation(output: string | undefined, opts: GlobalOptions): 'archive' | 'archive-index' | 'blob-index' | null {
   const what = parseWhat(opts.what);
@@ -48,7 +49,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const inputPath = stripFileUrl(inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-'));
   if (inputPath !== '-' && statSync(inputPath, { throwIfNoEntry: false })?.isDirectory()) {
     if (what === 'blob-index') throw usageError(`${inputPath} is a directory, but a blob index (.caibx) was asked for`);
-    throw unsupported('making directory archives (.catar/.caidx) is not supported by this version of wasync');
+    return makeTree(what ?? 'archive', output === undefined || output === '-' ? null : output, inputPath, opts, log);
   }
   if (what === 'archive' || what === 'archive-index') {
     throw usageError(`${inputPath} is a regular file or block device, but a directory archive (.catar/.caidx) was asked for; refusing`);

@@ -89,3 +89,56 @@ export function featureFlagsProblem(flags: bigint): string | null {
 }
 
 export const hex64 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
+
+// The shortcut groups of `--with=`/`--without=` (casync-format.md §3.2), as caformat.h
+// defines them.  `best` lacks permissions because ACL implies them.
+export const CA_FORMAT_WITH_BEST = 0x00000001fffffe26n;
+export const CA_FORMAT_WITH_UNIX = 0x0000000000001f09n;
+export const CA_FORMAT_WITH_FAT = 0x000000000000e0c0n;
+export const CA_FORMAT_WITH_CHATTR = 0x0000000003ff0000n;
+export const CA_FORMAT_WITH_FAT_ATTRS = 0x000000000000e000n;
+export const CA_FORMAT_WITH_PRIVILEGED = 0x00000001ec414407n;
+export const CA_FORMAT_WITH_FUSE = 0x0000000013fffffbn;
+
+/** casync's CA_FORMAT_DEFAULT: what `casync make` of a directory writes. */
+export const CA_FORMAT_DEFAULT =
+  (CA_FORMAT_WITH_BEST & ~CA_FORMAT_WITH_FLAG_NODUMP) |
+  CA_FORMAT_EXCLUDE_NODUMP |
+  CA_FORMAT_EXCLUDE_FILE |
+  CA_FORMAT_SHA512_256;
+
+/**
+ * The "with" bits this build supports (casync's SUPPORTED_WITH_MASK).  Debian's casync
+ * is built with SELinux, so that is every bit; it is the default "with" set of every
+ * verb that handles directories and archives, while blob verbs start from 0.
+ */
+export const CA_FORMAT_SUPPORTED_WITH_MASK = CA_FORMAT_WITH_MASK;
+
+/**
+ * casync's ca_feature_flags_normalize_mask: widens a mask so that every bit a
+ * normalized value could drop is present (any uid bit allows both, any time bit all
+ * four, permissions allows read-only, acl both, subvolume-ro subvolume).
+ */
+export function expandFeatureFlagsMask(mask: bigint): bigint {
+  if (mask === 0xffffffffffffffffn) return mask;
+  let m = mask & CA_FORMAT_FEATURE_FLAGS_MAX;
+  const uids = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS;
+  const times =
+    CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_USEC_TIME | CA_FORMAT_WITH_NSEC_TIME | CA_FORMAT_WITH_2SEC_TIME;
+  if (m & uids) m |= uids;
+  if (m & times) m |= times;
+  if (m & CA_FORMAT_WITH_PERMISSIONS) m |= CA_FORMAT_WITH_READ_ONLY;
+  if (m & CA_FORMAT_WITH_ACL) m |= CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_READ_ONLY;
+  if (m & CA_FORMAT_WITH_SUBVOLUME_RO) m |= CA_FORMAT_WITH_SUBVOLUME;
+  return m;
+}
+
+/**
+ * The flags a casync decoder actually honours ("replay" flags): the archive's flags
+ * cut down to what the command line's flags allow.  `casync list/mtree/stat` pass
+ * their --with/--without result as the mask, so e.g. `--without=user-names` hides
+ * names an archive does carry.
+ */
+export function replayFeatureFlags(archiveFlags: bigint, mask: bigint): bigint {
+  return normalizeFeatureFlags(expandFeatureFlagsMask(archiveFlags) & expandFeatureFlagsMask(mask));
+}

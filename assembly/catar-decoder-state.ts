@@ -1,0 +1,197 @@
+// Shared state of the catar decoder (assembly/catar-decoder.ts): constants of the
+// format (casync-format.md §3, §4), the event codes and result block the host
+// reads, and the error reporting every validation step goes through.
+//
+// Memory: one decoder per instance, so the state lives in static fields.  The
+// runtime is the stub one (nothing is ever freed), so every buffer is either
+// allocated once at init or grown geometrically; what is leaked by a move is at
+// most the final size again, and the final size is bounded by the tree's depth
+// and its widest directory, never by the archive size.
+
+export const CA_FORMAT_ENTRY: u64 = 0x1396fabcea5bbb51;
+export const CA_FORMAT_USER: u64 = 0xf453131aaeeaccb3;
+export const CA_FORMAT_GROUP: u64 = 0x25eb6ac969396a52;
+export const CA_FORMAT_XATTR: u64 = 0xb8157091f80bc486;
+export const CA_FORMAT_ACL_USER: u64 = 0x297dc88b2ef12faf;
+export const CA_FORMAT_ACL_GROUP: u64 = 0x36f2acb56cb3dd0b;
+export const CA_FORMAT_ACL_GROUP_OBJ: u64 = 0x23047110441f38f3;
+export const CA_FORMAT_ACL_DEFAULT: u64 = 0xfe3eeda6823c8cd0;
+export const CA_FORMAT_ACL_DEFAULT_USER: u64 = 0xbdf03df9bd010a91;
+export const CA_FORMAT_ACL_DEFAULT_GROUP: u64 = 0xa0cb1168782d1f51;
+export const CA_FORMAT_FCAPS: u64 = 0xf7267db0afed0629;
+export const CA_FORMAT_QUOTA_PROJID: u64 = 0x161baf2d8772a72b;
+export const CA_FORMAT_SELINUX: u64 = 0x46faf0602fd26c59;
+export const CA_FORMAT_SYMLINK: u64 = 0x664a6fb6830e0d6c;
+export const CA_FORMAT_DEVICE: u64 = 0xac3dace369dfe643;
+export const CA_FORMAT_PAYLOAD: u64 = 0x8b9e1d93d6dcffc9;
+export const CA_FORMAT_FILENAME: u64 = 0x6dbb6ebcb3161f0b;
+export const CA_FORMAT_GOODBYE: u64 = 0xdfd35c5e8327c403;
+export const CA_FORMAT_GOODBYE_TAIL_MARKER: u64 = 0x57446fa533702943;
+
+export const WITH_16BIT_UIDS: u64 = 0x1;
+export const WITH_32BIT_UIDS: u64 = 0x2;
+export const WITH_USER_NAMES: u64 = 0x4;
+export const WITH_SEC_TIME: u64 = 0x8;
+export const WITH_USEC_TIME: u64 = 0x10;
+export const WITH_NSEC_TIME: u64 = 0x20;
+export const WITH_2SEC_TIME: u64 = 0x40;
+export const WITH_READ_ONLY: u64 = 0x80;
+export const WITH_PERMISSIONS: u64 = 0x100;
+export const WITH_SYMLINKS: u64 = 0x200;
+export const WITH_DEVICE_NODES: u64 = 0x400;
+export const WITH_FIFOS: u64 = 0x800;
+export const WITH_SOCKETS: u64 = 0x1000;
+export const WITH_FAT_ATTRS: u64 = 0xe000;
+export const WITH_FLAG_NODUMP: u64 = 0x100000;
+export const WITH_CHATTR: u64 = 0x3ff0000;
+export const WITH_SUBVOLUME: u64 = 0x4000000;
+export const WITH_SUBVOLUME_RO: u64 = 0x8000000;
+export const WITH_XATTRS: u64 = 0x10000000;
+export const WITH_ACL: u64 = 0x20000000;
+export const WITH_SELINUX: u64 = 0x40000000;
+export const WITH_FCAPS: u64 = 0x80000000;
+export const WITH_QUOTA_PROJID: u64 = 0x100000000;
+export const EXCLUDE_NODUMP: u64 = 0x8000000000000000;
+export const FEATURE_FLAGS_MAX: u64 = 0xf0000001ffffffff;
+
+export const S_IFMT: u64 = 0o170000;
+export const S_IFSOCK: u64 = 0o140000;
+export const S_IFLNK: u64 = 0o120000;
+export const S_IFREG: u64 = 0o100000;
+export const S_IFBLK: u64 = 0o060000;
+export const S_IFDIR: u64 = 0o040000;
+export const S_IFCHR: u64 = 0o020000;
+export const S_IFIFO: u64 = 0o010000;
+
+/** Offsets above this cannot be told apart by the host's numbers (2^53 − 1). */
+export const MAX_OFFSET: u64 = 0x1fffffffffffff;
+
+/** The largest record buffered whole: an XATTR with a 255-byte name and a 64 KiB value. */
+export const RECORD_MAX: u32 = 16 + 255 + 1 + 65536;
+
+// Event codes returned by decoderStep(); src/format/catar-decoder-wasm.ts mirrors them.
+export const EV_MORE: i32 = 0;
+export const EV_ERROR: i32 = 1;
+export const EV_FILENAME: i32 = 2;
+export const EV_ENTRY: i32 = 3;
+export const EV_USER: i32 = 4;
+export const EV_GROUP: i32 = 5;
+export const EV_XATTR: i32 = 6;
+export const EV_ACL_USER: i32 = 7;
+export const EV_ACL_GROUP: i32 = 8;
+export const EV_ACL_GROUP_OBJ: i32 = 9;
+export const EV_ACL_DEFAULT: i32 = 10;
+export const EV_ACL_DEFAULT_USER: i32 = 11;
+export const EV_ACL_DEFAULT_GROUP: i32 = 12;
+export const EV_SELINUX: i32 = 13;
+export const EV_FCAPS: i32 = 14;
+export const EV_QUOTA_PROJID: i32 = 15;
+export const EV_NODE: i32 = 16;
+export const EV_PAYLOAD: i32 = 17;
+export const EV_PAYLOAD_END: i32 = 18;
+export const EV_DIRECTORY_END: i32 = 19;
+export const EV_END: i32 = 20;
+
+/**
+ * The result block: 16 LE64 slots.  Slot 0 is always the archive offset of the
+ * record the event (or error) concerns; the others depend on the event.  For an
+ * error: 1 message pointer, 2 its length in bytes (UTF-16, a static string whose
+ * placeholders name slots 3–5 and the name slots 6–9; see src/format/catar-decoder-wasm.ts).
+ */
+export const RESULT: usize = memory.data(16 * 8, 8);
+
+export const R_OFFSET: i32 = 0;
+export const R_D0: i32 = 3;
+export const R_N0: i32 = 6;
+export const R_N1: i32 = 8;
+
+// @ts-ignore: decorator
+@inline
+export function put(slot: i32, v: u64): void {
+  store<u64>(RESULT + (<usize>slot << 3), v);
+}
+
+/** Decoder state; static so the other modules can assign it. */
+export class St {
+  static win: usize = 0;
+  static winCap: u32 = 0;
+  static winLen: u32 = 0;
+  static winPos: u32 = 0;
+  /** archive offset of window[winPos], i.e. of the next byte not yet consumed */
+  static off: u64 = 0;
+  static eof: bool = false;
+
+  /** the record being read: its header, then (for buffered records) its body */
+  static rec: usize = 0;
+  static recHave: u32 = 0;
+  static recOff: u64 = 0;
+  static recSize: u64 = 0;
+  static recType: u64 = 0;
+
+  /** the archive's feature flags, taken from the root ENTRY */
+  static flags: u64 = 0;
+  static haveFlags: bool = false;
+  static expect: u64 = 0;
+  static haveExpect: bool = false;
+
+  /** the node whose metadata is being read */
+  static nodeOff: u64 = 0;
+  static mode: u64 = 0;
+  static rank: i32 = -1;
+  static lastType: u64 = 0;
+  static have: u32 = 0;
+  static defaultMask: u64 = 0;
+  /** sort key of the previous XATTR or ACL entry of the same kind */
+  static prevKey: usize = 0;
+  static prevKeyLen: i32 = -1;
+}
+
+// Presence bits of St.have.
+export const HAVE_USER: u32 = 1;
+export const HAVE_GROUP: u32 = 2;
+export const HAVE_ACL_NAMED: u32 = 4;
+export const HAVE_GROUP_OBJ: u32 = 8;
+export const HAVE_DEFAULT: u32 = 16;
+export const HAVE_DEFAULT_NAMED: u32 = 32;
+
+/**
+ * Records an error in the result block and returns false, so validators read
+ * `if (bad) return fail(...)`.  The offset is added by the step machine.
+ */
+export function fail(msg: string, d0: u64 = 0, d1: u64 = 0, d2: u64 = 0): bool {
+  put(1, changetype<usize>(msg));
+  put(2, <u64>msg.length << 1);
+  put(R_D0, d0);
+  put(R_D0 + 1, d1);
+  put(R_D0 + 2, d2);
+  return false;
+}
+
+/** Points name slot `slot` (R_N0 or R_N1) at bytes for the message or the event. */
+export function putName(slot: i32, ptr: usize, len: usize): void {
+  put(slot, ptr);
+  put(slot + 1, len);
+}
+
+/** The capacity a buffer of `cap` bytes grows to when it must hold `need`: at least double. */
+export function grownCap(cap: usize, need: usize): usize {
+  let size = cap << 1;
+  if (size < need) size = need;
+  return size < 1024 ? 1024 : size;
+}
+
+/** (Re)allocates a buffer; the stub runtime copies and abandons the old block when it moves. */
+export function regrow(ptr: usize, size: usize): usize {
+  return ptr ? heap.realloc(ptr, size) : heap.alloc(size);
+}
+
+/** strcmp order of two byte strings that hold no NUL: negative, 0 or positive. */
+export function compareBytes(a: usize, alen: usize, b: usize, blen: usize): i32 {
+  const n = alen < blen ? alen : blen;
+  for (let i: usize = 0; i < n; i++) {
+    const x = <i32>load<u8>(a + i);
+    const y = <i32>load<u8>(b + i);
+    if (x != y) return x - y;
+  }
+  return alen == blen ? 0 : alen < blen ? -1 : 1;
+}

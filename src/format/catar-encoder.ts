@@ -1,0 +1,175 @@
+// Host side of the catar encoder (casync-format.md §4): hands each node's
+// metadata to the wasm core (assembly/catar-encoder.ts), which applies the
+// feature flags and writes casync's records, and returns those records.
+//
+// Layout of the archive it produces: the root directory's ENTRY and metadata,
+// then for every child FILENAME + the child's records (a directory's children
+// recursively, closed by its GOODBYE), then the root's GOODBYE.  Regular files
+// end with a PAYLOAD header; the caller streams exactly node.size content bytes
+// after it and reports them with payloadDone().
+//
+// The caller walks the tree: node(root), then per child filename(name) and
+// node(child), endDirectory() after a directory's last child.  Which children
+// exist (exclusions, nodump, submounts) and their strcmp order are the caller's
+// business; the encoder refuses names out of order and node types the flags do
+// not archive.  A refused call leaves the encoder as it was.
+
+import { instantiateCore } from '../chunker/wasm-core.ts';
+import type { CatarAclEntry, CatarNode } from './catar-node.ts';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from './catar-node.ts';
+import { encoderError, type EncoderCore, type ErrorContext } from './catar-encoder-errors.ts';
+import {
+  CA_FORMAT_WITH_DEVICE_NODES,
+  CA_FORMAT_WITH_FIFOS,
+  CA_FORMAT_WITH_SOCKETS,
+  CA_FORMAT_WITH_SYMLINKS,
+  featureFlagsProblem,
+} from './feature-flags.ts';
+import { usageError } from '../errors.ts';
+
+// ACL entry kinds of the core, in record order.
+const ACL_USER = 0;
+const ACL_GROUP = 1;
+const ACL_DEFAULT_USER = 2;
+const ACL_DEFAULT_GROUP = 3;
+
+const utf8 = new TextEncoder();
+
+export class CatarEncoder {
+  private readonly core: EncoderCore;
+
+  /** `featureFlags`: normalized flags (src/format/feature-flags.ts), written into every ENTRY. */
+  constructor(readonly featureFlags: bigint) {
+    const problem = featureFlagsProblem(featureFlags);
+    if (problem) throw usageError(`catar encoder: ${problem}`);
+    this.core = instantiateCore() as unknown as EncoderCore;
+    this.check(this.core.encoderInit(featureFlags), { op: 'init' });
+  }
+
+  /** Whether a node of this st_mode is archived at all under the flags (symlinks, devices, FIFOs, sockets need their with-bit). */
+  static archives(featureFlags: bigint, mode: number): boolean {
+    switch (mode & S_IFMT) {
+      case S_IFREG:
+      case S_IFDIR:
+        return true;
+      case S_IFLNK:
+        return (featureFlags & CA_FORMAT_WITH_SYMLINKS) !== 0n;
+      case S_IFBLK:
+      case S_IFCHR:
+        return (featureFlags & CA_FORMAT_WITH_DEVICE_NODES) !== 0n;
+      case S_IFIFO:
+        return (featureFlags & CA_FORMAT_WITH_FIFOS) !== 0n;
+      case S_IFSOCK:
+        return (featureFlags & CA_FORMAT_WITH_SOCKETS) !== 0n;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The records of one node: ENTRY … QUOTA_PROJID, then SYMLINK/DEVICE body, or
+   * the PAYLOAD header (16 bytes; the caller then streams exactly node.size
+   * payload bytes itself and calls payloadDone), or for a directory nothing more
+   * (it is now the open directory).
+   */
+  node(node: CatarNode): Uint8Array {
+    const c = this.core;
+    const mtime = BigInt.asUintN(64, node.mtimeNs);
+    this.check(
+      c.encoderBegin(u32(node.mode, 'mode'), u32(node.uid, 'uid'), u32(node.gid, 'gid'), mtime, BigInt.asUintN(64, node.flags)),
+      { op: 'node', node },
+    );
+    if (node.userName !== null) this.check(c.encoderUser(this.put(utf8.encode(node.userName))), { op: 'user name', node });
+    if (node.groupName !== null) this.check(c.encoderGroup(this.put(utf8.encode(node.groupName))), { op: 'group name', node });
+    for (const x of node.xattrs) {
+      this.put(x.name, x.value);
+      this.check(c.encoderXattr(x.name.length, x.value.length), { op: 'xattr', name: x.name });
+    }
+    if (node.acl) this.acl(node);
+    if (node.selinux) this.check(c.encoderSelinux(this.put(node.selinux)), { op: 'SELinux label' });
+    if (node.fcaps) this.check(c.encoderFcaps(this.put(node.fcaps)), { op: 'file capabilities' });
+    if (node.projid) this.check(c.encoderProjid(u32(node.projid, 'projid')), { op: 'projid' });
+    if (node.size !== undefined) {
+      if (!Number.isSafeInteger(node.size) || node.size < 0) throw usageError(`catar encoder: bad file size ${node.size}`);
+      this.check(c.encoderPayloadSize(BigInt(node.size)), { op: 'size' });
+    }
+    if (node.target) this.check(c.encoderSymlink(this.put(node.target)), { op: 'symlink target' });
+    if (node.rdev) this.check(c.encoderDevice(u32(node.rdev.major, 'major'), u32(node.rdev.minor, 'minor')), { op: 'device' });
+    return this.output(this.check(c.encoderEmit(), { op: 'node', node }));
+  }
+
+  private acl(node: CatarNode): void {
+    const acl = node.acl!;
+    const c = this.core;
+    const entries = (kind: number, list: CatarAclEntry[]) => {
+      for (const e of list) {
+        const name = e.name === null ? -1 : this.put(utf8.encode(e.name));
+        this.check(c.encoderAcl(kind, u32(e.id, 'ACL id'), u32(e.perm, 'ACL permissions'), name), { op: 'ACL entry', aclEntry: e });
+      }
+    };
+    entries(ACL_USER, acl.user);
+    entries(ACL_GROUP, acl.group);
+    if (acl.groupObj !== null) this.check(c.encoderAclGroupObj(u32(acl.groupObj, 'ACL permissions')), { op: 'ACL' });
+    const d = acl.default;
+    if (d) {
+      const perm = (p: number | null) => (p === null ? -1 : u32(p, 'ACL permissions'));
+      this.check(c.encoderAclDefault(perm(d.userObj), perm(d.groupObj), perm(d.other), perm(d.mask)), { op: 'default ACL' });
+      entries(ACL_DEFAULT_USER, d.user);
+      entries(ACL_DEFAULT_GROUP, d.group);
+    }
+  }
+
+  /** After streaming the payload (in one or several calls): counts the content bytes. */
+  payloadDone(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw usageError(`catar encoder: bad payload byte count ${bytes}`);
+    this.check(this.core.encoderPayloadDone(BigInt(bytes)), { op: 'payloadDone', bytes });
+  }
+
+  /**
+   * FILENAME record of the next child of the open directory; ends the previous
+   * child.  Names must be valid (no '/', no NUL, not '.'/'..', 1..255 bytes) and
+   * strictly increasing in strcmp order.
+   */
+  filename(name: Uint8Array): Uint8Array {
+    return this.output(this.check(this.core.encoderFilename(this.put(name)), { op: 'filename', name }));
+  }
+
+  /** Ends the open directory: its GOODBYE record. */
+  endDirectory(): Uint8Array {
+    return this.output(this.check(this.core.encoderGoodbye(), { op: 'endDirectory' }));
+  }
+
+  /** Bytes of archive emitted so far (records + payload reported). */
+  get offset(): number {
+    return Number(BigInt.asUintN(64, this.core.encoderOffset()));
+  }
+
+  /** Copies `parts` into the core's input area; returns the total length. */
+  private put(...parts: Uint8Array[]): number {
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const ptr = this.core.encoderInput(len);
+    const view = new Uint8Array(this.core.memory.buffer, ptr, len);
+    let o = 0;
+    for (const p of parts) {
+      view.set(p, o);
+      o += p.length;
+    }
+    return len;
+  }
+
+  private output(len: number): Uint8Array {
+    return new Uint8Array(this.core.memory.buffer, this.core.encoderOutput(), len).slice();
+  }
+
+  private check(r: number, context: Omit<ErrorContext, 'flags'>): number {
+    if (r >= 0) return r;
+    const detail = BigInt.asUintN(64, this.core.encoderDetail());
+    throw encoderError(r, detail, { ...context, flags: this.featureFlags });
+  }
+}
+
+function u32(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw usageError(`catar encoder: bad ${what} ${v}`);
+  return v;
+}

@@ -1,0 +1,200 @@
+// `make X.catar|X.caidx DIR`: walks a directory tree in casync's order (children
+// sorted by raw name bytes) and writes its catar serialization to a sink, file
+// payloads read straight into the sink's buffer.  Exclusions follow casync
+// (casync-format.md §4.6, §7.1, §7.2): node types without their feature flag,
+// .caexclude patterns, chattr +d (nodump), other mounts, and the contents of API
+// file systems (proc, sysfs, …).
+
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, type BigIntStats } from 'node:fs';
+import { WasyncError, ioError } from '../../../errors.ts';
+import { CatarEncoder } from '../../../format/catar-encoder.ts';
+import { S_IFDIR, S_IFMT, S_IFREG } from '../../../format/catar-node.ts';
+import { isApiFileSystem } from '../../../format/api-filesystems.ts';
+import {
+  CA_FORMAT_EXCLUDE_FILE,
+  CA_FORMAT_EXCLUDE_NODUMP,
+  CA_FORMAT_EXCLUDE_SUBMOUNTS,
+} from '../../../format/feature-flags.ts';
+import { ExcludeRules } from '../../../tree/exclude.ts';
+import { RING_PIECE } from '../../../engine/ring-writer.ts';
+import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
+import { NodeReader, requireLinux } from './read-node.ts';
+
+export interface CatarSink {
+  write(bytes: Uint8Array): Promise<void>;
+  /** Space for the next n (≤ RING_PIECE) bytes as one or two views; fill, then commit(n). */
+  reserve(n: number): Promise<Uint8Array[]>;
+  commit(n: number): Promise<void>;
+}
+
+export interface EncodeTreeOptions {
+  root: string;
+  featureFlags: bigint;
+  sink: CatarSink;
+  linux: LinuxFs | null;
+  /** why the Linux adapter is missing, for the error message */
+  linuxMissing?: string | null;
+}
+
+export interface EncodeTreeResult {
+  bytes: number;
+  entries: number;
+}
+
+const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NOCTTY;
+const O_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
+const CAEXCLUDE = Buffer.from('.caexclude');
+const SLASH = Buffer.from('/');
+
+export async function encodeTree(o: EncodeTreeOptions): Promise<EncodeTreeResult> {
+  requireLinux(o.featureFlags, o.linux, o.linuxMissing ?? null);
+  return new TreeEncoder(o).run();
+}
+
+class TreeEncoder {
+  private readonly enc: CatarEncoder;
+  private readonly reader: NodeReader;
+  private readonly flags: bigint;
+  private entries = 0;
+
+  constructor(private readonly o: EncodeTreeOptions) {
+    this.flags = o.featureFlags;
+    this.enc = new CatarEncoder(o.featureFlags);
+    this.reader = new NodeReader(o.featureFlags, o.linux);
+  }
+
+  async run(): Promise<EncodeTreeResult> {
+    const root = Buffer.from(this.o.root);
+    const st = stat(root);
+    if (!st || (Number(st.mode) & S_IFMT) !== S_IFDIR) {
+      throw new WasyncError('EUSAGE', `${this.o.root} is not a directory`);
+    }
+    const fd = open(root, O_DIR);
+    try {
+      await this.directory(root, st, fd, ExcludeRules.root());
+    } finally {
+      closeSync(fd);
+    }
+    return { bytes: this.enc.offset, entries: this.entries };
+  }
+
+  /** The node of a directory, its children and its GOODBYE. */
+  private async directory(path: Buffer, st: BigIntStats, fd: number, rules: ExcludeRules) {
+    const linux = this.o.linux;
+    const apiFs = linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
+    await this.o.sink.write(this.enc.node(this.reader.read(path, st, fd, apiFs)));
+    this.entries++;
+    const mount = linux && this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS ? linux.mountId(fd) : null;
+    if (!apiFs) {
+      let names: Buffer[];
+      try {
+        names = readdirSync(path, { encoding: 'buffer' });
+      } catch (e) {
+        throw ioError('EINPUT', path.toString(), e);
+      }
+      names.sort(Buffer.compare);
+      if (this.flags & CA_FORMAT_EXCLUDE_FILE && names.some((n) => n.equals(CAEXCLUDE))) {
+        const file = join(path, CAEXCLUDE);
+        rules = rules.withFile(readWhole(file), file.toString());
+      }
+      for (const name of names) await this.child(path, name, rules, mount);
+    }
+    await this.o.sink.write(this.enc.endDirectory());
+  }
+
+  private async child(dir: Buffer, name: Buffer, rules: ExcludeRules, mount: number | null) {
+    const path = join(dir, name);
+    const st = stat(path);
+    if (!st) return; // vanished since readdir
+    const mode = Number(st.mode);
+    const type = mode & S_IFMT;
+    if (!CatarEncoder.archives(this.flags, mode)) return;
+    if (rules.excludes(name, type === S_IFDIR)) return;
+    const fd = type === S_IFDIR ? open(path, O_DIR) : type === S_IFREG ? open(path, O_FILE) : -1;
+    try {
+      const linux = this.o.linux;
+      if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
+        const chattr = linux.getChattrFlags(fd);
+        if (chattr !== null && chattr & FS_NODUMP_FL) return;
+      }
+      if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return;
+      await this.o.sink.write(this.enc.filename(name));
+      if (type === S_IFDIR) {
+        await this.directory(path, st, fd, rules.enter(name));
+        return;
+      }
+      const apiFs = fd >= 0 && linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
+      const node = this.reader.read(path, st, fd, apiFs);
+      await this.o.sink.write(this.enc.node(node));
+      this.entries++;
+      if (type === S_IFREG) {
+        await this.payload(path, fd, node.size!);
+        this.enc.payloadDone(node.size!);
+      }
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  /** Streams exactly `size` bytes of the file into the sink. */
+  private async payload(path: Buffer, fd: number, size: number) {
+    for (let done = 0; done < size; ) {
+      const n = Math.min(RING_PIECE, size - done);
+      const views = await this.o.sink.reserve(n);
+      let got = 0;
+      for (const v of views) {
+        let filled = 0;
+        while (filled < v.length) {
+          let r: number;
+          try {
+            r = readSync(fd, v, filled, v.length - filled, done + got + filled);
+          } catch (e) {
+            throw ioError('EINPUT', path.toString(), e);
+          }
+          if (r === 0) {
+            throw new WasyncError('EINPUT', `${path}: the file shrank while it was archived (${done + got + filled} of ${size} bytes)`);
+          }
+          filled += r;
+        }
+        got += v.length;
+      }
+      await this.o.sink.commit(n);
+      done += n;
+    }
+  }
+}
+
+const join = (dir: Buffer, name: Buffer) => Buffer.concat([dir, SLASH, name]);
+
+function stat(path: Buffer): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch (e) {
+    throw ioError('EINPUT', path.toString(), e);
+  }
+}
+
+function open(path: Buffer, flags: number): number {
+  try {
+    return openSync(path, flags);
+  } catch (e) {
+    throw ioError('EINPUT', path.toString(), e);
+  }
+}
+
+function readWhole(path: Buffer): Buffer {
+  const fd = open(path, O_FILE);
+  try {
+    const size = fstatSync(fd).size;
+    const b = Buffer.alloc(size);
+    let done = 0;
+    while (done < size) {
+      const r = readSync(fd, b, done, size - done, done);
+      if (r === 0) break;
+      done += r;
+    }
+    return b.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}

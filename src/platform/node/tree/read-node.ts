@@ -1,0 +1,146 @@
+// Reads what the catar encoder needs about one file-system node, asking only
+// for what the archive's feature flags will keep: each extra system call per
+// file costs on trees of 10^5 files.
+
+import { readlinkSync, type BigIntStats } from 'node:fs';
+import { WasyncError } from '../../../errors.ts';
+import {
+  CA_FORMAT_WITH_ACL,
+  CA_FORMAT_WITH_CHATTR,
+  CA_FORMAT_WITH_FAT_ATTRS,
+  CA_FORMAT_WITH_FCAPS,
+  CA_FORMAT_WITH_QUOTA_PROJID,
+  CA_FORMAT_WITH_SELINUX,
+  CA_FORMAT_WITH_SUBVOLUME,
+  CA_FORMAT_WITH_SUBVOLUME_RO,
+  CA_FORMAT_WITH_USER_NAMES,
+  CA_FORMAT_WITH_XATTRS,
+} from '../../../format/feature-flags.ts';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type CatarNode } from '../../../format/catar-node.ts';
+import { major, minor } from '../blob-file.ts';
+import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type LinuxFs } from '../linux/index.ts';
+
+const XATTR_ACL_ACCESS = 'system.posix_acl_access';
+const XATTR_ACL_DEFAULT = 'system.posix_acl_default';
+const XATTR_SELINUX = 'security.selinux';
+const XATTR_FCAPS = 'security.capability';
+
+/** What the node readers need that only the Linux adapter provides, checked once. */
+export function requireLinux(flags: bigint, linux: LinuxFs | null, why: string | null): void {
+  const needs =
+    CA_FORMAT_WITH_XATTRS | CA_FORMAT_WITH_ACL | CA_FORMAT_WITH_SELINUX | CA_FORMAT_WITH_FCAPS |
+    CA_FORMAT_WITH_CHATTR | CA_FORMAT_WITH_FAT_ATTRS | CA_FORMAT_WITH_QUOTA_PROJID |
+    CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_USER_NAMES;
+  if (!linux && flags & needs) {
+    throw new WasyncError(
+      'EUNSUPPORTED',
+      `this platform cannot read xattrs, ACLs, file attributes or user names (${why ?? 'no Linux adapter'}); ` +
+        'use --with=unix (or --without=… for what is missing) to make an archive without them',
+    );
+  }
+}
+
+export class NodeReader {
+  private readonly users = new Map<number, string | null>();
+  private readonly groups = new Map<number, string | null>();
+
+  constructor(
+    private readonly flags: bigint,
+    private readonly linux: LinuxFs | null,
+  ) {}
+
+  /**
+   * The node at `path` (lstat result `st`; `fd` open for regular files and
+   * directories, else -1).  `apiFs`: the node lives on an API file system, so a
+   * regular file is stored empty.
+   */
+  read(path: Buffer, st: BigIntStats, fd: number, apiFs: boolean): CatarNode {
+    const f = this.flags;
+    const mode = Number(st.mode);
+    const type = mode & S_IFMT;
+    const uid = Number(st.uid);
+    const gid = Number(st.gid);
+    const node: CatarNode = {
+      mode,
+      uid,
+      gid,
+      mtimeNs: st.mtimeNs,
+      flags: 0n,
+      userName: null,
+      groupName: null,
+      xattrs: [],
+      acl: null,
+      selinux: null,
+      fcaps: null,
+      projid: 0,
+    };
+    const linux = this.linux;
+    if (linux && fd >= 0) {
+      if (f & CA_FORMAT_WITH_CHATTR) {
+        const chattr = linux.getChattrFlags(fd);
+        if (chattr !== null) node.flags |= chattrToFeatureFlags(chattr);
+      }
+      if (f & CA_FORMAT_WITH_FAT_ATTRS) {
+        const fat = linux.getFatAttributes(fd);
+        if (fat !== null) node.flags |= fatToFeatureFlags(fat);
+      }
+      if (f & CA_FORMAT_WITH_QUOTA_PROJID) node.projid = linux.getProjectId(fd) ?? 0;
+      if (type === S_IFDIR && f & (CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO)) {
+        const sv = linux.isBtrfsSubvolume(fd);
+        if (sv.subvolume) node.flags |= CA_FORMAT_WITH_SUBVOLUME;
+        if (sv.readOnly) node.flags |= CA_FORMAT_WITH_SUBVOLUME_RO;
+      }
+    }
+    if (linux && f & CA_FORMAT_WITH_USER_NAMES) {
+      node.userName = cached(this.users, uid, () => linux.userName(uid));
+      node.groupName = cached(this.groups, gid, () => linux.groupName(gid));
+    }
+    // Symlinks carry no xattrs or ACLs in catar.
+    if (linux && type !== S_IFLNK && f & (CA_FORMAT_WITH_XATTRS | CA_FORMAT_WITH_ACL | CA_FORMAT_WITH_SELINUX | CA_FORMAT_WITH_FCAPS)) {
+      this.readXattrs(path, fd, type, node);
+    }
+    if (type === S_IFREG) node.size = apiFs ? 0 : Number(st.size);
+    else if (type === S_IFLNK) node.target = readlinkSync(path, { encoding: 'buffer' });
+    else if (type === S_IFBLK || type === S_IFCHR) {
+      node.rdev = { major: major(Number(st.rdev)), minor: minor(Number(st.rdev)) };
+    }
+    return node;
+  }
+
+  /** Through the descriptor when there is one (files, directories), else by path. */
+  private readXattrs(path: Buffer, fd: number, type: number, node: CatarNode) {
+    const linux = this.linux!;
+    const f = this.flags;
+    const list = () => (fd >= 0 ? linux.listXattrsFd(fd) : linux.listXattrs(path));
+    const get = (name: Buffer) => (fd >= 0 ? linux.getXattrFd(fd, name) : linux.getXattr(path, name));
+    let access: Buffer | null = null;
+    let dflt: Buffer | null = null;
+    for (const name of list()) {
+      const s = name.toString('latin1');
+      if (s.startsWith('user.') || s.startsWith('trusted.')) {
+        if (!(f & CA_FORMAT_WITH_XATTRS)) continue;
+        const value = get(name);
+        if (value) node.xattrs.push({ name, value });
+      } else if (s === XATTR_ACL_ACCESS && f & CA_FORMAT_WITH_ACL) {
+        access = get(name);
+      } else if (s === XATTR_ACL_DEFAULT && f & CA_FORMAT_WITH_ACL && type === S_IFDIR) {
+        dflt = get(name);
+      } else if (s === XATTR_SELINUX && f & CA_FORMAT_WITH_SELINUX) {
+        const v = get(name);
+        if (v) node.selinux = v[v.length - 1] === 0 ? v.subarray(0, v.length - 1) : v;
+      } else if (s === XATTR_FCAPS && f & CA_FORMAT_WITH_FCAPS && type === S_IFREG) {
+        node.fcaps = get(name);
+      }
+    }
+    if (access || dflt) node.acl = aclFromXattrs(access, dflt, linux);
+  }
+}
+
+function cached(m: Map<number, string | null>, id: number, look: () => string | null): string | null {
+  let v = m.get(id);
+  if (v === undefined) {
+    v = look();
+    m.set(id, v);
+  }
+  return v;
+}
