@@ -114,7 +114,6 @@ export function put(slot: i32, v: u64): void {
 /** Decoder state; static so the other modules can assign it. */
 export class St {
   static win: usize = 0;
-  static winCap: u32 = 0;
   static winLen: u32 = 0;
   static winPos: u32 = 0;
   /** archive offset of window[winPos], i.e. of the next byte not yet consumed */

@@ -56,7 +56,6 @@ let gbIndex: u32 = 0;
 /** Allocates the window (`windowSize` bytes) and buffers; returns the window's address. */
 export function decoderInit(windowSize: u32, expectFlags: u64, haveExpect: bool): usize {
   St.win = heap.alloc(windowSize);
-  St.winCap = windowSize;
   St.rec = heap.alloc(RECORD_MAX);
   St.prevKey = heap.alloc(1024);
   St.expect = expectFlags;

@@ -3,7 +3,7 @@
 export { allocate, windowHash, scan, resumePosition, WINDOW_SIZE } from './chunker';
 export { siphash24 } from './siphash';
 export {
-  encoderArchives, encoderInit, encoderInput, encoderOutput, encoderOffset, encoderDetail,
+  encoderInit, encoderInput, encoderOutput, encoderOffset, encoderDetail,
   encoderBegin, encoderUser, encoderGroup, encoderXattr, encoderAcl, encoderAclGroupObj,
   encoderAclDefault, encoderSelinux, encoderFcaps, encoderProjid, encoderPayloadSize,
   encoderSymlink, encoderDevice, encoderEmit, encoderPayloadDone, encoderFilename, encoderGoodbye,

@@ -1,6 +1,6 @@
 // The make pipeline: chunks one input stream, digests it and stores its chunks.
 //
-//   scan jobs (segments of SCAN_SEGMENT bytes, any thread, any order)
+//   scan jobs (segments of the stream, any thread, any order)
 //     → CutResolver (here, in stream order) → batches of whole chunks
 //     → chunk jobs (digest, and compress + store when a store is given)
 //     → onChunks(ends, ids) in stream order
@@ -11,6 +11,8 @@
 // written, release() waits until the jobs no longer need the bytes below a
 // position so the producer can reuse that space, finish() ends the stream.  A
 // bounded number of jobs is in flight, so memory does not grow with the input.
+// Over a ring, segments and batches are smaller and each queue may hold at most
+// a quarter of the ring, so the producer is never stalled by work still queued.
 
 import { CutResolver } from '../chunker/cut-resolver.ts';
 import { BUZHASH_WINDOW, discriminator, type ChunkSizes } from '../chunker/sizes.ts';
@@ -18,8 +20,11 @@ import type { Compression } from '../codecs/compression.ts';
 import type { DigestName } from '../digest.ts';
 import { SCAN_SEGMENT, inputRef, type ChunkResult, type Executor, type InputRef, type ScanResult } from './jobs.ts';
 
-/** Input bytes per chunk job. */
-const BATCH_BYTES = 4 << 20;
+/** Input bytes per scan and chunk job, for files and for rings. */
+const FILE_SEGMENT = SCAN_SEGMENT;
+const FILE_BATCH = 4 << 20;
+const RING_SEGMENT = 1 << 20;
+const RING_BATCH = 1 << 20;
 
 export interface ChunkPipelineOptions {
   input: InputRef;
@@ -57,11 +62,18 @@ export class ChunkPipeline {
   private readonly resolver: CutResolver;
   private readonly d: number;
   private readonly depth: number;
+  private readonly segment: number;
+  private readonly batch: number;
+  /** Most stream bytes each queue (scans, batches) may hold. */
+  private readonly window: number;
   private readonly scans: Pending<ScanResult>[] = [];
   private readonly batches: (Pending<ChunkResult> & { ends: number[] })[] = [];
   private readonly digests: Pending<unknown>[] = [];
   private readonly totals: ChunkTotals = { chunks: 0, stored: 0, storedBytes: 0, digest: null };
   private available = 0;
+  /** Resolves when any job finishes (then replaced). */
+  private tick!: Promise<void>;
+  private fire!: () => void;
   private scanned = 0;
   private cuts: number[] = [];
   private batchStart = 0;
@@ -71,18 +83,36 @@ export class ChunkPipeline {
     this.resolver = new CutResolver(o.sizes);
     this.d = discriminator(o.sizes);
     this.depth = 4 * o.executor.parallelism;
+    const ring = 'ring' in this.input ? this.input.ring.byteLength : 0;
+    this.segment = ring ? RING_SEGMENT : FILE_SEGMENT;
+    this.batch = ring ? RING_BATCH : FILE_BATCH;
+    this.window = ring ? ring / 4 : Infinity;
+    this.rearm();
+  }
+
+  private rearm() {
+    this.tick = new Promise((resolve) => (this.fire = resolve));
   }
 
   /** The stream is written up to `end`: hand out the work that became possible. */
   async advance(end: number): Promise<void> {
     this.available = end;
-    this.dispatchSegments(false);
-    while (this.scans[0]?.done) await this.completeScan(false);
+    await this.collect();
   }
 
-  /** Waits until no job needs stream bytes below `pos`. */
+  /**
+   * Waits until no job needs stream bytes below `pos`.  While waiting, every
+   * finished job is collected at once and new work handed out, so no thread
+   * idles behind the one job that holds `pos`.
+   */
   async release(pos: number): Promise<void> {
-    while (this.low() < pos) await this.completeOldest();
+    for (;;) {
+      const tick = this.tick;
+      await this.collect();
+      if (this.low() >= pos) return;
+      if (this.scans.length || this.batches.length || this.digests.length) await tick;
+      else await this.unblock();
+    }
   }
 
   /** Ends the stream at `total` bytes and waits for every chunk. */
@@ -111,21 +141,29 @@ export class ChunkPipeline {
     return Math.max(0, low);
   }
 
-  private async completeOldest() {
-    const low = this.low();
-    if (this.digests[0]?.start === low) await this.digests.shift()!.result;
-    else if (this.batches[0]?.start === low) await this.completeBatch();
-    else if (this.scans.length) await this.completeScan(true);
-    else if (this.cuts.length) await this.dispatchBatches(true);
+  /** Collects the finished jobs at the heads of the queues and hands out new ones. */
+  private async collect() {
+    for (;;) {
+      while (this.digests[0]?.done) await this.digests.shift()!.result; // rethrows a failure
+      if (this.scans[0]?.done) await this.completeScan(false);
+      else if (this.batches[0]?.done) await this.completeBatch();
+      else break;
+    }
+    this.dispatchSegments(false);
+  }
+
+  /** Nothing in flight holds the low mark: what does is input not yet handed out. */
+  private async unblock() {
+    if (this.cuts.length) await this.dispatchBatches(true);
     else if (this.scanned < this.available) this.dispatchSegments(true);
     else throw new Error('chunk pipeline: the ring buffer is smaller than a chunk');
   }
 
   private dispatchSegments(final: boolean) {
-    while (this.scans.length < this.depth && this.scanned < this.available) {
+    while (this.scans.length < this.depth && this.scanned < this.available && this.queued(this.scans) < this.window) {
       const start = this.scanned;
-      const end = Math.min(this.available, start + SCAN_SEGMENT);
-      if (!final && end - start < SCAN_SEGMENT) break;
+      const end = Math.min(this.available, start + this.segment);
+      if (!final && end - start < this.segment) break;
       if (this.o.digestExecutor) this.track(this.digests, start, end, this.digestJob(start, end, false));
       if (this.o.chunk === false) {
         // only the digest reads this segment
@@ -157,12 +195,17 @@ export class ChunkPipeline {
     await this.o.onChunks(b.ends, r);
   }
 
-  /** Hands out batches of about BATCH_BYTES of resolved chunks (all of them if `all`). */
+  /** Stream bytes the jobs of a queue cover. */
+  private queued(queue: Pending<unknown>[]): number {
+    return queue.length ? queue[queue.length - 1].end - queue[0].start : 0;
+  }
+
+  /** Hands out batches of about `batch` bytes of resolved chunks (all of them if `all`). */
   private async dispatchBatches(all: boolean) {
     let from = 0;
     while (from < this.cuts.length) {
       let to = from;
-      while (to < this.cuts.length && this.cuts[to] - this.batchStart < BATCH_BYTES) to++;
+      while (to < this.cuts.length && this.cuts[to] - this.batchStart < this.batch) to++;
       if (to === this.cuts.length && !all) break;
       if (to === from) to++; // one chunk larger than a batch
       const ends = this.cuts.slice(from, to);
@@ -175,11 +218,11 @@ export class ChunkPipeline {
       });
       const { digest, store, compression } = this.o;
       const job = { kind: 'chunks', input: this.input, chunks, digest, store, compression } as const;
-      const batch = { ...pending(this.batchStart, start, this.o.executor.run<ChunkResult>(job)), ends };
+      const batch = Object.assign(this.pending(this.batchStart, start, this.o.executor.run<ChunkResult>(job)), { ends });
       this.batches.push(batch);
       this.batchStart = start;
       from = to;
-      while (this.batches.length > this.depth) await this.completeBatch();
+      while (this.batches.length > this.depth || this.queued(this.batches) > this.window) await this.completeBatch();
     }
     this.cuts = this.cuts.slice(from);
   }
@@ -195,17 +238,20 @@ export class ChunkPipeline {
   }
 
   private track<T>(queue: Pending<T>[], start: number, end: number, result: Promise<T>) {
-    queue.push(pending(start, end, result));
+    queue.push(this.pending(start, end, result));
   }
-}
 
-function pending<T>(start: number, end: number, result: Promise<T>): Pending<T> {
-  const p: Pending<T> = { start, end, result: handled(result), done: false };
-  p.result.then(
-    () => (p.done = true),
-    () => (p.done = true),
-  );
-  return p;
+  private pending<T>(start: number, end: number, result: Promise<T>): Pending<T> {
+    const p: Pending<T> = { start, end, result: handled(result), done: false };
+    const done = () => {
+      p.done = true;
+      const fire = this.fire;
+      this.rearm();
+      fire();
+    };
+    p.result.then(done, done);
+    return p;
+  }
 }
 
 /**

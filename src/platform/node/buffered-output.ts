@@ -18,7 +18,7 @@ export class BufferedOutput {
   ) {}
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (this.used + bytes.length > BUFFER) await this.flush();
+    if (this.used + bytes.length > BUFFER || bytes.length >= BUFFER / 2) await this.flush();
     if (bytes.length >= BUFFER / 2) return this.out(bytes);
     this.buf.set(bytes, this.used);
     this.used += bytes.length;
