@@ -21,6 +21,7 @@ import { Log } from './log.ts';
 import { classifyLocator, hasSuffix, stripFileUrl } from './locator.ts';
 import { parseWhat, parseYesNo, type GlobalOptions, type What } from './options.ts';
 import { readStores } from './stores.ts';
+import { extractTreeCommand } from './extract-tree.ts';
 
 const ZERO_ID_LIMIT = 16 << 20;
 
@@ -55,8 +56,12 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
   if (output !== null && classifyLocator(output) !== 'path') throw usageError(`${output}: the output must be a local path`);
   const outStat = output === null ? undefined : statSync(output, { throwIfNoEntry: false });
   const what = operation(input, outStat, opts);
-  if (what !== 'blob-index') {
-    throw unsupported('extracting directory archives (.catar/.caidx) is not supported by this version of wasync');
+  if (what === 'archive' || what === 'archive-index') {
+    const source = input === undefined || input === '-' ? null : input;
+    if (source !== null && classifyLocator(source) !== 'path') {
+      throw unsupported(`${source}: remote archives are not supported by this version of wasync`);
+    }
+    return extractTreeCommand(what, source, output ?? '.', opts, log);
   }
   const indexLoc = input === undefined || input === '-' ? null : input;
   if (indexLoc !== null && classifyLocator(indexLoc) !== 'path') {

@@ -43,6 +43,11 @@ export function program(): Command {
     .option('--exclude-nodump <yes|no>', "Exclude files and directories with chattr(1)'s +d flag (default yes)")
     .option('--exclude-submounts <yes|no>', 'Exclude submounts when creating an archive (default no)')
     .option('--exclude-file <yes|no>', 'Respect .caexclude files in the tree (default yes)')
+    .option('--delete <yes|no>', 'Delete existing files not listed in the archive after extraction (default yes)')
+    .option('--undo-immutable <yes|no>', "When removing existing files, undo chattr(1)'s +i flag (default no)")
+    .option('--punch-holes <yes|no>', 'Leave runs of zeros as holes (sparse files) when extracting (default yes)')
+    .option('--uid-shift <yes|no|SHIFT>', 'Shift UIDs/GIDs when extracting')
+    .option('--uid-range <RANGE>', 'Restrict UIDs/GIDs to a range when extracting')
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 
@@ -53,9 +58,9 @@ export function program(): Command {
     .argument('[DIR|FILE|BLOCKDEV]')
     .action((out, input, _o, cmd) => make(out, input, opts(cmd)));
   p.command('extract')
-    .description('Reassemble the blob of BLOB_INDEX into FILE, BLOCKDEV or - (stdout)')
-    .argument('[BLOB_INDEX]')
-    .argument('[FILE|BLOCKDEV|-]')
+    .description('Recreate the tree of ARCHIVE or ARCHIVE_INDEX in DIR; reassemble the blob of BLOB_INDEX into FILE, BLOCKDEV or - (stdout)')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')
+    .argument('[DIR|FILE|BLOCKDEV|-]')
     .action((input, out, _o, cmd) => extract(input, out, opts(cmd)));
   p.command('digest')
     .description('Print the digest of FILE, BLOCKDEV or the blob of BLOB_INDEX')

@@ -22,6 +22,13 @@ export interface GlobalOptions {
   excludeNodump?: string;
   excludeSubmounts?: string;
   excludeFile?: string;
+  delete?: string;
+  undoImmutable?: string;
+  punchHoles?: string;
+  uidShift?: string;
+  uidRange?: string;
+  reflink?: string;
+  hardlink?: string;
 }
 
 export type What = 'archive' | 'archive-index' | 'blob' | 'blob-index' | 'directory';

@@ -1,0 +1,106 @@
+// wasync extract X.catar|X.caidx [DIR]: recreates a directory tree.  A .catar is
+// decoded as it is read; a .caidx is reassembled from seeds and stores by the
+// worker threads (verified chunk by chunk) and decoded on this thread in order.
+
+import { createReadStream } from 'node:fs';
+import { usageError, ioError, WasyncError } from '../errors.ts';
+import { digestOfFlags, replayFeatureFlags, CA_FORMAT_SUPPORTED_WITH_MASK } from '../format/feature-flags.ts';
+import { combineFeatureFlags } from '../format/feature-flag-names.ts';
+import { openIndexStream } from '../engine/index-stream.ts';
+import { extractBlob } from '../engine/extract-blob.ts';
+import { Executors } from '../platform/node/executors.ts';
+import { openIndexInput } from '../platform/node/index-input.ts';
+import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
+import { TreeStream, type ExtractTreeOptions } from '../platform/node/tree/extract-tree.ts';
+import type { UidShift } from '../platform/node/tree/apply-metadata.ts';
+import type { Log } from './log.ts';
+import { parseYesNo, type GlobalOptions } from './options.ts';
+import { readStores } from './stores.ts';
+
+export async function extractTreeCommand(
+  what: 'archive' | 'archive-index',
+  input: string | null,
+  target: string,
+  opts: GlobalOptions,
+  log: Log,
+) {
+  const linux = linuxFs();
+  if (!linux) {
+    throw new WasyncError('EUNSUPPORTED', `extracting directory trees needs the Linux adapter: ${linuxFsUnavailable()}`);
+  }
+  const mask = combineFeatureFlags(
+    { with: opts.with ?? [], without: opts.without ?? [], digest: 'sha512-256' },
+    CA_FORMAT_SUPPORTED_WITH_MASK,
+  );
+  const options: ExtractTreeOptions = {
+    target,
+    linux,
+    replayFlags: (archive) => replayFeatureFlags(archive, mask),
+    deleteExtra: parseYesNo('delete', opts.delete, true),
+    undoImmutable: parseYesNo('undo-immutable', opts.undoImmutable, false),
+    punchHoles: parseYesNo('punch-holes', opts.punchHoles, true),
+    uidShift: uidShift(opts),
+    warn: (m) => log.warn(m),
+  };
+  if (what === 'archive') {
+    const name = input ?? 'standard input';
+    const tree = new TreeStream(name, undefined, options);
+    const bytes = input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
+    try {
+      for await (const chunk of bytes) tree.push(chunk as Buffer);
+    } catch (e) {
+      throw ioError('EINPUT', name, e);
+    }
+    tree.end();
+    log.info(`Extracted ${tree.entries} entries into ${target}`);
+    return;
+  }
+  const stores = readStores(opts, input);
+  const index = openIndexInput(input);
+  const { header, entries } = await openIndexStream(index.bytes, index.name);
+  const tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
+  const executors = new Executors(index.blobSize ?? Infinity);
+  try {
+    const r = await extractBlob({
+      entries,
+      digest: digestOfFlags(header.flags),
+      stores,
+      seeds: null,
+      seedFiles: [],
+      out: null,
+      holes: false,
+      compareOutput: false,
+      zeroIds: new Map(),
+      executor: executors.chunks,
+      onData: (b) => tree.push(b),
+      onWarning: (w) => log.warn(w),
+    });
+    tree.end();
+    log.info(`Extracted ${tree.entries} entries into ${target}`);
+    log.share(r.fromStore, r.fromStoreBytes, r.chunks, r.size, 'local store');
+  } finally {
+    await executors.close();
+  }
+}
+
+/** --uid-shift=yes|no|SHIFT and --uid-range=N (1..2^32), casync's semantics. */
+function uidShift(opts: GlobalOptions): UidShift | null {
+  let apply = false;
+  let shift = 0;
+  let range = 0x10000;
+  if (opts.uidShift !== undefined) {
+    if (/^\d+$/.test(opts.uidShift)) {
+      shift = Number(opts.uidShift);
+      if (shift > 0xfffffffe) throw usageError(`--uid-shift=${opts.uidShift}: not a valid uid`);
+      apply = true;
+    } else apply = parseYesNo('uid-shift', opts.uidShift, false);
+  }
+  if (opts.uidRange !== undefined) {
+    const n = /^\d+$/.test(opts.uidRange) ? Number(opts.uidRange) : NaN;
+    if (n >= 1 && n <= 2 ** 32) {
+      range = n === 2 ** 32 ? 0 : n;
+      apply = true;
+    } else apply = parseYesNo('uid-range', opts.uidRange, false);
+  }
+  return apply ? { shift, range } : null;
+}

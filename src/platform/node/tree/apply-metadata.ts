@@ -1,0 +1,198 @@
+// Restores a node's metadata after extraction, in casync's order: owner, mode,
+// ACLs, xattrs, capabilities, SELinux label, times; then (after the caller has
+// renamed the node into place) chattr and FAT attributes and the project id,
+// since +i or +a would forbid the rename.  What is restored is what both the
+// archive and the replay flags (--with/--without) carry.  A node is addressed by
+// an open descriptor (files, directories) or by its directory and name (symlinks,
+// devices, FIFOs, sockets); nothing follows a symlink.
+
+import { chmodSync, fchownSync } from 'node:fs';
+import { WasyncError } from '../../../errors.ts';
+import {
+  CA_FORMAT_WITH_16BIT_UIDS,
+  CA_FORMAT_WITH_2SEC_TIME,
+  CA_FORMAT_WITH_32BIT_UIDS,
+  CA_FORMAT_WITH_ACL,
+  CA_FORMAT_WITH_CHATTR,
+  CA_FORMAT_WITH_FAT_ATTRS,
+  CA_FORMAT_WITH_FCAPS,
+  CA_FORMAT_WITH_NSEC_TIME,
+  CA_FORMAT_WITH_PERMISSIONS,
+  CA_FORMAT_WITH_QUOTA_PROJID,
+  CA_FORMAT_WITH_READ_ONLY,
+  CA_FORMAT_WITH_SEC_TIME,
+  CA_FORMAT_WITH_SELINUX,
+  CA_FORMAT_WITH_USEC_TIME,
+  CA_FORMAT_WITH_USER_NAMES,
+  CA_FORMAT_WITH_XATTRS,
+} from '../../../format/feature-flags.ts';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type CatarNode } from '../../../format/catar-node.ts';
+import { aclToXattrs, featureFlagsToChattr, featureFlagsToFat, type LinuxFs } from '../linux/index.ts';
+
+const TIME_FLAGS = CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_USEC_TIME | CA_FORMAT_WITH_NSEC_TIME | CA_FORMAT_WITH_2SEC_TIME;
+const UID_FLAGS = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
+const ACL_ACCESS = Buffer.from('system.posix_acl_access');
+const ACL_DEFAULT = Buffer.from('system.posix_acl_default');
+const FCAPS = Buffer.from('security.capability');
+const SELINUX = Buffer.from('security.selinux');
+const NOT_SUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOTTY']);
+const U64 = 1n << 64n;
+
+/** --uid-shift / --uid-range: uid = uid mod range + shift (casync's ca_decoder_shift_uid). */
+export interface UidShift {
+  shift: number;
+  /** 0 = the whole 32-bit range */
+  range: number;
+}
+
+/** Where a node is: its descriptor, or its directory and (temporary) name. */
+export type NodeRef = { fd: number; path: () => string } | { dirfd: number; name: Buffer; path: () => string };
+
+export class MetadataApplier {
+  private ownershipWarned = false;
+
+  constructor(
+    private readonly linux: LinuxFs,
+    /** what to restore: the archive's flags masked by --with/--without */
+    private readonly flags: bigint,
+    private readonly shift: UidShift | null,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  /** Everything but the attributes that would block a rename. */
+  beforeRename(ref: NodeRef, node: CatarNode) {
+    const f = this.flags;
+    const type = node.mode & S_IFMT;
+    this.guard(ref, 'owner', () => this.owner(ref, node));
+    if (f & (CA_FORMAT_WITH_READ_ONLY | CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL) && type !== S_IFLNK) {
+      this.guard(ref, 'mode', () => this.chmod(ref, this.mode(node)));
+    }
+    if (f & CA_FORMAT_WITH_ACL && type !== S_IFLNK) this.acl(ref, node);
+    if ('fd' in ref && type !== S_IFLNK) {
+      if (f & CA_FORMAT_WITH_XATTRS) this.guard(ref, 'xattrs', () => this.xattrs(ref.fd, node));
+      if (f & CA_FORMAT_WITH_FCAPS && type === S_IFREG) this.guard(ref, 'capabilities', () => this.fcaps(ref.fd, node));
+    }
+    if (f & CA_FORMAT_WITH_SELINUX && node.selinux) {
+      const label = Buffer.concat([node.selinux, Buffer.from([0])]);
+      this.guard(ref, 'SELinux label', () =>
+        'fd' in ref ? this.linux.setXattrFd(ref.fd, SELINUX, label) : this.linux.setXattr(procPath(ref), SELINUX, label),
+      );
+    }
+    if (f & TIME_FLAGS) {
+      const mtime = signedNs(node.mtimeNs);
+      this.guard(ref, 'times', () =>
+        'fd' in ref ? this.linux.setTimesFd(ref.fd, null, mtime) : this.linux.setTimes(ref.dirfd, ref.name, null, mtime),
+      );
+    }
+  }
+
+  /** chattr and FAT attributes, project id: after the node is in place. */
+  afterRename(fd: number, node: CatarNode, path: () => string) {
+    const f = this.flags;
+    const type = node.mode & S_IFMT;
+    if (type !== S_IFREG && type !== S_IFDIR) return;
+    if (f & CA_FORMAT_WITH_CHATTR) {
+      const mask = featureFlagsToChattr(f);
+      this.guard({ fd, path }, 'file attributes', () => this.linux.setChattrFlags(fd, featureFlagsToChattr(node.flags), mask));
+    }
+    if (f & CA_FORMAT_WITH_FAT_ATTRS && node.flags & CA_FORMAT_WITH_FAT_ATTRS) {
+      this.guard({ fd, path }, 'FAT attributes', () =>
+        this.linux.setFatAttributes(fd, featureFlagsToFat(node.flags), featureFlagsToFat(f)),
+      );
+    }
+    if (f & CA_FORMAT_WITH_QUOTA_PROJID && node.projid) {
+      this.guard({ fd, path }, 'project id', () => this.linux.setProjectId(fd, node.projid));
+    }
+  }
+
+  private owner(ref: NodeRef, node: CatarNode) {
+    const f = this.flags;
+    if (!(f & UID_FLAGS)) return;
+    const byName = (name: string | null, look: (n: string) => number | null, what: string) => {
+      if (!(f & CA_FORMAT_WITH_USER_NAMES) || name === null) return null;
+      const id = look(name);
+      if (id === null) throw new WasyncError('EOUTPUT', `${ref.path()}: ${what} "${name}" does not exist here`);
+      return id;
+    };
+    const uid = byName(node.userName, (n) => this.linux.userId(n), 'user') ?? this.shifted(node.uid);
+    const gid = byName(node.groupName, (n) => this.linux.groupId(n), 'group') ?? this.shifted(node.gid);
+    try {
+      if ('fd' in ref) fchownSync(ref.fd, uid, gid);
+      else this.linux.chownAt(ref.dirfd, ref.name, uid, gid);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      if (!this.ownershipWarned) this.warn('owners and groups are not restored: not permitted (run as root)');
+      this.ownershipWarned = true;
+    }
+  }
+
+  private shifted(id: number): number {
+    if (!this.shift) return id;
+    const v = (this.shift.range ? id % this.shift.range : id) + this.shift.shift;
+    if (v > 0xfffffffe) throw new WasyncError('EUSAGE', `uid/gid ${id} shifted by ${this.shift.shift} leaves the 32-bit range`);
+    return v;
+  }
+
+  /** The permission bits to set (casync-format.md §4.4; read-only archives keep what the umask gave, adjusting writability). */
+  private mode(node: CatarNode): number {
+    if (!(this.flags & CA_FORMAT_WITH_READ_ONLY) || this.flags & (CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL)) {
+      return node.mode & 0o7777;
+    }
+    const isDir = (node.mode & S_IFMT) === S_IFDIR;
+    const base = isDir ? 0o755 : 0o644;
+    return node.mode & 0o222 ? base | 0o200 : base & ~0o222;
+  }
+
+  private chmod(ref: NodeRef, mode: number) {
+    if ('fd' in ref) this.linux.chmodFd(ref.fd, mode);
+    else chmodSync(procPath(ref), mode); // a device, FIFO or socket we just created
+  }
+
+  private acl(ref: NodeRef, node: CatarNode) {
+    const v = aclToXattrs(node.mode, node.acl, this.linux);
+    const set = (name: Buffer, value: Buffer) =>
+      'fd' in ref ? this.linux.setXattrFd(ref.fd, name, value) : this.linux.setXattr(procPath(ref), name, value);
+    try {
+      set(ACL_ACCESS, v.access);
+      if (v.default) set(ACL_DEFAULT, v.default);
+    } catch (e) {
+      // A file system without ACLs loses nothing when there are none to restore.
+      if (!v.required && NOT_SUPPORTED.has((e as NodeJS.ErrnoException).code ?? '')) return;
+      throw this.wrap(e, ref, 'ACLs');
+    }
+  }
+
+  private xattrs(fd: number, node: CatarNode) {
+    const want = new Map(node.xattrs.map((x) => [Buffer.from(x.name).toString('latin1'), x.value]));
+    for (const name of this.linux.listXattrsFd(fd)) {
+      const s = name.toString('latin1');
+      if ((s.startsWith('user.') || s.startsWith('trusted.')) && !want.has(s)) this.linux.removeXattrFd(fd, name);
+    }
+    for (const [name, value] of want) this.linux.setXattrFd(fd, Buffer.from(name, 'latin1'), value);
+  }
+
+  private fcaps(fd: number, node: CatarNode) {
+    if (node.fcaps) this.linux.setXattrFd(fd, FCAPS, node.fcaps);
+    else if (this.linux.getXattrFd(fd, FCAPS)) this.linux.removeXattrFd(fd, FCAPS);
+  }
+
+  private guard(ref: NodeRef, what: string, f: () => void) {
+    try {
+      f();
+    } catch (e) {
+      throw this.wrap(e, ref, what);
+    }
+  }
+
+  private wrap(e: unknown, ref: NodeRef, what: string): Error {
+    if (e instanceof WasyncError) return e;
+    const err = e as NodeJS.ErrnoException;
+    return new WasyncError('EOUTPUT', `${ref.path()}: cannot restore ${what}: ${err.code ?? ''} ${err.message}`);
+  }
+}
+
+/** The stored mtime is unsigned 64-bit; times before 1970 wrapped around. */
+export const signedNs = (v: bigint): bigint => (v >= 1n << 63n ? v - U64 : v);
+
+const procPath = (ref: { dirfd: number; name: Buffer }) =>
+  Buffer.concat([Buffer.from(`/proc/self/fd/${ref.dirfd}/`), ref.name]);
