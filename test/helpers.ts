@@ -89,3 +89,6 @@ export function storeChunks(store: string): string[] {
   for (const sub of subs) for (const f of readdirSync(join(store, sub))) out.push(f);
   return out.sort();
 }
+
+/** The tree generators of casync-format.md §8 (mk_tree0..3.sh, gen.py), copied from the format notes. */
+export const VECTORS = join(ROOT, 'test', 'vectors');
