@@ -1,0 +1,194 @@
+// What `list`, `mtree`, `stat` and `digest` read: an archive (.catar), an archive
+// index (.caidx, chunks from the stores) or a directory (encoded on the fly), told
+// apart as casync does (--what=, then the suffix, then what the path is), and one
+// way to walk any of them: runTarget() decodes the node at a path and its subtree.
+//
+// Archives and indexes are read at offsets, so a path is found through the GOODBYE
+// tables (format/catar-lookup.ts) and only that node's bytes are decoded; standard
+// input is read into memory first for the same reason.  A directory's stream can
+// only be produced from the top, so there the events are cut down to the path.
+
+import { statSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { WasyncError, usageError } from '../errors.ts';
+import { BytesReadAt, type ReadAt } from '../engine/random-access.ts';
+import { CatarLookup, subtreeEvents } from '../format/catar-lookup.ts';
+import type { CatarEvent } from '../format/catar-decoder.ts';
+import { S_IFDIR, S_IFMT, S_IFREG } from '../format/catar-node.ts';
+import { hex64 } from '../format/feature-flags.ts';
+import { FileReadAt, openIndexReadAt } from '../platform/node/random-access.ts';
+import type { DigestName } from '../digest.ts';
+import { DirectoryStream } from './inspect-directory.ts';
+import { PathFilter } from './inspect-walk.ts';
+import { archiveFlags } from './make-tree.ts';
+import { hasSuffix } from './locator.ts';
+import { parseWhat, type GlobalOptions, type What } from './options.ts';
+import { readStores } from './stores.ts';
+
+export type TreeKind = 'archive' | 'archive-index' | 'directory';
+
+/** casync's choice of operation for list/mtree/stat (verb_list). */
+export function treeKind(verb: string, input: string | null, opts: GlobalOptions): TreeKind {
+  const what = parseWhat(opts.what);
+  if (what && !['archive', 'archive-index', 'directory'].includes(what)) {
+    throw usageError(`"${verb}" may only be combined with --what=archive, --what=archive-index or --what=directory`);
+  }
+  return (what as TreeKind | null) ?? kindOfPath(input, verb) ?? 'archive';
+}
+
+/** From the suffix, then from what the path is; null for standard input. */
+function kindOfPath(input: string | null, verb: string): TreeKind | null {
+  if (input === null) return null;
+  if (hasSuffix(input, '.catar')) return 'archive';
+  if (hasSuffix(input, '.caidx')) return 'archive-index';
+  const st = statSync(input, { throwIfNoEntry: false });
+  if (!st) throw new WasyncError('EINPUT', `${input}: cannot read: ENOENT no such file or directory`);
+  if (st.isDirectory()) return 'directory';
+  if (st.isFile()) throw usageError(`${input}: input should be a directory, .catar or .caidx file (or name it with --what=); refusing to ${verb} it`);
+  throw usageError(`${input}: input is neither a file nor a directory; refusing`);
+}
+
+/** An opened archive, index or directory. */
+export interface TreeInput {
+  kind: TreeKind;
+  name: string;
+  /** the archive's feature flags (for a directory: those `make` would use) */
+  featureFlags: bigint;
+  /** path lookups at offsets (archives and indexes) */
+  lookup: CatarLookup | null;
+  /** the encoded stream (directories) */
+  dir: DirectoryStream | null;
+  close(): Promise<void>;
+}
+
+/** Opens the input; null stands for standard input. */
+export async function openTree(kind: TreeKind, input: string | null, opts: GlobalOptions): Promise<TreeInput> {
+  const name = input ?? 'standard input';
+  if (kind === 'directory') {
+    if (input === null) throw usageError('a directory cannot be read from standard input');
+    const st = statSync(input, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) throw usageError(`${input} is not a directory`);
+    const dir = new DirectoryStream(input, archiveFlags(opts));
+    return { kind, name, featureFlags: dir.featureFlags, lookup: null, dir, close: async () => {} };
+  }
+  let r: ReadAt;
+  let close = async () => {};
+  let indexFlags: bigint | null = null;
+  if (kind === 'archive') {
+    if (input === null) r = new BytesReadAt(await readStdin(), name);
+    else {
+      const f = await FileReadAt.open(input);
+      r = f;
+      close = () => f.close();
+    }
+  } else {
+    const stores = readStores(opts, input);
+    const opened = await openIndexReadAt(input ?? '/dev/stdin', stores);
+    r = opened.reader;
+    indexFlags = opened.header.flags;
+  }
+  try {
+    const lookup = new CatarLookup(r, name);
+    await lookup.root();
+    // casync's decoder refuses an archive whose flags are not the index's.
+    if (indexFlags !== null && lookup.featureFlags !== indexFlags) {
+      throw new WasyncError('EFORMAT', `${name}: the archive's feature flags ${hex64(lookup.featureFlags)} differ from the index's ${hex64(indexFlags)}`);
+    }
+    return { kind, name, featureFlags: lookup.featureFlags, lookup, dir: null, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  for await (const b of process.stdin) parts.push(b as Buffer);
+  return Buffer.concat(parts);
+}
+
+export interface TargetResult {
+  found: boolean;
+  /** the requested digest of the node's bytes (ENTRY to end), null if not requested or not complete */
+  digest: Uint8Array | null;
+}
+
+const isDir = (mode: number) => (mode & S_IFMT) === S_IFDIR;
+
+/**
+ * Decodes the node at `path` and its subtree, events with depths counted from it,
+ * until onEvent returns true.  `digestOf(mode)` names an algorithm to digest the
+ * node's own bytes with (its ENTRY up to its end: the hardlink digest of a file,
+ * the subtree digest of a directory), or null.
+ */
+export async function runTarget(
+  t: TreeInput,
+  path: readonly Uint8Array[],
+  onEvent: (e: CatarEvent) => boolean | void,
+  digestOf: (mode: number) => DigestName | null = () => null,
+): Promise<TargetResult> {
+  if (t.lookup) {
+    const loc = await t.lookup.lookup(path);
+    if (!loc) return { found: false, digest: null };
+    const alg = digestOf(loc.mode);
+    const hash = alg ? createHash(alg) : null;
+    let hashed = loc.entryOffset;
+    const onBytes = (at: number, b: Uint8Array) => {
+      const from = Math.max(at, hashed);
+      const to = Math.min(at + b.length, loc.end);
+      if (hash && to > from) {
+        hash.update(b.subarray(from - at, to - at));
+        hashed = to;
+      }
+    };
+    for await (const e of subtreeEvents(t.lookup, loc, { onBytes })) if (onEvent(e) === true) break;
+    if (!hash) return { found: true, digest: null };
+    await hashRest(t.lookup.r, hash, hashed, loc.end);
+    return { found: true, digest: hash.digest() };
+  }
+  return runDirectory(t.dir!, path, onEvent, digestOf);
+}
+
+async function hashRest(r: ReadAt, hash: Hash, from: number, to: number) {
+  for (let o = from; o < to; o += 1 << 20) hash.update(await r.read(o, Math.min(1 << 20, to - o)));
+}
+
+async function runDirectory(
+  dir: DirectoryStream,
+  path: readonly Uint8Array[],
+  onEvent: (e: CatarEvent) => boolean | void,
+  digestOf: (mode: number) => DigestName | null,
+): Promise<TargetResult> {
+  const filter = new PathFilter(path);
+  let digest: Uint8Array | null = null;
+  let hashing: { to: number | null } | null = null;
+  const finish = (to: number) => {
+    digest = dir.hashResult(to);
+    hashing = null;
+  };
+  await dir.run((raw) => {
+    const e = filter.filter(raw);
+    if (!e) return filter.done;
+    let stop = onEvent(e) === true;
+    if (e.type === 'node' && e.depth === 0) {
+      const alg = digestOf(e.node.mode);
+      // A non-directory's records are one write, followed by its payload.
+      const to = isDir(e.node.mode) ? null : e.offset + dir.recordsAt(e.offset) + (e.node.size ?? 0);
+      if (alg) {
+        dir.hashFrom(e.offset, alg, to);
+        hashing = { to };
+      }
+      const reg = (e.node.mode & S_IFMT) === S_IFREG;
+      if (!isDir(e.node.mode) && !reg) stop = true;
+      if (hashing && to !== null && !reg) finish(to);
+    } else if (e.type === 'payload-end' && e.depth === undefined && hashing?.to != null && filter.found) {
+      finish(hashing.to);
+      stop = true;
+    } else if (e.type === 'directory-end' && e.depth === 0) {
+      if (hashing) finish(e.offset + dir.recordsAt(e.offset));
+      stop = true;
+    }
+    return stop || filter.done;
+  });
+  return { found: filter.found, digest };
+}
