@@ -2,12 +2,17 @@
 // decoded as it is read; a .caidx is reassembled from seeds and stores by the
 // worker threads (verified chunk by chunk) and decoded on this thread in order.
 
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { usageError, ioError, WasyncError } from '../errors.ts';
 import { digestOfFlags, replayFeatureFlags, CA_FORMAT_SUPPORTED_WITH_MASK } from '../format/feature-flags.ts';
 import { combineFeatureFlags } from '../format/feature-flag-names.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob } from '../engine/extract-blob.ts';
+import { chunkFile } from '../engine/chunk-pipeline.ts';
+import { SeedIndex } from '../engine/seed-index.ts';
+import type { TreeSeedMap } from '../engine/tree-seed-map.ts';
+import { openBlobInput, type BlobInput } from '../platform/node/blob-file.ts';
+import { indexSeedTree } from '../platform/node/tree/seed-tree.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { openIndexInput } from '../platform/node/index-input.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
@@ -60,13 +65,46 @@ export async function extractTreeCommand(
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
   const executors = new Executors(index.blobSize ?? Infinity);
+  const digest = digestOfFlags(header.flags);
+  const seedPaths = [...(opts.seed ?? [])];
+  if (parseYesNo('seed-output', opts.seedOutput, true) && statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+    seedPaths.push(target);
+  }
+  const seeds = new SeedIndex();
+  const seedTrees = new Map<number, TreeSeedMap>();
+  const seedFiles: BlobInput[] = [];
   try {
+    for (const path of seedPaths) {
+      const number = seedFiles.length + seedTrees.size;
+      try {
+        if (statSync(path).isDirectory()) {
+          seedTrees.set(number, await indexSeedTree({
+            dir: path, featureFlags: header.flags, sizes: header, digest, executor: executors.chunks, linux, index: seeds, seed: number,
+          }));
+        } else {
+          const f = openBlobInput(path);
+          seedFiles[number] = f;
+          let start = 0;
+          await chunkFile({
+            input: f, size: f.size, sizes: header, digest, store: null, compression: 'zstd', executor: executors.chunks,
+            onChunks: (ends, r) => {
+              seeds.addChunks(number, start, ends, r.ids);
+              start = ends[ends.length - 1];
+            },
+          });
+        }
+      } catch (e) {
+        log.warn(`seed ${path} not used: ${(e as Error).message}`);
+      }
+    }
+    if (seedPaths.length) log.info(`Seeds: ${seeds.size} chunks known`);
     const r = await extractBlob({
       entries,
-      digest: digestOfFlags(header.flags),
+      digest,
       stores,
-      seeds: null,
-      seedFiles: [],
+      seeds,
+      seedFiles,
+      seedTrees,
       out: null,
       holes: false,
       compareOutput: false,
@@ -78,7 +116,9 @@ export async function extractTreeCommand(
     tree.end();
     log.info(`Extracted ${tree.entries} entries into ${target}`);
     log.share(r.fromStore, r.fromStoreBytes, r.chunks, r.size, 'local store');
+    log.share(r.fromSeed, r.fromSeedBytes, r.chunks, r.size, 'local seed');
   } finally {
+    for (const f of seedFiles) f?.close();
     await executors.close();
   }
 }

@@ -161,28 +161,34 @@ async function runDirectory(
 ): Promise<TargetResult> {
   const filter = new PathFilter(path);
   let digest: Uint8Array | null = null;
-  let hashing: { to: number | null } | null = null;
+  /** the target is a regular file whose payload is still to come */
+  let inPayload = false;
+  let hashTo: number | null = null;
+  let hashing = false;
   const finish = (to: number) => {
     digest = dir.hashResult(to);
-    hashing = null;
+    hashing = false;
   };
   await dir.run((raw) => {
     const e = filter.filter(raw);
     if (!e) return filter.done;
     let stop = onEvent(e) === true;
     if (e.type === 'node' && e.depth === 0) {
-      const alg = digestOf(e.node.mode);
-      // A non-directory's records are one write, followed by its payload.
-      const to = isDir(e.node.mode) ? null : e.offset + dir.recordsAt(e.offset) + (e.node.size ?? 0);
+      const mode = e.node.mode;
+      const alg = digestOf(mode);
+      // A non-directory's records are one write (see encode-tree), then its payload.
+      hashTo = isDir(mode) ? null : e.offset + dir.recordsAt(e.offset) + (e.node.size ?? 0);
       if (alg) {
-        dir.hashFrom(e.offset, alg, to);
-        hashing = { to };
+        dir.hashFrom(e.offset, alg, hashTo);
+        hashing = true;
       }
-      const reg = (e.node.mode & S_IFMT) === S_IFREG;
-      if (!isDir(e.node.mode) && !reg) stop = true;
-      if (hashing && to !== null && !reg) finish(to);
-    } else if (e.type === 'payload-end' && e.depth === undefined && hashing?.to != null && filter.found) {
-      finish(hashing.to);
+      inPayload = (mode & S_IFMT) === S_IFREG;
+      if (!isDir(mode) && !inPayload) {
+        if (hashing) finish(hashTo!);
+        stop = true;
+      }
+    } else if (e.type === 'payload-end' && inPayload) {
+      if (hashing) finish(hashTo!);
       stop = true;
     } else if (e.type === 'directory-end' && e.depth === 0) {
       if (hashing) finish(e.offset + dir.recordsAt(e.offset));

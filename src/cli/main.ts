@@ -6,6 +6,7 @@ import { WasyncError } from '../errors.ts';
 import { make } from './make.ts';
 import { extract } from './extract.ts';
 import { digest } from './digest.ts';
+import { inspect, type InspectCliOptions } from './inspect.ts';
 import { gc } from './gc.ts';
 import type { GlobalOptions } from './options.ts';
 
@@ -63,9 +64,26 @@ export function program(): Command {
     .argument('[DIR|FILE|BLOCKDEV|-]')
     .action((input, out, _o, cmd) => extract(input, out, opts(cmd)));
   p.command('digest')
-    .description('Print the digest of FILE, BLOCKDEV or the blob of BLOB_INDEX')
-    .argument('[FILE|BLOCKDEV|BLOB_INDEX]')
-    .action((input, _o, cmd) => digest(input, opts(cmd)));
+    .description('Print the digest of DIRECTORY, ARCHIVE, ARCHIVE_INDEX (or PATH in them), FILE, BLOCKDEV or the blob of BLOB_INDEX')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY|FILE|BLOCKDEV|BLOB_INDEX]')
+    .argument('[PATH]')
+    .action((input, path, _o, cmd) => digest(input, path, opts(cmd)));
+  p.command('list')
+    .description('List the contents of ARCHIVE, ARCHIVE_INDEX or DIRECTORY (below PATH)')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY]')
+    .argument('[PATH]')
+    .option('--recursive <yes|no>', 'List subdirectories recursively (default yes)')
+    .action((input, path, _o, cmd) => inspect('list', input, path, cmd.optsWithGlobals() as InspectCliOptions));
+  p.command('mtree')
+    .description('Print the contents of ARCHIVE, ARCHIVE_INDEX or DIRECTORY (below PATH) in mtree format')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY]')
+    .argument('[PATH]')
+    .action((input, path, _o, cmd) => inspect('mtree', input, path, opts(cmd)));
+  p.command('stat')
+    .description('Show metadata of PATH (or the top) in ARCHIVE, ARCHIVE_INDEX or DIRECTORY')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY]')
+    .argument('[PATH]')
+    .action((input, path, _o, cmd) => inspect('stat', input, path, opts(cmd)));
   p.command('gc')
     .description('Remove chunks that none of the given indexes references from the store')
     .argument('<INDEX...>')

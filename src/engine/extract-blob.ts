@@ -17,8 +17,10 @@ import {
   type FetchResult,
   type FetchStats,
   type FileRef,
+  type RecipePiece,
 } from './jobs.ts';
 import type { SeedIndex } from './seed-index.ts';
+import type { TreeSeedMap } from './tree-seed-map.ts';
 
 const BATCH_BYTES = 4 << 20;
 
@@ -27,7 +29,10 @@ export interface ExtractBlobOptions {
   digest: DigestName;
   stores: string[];
   seeds: SeedIndex | null;
+  /** blob seeds, by seed number */
   seedFiles: FileRef[];
+  /** seed trees, by seed number: their chunks are rebuilt from recipes */
+  seedTrees?: Map<number, TreeSeedMap>;
   out: FileRef | null;
   holes: boolean;
   compareOutput: boolean;
@@ -63,6 +68,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
     const n = batch.length;
     const ids = new Uint8Array(n * CHUNK_ID_SIZE);
     const plan = new Float64Array(n * FETCH_PLAN_FIELDS);
+    const recipes: RecipePiece[][] = [];
     batch.forEach((e, i) => {
       ids.set(e.id, i * CHUNK_ID_SIZE);
       const p = i * FETCH_PLAN_FIELDS;
@@ -70,8 +76,12 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
       plan[p + 1] = e.size;
       const zero = o.zeroIds.get(e.size);
       const seed = o.seeds?.get(e.id);
+      const tree = seed && o.seedTrees?.get(seed.seed);
       if (zero && equal(zero, e.id)) plan[p + 2] = Source.Zero;
-      else if (seed) {
+      else if (tree) {
+        plan[p + 2] = Source.Recipe;
+        plan[p + 4] = recipes.push(tree.recipe(seed.offset, e.size)) - 1;
+      } else if (seed) {
         plan[p + 2] = Source.Seed;
         plan[p + 3] = seed.seed;
         plan[p + 4] = seed.offset;
@@ -89,6 +99,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           out,
           holes: o.holes,
           compareOutput: o.compareOutput,
+          recipes,
         }),
       ),
     );

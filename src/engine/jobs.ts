@@ -72,7 +72,10 @@ export interface DigestJob {
   final: boolean;
 }
 
-export const Source = { Store: 0, Seed: 1, Zero: 2 } as const;
+export const Source = { Store: 0, Seed: 1, Zero: 2, Recipe: 3 } as const;
+
+/** Part of a chunk rebuilt from a seed tree: kept record bytes, or a file range. */
+export type RecipePiece = { bytes: Uint8Array } | { path: Uint8Array; offset: number; length: number };
 
 /**
  * Assembles chunks into the output.  For each chunk: its id (packed in `ids`),
@@ -92,6 +95,8 @@ export interface FetchJob {
   holes: boolean;
   /** Output already holds data (block device): skip chunks that are already right. */
   compareOutput: boolean;
+  /** Source.Recipe chunks: the plan's seed-offset field indexes this list. */
+  recipes?: RecipePiece[][];
 }
 export const FETCH_PLAN_FIELDS = 5;
 export interface FetchStats {

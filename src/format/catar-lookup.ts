@@ -297,16 +297,28 @@ export async function* decodeEvents(decoder: CatarDecoder, pieces: AsyncIterable
   for (let e = decoder.next(); e; e = decoder.next()) yield e;
 }
 
+export interface SubtreeOptions {
+  /** sees the archive's bytes as they are decoded, with their offsets, in order */
+  onBytes?(offset: number, bytes: Uint8Array): void;
+}
+
 /**
  * The decoder events of one located node and (for a directory) everything below
  * it, with archive offsets and depths counted from the node (0).  Ends with 'end'.
  */
-export async function* subtreeEvents(lookup: CatarLookup, loc: CatarNodeLocation): AsyncGenerator<CatarEvent> {
+export async function* subtreeEvents(lookup: CatarLookup, loc: CatarNodeLocation, o: SubtreeOptions = {}): AsyncGenerator<CatarEvent> {
   const r = lookup.r;
+  async function* range(start: number, end: number) {
+    for await (const b of readRange(r, start, end)) {
+      o.onBytes?.(start, b);
+      start += b.length;
+      yield b;
+    }
+  }
   if (isDir(loc.mode)) {
     const base = loc.entryOffset;
     const d = new CatarDecoder(base ? `${lookup.file} (the directory at byte ${base})` : lookup.file, { expectFlags: lookup.featureFlags });
-    for await (const e of decodeEvents(d, readRange(r, base, loc.end))) {
+    for await (const e of decodeEvents(d, range(base, loc.end))) {
       if (e.type === 'node' || e.type === 'directory-end') yield { ...e, offset: e.offset + base };
       else yield e;
     }
@@ -327,8 +339,8 @@ export async function* subtreeEvents(lookup: CatarLookup, loc: CatarNodeLocation
   v.setBigUint64(48, BigInt(goodbye.length), true);
   v.setBigUint64(56, CA_FORMAT_GOODBYE_TAIL_MARKER, true);
   async function* pieces() {
-    yield* readRange(r, 0, prefix);
-    yield* readRange(r, loc.filenameOffset!, loc.end);
+    yield* range(0, prefix);
+    yield* range(loc.filenameOffset!, loc.end);
     yield goodbye;
   }
   const shift = loc.entryOffset - (prefix + (loc.entryOffset - loc.filenameOffset!));

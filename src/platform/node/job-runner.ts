@@ -1,7 +1,7 @@
 // Runs chunk-engine jobs (engine/jobs.ts) on Node.  One JobRunner per thread
 // keeps a read buffer, the wasm scanner and codec contexts across jobs.
 
-import { readSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { WasyncError, chunkCorrupt, chunkMissing, ioError } from '../../errors.ts';
 import { CandidateScanner } from '../../chunker/scanner.ts';
@@ -24,6 +24,7 @@ import {
   type Job,
   type ScanJob,
   type ScanResult,
+  type RecipePiece,
 } from '../../engine/jobs.ts';
 import { ChunkCodec } from './codecs.ts';
 import { LocalStore } from './local-store.ts';
@@ -134,10 +135,10 @@ export class JobRunner {
         stats.zeroBytes += size;
         if (job.out && job.holes) continue;
         data = this.zeroBytes(size);
-      } else if (source === Source.Seed) {
-        const seed = job.seeds[seedNo];
-        const candidate = this.read(seed, seedOffset, size);
-        if (this.matches(job.digest, id, candidate)) {
+      } else if (source === Source.Seed || source === Source.Recipe) {
+        const candidate =
+          source === Source.Seed ? this.read(job.seeds[seedNo], seedOffset, size) : this.rebuild(job.recipes![seedOffset], size);
+        if (candidate && this.matches(job.digest, id, candidate)) {
           data = candidate;
           stats.fromSeed++;
           stats.fromSeedBytes += size;
@@ -156,6 +157,38 @@ export class JobRunner {
       }
     }
     return { stats, data: collected, warnings };
+  }
+
+  /** A chunk from a seed tree's pieces; null if a file is gone or shorter now. */
+  private rebuild(pieces: RecipePiece[], size: number): Uint8Array | null {
+    if (this.buf.length < size) this.buf = Buffer.allocUnsafe(Math.max(size, 1 << 20));
+    let at = 0;
+    for (const p of pieces) {
+      if ('bytes' in p) {
+        this.buf.set(p.bytes, at);
+        at += p.bytes.length;
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = openSync(Buffer.from(p.path.buffer, p.path.byteOffset, p.path.length), constants.O_RDONLY | constants.O_NOFOLLOW);
+      } catch {
+        return null;
+      }
+      try {
+        for (let done = 0; done < p.length; ) {
+          const n = readSync(fd, this.buf, at + done, p.length - done, p.offset + done);
+          if (n === 0) return null;
+          done += n;
+        }
+      } catch {
+        return null;
+      } finally {
+        closeSync(fd);
+      }
+      at += p.length;
+    }
+    return at === size ? this.buf.subarray(0, size) : null;
   }
 
   private async fromStores(job: FetchJob, id: Uint8Array, size: number, warnings: string[]) {

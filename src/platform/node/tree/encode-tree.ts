@@ -34,6 +34,15 @@ export interface EncodeTreeOptions {
   linux: LinuxFs | null;
   /** why the Linux adapter is missing, for the error message */
   linuxMissing?: string | null;
+  /** told where each part of the stream comes from (seeds: see TreeSeedMap) */
+  observer?: StreamObserver;
+}
+
+/** Sees the stream as it is produced: record bytes, and file payloads by path. */
+export interface StreamObserver {
+  records(bytes: Uint8Array): void;
+  /** the next `size` stream bytes are the content of the file at `path` */
+  payload(path: Buffer, size: number): void;
 }
 
 export interface EncodeTreeResult {
@@ -82,7 +91,7 @@ class TreeEncoder {
   private async directory(path: Buffer, st: BigIntStats, fd: number, rules: ExcludeRules) {
     const linux = this.o.linux;
     const apiFs = linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
-    await this.o.sink.write(this.enc.node(this.reader.read(path, st, fd, apiFs)));
+    await this.records(this.enc.node(this.reader.read(path, st, fd, apiFs)));
     this.entries++;
     const mount = linux && this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS ? linux.mountId(fd) : null;
     if (!apiFs) {
@@ -99,7 +108,7 @@ class TreeEncoder {
       }
       for (const name of names) await this.child(path, name, rules, mount);
     }
-    await this.o.sink.write(this.enc.endDirectory());
+    await this.records(this.enc.endDirectory());
   }
 
   private async child(dir: Buffer, name: Buffer, rules: ExcludeRules, mount: number | null) {
@@ -118,14 +127,14 @@ class TreeEncoder {
         if (chattr !== null && chattr & FS_NODUMP_FL) return;
       }
       if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return;
-      await this.o.sink.write(this.enc.filename(name));
+      await this.records(this.enc.filename(name));
       if (type === S_IFDIR) {
         await this.directory(path, st, fd, rules.enter(name));
         return;
       }
       const apiFs = fd >= 0 && linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
       const node = this.reader.read(path, st, fd, apiFs);
-      await this.o.sink.write(this.enc.node(node));
+      await this.records(this.enc.node(node));
       this.entries++;
       if (type === S_IFREG) {
         await this.payload(path, fd, node.size!);
@@ -136,8 +145,14 @@ class TreeEncoder {
     }
   }
 
+  private records(bytes: Uint8Array): Promise<void> {
+    this.o.observer?.records(bytes);
+    return this.o.sink.write(bytes);
+  }
+
   /** Streams exactly `size` bytes of the file into the sink. */
   private async payload(path: Buffer, fd: number, size: number) {
+    this.o.observer?.payload(path, size);
     for (let done = 0; done < size; ) {
       const n = Math.min(RING_PIECE, size - done);
       const views = await this.o.sink.reserve(n);

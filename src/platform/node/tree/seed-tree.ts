@@ -1,0 +1,47 @@
+// A directory as a seed for extracting a .caidx: encoded with the index's feature
+// flags and chunked with its chunk sizes, as casync does, remembering where each
+// part of the stream came from (TreeSeedMap) so chunks can be rebuilt later.
+
+import type { ChunkSizes } from '../../../chunker/sizes.ts';
+import type { DigestName } from '../../../digest.ts';
+import { ChunkPipeline } from '../../../engine/chunk-pipeline.ts';
+import type { Executor } from '../../../engine/jobs.ts';
+import { RingWriter, ringSizeFor } from '../../../engine/ring-writer.ts';
+import type { SeedIndex } from '../../../engine/seed-index.ts';
+import { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import type { LinuxFs } from '../linux/index.ts';
+import { encodeTree } from './encode-tree.ts';
+
+export interface SeedTreeOptions {
+  dir: string;
+  featureFlags: bigint;
+  sizes: ChunkSizes;
+  digest: DigestName;
+  executor: Executor;
+  linux: LinuxFs | null;
+  /** where the seed's chunk ids go, under seed number `seed` */
+  index: SeedIndex;
+  seed: number;
+}
+
+export async function indexSeedTree(o: SeedTreeOptions): Promise<TreeSeedMap> {
+  const map = new TreeSeedMap();
+  const ring = new SharedArrayBuffer(ringSizeFor(o.sizes.max));
+  let start = 0;
+  const pipeline = new ChunkPipeline({
+    input: { ring, path: `${o.dir} (seed)` },
+    sizes: o.sizes,
+    digest: o.digest,
+    store: null,
+    compression: 'zstd',
+    executor: o.executor,
+    onChunks: (ends, r) => {
+      o.index.addChunks(o.seed, start, ends, r.ids);
+      start = ends[ends.length - 1];
+    },
+  });
+  const writer = new RingWriter(ring, pipeline);
+  await encodeTree({ root: o.dir, featureFlags: o.featureFlags, sink: writer, linux: o.linux, observer: map });
+  await pipeline.finish(writer.written);
+  return map;
+}
