@@ -3,12 +3,14 @@
 // seeds lack comes from the store.
 
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
 import { chunkPathBase, toHex } from '../src/chunk-id.ts';
-import { casync, haveCasync, ok, rand, tempDir, wasync } from './helpers.ts';
+import { casync, haveCasync, ok, rand, requires, tempDir, wasync } from './helpers.ts';
+import { mounted } from './linux-fixtures.ts';
 
 const dir = tempDir();
 const p = (n: string) => join(dir, n);
@@ -18,7 +20,7 @@ mkdirSync(p('v1/sub'), { recursive: true });
 for (let i = 0; i < 12; i++) writeFileSync(p(`v1/sub/f${i}`), rand(`f${i}`, 150_000 + i * 7000));
 writeFileSync(p('v1/big'), rand('big', 2 << 20));
 writeFileSync(p('v1/gone'), rand('gone', 90_000));
-cpSync(p('v1'), p('v2'), { recursive: true });
+execFileSync('cp', ['-a', p('v1'), p('v2')]); // nanosecond times kept
 writeFileSync(p('v2/sub/f3'), rand('f3-new', 160_000));
 appendFileSync(p('v2/big'), 'appended\n');
 writeFileSync(p('v2/new'), rand('new', 120_000));
@@ -51,12 +53,12 @@ test('an older tree as --seed: only what it lacks comes from the store', () => {
 });
 
 test('the existing target is a seed unless --seed-output=no', () => {
-  cpSync(p('v1'), p('target'), { recursive: true });
+  execFileSync('cp', ['-a', p('v1'), p('target')]);
   const r = ok(wasync(['extract', '-v', `--store=${store}`, p('v2.caidx'), p('target')]));
   assert.equal(fromStore(r.stderr), lacking.length);
   same(p('v2'), p('target'));
   rmSync(p('target'), { recursive: true });
-  cpSync(p('v1'), p('target'), { recursive: true });
+  execFileSync('cp', ['-a', p('v1'), p('target')]);
   const r2 = ok(wasync(['extract', '-v', '--seed-output=no', `--store=${store}`, p('v2.caidx'), p('target')]));
   assert.equal(fromStore(r2.stderr), v2.length);
   same(p('v2'), p('target'));
@@ -70,9 +72,42 @@ test('an older .catar is a seed too (its bytes are the old stream)', () => {
 });
 
 test('a seed whose files hold other bytes supplies only what still matches', () => {
-  cpSync(p('v1'), p('changing'), { recursive: true });
+  execFileSync('cp', ['-a', p('v1'), p('changing')]);
   for (let i = 0; i < 12; i++) writeFileSync(p(`changing/sub/f${i}`), rand(`other${i}`, 150_000 + i * 7000));
   const r = ok(wasync(['extract', '-v', `--store=${store}`, `--seed=${p('changing')}`, p('v2.caidx'), p('out4')]));
   same(p('v2'), p('out4'));
   assert.ok(fromStore(r.stderr) > lacking.length);
+});
+
+test('--reflink clones seed data on XFS; ext4 falls back to copying', (t) => {
+  const xfs = mounted('xfs');
+  if (!requires(t, xfs !== null, 'root, mkfs.xfs and loop mounts (reflinks)')) return;
+  const base = join(xfs!, `reflink-${process.pid}`);
+  execFileSync('mkdir', [base]);
+  execFileSync('cp', ['-a', p('v1'), p('v2'), base]);
+  const s = join(base, 's.castr');
+  ok(wasync(['make', `--store=${s}`, join(base, 'v2.caidx'), join(base, 'v2')]));
+  const r = ok(wasync(['extract', '-v', `--store=${s}`, `--seed=${join(base, 'v1')}`, join(base, 'v2.caidx'), join(base, 'out')]));
+  const cloned = /Bytes cloned through reflinks: ([\d.]+)([KMG]?)/.exec(r.stderr)!;
+  assert.ok(Number(cloned[1]) > 0 && cloned[2] === 'M', r.stderr);
+  same(join(base, 'v2'), join(base, 'out'));
+  const r2 = ok(wasync(['extract', '-v', '--reflink=no', `--store=${s}`, `--seed=${join(base, 'v1')}`, join(base, 'v2.caidx'), join(base, 'out2')]));
+  assert.match(r2.stderr, /Bytes cloned through reflinks: 0B/);
+  same(join(base, 'v2'), join(base, 'out2'));
+  // On ext4 (no reflinks) the same extraction copies.
+  const r3 = ok(wasync(['extract', '-v', `--store=${store}`, `--seed=${p('v1')}`, p('v2.caidx'), p('out5')]));
+  assert.match(r3.stderr, /Bytes cloned through reflinks: 0B/);
+  same(p('v2'), p('out5'));
+});
+
+test('--hardlink=yes links identical seed files instead of copying them', () => {
+  const r = ok(wasync(['extract', '-v', '--hardlink=yes', `--store=${store}`, `--seed=${p('v1')}`, p('v2.caidx'), p('out6')]));
+  same(p('v2'), p('out6'));
+  assert.equal(statSync(p('out6/sub/f0')).ino, statSync(p('v1/sub/f0')).ino, 'unchanged file linked');
+  assert.notEqual(statSync(p('out6/sub/f3')).ino, statSync(p('v1/sub/f3')).ino, 'changed file copied');
+  assert.notEqual(statSync(p('out6/big')).ino, statSync(p('v1/big')).ino, 'changed file copied');
+  assert.match(r.stderr, /Bytes cloned through hardlinks: [1-9]/);
+  // Without the option, nothing is linked.
+  ok(wasync(['extract', `--store=${store}`, `--seed=${p('v1')}`, p('v2.caidx'), p('out7')]));
+  assert.notEqual(statSync(p('out7/sub/f0')).ino, statSync(p('v1/sub/f0')).ino);
 });

@@ -19,6 +19,7 @@ import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import { TreeStream, type ExtractTreeOptions } from '../platform/node/tree/extract-tree.ts';
 import type { UidShift } from '../platform/node/tree/apply-metadata.ts';
 import type { Log } from './log.ts';
+import { formatBytes } from '../units.ts';
 import { parseYesNo, type GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
 
@@ -44,6 +45,8 @@ export async function extractTreeCommand(
     deleteExtra: parseYesNo('delete', opts.delete, true),
     undoImmutable: parseYesNo('undo-immutable', opts.undoImmutable, false),
     punchHoles: parseYesNo('punch-holes', opts.punchHoles, true),
+    reflink: parseYesNo('reflink', opts.reflink, true),
+    hardlinkSeeds: null,
     uidShift: uidShift(opts),
     warn: (m) => log.warn(m),
   };
@@ -98,6 +101,7 @@ export async function extractTreeCommand(
       }
     }
     if (seedPaths.length) log.info(`Seeds: ${seeds.size} chunks known`);
+    if (parseYesNo('hardlink', opts.hardlink, false)) options.hardlinkSeeds = [...seedTrees.values()];
     const r = await extractBlob({
       entries,
       digest,
@@ -110,13 +114,15 @@ export async function extractTreeCommand(
       compareOutput: false,
       zeroIds: new Map(),
       executor: executors.chunks,
-      onData: (b) => tree.push(b),
+      onData: (b, origins) => tree.push(b, origins),
       onWarning: (w) => log.warn(w),
     });
     tree.end();
     log.info(`Extracted ${tree.entries} entries into ${target}`);
     log.share(r.fromStore, r.fromStoreBytes, r.chunks, r.size, 'local store');
     log.share(r.fromSeed, r.fromSeedBytes, r.chunks, r.size, 'local seed');
+    log.info(`Bytes cloned through reflinks: ${formatBytes(tree.clonedBytes)}`);
+    log.info(`Bytes cloned through hardlinks: ${formatBytes(tree.linkedBytes)}`);
   } finally {
     for (const f of seedFiles) f?.close();
     await executors.close();

@@ -49,6 +49,8 @@ export function program(): Command {
     .option('--punch-holes <yes|no>', 'Leave runs of zeros as holes (sparse files) when extracting (default yes)')
     .option('--uid-shift <yes|no|SHIFT>', 'Shift UIDs/GIDs when extracting')
     .option('--uid-range <RANGE>', 'Restrict UIDs/GIDs to a range when extracting')
+    .option('--reflink <yes|no>', 'Clone data from seeds with reflinks where the file system can (default yes)')
+    .option('--hardlink <yes|no>', 'Hard-link identical files from seeds when extracting (default no)')
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 

@@ -17,6 +17,7 @@ import {
   type FetchResult,
   type FetchStats,
   type FileRef,
+  type Origin,
   type RecipePiece,
 } from './jobs.ts';
 import type { SeedIndex } from './seed-index.ts';
@@ -39,7 +40,8 @@ export interface ExtractBlobOptions {
   /** Ids of all-zero chunks, by size; those chunks are never fetched. */
   zeroIds: Map<number, Uint8Array>;
   executor: Executor;
-  onData?(bytes: Uint8Array): void | Promise<void>;
+  /** the bytes in order, with where seed-tree parts of them came from */
+  onData?(bytes: Uint8Array, origins: Origin[]): void | Promise<void>;
   onWarning?(message: string): void;
 }
 
@@ -61,7 +63,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
     const r = await inFlight.shift()!;
     for (const k of Object.keys(r.stats) as (keyof FetchStats)[]) totals[k] += r.stats[k];
     for (const w of r.warnings) o.onWarning?.(w);
-    if (r.data) await o.onData?.(r.data);
+    if (r.data) await o.onData?.(r.data, r.origins);
   };
 
   const dispatch = async () => {

@@ -109,8 +109,19 @@ export interface FetchStats {
   unchanged: number;
   unchangedBytes: number;
 }
+/** Stream bytes that were taken from a seed file, for reflinking them. */
+export interface Origin {
+  /** stream offset */
+  offset: number;
+  length: number;
+  path: Uint8Array;
+  fileOffset: number;
+}
+
 export interface FetchResult {
   stats: FetchStats;
+  /** where recipe-built chunks came from (seed trees only) */
+  origins: Origin[];
   data: Uint8Array | null;
   warnings: string[];
 }

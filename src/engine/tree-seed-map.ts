@@ -17,7 +17,14 @@ export class TreeSeedMap {
   private arena = new Uint8Array(ARENA_STEP);
   private arenaUsed = 0;
   private readonly files: Uint8Array[] = [];
+  /** seed files by size, for --hardlink */
+  private readonly bySize = new Map<number, Uint8Array[]>();
   size = 0;
+
+  /** Seed files of this size (paths). */
+  filesOfSize(size: number): readonly Uint8Array[] {
+    return this.bySize.get(size) ?? [];
+  }
 
   records(bytes: Uint8Array): void {
     if (this.arenaUsed + bytes.length > this.arena.length) {
@@ -38,8 +45,12 @@ export class TreeSeedMap {
   }
 
   payload(path: Uint8Array, size: number): void {
+    const copy = Uint8Array.from(path);
+    const same = this.bySize.get(size);
+    if (same) same.push(copy);
+    else this.bySize.set(size, [copy]);
     if (!size) return;
-    this.files.push(Uint8Array.from(path));
+    this.files.push(copy);
     this.starts.push(this.size);
     this.sources.push(-this.files.length);
     this.size += size;

@@ -30,7 +30,13 @@ export type CatarEvent =
       /** mode/uid/gid/flags as stored; mtimeNs is the stored unsigned 64-bit value */
       node: CatarNode;
     }
-  | { type: 'payload'; /** a view valid until the next call; copy it to keep it */ data: Uint8Array }
+  | {
+      type: 'payload';
+      /** a view valid until the next call; copy it to keep it */
+      data: Uint8Array;
+      /** archive offset of data[0] */
+      offset: number;
+    }
   | { type: 'payload-end' }
   | { type: 'directory-end'; /** archive offset of its GOODBYE */ offset: number; depth: number }
   | { type: 'end' };
@@ -145,7 +151,7 @@ export class CatarDecoder {
         case Ev.Node:
           return this.#node(s);
         case Ev.Payload:
-          return { type: 'payload', data: new Uint8Array(core.memory.buffer, Number(s[1]), Number(s[2])) };
+          return { type: 'payload', data: new Uint8Array(core.memory.buffer, Number(s[1]), Number(s[2])), offset: Number(s[0]) };
         case Ev.PayloadEnd:
           return { type: 'payload-end' };
         case Ev.DirectoryEnd:

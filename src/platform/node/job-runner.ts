@@ -25,6 +25,7 @@ import {
   type ScanJob,
   type ScanResult,
   type RecipePiece,
+  type Origin,
 } from '../../engine/jobs.ts';
 import { ChunkCodec } from './codecs.ts';
 import { LocalStore } from './local-store.ts';
@@ -113,6 +114,7 @@ export class JobRunner {
   private async fetch(job: FetchJob): Promise<FetchResult> {
     const stats = emptyFetchStats();
     const warnings: string[] = [];
+    const origins: Origin[] = [];
     const n = job.ids.length / CHUNK_ID_SIZE;
     let total = 0;
     for (let i = 0; i < n; i++) total += job.plan[i * FETCH_PLAN_FIELDS + 1];
@@ -142,6 +144,7 @@ export class JobRunner {
           data = candidate;
           stats.fromSeed++;
           stats.fromSeedBytes += size;
+          if (source === Source.Recipe) addOrigins(origins, job.recipes![seedOffset], offset);
         }
       }
       if (!data) {
@@ -156,7 +159,7 @@ export class JobRunner {
         writeFully(job.out as FileRef, data, offset);
       }
     }
-    return { stats, data: collected, warnings };
+    return { stats, data: collected, warnings, origins };
   }
 
   /** A chunk from a seed tree's pieces; null if a file is gone or shorter now. */
@@ -273,6 +276,14 @@ export class JobRunner {
 function isZero(data: Uint8Array, zeros: Uint8Array): boolean {
   // A first-byte test keeps the common (non-zero) case free; compare is memcmp.
   return data[0] === 0 && data[data.length - 1] === 0 && Buffer.compare(data, zeros) === 0;
+}
+
+/** The file pieces of a recipe used for the chunk at stream offset `at`. */
+function addOrigins(origins: Origin[], pieces: RecipePiece[], at: number) {
+  for (const p of pieces) {
+    if ('path' in p) origins.push({ offset: at, length: p.length, path: p.path, fileOffset: p.offset });
+    at += 'bytes' in p ? p.bytes.length : p.length;
+  }
 }
 
 /** Copies input[pos, pos + len) into buf at off. */

@@ -15,9 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarDecoder, type CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
-import { O_CREAT, O_EXCL, O_WRONLY, type LinuxFs } from '../linux/index.ts';
+import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
+import type { Origin } from '../../../engine/jobs.ts';
 import { MetadataApplier, type UidShift } from './apply-metadata.ts';
 import { Remover } from './remove-tree.ts';
+import { HardLinker } from './hardlink.ts';
+import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
 
 export interface ExtractTreeOptions {
   target: string;
@@ -29,6 +32,10 @@ export interface ExtractTreeOptions {
   undoImmutable: boolean;
   /** leave runs of zeros as holes */
   punchHoles: boolean;
+  /** clone data taken from seed files (FICLONERANGE) where the file system can */
+  reflink: boolean;
+  /** --hardlink=yes: seed trees whose identical files are linked instead of copied */
+  hardlinkSeeds: TreeSeedMap[] | null;
   uidShift: UidShift | null;
   warn(message: string): void;
 }
@@ -62,7 +69,17 @@ export class TreeExtractor {
   private readonly linux: LinuxFs;
   /** temporary names in use, removed if extraction fails */
   private readonly temporaries = new Set<{ dirfd: number; name: Buffer }>();
+  /** seed-file origins of stream bytes not yet decoded (reflinks) */
+  private origins: Origin[] = [];
+  private readonly seedFds = new Map<string, number>();
+  private cloneFailed = false;
+  private hardlinks: HardLinker | null = null;
   entries = 0;
+  clonedBytes = 0;
+
+  get linkedBytes() {
+    return this.hardlinks?.linkedBytes ?? 0;
+  }
 
   constructor(private readonly o: ExtractTreeOptions) {
     this.linux = o.linux;
@@ -74,13 +91,15 @@ export class TreeExtractor {
       case 'node':
         this.entries++;
         if (ev.depth === 0) {
-          this.meta = new MetadataApplier(this.linux, this.o.replayFlags(ev.featureFlags), this.o.uidShift, this.o.warn);
+          const replay = this.o.replayFlags(ev.featureFlags);
+          this.meta = new MetadataApplier(this.linux, replay, this.o.uidShift, this.o.warn);
+          if (this.o.hardlinkSeeds?.length) this.hardlinks = new HardLinker(this.linux, replay, this.o.hardlinkSeeds);
           this.root(ev.node);
         }
         else this.child(ev.name as Uint8Array, ev.node);
         return;
       case 'payload':
-        this.payload(ev.data);
+        this.payload(ev.data, ev.offset);
         return;
       case 'payload-end':
         this.finishFile();
@@ -93,8 +112,20 @@ export class TreeExtractor {
     }
   }
 
+  /** Where upcoming stream bytes came from (seed files), in stream order. */
+  noteOrigins(origins: Origin[]): void {
+    if (this.o.reflink && !this.cloneFailed) for (const o of origins) this.origins.push(o);
+  }
+
+  /** After extraction: seed files opened for reflinks are closed. */
+  close(): void {
+    for (const fd of this.seedFds.values()) safely(() => closeSync(fd));
+    this.seedFds.clear();
+  }
+
   /** After a failure: temporary files go, descriptors close; what was completed stays. */
   abort(): void {
+    this.close();
     if (this.file) {
       safely(() => closeSync(this.file!.fd));
       this.file = null;
@@ -133,7 +164,7 @@ export class TreeExtractor {
       if (type === S_IFDIR) return this.directory(parent, name, node, path);
       if (type === S_IFREG) {
         const tmp = this.temporary(parent);
-        const fd = this.linux.openFileAt(parent.fd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600);
+        const fd = this.linux.openFileAt(parent.fd, tmp, O_RDWR | O_CREAT | O_EXCL, 0o600);
         this.file = { fd, tmp, name, node, parent, pos: 0, path };
         return;
       }
@@ -161,28 +192,82 @@ export class TreeExtractor {
     this.stack.push({ fd, node, path, existing: this.listing(fd), seen: new Set() });
   }
 
-  private payload(data: Uint8Array) {
+  private payload(data: Uint8Array, offset: number) {
     const f = this.file!;
     try {
-      if (!this.o.punchHoles) return this.write(f, data, 0, data.length);
-      // Whole zero blocks at block-aligned file offsets are skipped: the file is
-      // new, so they read back as zeros and take no space.  Runs of other blocks
-      // are written at once.
-      let run = 0;
-      for (let o = 0; o < data.length; ) {
-        const end = Math.min(data.length, o + HOLE_BLOCK - ((f.pos + o) % HOLE_BLOCK));
-        if (end - o === HOLE_BLOCK && isZero(data.subarray(o, end))) {
-          this.write(f, data, run, o);
-          run = end;
-        }
-        o = end;
+      let from = 0;
+      for (const [a, b] of this.clone(f, data.length, offset)) {
+        this.writeRange(f, data, from, a);
+        from = b;
       }
-      this.write(f, data, run, data.length);
+      this.writeRange(f, data, from, data.length);
     } catch (e) {
       throw this.wrap(e, f.path);
     } finally {
       f.pos += data.length;
     }
+  }
+
+  /**
+   * Reflinks the parts of this payload piece (stream offset `offset`) that came
+   * from seed files in whole, equally aligned blocks; returns them as ranges of
+   * the piece, ascending.
+   */
+  private clone(f: OpenFile, length: number, offset: number): [number, number][] {
+    const done: [number, number][] = [];
+    while (this.origins.length && this.origins[0].offset + this.origins[0].length <= offset) this.origins.shift();
+    for (const o of this.origins) {
+      if (o.offset >= offset + length || this.cloneFailed) break;
+      const start = Math.max(offset, o.offset);
+      const end = Math.min(offset + length, o.offset + o.length);
+      const dest = f.pos + (start - offset);
+      const src = o.fileOffset + (start - o.offset);
+      if ((dest - src) % HOLE_BLOCK !== 0) continue;
+      const a = Math.ceil(dest / HOLE_BLOCK) * HOLE_BLOCK;
+      const b = Math.floor((dest + end - start) / HOLE_BLOCK) * HOLE_BLOCK;
+      if (b <= a) continue;
+      const fd = this.seedFd(o.path);
+      if (fd < 0 || !this.linux.cloneRange(fd, src + (a - dest), b - a, f.fd, a)) {
+        this.cloneFailed = fd >= 0; // the file system cannot: stop trying
+        continue;
+      }
+      this.clonedBytes += b - a;
+      done.push([a - f.pos, b - f.pos]);
+    }
+    return done;
+  }
+
+  private seedFd(path: Uint8Array): number {
+    const key = Buffer.from(path).toString('latin1');
+    let fd = this.seedFds.get(key);
+    if (fd === undefined) {
+      try {
+        fd = openSync(Buffer.from(path), constants.O_RDONLY | constants.O_NOFOLLOW);
+      } catch {
+        fd = -1;
+      }
+      if (this.seedFds.size > 64) this.close();
+      this.seedFds.set(key, fd);
+    }
+    return fd;
+  }
+
+  /** Writes data[from, to), leaving whole zero blocks as holes with --punch-holes. */
+  private writeRange(f: OpenFile, data: Uint8Array, from: number, to: number) {
+    if (!this.o.punchHoles) return this.write(f, data, from, to);
+    // Whole zero blocks at block-aligned file offsets are skipped: the file is
+    // new, so they read back as zeros and take no space.  Runs of other blocks
+    // are written at once.
+    let run = from;
+    for (let o = from; o < to; ) {
+      const end = Math.min(to, o + HOLE_BLOCK - ((f.pos + o) % HOLE_BLOCK));
+      if (end - o === HOLE_BLOCK && isZero(data.subarray(o, end))) {
+        this.write(f, data, run, o);
+        run = end;
+      }
+      o = end;
+    }
+    this.write(f, data, run, to);
   }
 
   /** Writes data[from, to) at its place in the file. */
@@ -195,8 +280,16 @@ export class TreeExtractor {
     try {
       ftruncateSync(f.fd, f.pos); // trailing holes
       this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node);
-      this.install(f.parent, f.tmp, f.name, f.path);
-      this.meta.afterRename(f.fd, f.node, () => f.path);
+      const link = this.hardlinks && this.temporary(f.parent);
+      if (link && this.hardlinks!.link(f.fd, f.node, f.parent.fd, f.name, link)) {
+        this.forget(f.parent, link);
+        this.linux.unlinkAt(f.parent.fd, f.tmp, false);
+        this.forget(f.parent, f.tmp);
+      } else {
+        if (link) this.forget(f.parent, link);
+        this.install(f.parent, f.tmp, f.name, f.path);
+        this.meta.afterRename(f.fd, f.node, () => f.path);
+      }
     } catch (e) {
       throw this.wrap(e, f.path);
     } finally {
@@ -237,6 +330,10 @@ export class TreeExtractor {
     const st = this.linux.statAt(parent.fd, name);
     if (st && (st.mode & S_IFMT) === S_IFDIR) this.remover.remove(parent.fd, name, () => path);
     this.linux.renameAt(parent.fd, tmp, parent.fd, name);
+    this.forget(parent, tmp);
+  }
+
+  private forget(parent: Frame, tmp: Buffer) {
     for (const t of this.temporaries) if (t.dirfd === parent.fd && t.name.equals(tmp)) this.temporaries.delete(t);
   }
 
@@ -274,8 +371,17 @@ export class TreeStream {
     return this.extractor.entries;
   }
 
-  push(bytes: Uint8Array): void {
+  get clonedBytes() {
+    return this.extractor.clonedBytes;
+  }
+
+  get linkedBytes() {
+    return this.extractor.linkedBytes;
+  }
+
+  push(bytes: Uint8Array, origins: Origin[] = []): void {
     this.guard(() => {
+      this.extractor.noteOrigins(origins);
       this.decoder.push(bytes);
       this.drain();
     });
@@ -285,6 +391,7 @@ export class TreeStream {
     this.guard(() => {
       this.decoder.end();
       this.drain();
+      this.extractor.close();
     });
   }
 
