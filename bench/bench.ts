@@ -6,7 +6,10 @@
 // image of /usr/share made by mke2fs -d (what wasync is for: a file-system image
 // with compressible files and free space).
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image]
+// A third case is a directory tree (/usr/share, or --tree=DIR) made into a .caidx and
+// extracted again by both tools.
+//
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
@@ -118,6 +121,36 @@ async function benchBlob(label: string, input: string) {
   clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'));
 }
 
+async function benchTree(tree: string) {
+  const bytes = Number(spawnSync('du', ['-sb', tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
+  console.log(`\ntree: ${(bytes / MiB).toFixed(0)} MiB in ${tree}`);
+  const p = (n: string) => join(work, `tree-${n}`);
+  const clean = (...paths: string[]) => {
+    for (const x of paths) rmSync(x, { recursive: true, force: true });
+    spawnSync('sync');
+  };
+  compare(
+    'make .caidx',
+    bytes,
+    () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caidx'), tree]),
+    () => timed(['casync', 'make', `--store=${p('c.castr')}`, p('c.caidx'), tree]),
+    (x) => (x === 'a' ? clean(p('w.castr'), p('w.caidx')) : clean(p('c.castr'), p('c.caidx'))),
+  );
+  sameFile(p('w.caidx'), p('c.caidx'), 'tree indexes');
+  compare(
+    'extract .caidx',
+    bytes,
+    () => timed(['node', wasyncBin, 'extract', `--store=${p('c.castr')}`, p('c.caidx'), p('w.out')]),
+    () => timed(['casync', 'extract', `--store=${p('c.castr')}`, p('c.caidx'), p('c.out')]),
+    (x) => clean(p(`${x === 'a' ? 'w' : 'c'}.out`)),
+  );
+  const mtree = (d: string) => spawnSync('casync', ['mtree', d], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
+  // casync leaves the root directory's time unset; compare the rest.
+  const body = (s: string) => s.slice(s.indexOf('\n'));
+  if (body(mtree(p('w.out'))) !== body(mtree(p('c.out')))) throw new Error('the extracted trees differ');
+  clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'));
+}
+
 async function main() {
   if (spawnSync('casync', ['--version']).status !== 0) throw new Error('the bench needs casync (apt-get install casync)');
   console.log(`wasync bench in ${work}: median of ${runs} alternating runs, ${(await import('node:os')).availableParallelism()} cores`);
@@ -126,6 +159,11 @@ async function main() {
       const random = join(work, 'random.img');
       await writeRandom(random, 512 * MiB);
       await benchBlob('random', random);
+    }
+    if (!only || only === 'tree') {
+      const tree = arg('tree') ?? '/usr/share';
+      if (existsSync(tree)) await benchTree(tree);
+      else console.log(`\n(tree case skipped: ${tree} does not exist)`);
     }
     if (!only || only === 'image') {
       const image = join(work, 'usr-share.ext4');

@@ -52,22 +52,27 @@ export async function extractTreeCommand(
   };
   if (what === 'archive') {
     const name = input ?? 'standard input';
+    const executors = new Executors(Infinity);
+    options.executor = executors.chunks;
     const tree = new TreeStream(name, undefined, options);
     const bytes = input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
     try {
-      for await (const chunk of bytes) tree.push(chunk as Buffer);
+      for await (const chunk of bytes) await tree.push(chunk as Buffer);
+      await tree.end();
     } catch (e) {
-      throw ioError('EINPUT', name, e);
+      throw e instanceof WasyncError ? e : ioError('EINPUT', name, e);
+    } finally {
+      await executors.close();
     }
-    tree.end();
     log.info(`Extracted ${tree.entries} entries into ${target}`);
     return;
   }
   const stores = readStores(opts, input);
   const index = openIndexInput(input);
   const { header, entries } = await openIndexStream(index.bytes, index.name);
-  const tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
   const executors = new Executors(index.blobSize ?? Infinity);
+  if (!process.env.WASYNC_NO_OFFLOAD) options.executor = executors.chunks;
+  const tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
   const digest = digestOfFlags(header.flags);
   const seedPaths = [...(opts.seed ?? [])];
   if (parseYesNo('seed-output', opts.seedOutput, true) && statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
@@ -117,7 +122,7 @@ export async function extractTreeCommand(
       onData: (b, origins) => tree.push(b, origins),
       onWarning: (w) => log.warn(w),
     });
-    tree.end();
+    await tree.end();
     log.info(`Extracted ${tree.entries} entries into ${target}`);
     log.share(r.fromStore, r.fromStoreBytes, r.chunks, r.size, 'local store');
     log.share(r.fromSeed, r.fromSeedBytes, r.chunks, r.size, 'local seed');

@@ -176,9 +176,9 @@ async function runDirectory(
     if (e.type === 'node' && e.depth === 0) {
       const mode = e.node.mode;
       const alg = digestOf(mode);
-      // A non-directory's records are one write (see encode-tree), then its payload.
-      hashTo = isDir(mode) ? null : e.offset + dir.recordsAt(e.offset) + (e.node.size ?? 0);
       if (alg) {
+        // A non-directory's records are one write (see encode-tree), then its payload.
+        hashTo = isDir(mode) ? null : e.offset + dir.recordsAt(e.offset) + (e.node.size ?? 0);
         dir.hashFrom(e.offset, alg, hashTo);
         hashing = true;
       }

@@ -13,7 +13,14 @@
 // formatter masks the archive's flags with them (replayFeatureFlags).
 
 import { WasyncError } from '../errors.ts';
-import { CA_FORMAT_SUPPORTED_WITH_MASK, CA_FORMAT_WITH_QUOTA_PROJID, digestOfFlags } from '../format/feature-flags.ts';
+import {
+  CA_FORMAT_EXCLUDE_NODUMP,
+  CA_FORMAT_SUPPORTED_WITH_MASK,
+  CA_FORMAT_WITH_CHATTR,
+  CA_FORMAT_WITH_FAT_ATTRS,
+  CA_FORMAT_WITH_QUOTA_PROJID,
+  digestOfFlags,
+} from '../format/feature-flags.ts';
 import { combineFeatureFlags } from '../format/feature-flag-names.ts';
 import { splitSeekPath } from '../format/catar-lookup.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../format/catar-node.ts';
@@ -53,17 +60,40 @@ export function inputOf(arg: string | undefined, kind: 'default-dot' | 'default-
   return input === '-' ? null : input;
 }
 
-/** Buffered standard output: lines are gathered and written in large pieces. */
+/**
+ * Standard output in large pieces.  A failed write (a closed pipe) is thrown by
+ * the next add(), which ends the walk instead of decoding on for nobody.
+ */
 class Out {
   private text = '';
-  add(s: string): Promise<void> | void {
-    this.text += s;
-    if (this.text.length >= 1 << 16) return this.flush();
+  private failed: unknown = null;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor() {
+    // Write errors arrive through the callbacks; without a listener the stream's
+    // 'error' event would end the process with a stack trace.
+    if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {});
   }
-  flush(): Promise<void> {
+
+  add(s: string): void {
+    if (this.failed) throw this.failed;
+    this.text += s;
+    if (this.text.length >= 1 << 16) this.write();
+  }
+
+  async flush(): Promise<void> {
+    this.write();
+    await this.writing;
+    if (this.failed) throw this.failed;
+  }
+
+  private write() {
     const t = this.text;
     this.text = '';
-    return t ? writeStdout(Buffer.from(t, 'utf8')) : Promise.resolve();
+    if (!t) return;
+    this.writing = this.writing.then(() => writeStdout(Buffer.from(t, 'utf8'))).catch((e) => {
+      this.failed ??= e;
+    });
   }
 }
 
@@ -81,8 +111,12 @@ export async function inspect(verb: InspectVerb, inputArg: string | undefined, p
     if (verb === 'stat') await stat(tree, path, o, out);
     else if (verb === 'list' && !recursive && tree.lookup) await listShallow(tree, path, out);
     else await walk(verb, tree, path, o, recursive, out);
-  } finally {
     await out.flush();
+  } catch (e) {
+    // What was printed before the failure still goes out, as with casync.
+    await out.flush().catch(() => {});
+    throw e;
+  } finally {
     await tree.close();
   }
 }
@@ -92,18 +126,14 @@ const notFound = (tree: TreeInput, path: readonly Uint8Array[]) =>
 
 /** list and mtree: every node from PATH down (list --recursive=no: PATH and its children). */
 async function walk(verb: InspectVerb, tree: TreeInput, path: Uint8Array[], o: InspectOptions, recursive: boolean, out: Out) {
-  const pending: Promise<void>[] = [];
   const collector = new EntryCollector({
     base: path,
     payloadDigest: verb === 'mtree' ? digestOfFlags(tree.featureFlags) : null,
     onEntry: (e, depth) => {
-      if (!recursive && depth > 1) return;
-      const p = out.add(verb === 'list' ? formatListLine(e) : formatMtreeLine(e, o));
-      if (p) pending.push(p);
+      if (recursive || depth <= 1) out.add(verb === 'list' ? formatListLine(e) : formatMtreeLine(e, o));
     },
   });
   const r = await runTarget(tree, path, (e) => collector.event(e));
-  await Promise.all(pending);
   if (!r.found) throw notFound(tree, path);
 }
 
@@ -113,8 +143,8 @@ async function listShallow(tree: TreeInput, path: Uint8Array[], out: Out) {
   const loc = await lookup.lookup(path);
   if (!loc) throw notFound(tree, path);
   const line = (p: readonly Uint8Array[], mode: number) => formatListLine({ path: joinPath(p), mode } as InspectEntry);
-  await out.add(line(loc.path, loc.mode));
-  for (const c of await lookup.children(loc)) await out.add(line(c.path, c.mode));
+  out.add(line(loc.path, loc.mode));
+  for (const c of await lookup.children(loc)) out.add(line(c.path, c.mode));
 }
 
 /** stat: the block of one node, with its digests unless it is a directory. */
@@ -135,9 +165,16 @@ async function stat(tree: TreeInput, path: Uint8Array[], o: InspectOptions, out:
   if (!entry) throw new Error('stat: the node was found but not decoded');
   const e: InspectEntry = entry;
   if (r.digest) e.hardlinkDigest = r.digest;
-  // casync reads a directory input through its encoder, which reports a project id
-  // (0 when there is none) for every file and directory once quota-projid is on.
+  if (!tree.dir) return out.add(formatStat(e, o));
+  // casync shows a directory input through its encoder, which answers from what
+  // it read: a project id (0 when there is none) once quota-projid is on, and
+  // chattr and FAT attributes only when the flags made it read them.
   const type = e.mode & S_IFMT;
-  if (tree.dir && tree.featureFlags & CA_FORMAT_WITH_QUOTA_PROJID && (type === S_IFREG || type === S_IFDIR)) e.projid ??= 0;
-  await out.add(formatStat(e, o));
+  const fileOrDir = type === S_IFREG || type === S_IFDIR;
+  const f = tree.featureFlags;
+  if (fileOrDir && f & CA_FORMAT_WITH_QUOTA_PROJID) e.projid ??= 0;
+  let block = formatStat(e, o);
+  if (fileOrDir && !(f & (CA_FORMAT_WITH_CHATTR | CA_FORMAT_EXCLUDE_NODUMP))) block = block.replace(/^FileAttr: .*\n/m, '');
+  if (fileOrDir && !(f & CA_FORMAT_WITH_FAT_ATTRS)) block = block.replace(/^ FATAttr: .*\n/m, '');
+  out.add(block);
 }

@@ -6,6 +6,7 @@
 
 import type { Compression } from '../codecs/compression.ts';
 import type { DigestName } from '../digest.ts';
+import type { PackedFiles } from './file-batch.ts';
 
 /** Bytes one scan job covers; also the scanner's window size. */
 export const SCAN_SEGMENT = 8 << 20;
@@ -126,7 +127,24 @@ export interface FetchResult {
   warnings: string[];
 }
 
-export type Job = ScanJob | ChunkJob | DigestJob | FetchJob;
+/**
+ * Small files of an extracted tree, written by a worker: each whole file under
+ * its temporary name in an open directory, its metadata, its rename.
+ */
+export interface FilesJob {
+  kind: 'files';
+  /** what to restore (the archive's flags masked by --with/--without) */
+  replay: bigint;
+  uidShift: { shift: number; range: number } | null;
+  punchHoles: boolean;
+  undoImmutable: boolean;
+  files: PackedFiles;
+}
+export interface FilesResult {
+  warnings: string[];
+}
+
+export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob;
 
 export const emptyFetchStats = (): FetchStats => ({
   fromStore: 0,

@@ -22,8 +22,8 @@
 // themselves (goodbye offsets are relative), and any other node is wrapped in the
 // archive's root metadata, its own FILENAME and a one-item GOODBYE.
 
-import { formatError } from '../errors.ts';
-import { readRange, type ReadAt } from '../engine/random-access.ts';
+import { WasyncError, formatError } from '../errors.ts';
+import type { ReadAt } from '../engine/random-access.ts';
 import { instantiateCore } from '../chunker/wasm-core.ts';
 import { CatarDecoder, type CatarEvent } from './catar-decoder.ts';
 import { S_IFDIR, S_IFMT } from './catar-node.ts';
@@ -95,6 +95,22 @@ export function goodbyeHash(name: Uint8Array): bigint {
   return BigInt.asUintN(64, core.siphash24(buf, name.length));
 }
 
+/**
+ * The items of an n-item GOODBYE table whose hash is h, in casync's search order:
+ * pre-order over the implicit tree, into both subtrees when the hashes are equal.
+ * Indices at least double at each level, so the walk ends whatever the table says.
+ */
+export async function* goodbyeSearch(n: number, h: bigint, hashAt: (i: number) => Promise<bigint> | bigint): AsyncGenerator<number> {
+  const stack = n > 0 ? [0] : [];
+  while (stack.length) {
+    const i = stack.pop()!;
+    const p = await hashAt(i);
+    if (h >= p && 2 * i + 2 < n) stack.push(2 * i + 2);
+    if (h <= p && 2 * i + 1 < n) stack.push(2 * i + 1);
+    if (p === h) yield i;
+  }
+}
+
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 const isDir = (mode: number) => (mode & S_IFMT) === S_IFDIR;
 
@@ -144,16 +160,14 @@ export class CatarLookup {
     if (!dir.goodbye || name.length === 0 || name.length > CA_FORMAT_FILENAME_MAX) return null;
     const h = goodbyeHash(name);
     const n = (dir.goodbye.size - GOODBYE_MIN) / ITEM;
-    // Pre-order over the implicit tree, both sides on equal hashes; indices
-    // double at each level, so the walk ends.
-    const stack = n > 0 ? [0] : [];
-    while (stack.length) {
-      const i = stack.pop()!;
+    const items = new Map<number, { offset: bigint; size: bigint; hash: bigint }>();
+    const hashAt = async (i: number) => {
       const item = await this.#item(dir, i);
-      if (h >= item.hash && 2 * i + 2 < n) stack.push(2 * i + 2);
-      if (h <= item.hash && 2 * i + 1 < n) stack.push(2 * i + 1);
-      if (item.hash !== h) continue;
-      const child = await this.#childAt(dir, i, item);
+      items.set(i, item);
+      return item.hash;
+    };
+    for await (const i of goodbyeSearch(n, h, hashAt)) {
+      const child = await this.#childAt(dir, i, items.get(i)!);
       if (sameBytes(child.path[child.path.length - 1], name)) return child;
     }
     return null;
@@ -308,20 +322,23 @@ export interface SubtreeOptions {
  */
 export async function* subtreeEvents(lookup: CatarLookup, loc: CatarNodeLocation, o: SubtreeOptions = {}): AsyncGenerator<CatarEvent> {
   const r = lookup.r;
+  // Small pieces first: `stat` needs only the first node's records.
   async function* range(start: number, end: number) {
-    for await (const b of readRange(r, start, end)) {
+    for (let piece = 1 << 16; start < end; piece = Math.min(2 * piece, 1 << 20)) {
+      const b = await r.read(start, Math.min(piece, end - start));
       o.onBytes?.(start, b);
       start += b.length;
       yield b;
     }
   }
+  const decoder = new CatarDecoder(lookup.file, { expectFlags: lookup.featureFlags });
   if (isDir(loc.mode)) {
     const base = loc.entryOffset;
-    const d = new CatarDecoder(base ? `${lookup.file} (the directory at byte ${base})` : lookup.file, { expectFlags: lookup.featureFlags });
-    for await (const e of decodeEvents(d, range(base, loc.end))) {
-      if (e.type === 'node' || e.type === 'directory-end') yield { ...e, offset: e.offset + base };
-      else yield e;
-    }
+    yield* remapped(lookup.file, (f) => f + base, async function* () {
+      for await (const e of decodeEvents(decoder, range(base, loc.end))) {
+        yield e.type === 'node' || e.type === 'directory-end' || e.type === 'payload' ? { ...e, offset: e.offset + base } : e;
+      }
+    });
     return;
   }
   // A lone node is wrapped: root metadata, its FILENAME and body, a one-item GOODBYE.
@@ -343,12 +360,25 @@ export async function* subtreeEvents(lookup: CatarLookup, loc: CatarNodeLocation
     yield* range(loc.filenameOffset!, loc.end);
     yield goodbye;
   }
-  const shift = loc.entryOffset - (prefix + (loc.entryOffset - loc.filenameOffset!));
-  const d = new CatarDecoder(`${lookup.file} (the node at byte ${loc.entryOffset})`, { expectFlags: lookup.featureFlags });
-  for await (const e of decodeEvents(d, pieces())) {
-    if (e.type === 'node') {
-      if (e.depth === 1) yield { ...e, depth: 0, offset: e.offset + shift };
-    } else if (e.type !== 'directory-end') yield e;
+  const real = (f: number) => (f < prefix ? f : f < g ? f - prefix + loc.filenameOffset! : loc.end);
+  yield* remapped(lookup.file, real, async function* () {
+    for await (const e of decodeEvents(decoder, pieces())) {
+      if (e.type === 'node') {
+        if (e.depth === 1) yield { ...e, depth: 0, offset: real(e.offset) };
+      } else if (e.type === 'payload') yield { ...e, offset: real(e.offset) };
+      else if (e.type !== 'directory-end') yield e;
+    }
+  });
+}
+
+/** The events of `run`, its decoder's errors told with archive offsets. */
+async function* remapped(file: string, real: (offset: number) => number, run: () => AsyncGenerator<CatarEvent>): AsyncGenerator<CatarEvent> {
+  try {
+    yield* run();
+  } catch (e) {
+    const m = e instanceof WasyncError && e.code === 'EFORMAT' ? /^(.*) \(at byte (\d+)\)$/s.exec(e.message) : null;
+    if (!m || !m[1].startsWith(`${file}: `)) throw e;
+    throw formatError(file, real(Number(m[2])), m[1].slice(file.length + 2));
   }
 }
 

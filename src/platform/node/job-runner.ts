@@ -26,7 +26,14 @@ import {
   type ScanResult,
   type RecipePiece,
   type Origin,
+  type FilesJob,
+  type FilesResult,
 } from '../../engine/jobs.ts';
+import { linuxFs, linuxFsUnavailable } from './linux/index.ts';
+import { FileWriter } from './tree/file-writer.ts';
+import { unpackFiles } from '../../engine/file-batch.ts';
+import { MetadataApplier } from './tree/apply-metadata.ts';
+import { Remover } from './tree/remove-tree.ts';
 import { ChunkCodec } from './codecs.ts';
 import { LocalStore } from './local-store.ts';
 
@@ -60,6 +67,8 @@ export class JobRunner {
         const r = await this.fetch(job);
         return { result: r, transfer: r.data ? [r.data.buffer as ArrayBuffer] : [] };
       }
+      case 'files':
+        return { result: this.files(job), transfer: [] };
     }
   }
 
@@ -160,6 +169,29 @@ export class JobRunner {
       }
     }
     return { stats, data: collected, warnings, origins };
+  }
+
+  private writers = new Map<string, { writer: FileWriter; warnings: string[] }>();
+
+  /** Small extracted files: written whole, in order, by this thread. */
+  private files(job: FilesJob): FilesResult {
+    const key = `${job.replay}:${job.uidShift?.shift}:${job.uidShift?.range}:${job.punchHoles}:${job.undoImmutable}`;
+    let w = this.writers.get(key);
+    if (!w) {
+      const linux = linuxFs();
+      if (!linux) throw new WasyncError('EUNSUPPORTED', `writing files needs the Linux adapter: ${linuxFsUnavailable()}`);
+      const warnings: string[] = [];
+      const meta = new MetadataApplier(linux, job.replay, job.uidShift, (m) => warnings.push(m));
+      w = { writer: new FileWriter(linux, meta, new Remover(linux, job.undoImmutable), job.punchHoles), warnings };
+      this.writers.set(key, w);
+    }
+    for (const f of unpackFiles(job.files)) {
+      const name = Buffer.from(f.name.buffer, f.name.byteOffset, f.name.length);
+      const tmp = Buffer.from(f.tmp.buffer, f.tmp.byteOffset, f.tmp.length);
+      const path = `${f.dirPath}/${name}`;
+      w.writer.writeWhole({ dirfd: f.dirfd, tmp, name, node: f.node, fresh: f.fresh, dirCreated: f.dirCreated, path }, f.data);
+    }
+    return { warnings: w.warnings.splice(0) };
   }
 
   /** A chunk from a seed tree's pieces; null if a file is gone or shorter now. */

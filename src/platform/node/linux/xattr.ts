@@ -71,14 +71,15 @@ export function xattrOps(libc: Libc): XattrOps {
   }
 
   // The failure paths take errno first, before anything else can touch it.
-  function listFailed(errno: number, syscall: string, where: string): Buffer[] {
+  // `where` is a thunk: naming an fd means a readlink, only worth it for an error.
+  function listFailed(errno: number, syscall: string, where: () => string): Buffer[] {
     if (errno === ENOTSUP) return [];
-    throw sysError(libc, syscall, errno, where);
+    throw sysError(libc, syscall, errno, where());
   }
 
-  function getFailed(errno: number, syscall: string, where: string, name: Uint8Array | string): null {
+  function getFailed(errno: number, syscall: string, where: () => string, name: Uint8Array | string): null {
     if (errno === ENODATA || errno === ENOTSUP) return null;
-    throw sysError(libc, syscall, errno, where, named(name));
+    throw sysError(libc, syscall, errno, where(), named(name));
   }
 
   const failed = (errno: number, syscall: string, where: string, name: Uint8Array | string) =>
@@ -89,14 +90,14 @@ export function xattrOps(libc: Libc): XattrOps {
       const p = c.path(0, path, 'llistxattr');
       let n = libc.llistxattr(p, scratch, FIRST_TRY);
       if (retry(n)) n = libc.llistxattr(p, scratch, XATTR_MAX);
-      return n >= 0 ? splitNames(scratch, n) : listFailed(libc.errno(), 'llistxattr', showPath(path));
+      return n >= 0 ? splitNames(scratch, n) : listFailed(libc.errno(), 'llistxattr', () => showPath(path));
     },
     getXattr(path, name) {
       const p = c.path(0, path, 'lgetxattr');
       const x = c.path(1, name, 'lgetxattr');
       let n = libc.lgetxattr(p, x, scratch, FIRST_TRY);
       if (retry(n)) n = libc.lgetxattr(p, x, scratch, XATTR_MAX);
-      return n >= 0 ? copyOut(n) : getFailed(libc.errno(), 'lgetxattr', showPath(path), name);
+      return n >= 0 ? copyOut(n) : getFailed(libc.errno(), 'lgetxattr', () => showPath(path), name);
     },
     setXattr(path, name, value, flags = 0) {
       const r = libc.lsetxattr(c.path(0, path, 'lsetxattr'), c.path(1, name, 'lsetxattr'), value, value.length, flags);
@@ -109,13 +110,13 @@ export function xattrOps(libc: Libc): XattrOps {
     listXattrsFd(fd) {
       let n = libc.flistxattr(fd, scratch, FIRST_TRY);
       if (retry(n)) n = libc.flistxattr(fd, scratch, XATTR_MAX);
-      return n >= 0 ? splitNames(scratch, n) : listFailed(libc.errno(), 'flistxattr', fdPath(fd));
+      return n >= 0 ? splitNames(scratch, n) : listFailed(libc.errno(), 'flistxattr', () => fdPath(fd));
     },
     getXattrFd(fd, name) {
       const x = c.path(1, name, 'fgetxattr');
       let n = libc.fgetxattr(fd, x, scratch, FIRST_TRY);
       if (retry(n)) n = libc.fgetxattr(fd, x, scratch, XATTR_MAX);
-      return n >= 0 ? copyOut(n) : getFailed(libc.errno(), 'fgetxattr', fdPath(fd), name);
+      return n >= 0 ? copyOut(n) : getFailed(libc.errno(), 'fgetxattr', () => fdPath(fd), name);
     },
     setXattrFd(fd, name, value, flags = 0) {
       const r = libc.fsetxattr(fd, c.path(1, name, 'fsetxattr'), value, value.length, flags);

@@ -48,6 +48,21 @@ export interface UidShift {
 /** Where a node is: its descriptor, or its directory and (temporary) name. */
 export type NodeRef = { fd: number; path: () => string } | { dirfd: number; name: Buffer; path: () => string };
 
+/**
+ * What a node just created by extraction cannot have, so restoring need not
+ * look or clear: it has no xattrs or capabilities, and, when its directory was
+ * created by this extraction too, no inherited default ACL or chattr flags.
+ */
+export interface Fresh {
+  created: boolean;
+  inheritsNothing: boolean;
+  /** the owner and permission bits it was created with, when known */
+  owner?: { uid: number; gid: number } | null;
+  mode?: number | null;
+}
+
+const EXISTING: Fresh = { created: false, inheritsNothing: false };
+
 export class MetadataApplier {
   private ownershipWarned = false;
 
@@ -60,17 +75,23 @@ export class MetadataApplier {
   ) {}
 
   /** Everything but the attributes that would block a rename. */
-  beforeRename(ref: NodeRef, node: CatarNode) {
+  beforeRename(ref: NodeRef, node: CatarNode, fresh: Fresh = EXISTING) {
     const f = this.flags;
     const type = node.mode & S_IFMT;
-    this.guard(ref, 'owner', () => this.owner(ref, node));
+    const chowned = this.guard(ref, 'owner', () => this.owner(ref, node, fresh));
     if (f & (CA_FORMAT_WITH_READ_ONLY | CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL) && type !== S_IFLNK) {
-      this.guard(ref, 'mode', () => this.chmod(ref, this.mode(node)));
+      const mode = this.mode(node);
+      // chown may have cleared set-id bits, so then chmod anyway.
+      if (chowned || fresh.mode !== mode) this.guard(ref, 'mode', () => this.chmod(ref, mode));
     }
-    if (f & CA_FORMAT_WITH_ACL && type !== S_IFLNK) this.acl(ref, node);
+    if (f & CA_FORMAT_WITH_ACL && type !== S_IFLNK && (node.acl || !fresh.inheritsNothing)) this.acl(ref, node);
     if ('fd' in ref && type !== S_IFLNK) {
-      if (f & CA_FORMAT_WITH_XATTRS) this.guard(ref, 'xattrs', () => this.xattrs(ref.fd, node));
-      if (f & CA_FORMAT_WITH_FCAPS && type === S_IFREG) this.guard(ref, 'capabilities', () => this.fcaps(ref.fd, node));
+      if (f & CA_FORMAT_WITH_XATTRS && (node.xattrs.length || !fresh.created)) {
+        this.guard(ref, 'xattrs', () => this.xattrs(ref.fd, node, fresh.created));
+      }
+      if (f & CA_FORMAT_WITH_FCAPS && type === S_IFREG && (node.fcaps || !fresh.created)) {
+        this.guard(ref, 'capabilities', () => this.fcaps(ref.fd, node));
+      }
     }
     if (f & CA_FORMAT_WITH_SELINUX && node.selinux) {
       const label = Buffer.concat([node.selinux, Buffer.from([0])]);
@@ -87,11 +108,11 @@ export class MetadataApplier {
   }
 
   /** chattr and FAT attributes, project id: after the node is in place. */
-  afterRename(fd: number, node: CatarNode, path: () => string) {
+  afterRename(fd: number, node: CatarNode, path: () => string, fresh: Fresh = EXISTING) {
     const f = this.flags;
     const type = node.mode & S_IFMT;
     if (type !== S_IFREG && type !== S_IFDIR) return;
-    if (f & CA_FORMAT_WITH_CHATTR) {
+    if (f & CA_FORMAT_WITH_CHATTR && (node.flags & CA_FORMAT_WITH_CHATTR || !fresh.inheritsNothing)) {
       const mask = featureFlagsToChattr(f);
       this.guard({ fd, path }, 'file attributes', () => this.linux.setChattrFlags(fd, featureFlagsToChattr(node.flags), mask));
     }
@@ -105,9 +126,10 @@ export class MetadataApplier {
     }
   }
 
-  private owner(ref: NodeRef, node: CatarNode) {
+  /** Sets the owner unless the node already has it; true if it changed it. */
+  private owner(ref: NodeRef, node: CatarNode, fresh: Fresh): boolean {
     const f = this.flags;
-    if (!(f & UID_FLAGS)) return;
+    if (!(f & UID_FLAGS)) return false;
     const byName = (name: string | null, look: (n: string) => number | null, what: string) => {
       if (!(f & CA_FORMAT_WITH_USER_NAMES) || name === null) return null;
       const id = look(name);
@@ -116,13 +138,16 @@ export class MetadataApplier {
     };
     const uid = byName(node.userName, (n) => this.linux.userId(n), 'user') ?? this.shifted(node.uid);
     const gid = byName(node.groupName, (n) => this.linux.groupId(n), 'group') ?? this.shifted(node.gid);
+    if (fresh.owner && fresh.owner.uid === uid && fresh.owner.gid === gid) return false;
     try {
       if ('fd' in ref) fchownSync(ref.fd, uid, gid);
       else this.linux.chownAt(ref.dirfd, ref.name, uid, gid);
+      return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
       if (!this.ownershipWarned) this.warn('owners and groups are not restored: not permitted (run as root)');
       this.ownershipWarned = true;
+      return false;
     }
   }
 
@@ -134,7 +159,7 @@ export class MetadataApplier {
   }
 
   /** The permission bits to set (casync-format.md §4.4; read-only archives keep what the umask gave, adjusting writability). */
-  private mode(node: CatarNode): number {
+  mode(node: CatarNode): number {
     if (!(this.flags & CA_FORMAT_WITH_READ_ONLY) || this.flags & (CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL)) {
       return node.mode & 0o7777;
     }
@@ -162,9 +187,9 @@ export class MetadataApplier {
     }
   }
 
-  private xattrs(fd: number, node: CatarNode) {
+  private xattrs(fd: number, node: CatarNode, created: boolean) {
     const want = new Map(node.xattrs.map((x) => [Buffer.from(x.name).toString('latin1'), x.value]));
-    for (const name of this.linux.listXattrsFd(fd)) {
+    for (const name of created ? [] : this.linux.listXattrsFd(fd)) {
       const s = name.toString('latin1');
       if ((s.startsWith('user.') || s.startsWith('trusted.')) && !want.has(s)) this.linux.removeXattrFd(fd, name);
     }
@@ -176,9 +201,9 @@ export class MetadataApplier {
     else if (this.linux.getXattrFd(fd, FCAPS)) this.linux.removeXattrFd(fd, FCAPS);
   }
 
-  private guard(ref: NodeRef, what: string, f: () => void) {
+  private guard<T>(ref: NodeRef, what: string, f: () => T): T {
     try {
-      f();
+      return f();
     } catch (e) {
       throw this.wrap(e, ref, what);
     }

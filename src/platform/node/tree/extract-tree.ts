@@ -6,21 +6,26 @@
 // (the decoder has already refused '/', '.', '..', NUL and unsorted names).
 // Files, symlinks and special files are made under a short temporary name and
 // renamed over the old entry once complete, so an interrupted run leaves each
-// entry either old or new; a 255-byte name still fits.  Directory metadata is
-// applied when the directory ends, deepest first, root included; with --delete
-// (the default) what the archive does not list is removed then.
+// entry either old or new; a 255-byte name still fits.  Small files go in
+// batches to the worker threads (FilesJob), large ones are streamed from here.
+// Directory metadata is applied once a directory and every file job in it are
+// done, root included; with --delete (the default) what the archive does not
+// list is removed then.
 
-import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarDecoder, type CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
-import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
-import type { Origin } from '../../../engine/jobs.ts';
-import { MetadataApplier, type UidShift } from './apply-metadata.ts';
+import type { LinuxFs } from '../linux/index.ts';
+import type { Executor, FilesJob, FilesResult, Origin } from '../../../engine/jobs.ts';
+import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import { MetadataApplier, type Fresh, type UidShift } from './apply-metadata.ts';
 import { Remover } from './remove-tree.ts';
 import { HardLinker } from './hardlink.ts';
-import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import { Cloner } from './reflink.ts';
+import { FileWriter, UMASK, wrapError } from './file-writer.ts';
+import { packFiles } from '../../../engine/file-batch.ts';
 
 export interface ExtractTreeOptions {
   target: string;
@@ -38,19 +43,33 @@ export interface ExtractTreeOptions {
   hardlinkSeeds: TreeSeedMap[] | null;
   uidShift: UidShift | null;
   warn(message: string): void;
+  /** where small files are written; none: all on this thread */
+  executor?: Executor;
 }
 
 interface Frame {
   fd: number;
   node: CatarNode;
   path: string;
+  /** created by this extraction: it held nothing, and its children inherit nothing */
+  fresh: Fresh;
   /** names present before extraction (for --delete), as latin1 strings */
   existing: Set<string> | null;
   seen: Set<string>;
+  /** the owner new entries get here (a set-gid directory passes on its group) */
+  newOwner: { uid: number; gid: number };
+  /** file jobs not yet done in this directory */
+  pending: number;
+  /** its directory-end was decoded; it is finalized once `pending` is 0 */
+  ended: boolean;
 }
 
 interface OpenFile {
   fd: number;
+  /** permission bits it was created with */
+  mode: number;
+  /** the last write ended in a hole (ftruncate sets the size) */
+  hole: boolean;
   tmp: Buffer;
   name: Buffer;
   node: CatarNode;
@@ -59,43 +78,71 @@ interface OpenFile {
   path: string;
 }
 
-const HOLE_BLOCK = 4096;
+/** A small file collected whole before it goes to a worker. */
+interface SmallFile {
+  tmp: Buffer;
+  name: Buffer;
+  node: CatarNode;
+  parent: Frame;
+  path: string;
+  data: Uint8Array;
+  pos: number;
+}
+
+/** Files up to this size are written by the workers. */
+const SMALL_FILE = 1 << 20;
+/** A file job carries up to this many bytes or files. */
+const JOB_BYTES = 4 << 20;
+const JOB_FILES = 512;
+const ACL_DEFAULT_XATTR = Buffer.from('system.posix_acl_default');
+const S_ISGID = 0o2000;
 
 export class TreeExtractor {
   private readonly stack: Frame[] = [];
   private file: OpenFile | null = null;
+  private small: SmallFile | null = null;
+  private batch: SmallFile[] = [];
+  private batchBytes = 0;
+  private readonly jobs = new Set<Promise<void>>();
+  private failure: unknown = null;
   private meta!: MetadataApplier;
+  private writer!: FileWriter;
+  private replay = 0n;
   private readonly remover: Remover;
   private readonly linux: LinuxFs;
-  /** temporary names in use, removed if extraction fails */
-  private readonly temporaries = new Set<{ dirfd: number; name: Buffer }>();
-  /** seed-file origins of stream bytes not yet decoded (reflinks) */
-  private origins: Origin[] = [];
-  private readonly seedFds = new Map<string, number>();
-  private cloneFailed = false;
+  private readonly cloner: Cloner;
+  /** temporary names in use, by "dirfd:name", removed if extraction fails */
+  private readonly temporaries = new Map<string, { dirfd: number; name: Buffer }>();
   private hardlinks: HardLinker | null = null;
+  private readonly tmpPrefix = `${process.pid.toString(36)}.${randomBytes(3).toString('hex')}.`;
+  private tmpCounter = 0;
   entries = 0;
-  clonedBytes = 0;
+
+  constructor(private readonly o: ExtractTreeOptions) {
+    this.linux = o.linux;
+    this.remover = new Remover(o.linux, o.undoImmutable);
+    this.cloner = new Cloner(o.linux, o.reflink);
+  }
+
+  get clonedBytes() {
+    return this.cloner.clonedBytes;
+  }
 
   get linkedBytes() {
     return this.hardlinks?.linkedBytes ?? 0;
   }
 
-  constructor(private readonly o: ExtractTreeOptions) {
-    this.linux = o.linux;
-    this.remover = new Remover(o.linux, o.undoImmutable);
+  /** Where upcoming stream bytes came from (seed files), in stream order. */
+  noteOrigins(origins: Origin[]): void {
+    this.cloner.note(origins);
   }
 
   event(ev: CatarEvent): void {
+    if (this.failure) throw this.failure;
     switch (ev.type) {
       case 'node':
         this.entries++;
-        if (ev.depth === 0) {
-          const replay = this.o.replayFlags(ev.featureFlags);
-          this.meta = new MetadataApplier(this.linux, replay, this.o.uidShift, this.o.warn);
-          if (this.o.hardlinkSeeds?.length) this.hardlinks = new HardLinker(this.linux, replay, this.o.hardlinkSeeds);
-          this.root(ev.node);
-        }
+        if (ev.depth === 0) this.root(ev.node, ev.featureFlags);
         else this.child(ev.name as Uint8Array, ev.node);
         return;
       case 'payload':
@@ -112,30 +159,38 @@ export class TreeExtractor {
     }
   }
 
-  /** Where upcoming stream bytes came from (seed files), in stream order. */
-  noteOrigins(origins: Origin[]): void {
-    if (this.o.reflink && !this.cloneFailed) for (const o of origins) this.origins.push(o);
+  /** Waits while too many file jobs are queued (memory stays bounded). */
+  async settle(): Promise<void> {
+    const limit = 2 * (this.o.executor?.parallelism ?? 1);
+    while (this.jobs.size > limit) await Promise.race(this.jobs);
+    if (this.failure) throw this.failure;
   }
 
-  /** After extraction: seed files opened for reflinks are closed. */
-  close(): void {
-    for (const fd of this.seedFds.values()) safely(() => closeSync(fd));
-    this.seedFds.clear();
+  /** Waits for the file jobs and the directories waiting on them. */
+  async finish(): Promise<void> {
+    this.flush();
+    while (this.jobs.size) await Promise.all(this.jobs);
+    this.cloner.close();
+    if (this.failure) throw this.failure;
   }
 
   /** After a failure: temporary files go, descriptors close; what was completed stays. */
   abort(): void {
-    this.close();
+    this.cloner.close();
     if (this.file) {
       safely(() => closeSync(this.file!.fd));
       this.file = null;
     }
-    for (const t of this.temporaries) safely(() => this.linux.unlinkAt(t.dirfd, t.name, false));
+    for (const t of this.temporaries.values()) safely(() => this.linux.unlinkAt(t.dirfd, t.name, false));
     this.temporaries.clear();
     while (this.stack.length) safely(() => closeSync(this.stack.pop()!.fd));
   }
 
-  private root(node: CatarNode) {
+  private root(node: CatarNode, archiveFlags: bigint) {
+    this.replay = this.o.replayFlags(archiveFlags);
+    this.meta = new MetadataApplier(this.linux, this.replay, this.o.uidShift, this.o.warn);
+    this.writer = new FileWriter(this.linux, this.meta, this.remover, this.o.punchHoles);
+    if (this.o.hardlinkSeeds?.length) this.hardlinks = new HardLinker(this.linux, this.replay, this.o.hardlinkSeeds);
     const target = this.o.target;
     const st = lstatSync(target, { throwIfNoEntry: false });
     if (st && !st.isDirectory() && !st.isSymbolicLink()) {
@@ -144,31 +199,50 @@ export class TreeExtractor {
     try {
       if (!st) mkdirSync(target, { recursive: true, mode: 0o700 });
       const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY);
-      this.stack.push({ fd, node, path: target, existing: this.listing(fd), seen: new Set() });
+      const fresh = { created: !st, inheritsNothing: this.passesNothing(fd) };
+      this.stack.push(this.frame(fd, node, target, fresh, this.ownerOfNew(fd)));
     } catch (e) {
       throw ioError('EOUTPUT', target, e);
     }
   }
 
-  private listing(fd: number): Set<string> | null {
-    return this.o.deleteExtra ? new Set(this.linux.readDirAt(fd).map((n) => n.toString('latin1'))) : null;
+  private frame(fd: number, node: CatarNode, path: string, fresh: Fresh, newOwner: Frame['newOwner']): Frame {
+    const existing = this.o.deleteExtra && !fresh.created ? new Set(this.linux.readDirAt(fd).map((n) => n.toString('latin1'))) : null;
+    return { fd, node, path, fresh, newOwner, existing, seen: new Set(), pending: 0, ended: false };
+  }
+
+  private ownerOfNew(fd: number): Frame['newOwner'] {
+    const st = this.linux.statFd(fd);
+    return { uid: process.geteuid!(), gid: st.mode & S_ISGID ? st.gid : process.getegid!() };
+  }
+
+  /** A directory with no default ACL and no chattr flags gives new entries nothing to undo. */
+  private passesNothing(fd: number): boolean {
+    try {
+      return !this.linux.getXattrFd(fd, ACL_DEFAULT_XATTR) && !this.linux.getChattrFlags(fd);
+    } catch {
+      return false;
+    }
   }
 
   private child(nameBytes: Uint8Array, node: CatarNode) {
     const parent = this.stack[this.stack.length - 1];
     const name = Buffer.from(nameBytes);
-    parent.seen.add(name.toString('latin1'));
+    if (parent.existing) parent.seen.add(name.toString('latin1'));
     const path = `${parent.path}/${name.toString()}`;
     const type = node.mode & S_IFMT;
     try {
       if (type === S_IFDIR) return this.directory(parent, name, node, path);
+      const tmp = this.temporary(parent);
       if (type === S_IFREG) {
-        const tmp = this.temporary(parent);
-        const fd = this.linux.openFileAt(parent.fd, tmp, O_RDWR | O_CREAT | O_EXCL, 0o600);
-        this.file = { fd, tmp, name, node, parent, pos: 0, path };
+        if (this.o.executor && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
+          this.small = { tmp, name, node, parent, path, data: new Uint8Array(node.size!), pos: 0 };
+        } else {
+          const { fd, mode } = this.writer.open(parent.fd, tmp, node);
+          this.file = { fd, mode, hole: false, tmp, name, node, parent, pos: 0, path };
+        }
         return;
       }
-      const tmp = this.temporary(parent);
       if (type === S_IFLNK) this.linux.symlinkAt(Buffer.from(node.target!), parent.fd, tmp);
       else {
         const rdev = node.rdev ?? { major: 0, minor: 0 };
@@ -177,129 +251,129 @@ export class TreeExtractor {
         }
         this.linux.mknodAt(parent.fd, tmp, (node.mode & S_IFMT) | 0o600, rdev.major, rdev.minor);
       }
-      this.meta.beforeRename({ dirfd: parent.fd, name: tmp, path: () => path }, node);
-      this.install(parent, tmp, name, path);
+      const fresh = { ...this.created(parent), mode: type === S_IFLNK ? null : 0o600 & ~UMASK };
+      this.meta.beforeRename({ dirfd: parent.fd, name: tmp, path: () => path }, node, fresh);
+      this.writer.install(parent.fd, tmp, name, parent.fresh.created, path);
+      this.forget(parent, tmp);
     } catch (e) {
-      throw this.wrap(e, path);
+      throw wrapError(e, path);
     }
   }
 
   private directory(parent: Frame, name: Buffer, node: CatarNode, path: string) {
-    const st = this.linux.statAt(parent.fd, name);
+    const st = parent.fresh.created ? null : this.linux.statAt(parent.fd, name);
     if (st && (st.mode & S_IFMT) !== S_IFDIR) this.remover.remove(parent.fd, name, () => path);
-    if (!st || (st.mode & S_IFMT) !== S_IFDIR) this.linux.mkdirAt(parent.fd, name, 0o700);
+    const created = !st || (st.mode & S_IFMT) !== S_IFDIR;
+    if (created) this.linux.mkdirAt(parent.fd, name, 0o700);
     const fd = this.linux.openDirAt(parent.fd, name);
-    this.stack.push({ fd, node, path, existing: this.listing(fd), seen: new Set() });
+    // A new directory's own ACLs and flags come at its end: until then it passes
+    // on to its children only what its parent passed on to it.
+    const fresh = { created, inheritsNothing: created ? parent.fresh.inheritsNothing : this.passesNothing(fd) };
+    // mkdir passes a set-gid parent's group and bit on, so new entries here get what they get in the parent.
+    this.stack.push(this.frame(fd, node, path, fresh, created ? parent.newOwner : this.ownerOfNew(fd)));
   }
 
   private payload(data: Uint8Array, offset: number) {
+    if (this.small) {
+      this.small.data.set(data, this.small.pos);
+      this.small.pos += data.length;
+      return;
+    }
     const f = this.file!;
     try {
       let from = 0;
-      for (const [a, b] of this.clone(f, data.length, offset)) {
-        this.writeRange(f, data, from, a);
+      for (const [a, b] of this.cloner.clone(f.fd, f.pos, offset, data.length)) {
+        this.writer.write(f.fd, f.pos, data, from, a);
         from = b;
       }
-      this.writeRange(f, data, from, data.length);
+      f.hole = !this.writer.write(f.fd, f.pos, data, from, data.length) || from === data.length;
     } catch (e) {
-      throw this.wrap(e, f.path);
+      throw wrapError(e, f.path);
     } finally {
       f.pos += data.length;
     }
   }
 
-  /**
-   * Reflinks the parts of this payload piece (stream offset `offset`) that came
-   * from seed files in whole, equally aligned blocks; returns them as ranges of
-   * the piece, ascending.
-   */
-  private clone(f: OpenFile, length: number, offset: number): [number, number][] {
-    const done: [number, number][] = [];
-    while (this.origins.length && this.origins[0].offset + this.origins[0].length <= offset) this.origins.shift();
-    for (const o of this.origins) {
-      if (o.offset >= offset + length || this.cloneFailed) break;
-      const start = Math.max(offset, o.offset);
-      const end = Math.min(offset + length, o.offset + o.length);
-      const dest = f.pos + (start - offset);
-      const src = o.fileOffset + (start - o.offset);
-      if ((dest - src) % HOLE_BLOCK !== 0) continue;
-      const a = Math.ceil(dest / HOLE_BLOCK) * HOLE_BLOCK;
-      const b = Math.floor((dest + end - start) / HOLE_BLOCK) * HOLE_BLOCK;
-      if (b <= a) continue;
-      const fd = this.seedFd(o.path);
-      if (fd < 0 || !this.linux.cloneRange(fd, src + (a - dest), b - a, f.fd, a)) {
-        this.cloneFailed = fd >= 0; // the file system cannot: stop trying
-        continue;
-      }
-      this.clonedBytes += b - a;
-      done.push([a - f.pos, b - f.pos]);
-    }
-    return done;
-  }
-
-  private seedFd(path: Uint8Array): number {
-    const key = Buffer.from(path).toString('latin1');
-    let fd = this.seedFds.get(key);
-    if (fd === undefined) {
-      try {
-        fd = openSync(Buffer.from(path), constants.O_RDONLY | constants.O_NOFOLLOW);
-      } catch {
-        fd = -1;
-      }
-      if (this.seedFds.size > 64) this.close();
-      this.seedFds.set(key, fd);
-    }
-    return fd;
-  }
-
-  /** Writes data[from, to), leaving whole zero blocks as holes with --punch-holes. */
-  private writeRange(f: OpenFile, data: Uint8Array, from: number, to: number) {
-    if (!this.o.punchHoles) return this.write(f, data, from, to);
-    // Whole zero blocks at block-aligned file offsets are skipped: the file is
-    // new, so they read back as zeros and take no space.  Runs of other blocks
-    // are written at once.
-    let run = from;
-    for (let o = from; o < to; ) {
-      const end = Math.min(to, o + HOLE_BLOCK - ((f.pos + o) % HOLE_BLOCK));
-      if (end - o === HOLE_BLOCK && isZero(data.subarray(o, end))) {
-        this.write(f, data, run, o);
-        run = end;
-      }
-      o = end;
-    }
-    this.write(f, data, run, to);
-  }
-
-  /** Writes data[from, to) at its place in the file. */
-  private write(f: OpenFile, data: Uint8Array, from: number, to: number) {
-    for (let done = from; done < to; ) done += writeSync(f.fd, data, done, to - done, f.pos + done);
-  }
-
   private finishFile() {
+    if (this.small) {
+      const s = this.small;
+      this.small = null;
+      s.parent.pending++;
+      this.batch.push(s);
+      this.batchBytes += s.data.length;
+      if (this.batchBytes >= JOB_BYTES || this.batch.length >= JOB_FILES) this.flush();
+      return;
+    }
     const f = this.file!;
+    this.file = null;
+    const fresh = { ...this.created(f.parent), mode: f.mode };
+    const target = { ...f, dirfd: f.parent.fd, fresh, dirCreated: f.parent.fresh.created };
     try {
-      ftruncateSync(f.fd, f.pos); // trailing holes
-      this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node);
       const link = this.hardlinks && this.temporary(f.parent);
-      if (link && this.hardlinks!.link(f.fd, f.node, f.parent.fd, f.name, link)) {
+      if (link) {
+        this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node, target.fresh);
+        if (this.hardlinks!.link(f.fd, f.node, f.parent.fd, f.name, link)) {
+          this.linux.unlinkAt(f.parent.fd, f.tmp, false);
+        } else {
+          this.writer.install(f.parent.fd, f.tmp, f.name, target.dirCreated, f.path);
+          this.meta.afterRename(f.fd, f.node, () => f.path, target.fresh);
+        }
         this.forget(f.parent, link);
-        this.linux.unlinkAt(f.parent.fd, f.tmp, false);
-        this.forget(f.parent, f.tmp);
       } else {
-        if (link) this.forget(f.parent, link);
-        this.install(f.parent, f.tmp, f.name, f.path);
-        this.meta.afterRename(f.fd, f.node, () => f.path);
+        this.writer.finish(target, f.pos, f.hole);
       }
+      this.forget(f.parent, f.tmp);
     } catch (e) {
-      throw this.wrap(e, f.path);
+      throw wrapError(e, f.path);
     } finally {
       closeSync(f.fd);
-      this.file = null;
     }
+  }
+
+  /** Sends the small files collected so far to a worker. */
+  private flush() {
+    if (!this.batch.length) return;
+    const files = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const job: FilesJob = {
+      kind: 'files',
+      replay: this.replay,
+      uidShift: this.o.uidShift,
+      punchHoles: this.o.punchHoles,
+      undoImmutable: this.o.undoImmutable,
+      files: packFiles(
+        files.map((f) => ({
+          dirfd: f.parent.fd, tmp: f.tmp, name: f.name, node: f.node, data: f.data, dirPath: f.parent.path,
+          fresh: this.created(f.parent), dirCreated: f.parent.fresh.created,
+        })),
+      ),
+    };
+    const done = this.o.executor!.run<FilesResult>(job).then(
+      (r) => {
+        for (const w of r.warnings) this.o.warn(w);
+        for (const f of files) {
+          this.forget(f.parent, f.tmp);
+          if (--f.parent.pending === 0 && f.parent.ended) this.finalize(f.parent);
+        }
+      },
+      (e) => {
+        this.failure ??= e;
+      },
+    );
+    this.jobs.add(done);
+    done.then(() => this.jobs.delete(done));
   }
 
   private endDirectory() {
     const frame = this.stack.pop()!;
+    frame.ended = true;
+    if (frame.pending) this.flush();
+    else this.finalize(frame);
+  }
+
+  /** Once a directory and its file jobs are done: --delete, metadata, close. */
+  private finalize(frame: Frame) {
     try {
       if (frame.existing) {
         for (const name of frame.existing) {
@@ -308,47 +382,33 @@ export class TreeExtractor {
           this.remover.remove(frame.fd, bytes, () => `${frame.path}/${bytes.toString()}`);
         }
       }
-      this.meta.beforeRename({ fd: frame.fd, path: () => frame.path }, frame.node);
-      this.meta.afterRename(frame.fd, frame.node, () => frame.path);
+      this.meta.beforeRename({ fd: frame.fd, path: () => frame.path }, frame.node, frame.fresh);
+      this.meta.afterRename(frame.fd, frame.node, () => frame.path, frame.fresh);
     } catch (e) {
-      throw this.wrap(e, frame.path);
+      this.failure ??= wrapError(e, frame.path);
     } finally {
       closeSync(frame.fd);
     }
   }
 
-  /** A short, unused name in the directory (so that 255-byte names still fit). */
+  /** How new an entry just created in `parent` is. */
+  private created(parent: Frame): Fresh {
+    return { created: true, inheritsNothing: parent.fresh.inheritsNothing, owner: parent.newOwner };
+  }
+
+  /**
+   * A short name for a new entry (so that 255-byte names still fit), unique to
+   * this process; O_EXCL and friends refuse it should it exist anyway.
+   */
   private temporary(parent: Frame): Buffer {
-    const name = Buffer.from(`.#wasync.${randomBytes(8).toString('hex')}`);
-    const entry = { dirfd: parent.fd, name };
-    this.temporaries.add(entry);
+    const name = Buffer.from(`.#wasync.${this.tmpPrefix}${(this.tmpCounter++).toString(36)}`);
+    this.temporaries.set(`${parent.fd}:${name.toString('latin1')}`, { dirfd: parent.fd, name });
     return name;
   }
 
-  /** Renames a finished temporary over `name`; a directory in the way is removed first. */
-  private install(parent: Frame, tmp: Buffer, name: Buffer, path: string) {
-    const st = this.linux.statAt(parent.fd, name);
-    if (st && (st.mode & S_IFMT) === S_IFDIR) this.remover.remove(parent.fd, name, () => path);
-    this.linux.renameAt(parent.fd, tmp, parent.fd, name);
-    this.forget(parent, tmp);
-  }
-
   private forget(parent: Frame, tmp: Buffer) {
-    for (const t of this.temporaries) if (t.dirfd === parent.fd && t.name.equals(tmp)) this.temporaries.delete(t);
+    this.temporaries.delete(`${parent.fd}:${tmp.toString('latin1')}`);
   }
-
-  private wrap(e: unknown, path: string): Error {
-    if (e instanceof WasyncError) return e;
-    const err = e as NodeJS.ErrnoException;
-    return new WasyncError('EOUTPUT', `${path}: ${err.code ?? ''} ${err.message}`);
-  }
-}
-
-const ZERO_BLOCK = new Uint8Array(HOLE_BLOCK);
-
-function isZero(b: Uint8Array): boolean {
-  // The first and last bytes settle most non-zero blocks; compare is memcmp.
-  return b[0] === 0 && b[b.length - 1] === 0 && Buffer.compare(b, ZERO_BLOCK) === 0;
 }
 
 function safely(f: () => void) {
@@ -379,20 +439,26 @@ export class TreeStream {
     return this.extractor.linkedBytes;
   }
 
-  push(bytes: Uint8Array, origins: Origin[] = []): void {
+  async push(bytes: Uint8Array, origins: Origin[] = []): Promise<void> {
     this.guard(() => {
       this.extractor.noteOrigins(origins);
       this.decoder.push(bytes);
       this.drain();
     });
+    await this.extractor.settle();
   }
 
-  end(): void {
+  async end(): Promise<void> {
     this.guard(() => {
       this.decoder.end();
       this.drain();
-      this.extractor.close();
     });
+    try {
+      await this.extractor.finish();
+    } catch (e) {
+      this.extractor.abort();
+      throw e;
+    }
   }
 
   private drain() {

@@ -1,0 +1,124 @@
+// Writing one extracted regular file: its bytes (whole zero blocks left as holes
+// with --punch-holes), its metadata, then the rename over the old entry and the
+// attributes that must come after it.  Shared by the decoding thread, which
+// streams large files, and the worker threads, which take small files in
+// batches (engine/jobs.ts FilesJob) so that both cores create files.
+
+import { ftruncateSync, readFileSync, writeSync } from 'node:fs';
+import { WasyncError } from '../../../errors.ts';
+import { S_IFDIR, S_IFMT, type CatarNode } from '../../../format/catar-node.ts';
+import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
+import type { Fresh, MetadataApplier } from './apply-metadata.ts';
+import type { Remover } from './remove-tree.ts';
+
+export const HOLE_BLOCK = 4096;
+
+/** The process's umask, read once (Node can only read it by setting it). */
+export const UMASK = (() => {
+  try {
+    const m = /^Umask:\s*([0-7]+)/m.exec(readFileSync('/proc/self/status', 'latin1'));
+    return m ? parseInt(m[1], 8) : 0o022;
+  } catch {
+    return 0o022;
+  }
+})();
+const ZERO_BLOCK = new Uint8Array(HOLE_BLOCK);
+
+/** A file being written under a temporary name in directory `dirfd`. */
+export interface FileTarget {
+  fd: number;
+  dirfd: number;
+  tmp: Buffer;
+  name: Buffer;
+  node: CatarNode;
+  fresh: Fresh;
+  /** the directory was created by this extraction: nothing is in the way */
+  dirCreated: boolean;
+  path: string;
+}
+
+export class FileWriter {
+  constructor(
+    private readonly linux: LinuxFs,
+    private readonly meta: MetadataApplier,
+    private readonly remover: Remover,
+    private readonly punchHoles: boolean,
+  ) {}
+
+  /**
+   * Creates the temporary file with the permission bits it will end with where
+   * that is possible (no set-id bits), so that restoring need not chmod it.
+   */
+  open(dirfd: number, tmp: Buffer, node: CatarNode): { fd: number; mode: number } {
+    const mode = this.meta.mode(node) & 0o777;
+    const fd = this.linux.openFileAt(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL, mode);
+    return { fd, mode: mode & ~UMASK };
+  }
+
+  /** Writes data[from, to) at file offset pos + from; false if it ends in a hole. */
+  write(fd: number, pos: number, data: Uint8Array, from: number, to: number): boolean {
+    if (!this.punchHoles) return writeAll(fd, pos, data, from, to), true;
+    // Whole zero blocks at block-aligned file offsets are skipped: the file is
+    // new, so they read back as zeros and take no space.  Runs of other blocks
+    // are written at once.
+    let run = from;
+    for (let o = from; o < to; ) {
+      const end = Math.min(to, o + HOLE_BLOCK - ((pos + o) % HOLE_BLOCK));
+      if (end - o === HOLE_BLOCK && isZero(data.subarray(o, end))) {
+        writeAll(fd, pos, data, run, o);
+        run = end;
+      }
+      o = end;
+    }
+    writeAll(fd, pos, data, run, to);
+    return run < to || from === to;
+  }
+
+  /** The file has all its bytes (the last written unless it ends in a hole): size, metadata, rename, late attributes. */
+  finish(f: FileTarget, size: number, endsInHole: boolean) {
+    if (endsInHole) ftruncateSync(f.fd, size);
+    this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node, f.fresh);
+    this.install(f.dirfd, f.tmp, f.name, f.dirCreated, f.path);
+    this.meta.afterRename(f.fd, f.node, () => f.path, f.fresh);
+  }
+
+  /** Renames a finished temporary over `name`; a directory in the way is removed first. */
+  install(dirfd: number, tmp: Buffer, name: Buffer, dirCreated: boolean, path: string) {
+    const st = dirCreated ? null : this.linux.statAt(dirfd, name);
+    if (st && (st.mode & S_IFMT) === S_IFDIR) this.remover.remove(dirfd, name, () => path);
+    this.linux.renameAt(dirfd, tmp, dirfd, name);
+  }
+
+  /** A small file whose bytes are all here: the whole of it. */
+  writeWhole(f: Omit<FileTarget, 'fd'>, data: Uint8Array) {
+    const { fd, mode } = this.open(f.dirfd, f.tmp, f.node);
+    try {
+      const ended = this.write(fd, 0, data, 0, data.length);
+      this.finish({ ...f, fd, fresh: { ...f.fresh, mode } }, data.length, !ended);
+    } catch (e) {
+      try {
+        this.linux.unlinkAt(f.dirfd, f.tmp, false);
+      } catch {}
+      throw wrapError(e, f.path);
+    } finally {
+      // Opened by the adapter, so closed by it: Node warns when a worker thread
+      // closes a descriptor its fs module did not open.
+      this.linux.close(fd);
+    }
+  }
+}
+
+export function wrapError(e: unknown, path: string): Error {
+  if (e instanceof WasyncError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new WasyncError('EOUTPUT', `${path}: ${err.code ?? ''} ${err.message}`);
+}
+
+function writeAll(fd: number, pos: number, data: Uint8Array, from: number, to: number) {
+  for (let done = from; done < to; ) done += writeSync(fd, data, done, to - done, pos + done);
+}
+
+function isZero(b: Uint8Array): boolean {
+  // The first and last bytes settle most non-zero blocks; compare is memcmp.
+  return b[0] === 0 && b[b.length - 1] === 0 && Buffer.compare(b, ZERO_BLOCK) === 0;
+}
