@@ -1,9 +1,9 @@
 // A batch of small extracted files for a worker thread, packed into typed arrays
 // so that posting it costs a copy of bytes rather than a structured clone of
 // thousands of objects (that clone cost more than writing the files).  Per file:
-// a row of FIELDS numbers, its name and temporary name in `names`, its content in
-// `data`; metadata beyond the common fields (user and group names, xattrs, ACLs,
-// capabilities, SELinux label, project id) travels as a sparse list of objects.
+// a row of FIELDS numbers, its name in `names`, its content in `data`; metadata
+// beyond the common fields (user and group names, xattrs, ACLs, capabilities,
+// SELinux label, project id) travels as a sparse list of objects.
 
 import type { CatarNode } from '../format/catar-node.ts';
 
@@ -20,22 +20,21 @@ const F = {
   data: 9,
   name: 10,
   nameLen: 11,
-  tmpLen: 12,
-  bits: 13,
-  ownerUid: 14,
-  ownerGid: 15,
-  dir: 16,
+  bits: 12,
+  ownerUid: 13,
+  ownerGid: 14,
+  dir: 15,
 } as const;
-const FIELDS = 17;
+const FIELDS = 16;
 const CREATED = 1;
 const INHERITS_NOTHING = 2;
 const DIR_CREATED = 4;
 const HAS_OWNER = 8;
 const U32 = 0x100000000n;
 
+/** A file as the worker sees it (its temporary name is the worker's to choose). */
 export interface BatchFile {
   dirfd: number;
-  tmp: Uint8Array;
   name: Uint8Array;
   node: CatarNode;
   fresh: { created: boolean; inheritsNothing: boolean; owner?: { uid: number; gid: number } | null };
@@ -55,58 +54,79 @@ export interface PackedFiles {
   extras: [number, Partial<CatarNode>][];
 }
 
-export function packFiles(files: BatchFile[]): PackedFiles {
-  const meta = new Float64Array(files.length * FIELDS);
-  let nameBytes = 0;
-  let dataBytes = 0;
-  for (const f of files) {
-    nameBytes += f.name.length + f.tmp.length;
-    dataBytes += f.data.length;
-  }
-  const names = new Uint8Array(nameBytes);
-  const data = new Uint8Array(dataBytes);
-  const dirPaths: string[] = [];
-  const dirIndex = new Map<string, number>();
-  const extras: [number, Partial<CatarNode>][] = [];
-  let n = 0;
-  let d = 0;
-  files.forEach((f, i) => {
-    const row = i * FIELDS;
+/** Fills a batch as files are decoded: metadata first, then content pieces. */
+export class FileBatchBuilder {
+  private meta = new Float64Array(64 * FIELDS);
+  private names = new Uint8Array(16 << 10);
+  private data = new Uint8Array(1 << 20);
+  private dirPaths: string[] = [];
+  private dirIndex = new Map<string, number>();
+  private extras: [number, Partial<CatarNode>][] = [];
+  private namesUsed = 0;
+  count = 0;
+  bytes = 0;
+
+  /** Adds a file whose content follows through append(). */
+  add(f: Omit<BatchFile, 'data'>): void {
+    if ((this.count + 1) * FIELDS > this.meta.length) this.meta = grow(this.meta, (this.count + 1) * FIELDS);
+    if (this.namesUsed + f.name.length > this.names.length) this.names = grow(this.names, this.namesUsed + f.name.length);
+    let dir = this.dirIndex.get(f.dirPath);
+    if (dir === undefined) this.dirIndex.set(f.dirPath, (dir = this.dirPaths.push(f.dirPath) - 1));
     const node = f.node;
-    let dir = dirIndex.get(f.dirPath);
-    if (dir === undefined) dirIndex.set(f.dirPath, (dir = dirPaths.push(f.dirPath) - 1));
-    meta[row + F.dirfd] = f.dirfd;
-    meta[row + F.mode] = node.mode;
-    meta[row + F.uid] = node.uid;
-    meta[row + F.gid] = node.gid;
-    meta[row + F.mtimeHi] = Number(node.mtimeNs / U32);
-    meta[row + F.mtimeLo] = Number(node.mtimeNs % U32);
-    meta[row + F.flagsHi] = Number(node.flags / U32);
-    meta[row + F.flagsLo] = Number(node.flags % U32);
-    meta[row + F.size] = f.data.length;
-    meta[row + F.data] = d;
-    meta[row + F.name] = n;
-    meta[row + F.nameLen] = f.name.length;
-    meta[row + F.tmpLen] = f.tmp.length;
-    meta[row + F.bits] =
+    const m = this.meta;
+    const row = this.count * FIELDS;
+    m[row + F.dirfd] = f.dirfd;
+    m[row + F.mode] = node.mode;
+    m[row + F.uid] = node.uid;
+    m[row + F.gid] = node.gid;
+    m[row + F.mtimeHi] = Number(node.mtimeNs / U32);
+    m[row + F.mtimeLo] = Number(node.mtimeNs % U32);
+    m[row + F.flagsHi] = Number(node.flags / U32);
+    m[row + F.flagsLo] = Number(node.flags % U32);
+    m[row + F.size] = node.size ?? 0;
+    m[row + F.data] = this.bytes;
+    m[row + F.name] = this.namesUsed;
+    m[row + F.nameLen] = f.name.length;
+    m[row + F.bits] =
       (f.fresh.created ? CREATED : 0) |
       (f.fresh.inheritsNothing ? INHERITS_NOTHING : 0) |
       (f.dirCreated ? DIR_CREATED : 0) |
       (f.fresh.owner ? HAS_OWNER : 0);
-    meta[row + F.ownerUid] = f.fresh.owner?.uid ?? 0;
-    meta[row + F.ownerGid] = f.fresh.owner?.gid ?? 0;
-    meta[row + F.dir] = dir;
-    names.set(f.name, n);
-    names.set(f.tmp, n + f.name.length);
-    n += f.name.length + f.tmp.length;
-    data.set(f.data, d);
-    d += f.data.length;
+    m[row + F.ownerUid] = f.fresh.owner?.uid ?? 0;
+    m[row + F.ownerGid] = f.fresh.owner?.gid ?? 0;
+    m[row + F.dir] = dir;
+    this.names.set(f.name, this.namesUsed);
+    this.namesUsed += f.name.length;
     if (node.userName || node.groupName || node.xattrs.length || node.acl || node.fcaps || node.selinux || node.projid) {
       const { userName, groupName, xattrs, acl, fcaps, selinux, projid } = node;
-      extras.push([i, { userName, groupName, xattrs, acl, fcaps, selinux, projid }]);
+      this.extras.push([this.count, { userName, groupName, xattrs, acl, fcaps, selinux, projid }]);
     }
-  });
-  return { count: files.length, meta, names, data, dirPaths, extras };
+    this.count++;
+  }
+
+  /** Content of the file added last. */
+  append(bytes: Uint8Array): void {
+    if (this.bytes + bytes.length > this.data.length) this.data = grow(this.data, this.bytes + bytes.length);
+    this.data.set(bytes, this.bytes);
+    this.bytes += bytes.length;
+  }
+
+  seal(): PackedFiles {
+    return {
+      count: this.count,
+      meta: this.meta.slice(0, this.count * FIELDS),
+      names: this.names.slice(0, this.namesUsed),
+      data: this.data.slice(0, this.bytes),
+      dirPaths: this.dirPaths,
+      extras: this.extras,
+    };
+  }
+}
+
+function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
+  const bigger = new (a.constructor as new (n: number) => T)(Math.max(need, 2 * a.length));
+  bigger.set(a);
+  return bigger;
 }
 
 export function* unpackFiles(p: PackedFiles): Generator<BatchFile> {
@@ -138,7 +158,6 @@ export function* unpackFiles(p: PackedFiles): Generator<BatchFile> {
     yield {
       dirfd: m(F.dirfd),
       name: p.names.subarray(nameAt, nameAt + nameLen),
-      tmp: p.names.subarray(nameAt + nameLen, nameAt + nameLen + m(F.tmpLen)),
       node,
       fresh: {
         created: !!(bits & CREATED),

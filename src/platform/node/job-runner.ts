@@ -127,7 +127,8 @@ export class JobRunner {
     const n = job.ids.length / CHUNK_ID_SIZE;
     let total = 0;
     for (let i = 0; i < n; i++) total += job.plan[i * FETCH_PLAN_FIELDS + 1];
-    const collected = job.out ? null : new Uint8Array(total);
+    // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
+    const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
     let collectedAt = 0;
     for (let i = 0; i < n; i++) {
       const [offset, size, source, seedNo, seedOffset] = job.plan.subarray(
@@ -187,9 +188,8 @@ export class JobRunner {
     }
     for (const f of unpackFiles(job.files)) {
       const name = Buffer.from(f.name.buffer, f.name.byteOffset, f.name.length);
-      const tmp = Buffer.from(f.tmp.buffer, f.tmp.byteOffset, f.tmp.length);
       const path = `${f.dirPath}/${name}`;
-      w.writer.writeWhole({ dirfd: f.dirfd, tmp, name, node: f.node, fresh: f.fresh, dirCreated: f.dirCreated, path }, f.data);
+      w.writer.writeWhole({ dirfd: f.dirfd, name, node: f.node, fresh: f.fresh, dirCreated: f.dirCreated, path }, f.data);
     }
     return { warnings: w.warnings.splice(0) };
   }

@@ -13,7 +13,6 @@
 // list is removed then.
 
 import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarDecoder, type CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
@@ -24,8 +23,8 @@ import { MetadataApplier, type Fresh, type UidShift } from './apply-metadata.ts'
 import { Remover } from './remove-tree.ts';
 import { HardLinker } from './hardlink.ts';
 import { Cloner } from './reflink.ts';
-import { FileWriter, UMASK, wrapError } from './file-writer.ts';
-import { packFiles } from '../../../engine/file-batch.ts';
+import { FileWriter, UMASK, temporaryName, wrapError } from './file-writer.ts';
+import { FileBatchBuilder } from '../../../engine/file-batch.ts';
 
 export interface ExtractTreeOptions {
   target: string;
@@ -78,16 +77,6 @@ interface OpenFile {
   path: string;
 }
 
-/** A small file collected whole before it goes to a worker. */
-interface SmallFile {
-  tmp: Buffer;
-  name: Buffer;
-  node: CatarNode;
-  parent: Frame;
-  path: string;
-  data: Uint8Array;
-  pos: number;
-}
 
 /** Files up to this size are written by the workers. */
 const SMALL_FILE = 1 << 20;
@@ -100,9 +89,11 @@ const S_ISGID = 0o2000;
 export class TreeExtractor {
   private readonly stack: Frame[] = [];
   private file: OpenFile | null = null;
-  private small: SmallFile | null = null;
-  private batch: SmallFile[] = [];
-  private batchBytes = 0;
+  /** the current file goes to `batch` (its directory: `smallIn`) */
+  private smallIn: Frame | null = null;
+  private batch = new FileBatchBuilder();
+  /** the directories of the batch's files, one entry per file */
+  private batchDirs: Frame[] = [];
   private readonly jobs = new Set<Promise<void>>();
   private failure: unknown = null;
   private meta!: MetadataApplier;
@@ -114,8 +105,6 @@ export class TreeExtractor {
   /** temporary names in use, by "dirfd:name", removed if extraction fails */
   private readonly temporaries = new Map<string, { dirfd: number; name: Buffer }>();
   private hardlinks: HardLinker | null = null;
-  private readonly tmpPrefix = `${process.pid.toString(36)}.${randomBytes(3).toString('hex')}.`;
-  private tmpCounter = 0;
   entries = 0;
 
   constructor(private readonly o: ExtractTreeOptions) {
@@ -227,20 +216,21 @@ export class TreeExtractor {
 
   private child(nameBytes: Uint8Array, node: CatarNode) {
     const parent = this.stack[this.stack.length - 1];
-    const name = Buffer.from(nameBytes);
+    const name = Buffer.from(nameBytes.buffer, nameBytes.byteOffset, nameBytes.length);
     if (parent.existing) parent.seen.add(name.toString('latin1'));
-    const path = `${parent.path}/${name.toString()}`;
     const type = node.mode & S_IFMT;
+    if (type === S_IFREG && this.o.executor && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
+      this.smallIn = parent;
+      this.batch.add({ dirfd: parent.fd, name, node, dirPath: parent.path, fresh: this.created(parent), dirCreated: parent.fresh.created });
+      return;
+    }
+    const path = `${parent.path}/${name.toString()}`;
     try {
       if (type === S_IFDIR) return this.directory(parent, name, node, path);
       const tmp = this.temporary(parent);
       if (type === S_IFREG) {
-        if (this.o.executor && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
-          this.small = { tmp, name, node, parent, path, data: new Uint8Array(node.size!), pos: 0 };
-        } else {
-          const { fd, mode } = this.writer.open(parent.fd, tmp, node);
-          this.file = { fd, mode, hole: false, tmp, name, node, parent, pos: 0, path };
-        }
+        const { fd, mode } = this.writer.open(parent.fd, tmp, node);
+        this.file = { fd, mode, hole: false, tmp, name, node, parent, pos: 0, path };
         return;
       }
       if (type === S_IFLNK) this.linux.symlinkAt(Buffer.from(node.target!), parent.fd, tmp);
@@ -274,11 +264,7 @@ export class TreeExtractor {
   }
 
   private payload(data: Uint8Array, offset: number) {
-    if (this.small) {
-      this.small.data.set(data, this.small.pos);
-      this.small.pos += data.length;
-      return;
-    }
+    if (this.smallIn) return this.batch.append(data);
     const f = this.file!;
     try {
       let from = 0;
@@ -295,13 +281,11 @@ export class TreeExtractor {
   }
 
   private finishFile() {
-    if (this.small) {
-      const s = this.small;
-      this.small = null;
-      s.parent.pending++;
-      this.batch.push(s);
-      this.batchBytes += s.data.length;
-      if (this.batchBytes >= JOB_BYTES || this.batch.length >= JOB_FILES) this.flush();
+    if (this.smallIn) {
+      this.smallIn.pending++;
+      this.batchDirs.push(this.smallIn);
+      this.smallIn = null;
+      if (this.batch.bytes >= JOB_BYTES || this.batch.count >= JOB_FILES) this.flush();
       return;
     }
     const f = this.file!;
@@ -332,30 +316,22 @@ export class TreeExtractor {
 
   /** Sends the small files collected so far to a worker. */
   private flush() {
-    if (!this.batch.length) return;
-    const files = this.batch;
-    this.batch = [];
-    this.batchBytes = 0;
+    if (!this.batch.count) return;
+    const dirs = this.batchDirs;
     const job: FilesJob = {
       kind: 'files',
       replay: this.replay,
       uidShift: this.o.uidShift,
       punchHoles: this.o.punchHoles,
       undoImmutable: this.o.undoImmutable,
-      files: packFiles(
-        files.map((f) => ({
-          dirfd: f.parent.fd, tmp: f.tmp, name: f.name, node: f.node, data: f.data, dirPath: f.parent.path,
-          fresh: this.created(f.parent), dirCreated: f.parent.fresh.created,
-        })),
-      ),
+      files: this.batch.seal(),
     };
+    this.batch = new FileBatchBuilder();
+    this.batchDirs = [];
     const done = this.o.executor!.run<FilesResult>(job).then(
       (r) => {
         for (const w of r.warnings) this.o.warn(w);
-        for (const f of files) {
-          this.forget(f.parent, f.tmp);
-          if (--f.parent.pending === 0 && f.parent.ended) this.finalize(f.parent);
-        }
+        for (const dir of dirs) if (--dir.pending === 0 && dir.ended) this.finalize(dir);
       },
       (e) => {
         this.failure ??= e;
@@ -396,12 +372,9 @@ export class TreeExtractor {
     return { created: true, inheritsNothing: parent.fresh.inheritsNothing, owner: parent.newOwner };
   }
 
-  /**
-   * A short name for a new entry (so that 255-byte names still fit), unique to
-   * this process; O_EXCL and friends refuse it should it exist anyway.
-   */
+  /** A temporary name for a new entry here, removed should extraction fail. */
   private temporary(parent: Frame): Buffer {
-    const name = Buffer.from(`.#wasync.${this.tmpPrefix}${(this.tmpCounter++).toString(36)}`);
+    const name = temporaryName();
     this.temporaries.set(`${parent.fd}:${name.toString('latin1')}`, { dirfd: parent.fd, name });
     return name;
   }

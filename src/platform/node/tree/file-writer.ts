@@ -5,6 +5,8 @@
 // batches (engine/jobs.ts FilesJob) so that both cores create files.
 
 import { ftruncateSync, readFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import { WasyncError } from '../../../errors.ts';
 import { S_IFDIR, S_IFMT, type CatarNode } from '../../../format/catar-node.ts';
 import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
@@ -36,6 +38,15 @@ export interface FileTarget {
   dirCreated: boolean;
   path: string;
 }
+
+let tmpCounter = 0;
+const TMP_PREFIX = `.#wasync.${process.pid.toString(36)}.${threadId.toString(36)}.${randomBytes(3).toString('hex')}.`;
+
+/**
+ * A short name for a new entry (so that 255-byte names still fit), unique to this
+ * thread; O_EXCL and friends refuse it should it exist anyway.
+ */
+export const temporaryName = () => Buffer.from(`${TMP_PREFIX}${(tmpCounter++).toString(36)}`);
 
 export class FileWriter {
   constructor(
@@ -90,14 +101,15 @@ export class FileWriter {
   }
 
   /** A small file whose bytes are all here: the whole of it. */
-  writeWhole(f: Omit<FileTarget, 'fd'>, data: Uint8Array) {
-    const { fd, mode } = this.open(f.dirfd, f.tmp, f.node);
+  writeWhole(f: Omit<FileTarget, 'fd' | 'tmp'>, data: Uint8Array) {
+    const tmp = temporaryName();
+    const { fd, mode } = this.open(f.dirfd, tmp, f.node);
     try {
       const ended = this.write(fd, 0, data, 0, data.length);
-      this.finish({ ...f, fd, fresh: { ...f.fresh, mode } }, data.length, !ended);
+      this.finish({ ...f, fd, tmp, fresh: { ...f.fresh, mode } }, data.length, !ended);
     } catch (e) {
       try {
-        this.linux.unlinkAt(f.dirfd, f.tmp, false);
+        this.linux.unlinkAt(f.dirfd, tmp, false);
       } catch {}
       throw wrapError(e, f.path);
     } finally {
