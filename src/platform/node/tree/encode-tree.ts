@@ -53,6 +53,7 @@ export interface EncodeTreeResult {
 const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NOCTTY;
 const O_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
 const CAEXCLUDE = Buffer.from('.caexclude');
+const RECORDS_FLUSH = 64 << 10;
 const SLASH = Buffer.from('/');
 
 export async function encodeTree(o: EncodeTreeOptions): Promise<EncodeTreeResult> {
@@ -65,6 +66,8 @@ class TreeEncoder {
   private readonly reader: NodeReader;
   private readonly flags: bigint;
   private entries = 0;
+  private pending = Buffer.allocUnsafe(RECORDS_FLUSH);
+  private pendingUsed = 0;
 
   constructor(private readonly o: EncodeTreeOptions) {
     this.flags = o.featureFlags;
@@ -81,6 +84,7 @@ class TreeEncoder {
     const fd = open(root, O_DIR);
     try {
       await this.directory(root, st, fd, ExcludeRules.root());
+      await this.flushRecords();
     } finally {
       closeSync(fd);
     }
@@ -106,12 +110,13 @@ class TreeEncoder {
         const file = join(path, CAEXCLUDE);
         rules = rules.withFile(readWhole(file), file.toString());
       }
-      for (const name of names) await this.child(path, name, rules, mount);
+      for (const name of names) await this.child(path, name, rules, mount, apiFs);
     }
     await this.records(this.enc.endDirectory());
   }
 
-  private async child(dir: Buffer, name: Buffer, rules: ExcludeRules, mount: number | null) {
+  /** `apiFs`: the directory is on an API file system (its files are too, but for bind mounts). */
+  private async child(dir: Buffer, name: Buffer, rules: ExcludeRules, mount: number | null, apiFs: boolean) {
     const path = join(dir, name);
     const st = stat(path);
     if (!st) return; // vanished since readdir
@@ -132,7 +137,6 @@ class TreeEncoder {
         await this.directory(path, st, fd, rules.enter(name));
         return;
       }
-      const apiFs = fd >= 0 && linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
       const node = this.reader.read(path, st, fd, apiFs);
       await this.records(this.enc.node(node));
       this.entries++;
@@ -145,13 +149,32 @@ class TreeEncoder {
     }
   }
 
-  private records(bytes: Uint8Array): Promise<void> {
+  /**
+   * Records are gathered and written in one piece before the next payload (or
+   * when many are waiting): one ring write per file, not one per record.
+   */
+  private records(bytes: Uint8Array): Promise<void> | void {
     this.o.observer?.records(bytes);
-    return this.o.sink.write(bytes);
+    if (this.pendingUsed + bytes.length > this.pending.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.pending.length, this.pendingUsed + bytes.length));
+      this.pending.copy(bigger, 0, 0, this.pendingUsed);
+      this.pending = bigger;
+    }
+    this.pending.set(bytes, this.pendingUsed);
+    this.pendingUsed += bytes.length;
+    if (this.pendingUsed >= RECORDS_FLUSH) return this.flushRecords();
+  }
+
+  async flushRecords(): Promise<void> {
+    if (!this.pendingUsed) return;
+    const n = this.pendingUsed;
+    this.pendingUsed = 0;
+    await this.o.sink.write(this.pending.subarray(0, n));
   }
 
   /** Streams exactly `size` bytes of the file into the sink. */
   private async payload(path: Buffer, fd: number, size: number) {
+    await this.flushRecords();
     this.o.observer?.payload(path, size);
     for (let done = 0; done < size; ) {
       const n = Math.min(RING_PIECE, size - done);
