@@ -71,7 +71,7 @@ export async function extractTreeCommand(
   const index = openIndexInput(input);
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const executors = new Executors(index.blobSize ?? Infinity);
-  if (!process.env.WASYNC_NO_OFFLOAD) options.executor = executors.chunks;
+  options.executor = executors.chunks;
   const tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
   const digest = digestOfFlags(header.flags);
   const seedPaths = [...(opts.seed ?? [])];

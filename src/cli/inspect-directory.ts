@@ -6,12 +6,19 @@
 // Digests of byte ranges (the hardlink digest of a node, the digest of a
 // directory's subtree) are taken from the stream as it passes: the decoder only
 // reports a node after its records went through the sink, so the sink keeps the
-// last few record writes (each ENTRY…body group is one write, see encode-tree),
-// and a range starting at a reported ENTRY is hashed from those, then from
-// everything that follows up to the range's end.
+// last few record writes (a node's records never span two writes, see
+// encode-tree), and a range starting at a reported ENTRY is hashed from those,
+// then from everything that follows up to the range's end.
 
 import { createHash, type Hash } from 'node:crypto';
 import { CatarDecoder, type CatarEvent } from '../format/catar-decoder.ts';
+import {
+  CA_FORMAT_DEVICE,
+  CA_FORMAT_FILENAME,
+  CA_FORMAT_GOODBYE,
+  CA_FORMAT_PAYLOAD,
+  CA_FORMAT_SYMLINK,
+} from '../format/catar-constants.ts';
 import { RING_PIECE } from '../engine/ring-writer.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import { encodeTree, type CatarSink } from '../platform/node/tree/encode-tree.ts';
@@ -27,6 +34,7 @@ export class DirectoryStream {
   private readonly buf = new Uint8Array(RING_PIECE);
   private readonly recent: { at: number; bytes: Uint8Array }[] = [];
   private pos = 0;
+  private unfed: { at: number; bytes: Uint8Array } | null = null;
   private tap: { hash: Hash; from: number; to: number | null; done: number } | null = null;
   private onEvent: (e: CatarEvent) => boolean | void = () => {};
 
@@ -50,11 +58,27 @@ export class DirectoryStream {
     }
   }
 
-  /** Length of the record write that began at stream offset `at` (an ENTRY or GOODBYE just reported). */
+  /**
+   * Bytes of the records at stream offset `at`, an ENTRY or GOODBYE just
+   * reported: a GOODBYE record; or a node's records from its ENTRY through its
+   * PAYLOAD header or SYMLINK/DEVICE body (the hardlink digest's range).
+   */
   recordsAt(at: number): number {
-    const w = this.recent.find((r) => r.at === at);
-    if (!w) throw new Error(`directory stream: no record write at ${at}`);
-    return w.bytes.length;
+    const w = this.recent.find((r) => r.at <= at && at < r.at + r.bytes.length);
+    if (!w) throw new Error(`directory stream: no records at ${at}`);
+    const v = new DataView(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength);
+    let o = at - w.at;
+    const start = o;
+    while (o + 16 <= w.bytes.length) {
+      const size = Number(v.getBigUint64(o, true));
+      const type = v.getBigUint64(o + 8, true);
+      if (type === CA_FORMAT_GOODBYE) return o === start ? size : o - start;
+      if (type === CA_FORMAT_FILENAME) return o - start;
+      if (type === CA_FORMAT_PAYLOAD) return o + 16 - start;
+      o += size;
+      if (type === CA_FORMAT_SYMLINK || type === CA_FORMAT_DEVICE) return o - start;
+    }
+    return o - start; // a FIFO or socket at the end of its write
   }
 
   /** Starts digesting the stream at `from` (a node just reported), up to `to` if known. */
@@ -66,13 +90,15 @@ export class DirectoryStream {
     const contiguous = kept.every((r, i) => (i + 1 < kept.length ? kept[i + 1].at : this.pos) === r.at + r.bytes.length);
     if (!kept.length || !contiguous) throw new Error(`directory stream: offset ${from} is no longer at hand`);
     this.tap = tap;
-    for (const r of kept) this.feedTap(r.at, r.bytes);
+    // The write being decoded now reaches the tap later, when the range's end is known.
+    for (const r of kept) if (r.bytes !== this.unfed?.bytes) this.feedTap(r.at, r.bytes);
   }
 
   /** Ends the digest at `to` (everything before it has passed) and returns it. */
   hashResult(to: number): Uint8Array {
     const tap = this.tap!;
     tap.to = to;
+    if (this.unfed) this.feedTap(this.unfed.at, this.unfed.bytes);
     if (tap.done !== to) throw new Error(`directory stream: digest range ends at ${to}, ${tap.done} reached`);
     this.tap = null;
     return tap.hash.digest();
@@ -81,6 +107,7 @@ export class DirectoryStream {
   private feedTap(at: number, bytes: Uint8Array) {
     const t = this.tap;
     if (!t) return;
+    if (at > t.done) throw new Error(`directory stream: bytes ${t.done}..${at} skipped the digest`);
     const from = Math.max(at, t.done);
     const to = Math.min(at + bytes.length, t.to ?? Infinity);
     if (to <= from) return;
@@ -91,20 +118,28 @@ export class DirectoryStream {
   private sink(): CatarSink {
     return {
       write: async (bytes) => {
-        // Record writes are small (metadata); keep copies for range digests.
-        const copy = bytes.slice();
+        // Record writes are small (metadata); keep copies for range digests (a
+        // Buffer's slice() would be a view of the writer's reused buffer).
+        const copy = Uint8Array.prototype.slice.call(bytes);
         this.recent.push({ at: this.pos, bytes: copy });
         if (this.recent.length > HISTORY) this.recent.shift();
-        this.pass(copy);
+        this.pass(copy, true);
       },
       reserve: async (n) => [this.buf.subarray(0, n)],
-      commit: async (n) => this.pass(this.buf.subarray(0, n)),
+      commit: async (n) => this.pass(this.buf.subarray(0, n), false),
     };
   }
 
-  /** Bytes at the current stream offset: to the tap and through the decoder. */
-  private pass(bytes: Uint8Array) {
-    this.feedTap(this.pos, bytes);
+  /**
+   * Bytes at the current stream offset: to the tap and through the decoder.  A
+   * record write reaches the tap only once the decoder has seen it: it may hold
+   * the GOODBYE that ends the range being digested and records beyond it.
+   */
+  private pass(bytes: Uint8Array, records: boolean) {
+    if (this.unfed) this.feedTap(this.unfed.at, this.unfed.bytes);
+    this.unfed = null;
+    if (records) this.unfed = { at: this.pos, bytes };
+    else this.feedTap(this.pos, bytes);
     this.pos += bytes.length;
     this.decoder.push(bytes);
     this.drain();

@@ -177,7 +177,7 @@ async function runDirectory(
       const mode = e.node.mode;
       const alg = digestOf(mode);
       if (alg) {
-        // A non-directory's records are one write (see encode-tree), then its payload.
+        // A non-directory's records (in one write, see encode-tree), then its payload.
         hashTo = isDir(mode) ? null : e.offset + dir.recordsAt(e.offset) + (e.node.size ?? 0);
         dir.hashFrom(e.offset, alg, hashTo);
         hashing = true;
