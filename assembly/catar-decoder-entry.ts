@@ -6,33 +6,33 @@
 // repeat them, and they decide which modes, ids and times are legal.
 
 import {
-  EXCLUDE_NODUMP, FEATURE_FLAGS_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
-  S_IFSOCK, St, WITH_16BIT_UIDS, WITH_2SEC_TIME, WITH_32BIT_UIDS, WITH_ACL, WITH_CHATTR,
-  WITH_DEVICE_NODES, WITH_FAT_ATTRS, WITH_FIFOS, WITH_FLAG_NODUMP, WITH_NSEC_TIME, WITH_PERMISSIONS,
-  WITH_READ_ONLY, WITH_SEC_TIME, WITH_SOCKETS, WITH_SUBVOLUME, WITH_SUBVOLUME_RO, WITH_SYMLINKS,
-  WITH_USEC_TIME, WITH_USER_NAMES, fail,
+  CA_FORMAT_EXCLUDE_NODUMP, CA_FORMAT_FEATURE_FLAGS_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+  S_IFSOCK, St, CA_FORMAT_WITH_16BIT_UIDS, CA_FORMAT_WITH_2SEC_TIME, CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_ACL, CA_FORMAT_WITH_CHATTR,
+  CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FAT_ATTRS, CA_FORMAT_WITH_FIFOS, CA_FORMAT_WITH_FLAG_NODUMP, CA_FORMAT_WITH_NSEC_TIME, CA_FORMAT_WITH_PERMISSIONS,
+  CA_FORMAT_WITH_READ_ONLY, CA_FORMAT_WITH_SEC_TIME, CA_FORMAT_WITH_SOCKETS, CA_FORMAT_WITH_SUBVOLUME, CA_FORMAT_WITH_SUBVOLUME_RO, CA_FORMAT_WITH_SYMLINKS,
+  CA_FORMAT_WITH_USEC_TIME, CA_FORMAT_WITH_USER_NAMES, fail,
 } from './catar-decoder-state';
 import { idOk } from './catar-decoder-records';
 
 /** casync's normalization, in its order; a stored value must be a fixed point. */
 export function normalize(flags: u64): u64 {
   let f = flags;
-  if ((f & WITH_ACL) && !(f & (WITH_16BIT_UIDS | WITH_32BIT_UIDS | WITH_USER_NAMES))) {
-    f |= WITH_32BIT_UIDS | WITH_USER_NAMES;
+  if ((f & CA_FORMAT_WITH_ACL) && !(f & (CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES))) {
+    f |= CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
   }
-  if (f & WITH_32BIT_UIDS) f &= ~WITH_16BIT_UIDS;
-  if (f & WITH_NSEC_TIME) f &= ~(WITH_USEC_TIME | WITH_SEC_TIME | WITH_2SEC_TIME);
-  if (f & WITH_USEC_TIME) f &= ~(WITH_SEC_TIME | WITH_2SEC_TIME);
-  if (f & WITH_SEC_TIME) f &= ~WITH_2SEC_TIME;
-  if (f & WITH_ACL) f &= ~(WITH_PERMISSIONS | WITH_READ_ONLY);
-  if (f & WITH_PERMISSIONS) f &= ~WITH_READ_ONLY;
-  if (f & EXCLUDE_NODUMP) f &= ~WITH_FLAG_NODUMP;
-  if (f & WITH_SUBVOLUME_RO) f |= WITH_SUBVOLUME;
+  if (f & CA_FORMAT_WITH_32BIT_UIDS) f &= ~CA_FORMAT_WITH_16BIT_UIDS;
+  if (f & CA_FORMAT_WITH_NSEC_TIME) f &= ~(CA_FORMAT_WITH_USEC_TIME | CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
+  if (f & CA_FORMAT_WITH_USEC_TIME) f &= ~(CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
+  if (f & CA_FORMAT_WITH_SEC_TIME) f &= ~CA_FORMAT_WITH_2SEC_TIME;
+  if (f & CA_FORMAT_WITH_ACL) f &= ~(CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_READ_ONLY);
+  if (f & CA_FORMAT_WITH_PERMISSIONS) f &= ~CA_FORMAT_WITH_READ_ONLY;
+  if (f & CA_FORMAT_EXCLUDE_NODUMP) f &= ~CA_FORMAT_WITH_FLAG_NODUMP;
+  if (f & CA_FORMAT_WITH_SUBVOLUME_RO) f |= CA_FORMAT_WITH_SUBVOLUME;
   return f;
 }
 
 function featureFlagsOk(ff: u64): bool {
-  if (ff & ~FEATURE_FLAGS_MAX) return fail('unknown feature flag bits {f1} in {f0}', ff, ff & ~FEATURE_FLAGS_MAX);
+  if (ff & ~CA_FORMAT_FEATURE_FLAGS_MAX) return fail('unknown feature flag bits {f1} in {f0}', ff, ff & ~CA_FORMAT_FEATURE_FLAGS_MAX);
   const n = normalize(ff);
   if (n != ff) return fail('feature flags {f0} are not normalized (casync writes {f1})', ff, n);
   if (St.haveExpect && ff != St.expect) return fail('feature flags {f0} differ from the expected {f1}', ff, St.expect);
@@ -49,23 +49,23 @@ function modeOk(m: u64, eflags: u64, root: bool): bool {
   if (m & ~(S_IFMT | 0o7777)) return fail('invalid mode {o0}', m);
   const t = m & S_IFMT;
   if (t == S_IFSOCK) {
-    if (!(f & WITH_SOCKETS)) return fail('socket (mode {o0}) but the feature flags lack sockets', m);
+    if (!(f & CA_FORMAT_WITH_SOCKETS)) return fail('socket (mode {o0}) but the feature flags lack sockets', m);
   } else if (t == S_IFIFO) {
-    if (!(f & WITH_FIFOS)) return fail('FIFO (mode {o0}) but the feature flags lack fifos', m);
+    if (!(f & CA_FORMAT_WITH_FIFOS)) return fail('FIFO (mode {o0}) but the feature flags lack fifos', m);
   } else if (t == S_IFBLK || t == S_IFCHR) {
-    if (!(f & WITH_DEVICE_NODES)) return fail('device (mode {o0}) but the feature flags lack device-nodes', m);
+    if (!(f & CA_FORMAT_WITH_DEVICE_NODES)) return fail('device (mode {o0}) but the feature flags lack device-nodes', m);
   } else if (t == S_IFLNK) {
-    if (!(f & WITH_SYMLINKS)) return fail('symlink (mode {o0}) but the feature flags lack symlinks', m);
+    if (!(f & CA_FORMAT_WITH_SYMLINKS)) return fail('symlink (mode {o0}) but the feature flags lack symlinks', m);
   } else if (t != S_IFREG && t != S_IFDIR) {
     return fail('unknown file type in mode {o0}', m);
   }
   if (root && t != S_IFDIR) return fail('the archive root is not a directory (mode {o0})', m);
   const isDir = t == S_IFDIR;
-  if (eflags & ~(f & (WITH_FAT_ATTRS | WITH_CHATTR | WITH_SUBVOLUME | WITH_SUBVOLUME_RO))) {
+  if (eflags & ~(f & (CA_FORMAT_WITH_FAT_ATTRS | CA_FORMAT_WITH_CHATTR | CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO))) {
     return fail('ENTRY flags {x1} are not allowed by the feature flags {f2}', m, eflags, f);
   }
   if (eflags != 0 && t != S_IFREG && !isDir) return fail('ENTRY flags {x1} on a node of mode {o0}', m, eflags);
-  if (eflags & (WITH_SUBVOLUME | WITH_SUBVOLUME_RO) && !isDir) {
+  if (eflags & (CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO) && !isDir) {
     return fail('subvolume flag on a non-directory (mode {o0})', m);
   }
   const perm = m & 0o7777;
@@ -73,9 +73,9 @@ function modeOk(m: u64, eflags: u64, root: bool): bool {
     if (perm == 0o777) return true;
     return fail('symlink with mode {o0} (casync stores 0777)', m);
   }
-  if (f & (WITH_PERMISSIONS | WITH_ACL)) return true;
+  if (f & (CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL)) return true;
   if (perm == (isDir ? 0o777 : 0o666)) return true;
-  if ((f & WITH_READ_ONLY) && perm == (isDir ? 0o555 : 0o444)) return true;
+  if ((f & CA_FORMAT_WITH_READ_ONLY) && perm == (isDir ? 0o555 : 0o444)) return true;
   return fail('mode {o0} is not possible with the feature flags {f1}', m, f);
 }
 
@@ -88,10 +88,10 @@ function mtimeOk(t: u64): bool {
   const f = St.flags;
   if (t == 0xffffffffffffffff) return fail('mtime {d0} is reserved', t);
   let g: u64 = 0;
-  if (f & WITH_NSEC_TIME) g = 1;
-  else if (f & WITH_USEC_TIME) g = 1000;
-  else if (f & WITH_SEC_TIME) g = 1000000000;
-  else if (f & WITH_2SEC_TIME) g = 2000000000;
+  if (f & CA_FORMAT_WITH_NSEC_TIME) g = 1;
+  else if (f & CA_FORMAT_WITH_USEC_TIME) g = 1000;
+  else if (f & CA_FORMAT_WITH_SEC_TIME) g = 1000000000;
+  else if (f & CA_FORMAT_WITH_2SEC_TIME) g = 2000000000;
   if (g == 0) {
     if (t == 0) return true;
     return fail('mtime {d0} but the feature flags store no time (must be 0)', t);

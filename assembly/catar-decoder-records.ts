@@ -15,9 +15,9 @@ import {
   CA_FORMAT_ACL_GROUP_OBJ, CA_FORMAT_ACL_USER, CA_FORMAT_DEVICE, CA_FORMAT_ENTRY, CA_FORMAT_FCAPS,
   CA_FORMAT_GROUP, CA_FORMAT_QUOTA_PROJID, CA_FORMAT_SELINUX, CA_FORMAT_SYMLINK, CA_FORMAT_USER,
   CA_FORMAT_XATTR, HAVE_ACL_NAMED, HAVE_DEFAULT, HAVE_DEFAULT_NAMED, HAVE_GROUP, HAVE_GROUP_OBJ,
-  HAVE_USER, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, St, WITH_16BIT_UIDS,
-  WITH_32BIT_UIDS, WITH_ACL, WITH_DEVICE_NODES, WITH_FCAPS, WITH_QUOTA_PROJID, WITH_SELINUX,
-  WITH_SYMLINKS, WITH_USER_NAMES, WITH_XATTRS, R_N0, compareBytes, fail, putName,
+  HAVE_USER, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, St, CA_FORMAT_WITH_16BIT_UIDS,
+  CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_ACL, CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_QUOTA_PROJID, CA_FORMAT_WITH_SELINUX,
+  CA_FORMAT_WITH_SYMLINKS, CA_FORMAT_WITH_USER_NAMES, CA_FORMAT_WITH_XATTRS, R_N0, compareBytes, fail, putName,
   EV_ACL_DEFAULT, EV_ACL_DEFAULT_GROUP, EV_ACL_DEFAULT_USER, EV_ACL_GROUP, EV_ACL_GROUP_OBJ, EV_ACL_USER,
   EV_ERROR, EV_FCAPS, EV_GROUP, EV_NODE, EV_QUOTA_PROJID, EV_SELINUX, EV_USER, EV_XATTR, R_OFFSET, put,
 } from './catar-decoder-state';
@@ -64,16 +64,16 @@ export function metadataHeaderOk(): bool {
   const f = St.flags;
   const m = St.mode;
   if (r == 1 || r == 2) {
-    if (!(f & WITH_USER_NAMES)) return fail('{r0} record but the feature flags lack user-names', t);
+    if (!(f & CA_FORMAT_WITH_USER_NAMES)) return fail('{r0} record but the feature flags lack user-names', t);
     return sizeOk(18, 16 + 256);
   }
   if (r == 3) {
-    if (!(f & WITH_XATTRS)) return fail('XATTR record but the feature flags lack xattrs');
+    if (!(f & CA_FORMAT_WITH_XATTRS)) return fail('XATTR record but the feature flags lack xattrs');
     if (isType(m, S_IFLNK)) return fail('XATTR record on a symlink');
     return sizeOk(16 + 4, 16 + 255 + 1 + 65536);
   }
   if (r >= 4 && r <= 9) {
-    if (!(f & WITH_ACL)) return fail('{r0} record but the feature flags lack acl', t);
+    if (!(f & CA_FORMAT_WITH_ACL)) return fail('{r0} record but the feature flags lack acl', t);
     if (isType(m, S_IFLNK)) return fail('{r0} record on a symlink', t);
     if (r >= 7 && !isType(m, S_IFDIR)) return fail('{r0} record on a non-directory (mode {o1})', t, m);
     if (r == 6) return sizeOk(24, 24);
@@ -81,15 +81,15 @@ export function metadataHeaderOk(): bool {
     return sizeOk(32, 32 + 256);
   }
   if (r == 10) {
-    if (!(f & WITH_SELINUX)) return fail('SELINUX record but the feature flags lack selinux');
+    if (!(f & CA_FORMAT_WITH_SELINUX)) return fail('SELINUX record but the feature flags lack selinux');
     return sizeOk(18, 16 + 4096);
   }
   if (r == 11) {
-    if (!(f & WITH_FCAPS)) return fail('FCAPS record but the feature flags lack fcaps');
+    if (!(f & CA_FORMAT_WITH_FCAPS)) return fail('FCAPS record but the feature flags lack fcaps');
     if (!isType(m, S_IFREG)) return fail('FCAPS record on a non-regular file (mode {o1})', t, m);
     return sizeOk(16, 16 + 65536);
   }
-  if (!(f & WITH_QUOTA_PROJID)) return fail('QUOTA_PROJID record but the feature flags lack quota-projid');
+  if (!(f & CA_FORMAT_WITH_QUOTA_PROJID)) return fail('QUOTA_PROJID record but the feature flags lack quota-projid');
   if (!isType(m, S_IFREG) && !isType(m, S_IFDIR)) {
     return fail('QUOTA_PROJID record on a node that is neither a file nor a directory (mode {o1})', t, m);
   }
@@ -102,13 +102,13 @@ export function bodyHeaderOk(): bool {
   const m = St.mode;
   if (t == CA_FORMAT_SYMLINK) {
     if (!isType(m, S_IFLNK)) return fail('SYMLINK record for a node that is not a symlink (mode {o1})', t, m);
-    if (!(St.flags & WITH_SYMLINKS)) return fail('SYMLINK record but the feature flags lack symlinks');
+    if (!(St.flags & CA_FORMAT_WITH_SYMLINKS)) return fail('SYMLINK record but the feature flags lack symlinks');
     return sizeOk(18, 16 + 4096);
   }
   if (!isType(m, S_IFCHR) && !isType(m, S_IFBLK)) {
     return fail('DEVICE record for a node that is not a device (mode {o1})', t, m);
   }
-  if (!(St.flags & WITH_DEVICE_NODES)) return fail('DEVICE record but the feature flags lack device-nodes');
+  if (!(St.flags & CA_FORMAT_WITH_DEVICE_NODES)) return fail('DEVICE record but the feature flags lack device-nodes');
   return sizeOk(32, 32);
 }
 
@@ -132,13 +132,13 @@ export function nameOk(p: usize, n: usize): bool {
 /** 16/32-bit ids: casync refuses (uid_t) -1 and, with 32-bit ids, 65535 too.  kind: 0 uid, 1 gid, 2 ACL. */
 export function idOk(id: u64, kind: i32): bool {
   const f = St.flags;
-  if (f & WITH_16BIT_UIDS) {
+  if (f & CA_FORMAT_WITH_16BIT_UIDS) {
     if (id < 0xffff) return true;
     if (kind == 0) return fail('uid {d0} is out of range for 16-bit uids (at most 65534)', id);
     if (kind == 1) return fail('gid {d0} is out of range for 16-bit uids (at most 65534)', id);
     return fail('ACL entry id {d0} is out of range for 16-bit uids (at most 65534)', id);
   }
-  if (f & WITH_32BIT_UIDS) {
+  if (f & CA_FORMAT_WITH_32BIT_UIDS) {
     if (id < 0xffffffff && id != 0xffff) return true;
     if (kind == 0) return fail('uid {d0} is out of range for 32-bit uids (65535 and 2^32-1 are reserved)', id);
     if (kind == 1) return fail('gid {d0} is out of range for 32-bit uids (65535 and 2^32-1 are reserved)', id);
@@ -188,7 +188,7 @@ export function aclEntryOk(): bool {
   const perm = load<u64>(p + 24);
   const n = <usize>St.recSize - 32;
   if (n > 0) {
-    if (!(St.flags & WITH_USER_NAMES)) return fail('named {r0} record but the feature flags lack user-names', St.recType);
+    if (!(St.flags & CA_FORMAT_WITH_USER_NAMES)) return fail('named {r0} record but the feature flags lack user-names', St.recType);
     if (!nameOk(p + 32, n)) return false;
   }
   if (!idOk(id, 2)) return false;
@@ -264,7 +264,7 @@ export function noteRecord(r: i32): void {
 export function metadataComplete(): bool {
   const f = St.flags;
   const h = St.have;
-  if ((f & WITH_USER_NAMES) && !(f & (WITH_16BIT_UIDS | WITH_32BIT_UIDS)) &&
+  if ((f & CA_FORMAT_WITH_USER_NAMES) && !(f & (CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS)) &&
       (h & (HAVE_USER | HAVE_GROUP)) != (HAVE_USER | HAVE_GROUP)) {
     return fail('node at byte {d0} lacks USER or GROUP, required with user-names but no uid flags', St.nodeOff);
   }

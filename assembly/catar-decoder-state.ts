@@ -8,60 +8,7 @@
 // most the final size again, and the final size is bounded by the tree's depth
 // and its widest directory, never by the archive size.
 
-export const CA_FORMAT_ENTRY: u64 = 0x1396fabcea5bbb51;
-export const CA_FORMAT_USER: u64 = 0xf453131aaeeaccb3;
-export const CA_FORMAT_GROUP: u64 = 0x25eb6ac969396a52;
-export const CA_FORMAT_XATTR: u64 = 0xb8157091f80bc486;
-export const CA_FORMAT_ACL_USER: u64 = 0x297dc88b2ef12faf;
-export const CA_FORMAT_ACL_GROUP: u64 = 0x36f2acb56cb3dd0b;
-export const CA_FORMAT_ACL_GROUP_OBJ: u64 = 0x23047110441f38f3;
-export const CA_FORMAT_ACL_DEFAULT: u64 = 0xfe3eeda6823c8cd0;
-export const CA_FORMAT_ACL_DEFAULT_USER: u64 = 0xbdf03df9bd010a91;
-export const CA_FORMAT_ACL_DEFAULT_GROUP: u64 = 0xa0cb1168782d1f51;
-export const CA_FORMAT_FCAPS: u64 = 0xf7267db0afed0629;
-export const CA_FORMAT_QUOTA_PROJID: u64 = 0x161baf2d8772a72b;
-export const CA_FORMAT_SELINUX: u64 = 0x46faf0602fd26c59;
-export const CA_FORMAT_SYMLINK: u64 = 0x664a6fb6830e0d6c;
-export const CA_FORMAT_DEVICE: u64 = 0xac3dace369dfe643;
-export const CA_FORMAT_PAYLOAD: u64 = 0x8b9e1d93d6dcffc9;
-export const CA_FORMAT_FILENAME: u64 = 0x6dbb6ebcb3161f0b;
-export const CA_FORMAT_GOODBYE: u64 = 0xdfd35c5e8327c403;
-export const CA_FORMAT_GOODBYE_TAIL_MARKER: u64 = 0x57446fa533702943;
-
-export const WITH_16BIT_UIDS: u64 = 0x1;
-export const WITH_32BIT_UIDS: u64 = 0x2;
-export const WITH_USER_NAMES: u64 = 0x4;
-export const WITH_SEC_TIME: u64 = 0x8;
-export const WITH_USEC_TIME: u64 = 0x10;
-export const WITH_NSEC_TIME: u64 = 0x20;
-export const WITH_2SEC_TIME: u64 = 0x40;
-export const WITH_READ_ONLY: u64 = 0x80;
-export const WITH_PERMISSIONS: u64 = 0x100;
-export const WITH_SYMLINKS: u64 = 0x200;
-export const WITH_DEVICE_NODES: u64 = 0x400;
-export const WITH_FIFOS: u64 = 0x800;
-export const WITH_SOCKETS: u64 = 0x1000;
-export const WITH_FAT_ATTRS: u64 = 0xe000;
-export const WITH_FLAG_NODUMP: u64 = 0x100000;
-export const WITH_CHATTR: u64 = 0x3ff0000;
-export const WITH_SUBVOLUME: u64 = 0x4000000;
-export const WITH_SUBVOLUME_RO: u64 = 0x8000000;
-export const WITH_XATTRS: u64 = 0x10000000;
-export const WITH_ACL: u64 = 0x20000000;
-export const WITH_SELINUX: u64 = 0x40000000;
-export const WITH_FCAPS: u64 = 0x80000000;
-export const WITH_QUOTA_PROJID: u64 = 0x100000000;
-export const EXCLUDE_NODUMP: u64 = 0x8000000000000000;
-export const FEATURE_FLAGS_MAX: u64 = 0xf0000001ffffffff;
-
-export const S_IFMT: u64 = 0o170000;
-export const S_IFSOCK: u64 = 0o140000;
-export const S_IFLNK: u64 = 0o120000;
-export const S_IFREG: u64 = 0o100000;
-export const S_IFBLK: u64 = 0o060000;
-export const S_IFDIR: u64 = 0o040000;
-export const S_IFCHR: u64 = 0o020000;
-export const S_IFIFO: u64 = 0o010000;
+export * from './catar-format';
 
 /** Offsets above this cannot be told apart by the host's numbers (2^53 − 1). */
 export const MAX_OFFSET: u64 = 0x1fffffffffffff;

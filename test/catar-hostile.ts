@@ -1,8 +1,8 @@
 // Test helpers for the catar decoder: decoding into a trace, and a small,
 // deliberately permissive catar writer: it writes
 // whatever records it is told, in the order given, and computes correct GOODBYE
-// tables from what it wrote (independently of the wasm core: SipHash with
-// BigInt, the BST layout ported from vectors/dump_catar.py), so each hostile
+// tables from what it wrote (independently of the wasm core, with the reference
+// SipHash and BST layout of catar-encoder-dump.ts), so each hostile
 // archive breaks exactly the rule a test aims at.
 
 import assert from 'node:assert/strict';
@@ -11,9 +11,9 @@ import { CatarDecoder, type CatarEvent } from '../src/format/catar-decoder.ts';
 import * as C from '../src/format/catar-constants.ts';
 import { type CatarNode, S_IFDIR, S_IFMT, S_IFREG } from '../src/format/catar-node.ts';
 import { WasyncError } from '../src/errors.ts';
+import { refBstPermutation as bstPermutation, refSiphash as siphash24 } from './catar-encoder-dump.ts';
 
 export const DEFAULT_FLAGS = 0xb0000001ffeffe26n;
-const M64 = (1n << 64n) - 1n;
 
 export const u64 = (...v: (bigint | number)[]) => {
   const b = new Uint8Array(8 * v.length);
@@ -51,51 +51,6 @@ export const symlink = (target: string | Uint8Array) => record(C.CA_FORMAT_SYMLI
 export const device = (major: number, minor: number) => record(C.CA_FORMAT_DEVICE, u64(major, minor));
 export const payload = (data: string | Uint8Array) => record(C.CA_FORMAT_PAYLOAD, bytes(data));
 export const filename = (name: string | Uint8Array) => record(C.CA_FORMAT_FILENAME, cat(bytes(name), z));
-
-export function siphash24(msg: Uint8Array): bigint {
-  const key = new DataView(C.CA_FORMAT_GOODBYE_HASH_KEY.buffer);
-  const k0 = key.getBigUint64(0, true);
-  const k1 = key.getBigUint64(8, true);
-  let v0 = k0 ^ 0x736f6d6570736575n;
-  let v1 = k1 ^ 0x646f72616e646f6dn;
-  let v2 = k0 ^ 0x6c7967656e657261n;
-  let v3 = k1 ^ 0x7465646279746573n;
-  const rotl = (x: bigint, b: bigint) => ((x << b) | (x >> (64n - b))) & M64;
-  const round = () => {
-    v0 = (v0 + v1) & M64; v1 = rotl(v1, 13n); v1 ^= v0; v0 = rotl(v0, 32n);
-    v2 = (v2 + v3) & M64; v3 = rotl(v3, 16n); v3 ^= v2;
-    v0 = (v0 + v3) & M64; v3 = rotl(v3, 21n); v3 ^= v0;
-    v2 = (v2 + v1) & M64; v1 = rotl(v1, 17n); v1 ^= v2; v2 = rotl(v2, 32n);
-  };
-  const full = msg.length - (msg.length % 8);
-  const d = new DataView(msg.buffer, msg.byteOffset, msg.length);
-  for (let i = 0; i < full; i += 8) {
-    const m = d.getBigUint64(i, true);
-    v3 ^= m; round(); round(); v0 ^= m;
-  }
-  let last = BigInt(msg.length & 0xff) << 56n;
-  for (let i = full; i < msg.length; i++) last |= BigInt(msg[i]) << BigInt(8 * (i - full));
-  v3 ^= last; round(); round(); v0 ^= last;
-  v2 ^= 0xffn;
-  round(); round(); round(); round();
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
-/** perm[i] = index into the sorted items of table slot i (casync's ca_make_bst, as in dump_catar.py). */
-export function bstPermutation(n: number): number[] {
-  const out: number[] = new Array(n);
-  const inner = (base: number, cnt: number, e: number, i: number): void => {
-    if (cnt === 0) return;
-    const p = 1 << (e - 1);
-    const q = 1 << e;
-    const k = cnt >= p - 1 + (p >> 1) ? (q - 2) >> 1 : ((q - 2) >> 1) - (p - 1 + (p >> 1) - cnt);
-    out[i] = base + k;
-    inner(base, k, e - 1, 2 * i + 1);
-    inner(base + k + 1, cnt - k - 1, e - 1, 2 * i + 2);
-  };
-  if (n) inner(0, n, Math.floor(Math.log2(n)) + 1, 0);
-  return out;
-}
 
 export interface GoodbyeItem { offset: bigint; size: bigint; hash: bigint }
 export interface GoodbyeTail { entryOffset: bigint; size: bigint; marker: bigint }

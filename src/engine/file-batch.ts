@@ -5,7 +5,7 @@
 // beyond the common fields (user and group names, xattrs, ACLs, capabilities,
 // SELinux label, project id) travels as a sparse list of objects.
 
-import type { CatarNode } from '../format/catar-node.ts';
+import { basicNode, type CatarNode } from '../format/catar-node.ts';
 
 const F = {
   dirfd: 0,
@@ -140,18 +140,11 @@ export function* unpackFiles(p: PackedFiles): Generator<BatchFile> {
     const dataAt = m(F.data);
     const size = m(F.size);
     const node: CatarNode = {
-      mode: m(F.mode),
-      uid: m(F.uid),
-      gid: m(F.gid),
-      mtimeNs: BigInt(m(F.mtimeHi)) * U32 + BigInt(m(F.mtimeLo)),
-      flags: BigInt(m(F.flagsHi)) * U32 + BigInt(m(F.flagsLo)),
-      userName: null,
-      groupName: null,
-      xattrs: [],
-      acl: null,
-      selinux: null,
-      fcaps: null,
-      projid: 0,
+      ...basicNode(
+        m(F.mode), m(F.uid), m(F.gid),
+        BigInt(m(F.mtimeHi)) * U32 + BigInt(m(F.mtimeLo)),
+        BigInt(m(F.flagsHi)) * U32 + BigInt(m(F.flagsLo)),
+      ),
       size,
       ...extras.get(i),
     };

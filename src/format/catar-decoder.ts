@@ -13,7 +13,7 @@
 
 import { WasyncError, formatError } from '../errors.ts';
 import type { CatarAcl, CatarAclEntry, CatarNode } from './catar-node.ts';
-import { S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, S_IFREG } from './catar-node.ts';
+import { S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, S_IFREG, basicNode } from './catar-node.ts';
 import { CA_FORMAT_ACL_PERMISSION_ABSENT } from './catar-constants.ts';
 import { type DecoderCore, Ev, errorMessage, instantiateDecoder } from './catar-decoder-wasm.ts';
 
@@ -132,20 +132,7 @@ export class CatarDecoder {
             offset: Number(s[0]),
             depth: Number(s[7]),
             featureFlags: s[1],
-            node: {
-              mode: Number(s[2]),
-              flags: s[3],
-              uid: Number(s[4]),
-              gid: Number(s[5]),
-              mtimeNs: s[6],
-              userName: null,
-              groupName: null,
-              xattrs: [],
-              acl: null,
-              selinux: null,
-              fcaps: null,
-              projid: 0,
-            },
+            node: basicNode(Number(s[2]), Number(s[4]), Number(s[5]), s[6], s[3]),
           };
           continue;
         case Ev.Node:

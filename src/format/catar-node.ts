@@ -70,6 +70,14 @@ export interface CatarNode {
   rdev?: { major: number; minor: number };
 }
 
+/** A node with the stat fields given and no further metadata (no names, xattrs, ACL, …). */
+export function basicNode(mode: number, uid: number, gid: number, mtimeNs: bigint, flags: bigint): CatarNode {
+  return {
+    mode, uid, gid, mtimeNs, flags,
+    userName: null, groupName: null, xattrs: [], acl: null, selinux: null, fcaps: null, projid: 0,
+  };
+}
+
 export const S_IFMT = 0o170000;
 export const S_IFSOCK = 0o140000;
 export const S_IFLNK = 0o120000;

@@ -14,7 +14,7 @@
 
 import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
-import { CatarDecoder, type CatarEvent } from '../../../format/catar-decoder.ts';
+import type { CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import type { Executor, FilesJob, FilesResult, Origin } from '../../../engine/jobs.ts';
@@ -388,62 +388,4 @@ function safely(f: () => void) {
   try {
     f();
   } catch {}
-}
-
-/** Decodes a catar stream, pushed in pieces, into the target directory. */
-export class TreeStream {
-  private readonly decoder: CatarDecoder;
-  private readonly extractor: TreeExtractor;
-
-  constructor(file: string, expectFlags: bigint | undefined, o: ExtractTreeOptions) {
-    this.decoder = new CatarDecoder(file, { expectFlags });
-    this.extractor = new TreeExtractor(o);
-  }
-
-  get entries() {
-    return this.extractor.entries;
-  }
-
-  get clonedBytes() {
-    return this.extractor.clonedBytes;
-  }
-
-  get linkedBytes() {
-    return this.extractor.linkedBytes;
-  }
-
-  async push(bytes: Uint8Array, origins: Origin[] = []): Promise<void> {
-    this.guard(() => {
-      this.extractor.noteOrigins(origins);
-      this.decoder.push(bytes);
-      this.drain();
-    });
-    await this.extractor.settle();
-  }
-
-  async end(): Promise<void> {
-    this.guard(() => {
-      this.decoder.end();
-      this.drain();
-    });
-    try {
-      await this.extractor.finish();
-    } catch (e) {
-      this.extractor.abort();
-      throw e;
-    }
-  }
-
-  private drain() {
-    for (let ev = this.decoder.next(); ev; ev = this.decoder.next()) this.extractor.event(ev);
-  }
-
-  private guard(f: () => void) {
-    try {
-      f();
-    } catch (e) {
-      this.extractor.abort();
-      throw e;
-    }
-  }
 }

@@ -16,7 +16,7 @@ import {
   CA_FORMAT_WITH_USER_NAMES,
   CA_FORMAT_WITH_XATTRS,
 } from '../../../format/feature-flags.ts';
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type CatarNode } from '../../../format/catar-node.ts';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, basicNode, type CatarNode } from '../../../format/catar-node.ts';
 import { major, minor } from '../blob-file.ts';
 import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type LinuxFs } from '../linux/index.ts';
 
@@ -60,20 +60,7 @@ export class NodeReader {
     const type = mode & S_IFMT;
     const uid = Number(st.uid);
     const gid = Number(st.gid);
-    const node: CatarNode = {
-      mode,
-      uid,
-      gid,
-      mtimeNs: st.mtimeNs,
-      flags: 0n,
-      userName: null,
-      groupName: null,
-      xattrs: [],
-      acl: null,
-      selinux: null,
-      fcaps: null,
-      projid: 0,
-    };
+    const node: CatarNode = basicNode(mode, uid, gid, st.mtimeNs, 0n);
     const linux = this.linux;
     if (linux && fd >= 0) {
       if (f & CA_FORMAT_WITH_CHATTR) {
