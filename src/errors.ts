@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'EUNSUPPORTED' // valid input this build or platform cannot handle
   | 'ECHUNKMISSING' // no store or seed has the chunk
   | 'ECHUNKCORRUPT' // a chunk that does not decompress or match its id
+  | 'ENETWORK' // a remote that cannot be reached or answers with an error
   | 'EINPUT' // an input that cannot be read
   | 'EOUTPUT'; // an output that cannot be written
 
@@ -27,6 +28,8 @@ export const usageError = (message: string) => new WasyncError('EUSAGE', message
 /** A format violation at a byte offset of a named file. */
 export const formatError = (file: string, offset: number, what: string) =>
   new WasyncError('EFORMAT', `${file}: ${what} (at byte ${offset})`);
+
+export const networkError = (message: string, cause?: unknown) => new WasyncError('ENETWORK', message, { cause });
 
 export const unsupported = (message: string) => new WasyncError('EUNSUPPORTED', message);
 

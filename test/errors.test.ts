@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { ok, rand, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir();
@@ -72,6 +73,12 @@ test('bad option values', () => {
   fails(['make', '--no-such-option'], /unknown option '--no-such-option'/);
 });
 
-test('remote locators are refused clearly', () => {
-  fails(['extract', '--store=http://example.invalid/s.castr', p('good.caibx'), p('o')], /HTTP stores are not supported by this version/);
+test('an unreachable store is named, after retries', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+  fails(['extract', `--store=http://127.0.0.1:${port}/s.castr`, p('good.caibx'), p('o')], /http:\/\/127\.0\.0\.1:\d+\/s\.castr\/[0-9a-f]{4}\/[0-9a-f]{64}\.cacnk: ECONNREFUSED.*\(after 6 attempts\)/);
 });

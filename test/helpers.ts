@@ -1,7 +1,7 @@
 // Shared test helpers: deterministic inputs (the generators of
 // casync-format.md §8), temporary directories, and running wasync and casync.
 
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,25 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
 
 export const wasync = (args: string[], opts?: Parameters<typeof run>[2]) =>
   run(process.execPath, [WASYNC, ...args], opts);
+
+/** Like run(), without blocking this process (which may be serving the command). */
+export function runAsync(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b) => out.push(b));
+    child.stderr.on('data', (b) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const o = Buffer.concat(out);
+      resolve({ status, stdout: o.toString('utf8'), out: o, stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+export const wasyncAsync = (args: string[], opts?: Parameters<typeof runAsync>[2]) =>
+  runAsync(process.execPath, [WASYNC, ...args], opts);
 
 export const casync = (args: string[], opts?: Parameters<typeof run>[2]) => run('casync', args, opts);
 

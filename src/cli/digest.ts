@@ -22,7 +22,7 @@ import { Executors } from '../platform/node/executors.ts';
 import { openIndexInput } from '../platform/node/index-input.ts';
 import { escapeBytes } from '../tree/inspect-escape.ts';
 import { openTree, runTarget, type TreeKind } from './inspect-source.ts';
-import { hasSuffix, stripFileUrl } from './locator.ts';
+import { hasSuffix, stripFileUrl } from '../stores/locator.ts';
 import { parseDigest, parseWhat, type GlobalOptions, type What } from './options.ts';
 import { readStores } from './stores.ts';
 

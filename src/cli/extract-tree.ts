@@ -3,7 +3,7 @@
 // worker threads (verified chunk by chunk) and decoded on this thread in order.
 
 import { createReadStream, statSync } from 'node:fs';
-import { usageError, ioError, WasyncError } from '../errors.ts';
+import { usageError, ioError, networkError, WasyncError } from '../errors.ts';
 import { digestOfFlags, replayFeatureFlags, CA_FORMAT_SUPPORTED_WITH_MASK } from '../format/feature-flags.ts';
 import { combineFeatureFlags } from '../format/feature-flag-names.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
@@ -14,7 +14,7 @@ import type { TreeSeedMap } from '../engine/tree-seed-map.ts';
 import { openBlobInput, type BlobInput } from '../platform/node/blob-file.ts';
 import { indexSeedTree } from '../platform/node/tree/seed-tree.ts';
 import { Executors } from '../platform/node/executors.ts';
-import { openIndexInput } from '../platform/node/index-input.ts';
+import { openIndexLocator } from '../platform/node/index-input.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import type { ExtractTreeOptions } from '../platform/node/tree/extract-tree.ts';
 import { TreeStream } from '../platform/node/tree/tree-stream.ts';
@@ -23,6 +23,8 @@ import type { Log } from './log.ts';
 import { formatBytes } from '../units.ts';
 import { parseYesNo, type GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
+import type { RemoteContext } from './remote.ts';
+import { classifyLocator } from '../stores/locator.ts';
 
 export async function extractTreeCommand(
   what: 'archive' | 'archive-index',
@@ -30,6 +32,7 @@ export async function extractTreeCommand(
   target: string,
   opts: GlobalOptions,
   log: Log,
+  remote: RemoteContext,
 ) {
   const linux = linuxFs();
   if (!linux) {
@@ -56,9 +59,13 @@ export async function extractTreeCommand(
     const executors = new Executors(Infinity);
     options.executor = executors.chunks;
     const tree = new TreeStream(name, undefined, options);
-    const bytes = input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
     try {
-      for await (const chunk of bytes) await tree.push(chunk as Buffer);
+      if (input !== null && classifyLocator(input) === 'url') {
+        if (!(await remote.client.stream(input, (piece) => tree.push(piece)))) throw networkError(`${input}: not found (404)`);
+      } else {
+        const bytes = input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
+        for await (const chunk of bytes) await tree.push(chunk as Buffer);
+      }
       await tree.end();
     } catch (e) {
       throw e instanceof WasyncError ? e : ioError('EINPUT', name, e);
@@ -69,7 +76,7 @@ export async function extractTreeCommand(
     return;
   }
   const stores = readStores(opts, input);
-  const index = openIndexInput(input);
+  const index = await openIndexLocator(input, remote.client);
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const executors = new Executors(index.blobSize ?? Infinity);
   options.executor = executors.chunks;
@@ -112,6 +119,7 @@ export async function extractTreeCommand(
       entries,
       digest,
       stores,
+      remote: remote.config(executors.chunks.parallelism),
       seeds,
       seedFiles,
       seedTrees,

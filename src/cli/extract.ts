@@ -12,16 +12,17 @@ import type { Executor, FileRef } from '../engine/jobs.ts';
 import type { DigestName } from '../digest.ts';
 import { openBlobInput, rawBlockDeviceSize, type BlobInput } from '../platform/node/blob-file.ts';
 import { AtomicFile } from '../platform/node/atomic-file.ts';
-import { openIndexInput } from '../platform/node/index-input.ts';
+import { openIndexLocator } from '../platform/node/index-input.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { digestOf } from '../platform/node/hash.ts';
 import { writeStdout } from '../platform/node/stdout.ts';
 import { formatBytes } from '../units.ts';
 import { Log } from './log.ts';
-import { classifyLocator, hasSuffix, stripFileUrl } from './locator.ts';
+import { classifyLocator, hasSuffix, stripFileUrl } from '../stores/locator.ts';
 import { parseWhat, parseYesNo, type GlobalOptions, type What } from './options.ts';
 import { readStores } from './stores.ts';
 import { extractTreeCommand } from './extract-tree.ts';
+import { RemoteContext } from './remote.ts';
 
 const ZERO_ID_LIMIT = 16 << 20;
 
@@ -56,20 +57,18 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
   if (output !== null && classifyLocator(output) !== 'path') throw usageError(`${output}: the output must be a local path`);
   const outStat = output === null ? undefined : statSync(output, { throwIfNoEntry: false });
   const what = operation(input, outStat, opts);
+  const source = input === undefined || input === '-' ? null : input;
+  if (source !== null && classifyLocator(source) === 'ssh') {
+    throw unsupported(`${source}: ssh remotes are not supported by this version of wasync`);
+  }
+  const remote = new RemoteContext(opts);
   if (what === 'archive' || what === 'archive-index') {
-    const source = input === undefined || input === '-' ? null : input;
-    if (source !== null && classifyLocator(source) !== 'path') {
-      throw unsupported(`${source}: remote archives are not supported by this version of wasync`);
-    }
-    return extractTreeCommand(what, source, output ?? '.', opts, log);
+    return extractTreeCommand(what, source, output ?? '.', opts, log, remote);
   }
-  const indexLoc = input === undefined || input === '-' ? null : input;
-  if (indexLoc !== null && classifyLocator(indexLoc) !== 'path') {
-    throw unsupported(`${indexLoc}: remote indexes are not supported by this version of wasync`);
-  }
+  const indexLoc = source;
   const seedOutput = parseYesNo('seed-output', opts.seedOutput, true);
   const stores = readStores(opts, indexLoc);
-  const index = openIndexInput(indexLoc);
+  const index = await openIndexLocator(indexLoc, remote.client);
   const knownSize = index.blobSize;
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const digest = digestOfFlags(header.flags);
@@ -100,6 +99,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       entries,
       digest,
       stores,
+      remote: remote.config(executors.chunks.parallelism),
       seeds: seedIndex,
       seedFiles: seeds,
       out,

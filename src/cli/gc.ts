@@ -8,7 +8,7 @@ import { WasyncError, ioError, usageError } from '../errors.ts';
 import { CHUNK_SUFFIX, isChunkIdHex, toHex } from '../chunk-id.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { openIndexInput } from '../platform/node/index-input.ts';
-import { stripFileUrl } from './locator.ts';
+import { stripFileUrl } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { primaryStore } from './stores.ts';
 

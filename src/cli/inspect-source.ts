@@ -21,7 +21,7 @@ import type { DigestName } from '../digest.ts';
 import { DirectoryStream } from './inspect-directory.ts';
 import { PathFilter } from './inspect-walk.ts';
 import { archiveFlags } from './make-tree.ts';
-import { hasSuffix } from './locator.ts';
+import { hasSuffix } from '../stores/locator.ts';
 import { parseWhat, type GlobalOptions, type What } from './options.ts';
 import { readStores } from './stores.ts';
 

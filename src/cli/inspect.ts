@@ -29,7 +29,7 @@ import { escapePath } from '../tree/inspect-escape.ts';
 import { writeStdout } from '../platform/node/stdout.ts';
 import { EntryCollector, joinPath } from './inspect-walk.ts';
 import { openTree, runTarget, treeKind, type TreeInput } from './inspect-source.ts';
-import { stripFileUrl } from './locator.ts';
+import { stripFileUrl } from '../stores/locator.ts';
 import { parseDigest, parseYesNo, type GlobalOptions } from './options.ts';
 
 export type InspectVerb = 'list' | 'mtree' | 'stat';

@@ -8,6 +8,7 @@ import { extract } from './extract.ts';
 import { digest } from './digest.ts';
 import { inspect, type InspectCliOptions } from './inspect.ts';
 import { gc } from './gc.ts';
+import { serve, type ServeCliOptions } from './serve.ts';
 import type { GlobalOptions } from './options.ts';
 
 function version(): string {
@@ -51,6 +52,10 @@ export function program(): Command {
     .option('--uid-range <RANGE>', 'Restrict UIDs/GIDs to a range when extracting')
     .option('--reflink <yes|no>', 'Clone data from seeds with reflinks where the file system can (default yes)')
     .option('--hardlink <yes|no>', 'Hard-link identical files from seeds when extracting (default no)')
+    .option('--concurrency <N>', 'Requests to remote stores in flight at once (default 16)')
+    .option('--rate-limit-bps <N>', 'Limit the bandwidth used for remote indexes, archives and stores to N bytes per second')
+    .option('--cache <PATH>', 'A local store that keeps chunks fetched from remote stores, and is read first next time')
+    .option('--token <SECRET>', 'Bearer token for remote stores and servers (default $WASYNC_TOKEN)')
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 
@@ -86,6 +91,12 @@ export function program(): Command {
     .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY]')
     .argument('[PATH]')
     .action((input, path, _o, cmd) => inspect('stat', input, path, opts(cmd)));
+  p.command('serve')
+    .description('Serve the indexes, archives and chunk stores under DIR over HTTP (GET, HEAD; PUT with --writable)')
+    .argument('<DIR>')
+    .option('--listen <HOST:PORT>', 'Address to listen on (default 127.0.0.1:8080; port 0 picks a free one)')
+    .option('--writable', 'Accept uploads (PUT) of verified chunks, indexes and archives; needs --token')
+    .action((dir, _o, cmd) => serve(dir, cmd.optsWithGlobals() as ServeCliOptions));
   p.command('gc')
     .description('Remove chunks that none of the given indexes references from the store')
     .argument('<INDEX...>')

@@ -9,7 +9,8 @@ import { featureFlagsFromOptions, verboseFeatureFlagLines } from '../format/feat
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../format/index-file.ts';
 import { ChunkPipeline } from '../engine/chunk-pipeline.ts';
 import { RingWriter, ringSizeFor } from '../engine/ring-writer.ts';
-import { AtomicFile } from '../platform/node/atomic-file.ts';
+import { openOutputTarget } from './output-target.ts';
+import type { RemoteContext } from './remote.ts';
 import { BufferedOutput } from '../platform/node/buffered-output.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
@@ -40,6 +41,7 @@ export async function makeTree(
   dir: string,
   opts: GlobalOptions,
   log: Log,
+  remote: RemoteContext,
 ) {
   const flags = archiveFlags(opts);
   const sizes = parseChunkSizes(opts.chunkSize);
@@ -51,7 +53,7 @@ export async function makeTree(
   if (what === 'archive-index') log.info(`Selected chunk sizes: min=${sizes.min}..avg=${sizes.avg}..max=${sizes.max}`);
   for (const line of verboseFeatureFlagLines(flags)) log.info(line);
 
-  const target = output === null ? null : new AtomicFile(output);
+  const target = output === null ? null : openOutputTarget(output, remote.client);
   const out = new BufferedOutput(target?.fd ?? null, output ?? 'standard output');
   const executors = new Executors(Infinity);
   const ring = new SharedArrayBuffer(ringSizeFor(sizes.max));
@@ -61,6 +63,7 @@ export async function makeTree(
       sizes,
       digest: digestOfFlags(flags),
       store,
+      remote: remote.config(executors.chunks.parallelism),
       compression,
       executor: executors.chunks,
       digestExecutor: executors.digest,
@@ -74,7 +77,7 @@ export async function makeTree(
     const totals = await pipeline.finish(writer.written);
     if (what === 'archive-index') await out.write(encodeIndexTail(totals.chunks));
     await out.flush();
-    target?.commit();
+    await target?.commit();
     log.info(`Archive size: ${formatBytes(tree.bytes)}`);
     log.info(`Number of entries: ${tree.entries}`);
     if (what === 'archive-index') {

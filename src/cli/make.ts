@@ -5,14 +5,13 @@ import { unsupported, usageError } from '../errors.ts';
 import { toHex } from '../chunk-id.ts';
 import { blobIndexFlags, makeBlob } from '../engine/make-blob.ts';
 import { verboseFeatureFlagLines } from '../format/feature-flag-names.ts';
-import { writeFully } from '../platform/node/job-runner.ts';
+import { writeFully } from '../platform/node/file-io.ts';
 import { openBlobInput } from '../platform/node/blob-file.ts';
-import { AtomicFile } from '../platform/node/atomic-file.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { writeStdout } from '../platform/node/stdout.ts';
 import { formatBytes } from '../units.ts';
 import { Log } from './log.ts';
-import { classifyLocator, hasSuffix, stripFileUrl } from './locator.ts';
+import { classifyLocator, hasSuffix, stripFileUrl } from '../stores/locator.ts';
 import {
   parseChunkSizes,
   parseCompression,
@@ -23,6 +22,8 @@ import {
 } from './options.ts';
 import { primaryStore } from './stores.ts';
 import { makeTree } from './make-tree.ts';
+import { openOutputTarget } from './output-target.ts';
+import { RemoteContext } from './remote.ts';
 
 function operation(output: string | undefined, opts: GlobalOptions): 'archive' | 'archive-index' | 'blob-index' | null {
   const what = parseWhat(opts.what);
@@ -43,13 +44,14 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const log = new Log(!!opts.verbose);
   const output = outputArg === undefined ? undefined : stripFileUrl(outputArg);
   let what = operation(output, opts);
-  if (output !== undefined && output !== '-' && classifyLocator(output) !== 'path') {
-    throw unsupported(`${output}: making a remote index is not supported by this version of wasync`);
+  if (output !== undefined && output !== '-' && classifyLocator(output) === 'ssh') {
+    throw unsupported(`${output}: ssh remotes are not supported by this version of wasync`);
   }
+  const remote = new RemoteContext(opts);
   const inputPath = stripFileUrl(inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-'));
   if (inputPath !== '-' && statSync(inputPath, { throwIfNoEntry: false })?.isDirectory()) {
     if (what === 'blob-index') throw usageError(`${inputPath} is a directory, but a blob index (.caibx) was asked for`);
-    return makeTree(what ?? 'archive', output === undefined || output === '-' ? null : output, inputPath, opts, log);
+    return makeTree(what ?? 'archive', output === undefined || output === '-' ? null : output, inputPath, opts, log, remote);
   }
   if (what === 'archive' || what === 'archive-index') {
     throw usageError(`${inputPath} is a regular file or block device, but a directory archive (.catar/.caidx) was asked for; refusing`);
@@ -66,7 +68,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   log.info(`Selected chunk sizes: min=${sizes.min}..avg=${sizes.avg}..max=${sizes.max}`);
   for (const line of verboseFeatureFlagLines(blobIndexFlags(digest))) log.info(line);
 
-  const target = indexLoc === null ? null : new AtomicFile(indexLoc, input.stat.mode & 0o666);
+  const target = indexLoc === null ? null : openOutputTarget(indexLoc, remote.client, input.stat.mode & 0o666);
   const executors = new Executors(input.size);
   let written = 0;
   try {
@@ -76,6 +78,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       sizes,
       digest,
       store,
+      remote: remote.config(executors.chunks.parallelism),
       compression,
       executor: executors.chunks,
       digestExecutor: executors.digest,
@@ -85,7 +88,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
         written += bytes.length;
       },
     });
-    target?.commit();
+    await target?.commit();
     log.info(`Archive size: ${formatBytes(result.size)}`);
     log.info(`Number of chunks: ${result.chunks}`);
     const reused = result.chunks - result.stored;

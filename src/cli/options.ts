@@ -29,6 +29,11 @@ export interface GlobalOptions {
   uidRange?: string;
   reflink?: string;
   hardlink?: string;
+  concurrency?: string;
+  rateLimitBps?: string;
+  cache?: string;
+  token?: string;
+  progress?: string;
 }
 
 export type What = 'archive' | 'archive-index' | 'blob' | 'blob-index' | 'directory';

@@ -1,32 +1,36 @@
 // Which stores a command uses: --store, else $CASYNC_STORE, else default.castr
-// beside the index (casync-format.md §7.4); then every --extra-store.
+// beside the index (casync-format.md §7.4); then every --extra-store.  For
+// reading they are tried in casync's order (§7.5): the local write store, the
+// cache, the local extra stores, then the remote stores, the write store first.
 
 import { unsupported, usageError } from '../errors.ts';
-import { classifyLocator, defaultStoreFor, stripFileUrl } from './locator.ts';
+import { classifyLocator, defaultStoreFor, stripFileUrl } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 
 /** The write (primary) store for an index locator, or null if none can be derived. */
 export function primaryStore(opts: GlobalOptions, indexLoc: string | null): string | null {
   const explicit = opts.store ?? process.env.CASYNC_STORE;
-  if (explicit !== undefined && explicit !== '') return localStore(explicit);
+  if (explicit !== undefined && explicit !== '') return storeLocator(explicit);
   if (indexLoc === null || indexLoc === '-') return null;
-  return localStore(defaultStoreFor(indexLoc));
+  return storeLocator(defaultStoreFor(indexLoc));
 }
 
-/** The primary store (if any) followed by the extra stores, for reading. */
+/** Every store to read chunks from, in the order they are tried. */
 export function readStores(opts: GlobalOptions, indexLoc: string | null): string[] {
   const primary = primaryStore(opts, indexLoc);
-  const extra = (opts.extraStore ?? []).map(localStore);
-  const all = primary === null ? extra : [primary, ...extra];
+  const all = [...(primary === null ? [] : [primary]), ...(opts.extraStore ?? []).map(storeLocator)];
   if (!all.length) throw usageError('no chunk store: give --store=PATH (the index is read from standard input)');
-  return all;
+  const local = all.filter((s) => classifyLocator(s) === 'path');
+  const remote = all.filter((s) => classifyLocator(s) !== 'path');
+  if (opts.cache !== undefined) local.splice(primary !== null && local[0] === primary ? 1 : 0, 0, storeLocator(opts.cache));
+  return [...local, ...remote];
 }
 
-function localStore(loc: string): string {
+/** A store given as a path, file:// URL or URL. */
+export function storeLocator(loc: string): string {
   const path = stripFileUrl(loc);
-  const cls = classifyLocator(path);
-  if (cls !== 'path') {
-    throw unsupported(`${loc}: ${cls === 'url' ? 'HTTP' : 'ssh'} stores are not supported by this version of wasync; use a local store`);
+  if (classifyLocator(path) === 'ssh') {
+    throw unsupported(`${loc}: ssh stores are not supported by this version of wasync`);
   }
   return path;
 }

@@ -19,6 +19,7 @@ import {
   type FileRef,
   type Origin,
   type RecipePiece,
+  type RemoteConfig,
 } from './jobs.ts';
 import type { SeedIndex } from './seed-index.ts';
 import type { TreeSeedMap } from './tree-seed-map.ts';
@@ -29,6 +30,7 @@ export interface ExtractBlobOptions {
   entries: AsyncIterable<IndexEntry[]>;
   digest: DigestName;
   stores: string[];
+  remote?: RemoteConfig;
   seeds: SeedIndex | null;
   /** blob seeds, by seed number */
   seedFiles: FileRef[];
@@ -97,6 +99,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           plan,
           digest: o.digest,
           stores: o.stores,
+          remote: o.remote,
           seeds,
           out,
           holes: o.holes,

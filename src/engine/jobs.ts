@@ -47,7 +47,22 @@ export interface ScanResult {
   base: number;
 }
 
-/** Digests chunks [offset, offset + size) of input and, with a store, stores them. */
+/**
+ * How threads reach remote stores (URLs).  Everything is plain data, so a job
+ * carries it to a worker; the rate limit's clock is shared memory.
+ */
+export interface RemoteConfig {
+  /** requests in flight per thread */
+  concurrency: number;
+  attempts: number;
+  timeoutMs: number;
+  token?: string;
+  rateLimit: { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer } | null;
+  /** a local store that keeps every verified chunk fetched from a remote one */
+  cache: string | null;
+}
+
+/** Digests chunks [offset, offset + size) of input and, with a store (a path or URL), stores them. */
 export interface ChunkJob {
   kind: 'chunks';
   input: InputRef;
@@ -56,6 +71,7 @@ export interface ChunkJob {
   digest: DigestName;
   store: string | null;
   compression: Compression;
+  remote?: RemoteConfig;
 }
 export interface ChunkResult {
   ids: Uint8Array;
@@ -89,7 +105,9 @@ export interface FetchJob {
   /** per chunk: output offset, size, source, seed number, seed offset */
   plan: Float64Array;
   digest: DigestName;
+  /** store locators (paths, URLs) in the order they are tried */
   stores: string[];
+  remote?: RemoteConfig;
   seeds: FileRef[];
   out: FileRef | null;
   /** Leave zero chunks as holes (fresh output file) instead of writing them. */

@@ -1,7 +1,7 @@
 // Sequential output (a .catar being written, an index to stdout) that gathers
 // the many small catar records into large writes.
 
-import { writeFully } from './job-runner.ts';
+import { writeFully } from './file-io.ts';
 import { writeStdout } from './stdout.ts';
 
 const BUFFER = 1 << 20;

@@ -1,19 +1,16 @@
-// Worker-thread entry of the chunk engine: runs jobs one at a time, in order.
+// Worker-thread entry of the chunk engine.  The runner takes jobs in order and
+// runs them one at a time itself, so that a fetch job's requests can start the
+// moment it arrives.
 import { parentPort } from 'node:worker_threads';
 import { JobRunner } from './job-runner.ts';
 import type { Job } from '../../engine/jobs.ts';
 import { serializeError } from './worker-pool.ts';
 
 const runner = new JobRunner();
-let queue: Promise<void> = Promise.resolve();
 
 parentPort!.on('message', ({ id, job }: { id: number; job: Job }) => {
-  queue = queue.then(async () => {
-    try {
-      const { result, transfer } = await runner.run(job);
-      parentPort!.postMessage({ id, result }, transfer);
-    } catch (e) {
-      parentPort!.postMessage({ id, error: serializeError(e) });
-    }
-  });
+  runner.run(job).then(
+    ({ result, transfer }) => parentPort!.postMessage({ id, result }, transfer),
+    (e) => parentPort!.postMessage({ id, error: serializeError(e) }),
+  );
 });

@@ -21,12 +21,9 @@ function deserializeError(e: { code: ErrorCode | null; message: string }): Error
 export class InlineExecutor implements Executor {
   readonly parallelism = 1;
   private readonly runner = new JobRunner();
-  private queue: Promise<unknown> = Promise.resolve();
 
-  run<R>(job: Job): Promise<R> {
-    const p = this.queue.then(async () => (await this.runner.run(job)).result as R);
-    this.queue = p.catch(() => undefined);
-    return p;
+  async run<R>(job: Job): Promise<R> {
+    return (await this.runner.run(job)).result as R;
   }
 
   async close() {}

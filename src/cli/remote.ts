@@ -1,0 +1,53 @@
+// How this run reaches remote indexes, archives and stores: --concurrency,
+// --rate-limit-bps, --cache and the bearer token ($WASYNC_TOKEN or --token), as
+// one HttpClient for this thread and a RemoteConfig for the worker threads, the
+// rate limit's clock shared by all of them.
+
+import type { RemoteConfig } from '../engine/jobs.ts';
+import { HttpClient } from '../stores/http-client.ts';
+import { RateLimiter } from '../stores/rate-limiter.ts';
+import { usageError } from '../errors.ts';
+import type { GlobalOptions } from './options.ts';
+
+export const DEFAULT_CONCURRENCY = 16;
+
+export interface RemoteOptions {
+  concurrency?: string;
+  rateLimitBps?: string;
+  cache?: string;
+  token?: string;
+}
+
+export class RemoteContext {
+  readonly concurrency: number;
+  readonly client: HttpClient;
+  private readonly limiter: RateLimiter | null;
+  private readonly base: Omit<RemoteConfig, 'concurrency'>;
+
+  constructor(opts: GlobalOptions) {
+    this.concurrency = positive('concurrency', opts.concurrency, DEFAULT_CONCURRENCY);
+    const bps = opts.rateLimitBps === undefined ? null : positive('rate-limit-bps', opts.rateLimitBps, 0);
+    this.limiter = bps === null ? null : new RateLimiter(bps);
+    const token = opts.token ?? process.env.WASYNC_TOKEN;
+    this.base = {
+      attempts: 6,
+      timeoutMs: 30_000,
+      token,
+      rateLimit: this.limiter && { bytesPerSecond: this.limiter.bytesPerSecond, state: this.limiter.state },
+      cache: opts.cache ?? null,
+    };
+    this.client = new HttpClient({ ...this.base, rateLimiter: this.limiter });
+  }
+
+  /** The configuration for jobs spread over `threads` threads. */
+  config(threads: number): RemoteConfig {
+    return { ...this.base, concurrency: Math.max(1, Math.ceil(this.concurrency / Math.max(1, threads))) };
+  }
+}
+
+function positive(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && Number.isSafeInteger(n))) throw usageError(`--${name}=${v}: expected a positive whole number`);
+  return n;
+}
