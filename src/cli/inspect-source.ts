@@ -24,6 +24,7 @@ import { archiveFlags } from './make-tree.ts';
 import { hasSuffix } from '../stores/locator.ts';
 import { parseWhat, type GlobalOptions, type What } from './options.ts';
 import { readStores } from './stores.ts';
+import { RemoteContext } from './remote.ts';
 
 export type TreeKind = 'archive' | 'archive-index' | 'directory';
 
@@ -83,7 +84,7 @@ export async function openTree(kind: TreeKind, input: string | null, opts: Globa
     }
   } else {
     const stores = readStores(opts, input);
-    const opened = await openIndexReadAt(input ?? '/dev/stdin', stores);
+    const opened = await openIndexReadAt(input ?? '/dev/stdin', stores, { client: new RemoteContext(opts).client });
     r = opened.reader;
     indexFlags = opened.header.flags;
   }

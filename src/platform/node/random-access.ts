@@ -1,6 +1,6 @@
 // Random access on Node (see engine/random-access.ts): a ReadAt over a local file
 // (.catar, or a blob), and one over the stream an index describes, its chunks taken
-// from local stores.  Store reads are asynchronous (fs.promises), so read-ahead
+// from local stores and remote (HTTP) ones, the index itself local or remote.  Store reads are asynchronous (fs.promises), so read-ahead
 // overlaps with decoding; decompression runs on this thread through the same
 // codecs as the worker jobs (zstd, gzip, xz by magic).
 //
@@ -11,7 +11,7 @@
 import { lstat, open, readFile, readlink, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { WasyncError, ioError } from '../../errors.ts';
+import { WasyncError, ioError, networkError } from '../../errors.ts';
 import { CHUNK_SUFFIX, chunkPathBase } from '../../chunk-id.ts';
 import { digestOfFlags } from '../../format/feature-flags.ts';
 import { IndexParser, type IndexHeader } from '../../format/index-file.ts';
@@ -26,6 +26,9 @@ import {
   type StoredChunk,
 } from '../../engine/random-access.ts';
 import { ChunkCodec } from './codecs.ts';
+import { HttpClient } from '../../stores/http-client.ts';
+import { HttpStore } from '../../stores/http-store.ts';
+import { classifyLocator } from '../../stores/locator.ts';
 
 /** A local file read at offsets; close() when done. */
 export class FileReadAt implements ReadAt {
@@ -104,11 +107,11 @@ export function localStoreReader(dir: string): ChunkStoreReader {
   };
 }
 
-/** Chunk access over local stores (in the order given) with Node's codecs and digests. */
-export function nodeChunkAccess(stores: readonly string[]): ChunkAccess {
+/** Chunk access over stores (paths or URLs, in the order given) with Node's codecs and digests. */
+export function nodeChunkAccess(stores: readonly string[], client: HttpClient = new HttpClient()): ChunkAccess {
   const codec = new ChunkCodec();
   return {
-    stores: stores.map(localStoreReader),
+    stores: stores.map((loc) => (classifyLocator(loc) === 'url' ? new HttpStore(loc, client) : localStoreReader(loc))),
     async decompress(data, size) {
       const out = await codec.decompress(data, size);
       // The zstd codec hands out a view of a buffer it reuses: keep a copy.
@@ -123,32 +126,39 @@ export interface OpenedIndex {
   reader: IndexReadAt;
 }
 
-/** Reads and validates an index file, keeping its table compactly. */
-export async function readChunkTable(path: string): Promise<{ header: IndexHeader; table: ChunkTable }> {
-  const parser = new IndexParser(path);
+/** Reads and validates an index file (a path or URL), keeping its table compactly. */
+export async function readChunkTable(loc: string, client?: HttpClient): Promise<{ header: IndexHeader; table: ChunkTable }> {
+  const parser = new IndexParser(loc);
   const table = new ChunkTableBuilder();
-  try {
-    for await (const piece of createReadStream(path, { highWaterMark: 1 << 20 })) table.add(parser.push(piece as Buffer));
-  } catch (e) {
-    throw ioError('EINPUT', path, e);
+  if (classifyLocator(loc) === 'url') {
+    const bytes = await (client ?? new HttpClient()).get(loc);
+    if (!bytes) throw networkError(`${loc}: not found (404)`);
+    table.add(parser.push(bytes));
+  } else {
+    try {
+      for await (const piece of createReadStream(loc, { highWaterMark: 1 << 20 })) table.add(parser.push(piece as Buffer));
+    } catch (e) {
+      throw ioError('EINPUT', loc, e);
+    }
   }
   parser.end();
   return { header: parser.header!, table: table.finish() };
 }
 
-/** A ReadAt over the stream of an index (.caidx or .caibx), chunks from local stores. */
+/** A ReadAt over the stream of an index (.caidx or .caibx, a path or URL), chunks from `stores`. */
 export async function openIndexReadAt(
-  path: string,
+  loc: string,
   stores: readonly string[],
-  options: { cacheChunks?: number; readAhead?: number } = {},
+  options: { cacheChunks?: number; readAhead?: number; client?: HttpClient } = {},
 ): Promise<OpenedIndex> {
-  const { header, table } = await readChunkTable(path);
+  const { client, ...rest } = options;
+  const { header, table } = await readChunkTable(loc, client);
   const reader = new IndexReadAt({
     table,
     digest: digestOfFlags(header.flags),
-    access: nodeChunkAccess(stores),
-    file: path,
-    ...options,
+    access: nodeChunkAccess(stores, client),
+    file: loc,
+    ...rest,
   });
   return { header, reader };
 }
