@@ -24,6 +24,7 @@ import { formatBytes } from '../units.ts';
 import { parseYesNo, type GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
 import type { RemoteContext } from './remote.ts';
+import { Progress, fetchProgress, progressMode } from './progress.ts';
 import { classifyLocator } from '../stores/locator.ts';
 
 export async function extractTreeCommand(
@@ -59,15 +60,25 @@ export async function extractTreeCommand(
     const executors = new Executors(Infinity);
     options.executor = executors.chunks;
     const tree = new TreeStream(name, undefined, options);
+    const local = input !== null && classifyLocator(input) !== 'url';
+    let done = 0;
+    const total = local ? (statSync(input, { throwIfNoEntry: false })?.size ?? null) : null;
+    const progress = new Progress(progressMode(opts.progress), 'extract', () => ({ done, total }));
+    const push = (piece: Uint8Array) => {
+      done += piece.length;
+      return tree.push(piece);
+    };
     try {
-      if (input !== null && classifyLocator(input) === 'url') {
-        if (!(await remote.client.stream(input, (piece) => tree.push(piece)))) throw networkError(`${input}: not found (404)`);
+      if (input !== null && !local) {
+        if (!(await remote.client.stream(input, push))) throw networkError(`${input}: not found (404)`);
       } else {
         const bytes = input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
-        for await (const chunk of bytes) await tree.push(chunk as Buffer);
+        for await (const chunk of bytes) await push(chunk as Buffer);
       }
       await tree.end();
+      progress.stop(true);
     } catch (e) {
+      progress.stop(false);
       throw e instanceof WasyncError ? e : ioError('EINPUT', name, e);
     } finally {
       await executors.close();
@@ -89,6 +100,7 @@ export async function extractTreeCommand(
   const seeds = new SeedIndex();
   const seedTrees = new Map<number, TreeSeedMap>();
   const seedFiles: BlobInput[] = [];
+  let stopProgress = (_ok: boolean) => {};
   try {
     for (const path of seedPaths) {
       const number = seedFiles.length + seedTrees.size;
@@ -115,6 +127,8 @@ export async function extractTreeCommand(
     }
     if (seedPaths.length) log.info(`Seeds: ${seeds.size} chunks known`);
     if (parseYesNo('hardlink', opts.hardlink, false)) options.hardlinkSeeds = [...seedTrees.values()];
+    const { progress, onBatch } = fetchProgress(opts.progress, 'extract', index.blobSize);
+    stopProgress = (ok) => progress.stop(ok);
     const r = await extractBlob({
       entries,
       digest,
@@ -130,13 +144,17 @@ export async function extractTreeCommand(
       executor: executors.chunks,
       onData: (b, origins) => tree.push(b, origins),
       onWarning: (w) => log.warn(w),
+      onBatch,
     });
     await tree.end();
+    stopProgress(true);
     log.info(`Extracted ${tree.entries} entries into ${target}`);
-    log.share(r.fromStore, r.fromStoreBytes, r.chunks, r.size, 'local store');
-    log.share(r.fromSeed, r.fromSeedBytes, r.chunks, r.size, 'local seed');
+    log.sources(r);
     log.info(`Bytes cloned through reflinks: ${formatBytes(tree.clonedBytes)}`);
     log.info(`Bytes cloned through hardlinks: ${formatBytes(tree.linkedBytes)}`);
+  } catch (e) {
+    stopProgress(false);
+    throw e;
   } finally {
     for (const f of seedFiles) f?.close();
     await executors.close();

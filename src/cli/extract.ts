@@ -23,6 +23,7 @@ import { parseWhat, parseYesNo, type GlobalOptions, type What } from './options.
 import { readStores } from './stores.ts';
 import { extractTreeCommand } from './extract-tree.ts';
 import { RemoteContext } from './remote.ts';
+import { fetchProgress } from './progress.ts';
 
 const ZERO_ID_LIMIT = 16 << 20;
 
@@ -79,6 +80,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
   const seeds: BlobInput[] = [];
   let target: AtomicFile | null = null;
   let device: FileRef | null = null;
+  let stopProgress = (_ok: boolean) => {};
   try {
     const seedIndex = new SeedIndex();
     for (const path of seedPaths) {
@@ -95,6 +97,8 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       if (outStat) target.chmod(outStat.mode & 0o7777);
     }
     const out = device ?? (target ? { fd: target.fd, path: output as string } : null);
+    const { progress, onBatch } = fetchProgress(opts.progress, 'extract', knownSize);
+    stopProgress = (ok) => progress.stop(ok);
     const result = await extractBlob({
       entries,
       digest,
@@ -109,13 +113,16 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       executor: executors.chunks,
       onData: writeStdout,
       onWarning: (w) => log.warn(w),
+      onBatch,
     });
     if (target) {
       ftruncateSync(target.fd, result.size);
       target.commit();
     }
+    stopProgress(true);
     report(log, result);
   } catch (e) {
+    stopProgress(false);
     target?.abort();
     throw e;
   } finally {
@@ -183,7 +190,5 @@ function zeroIds(h: IndexHeader, digest: DigestName): Map<number, Uint8Array> {
 function report(log: Log, r: ExtractBlobResult) {
   log.info(`Zero bytes written as sparse files: ${formatBytes(r.zeroBytes)}`);
   if (r.unchanged) log.info(`Chunks already in place: ${r.unchanged} (${formatBytes(r.unchangedBytes)})`);
-  const n = r.chunks;
-  log.share(r.fromStore, r.fromStoreBytes, n, r.size, 'local store');
-  log.share(r.fromSeed, r.fromSeedBytes, n, r.size, 'local seed');
+  log.sources(r);
 }

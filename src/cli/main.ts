@@ -55,6 +55,7 @@ export function program(): Command {
     .option('--concurrency <N>', 'Requests to remote stores in flight at once (default 16)')
     .option('--rate-limit-bps <N>', 'Limit the bandwidth used for remote indexes, archives and stores to N bytes per second')
     .option('--cache <PATH>', 'A local store that keeps chunks fetched from remote stores, and is read first next time')
+    .option('--progress <auto|bar|json|no>', 'Report progress: a bar when stderr is a terminal (auto, the default), or JSON lines on stderr')
     .option('--token <SECRET>', 'Bearer token for remote stores and servers (default $WASYNC_TOKEN)')
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });

@@ -11,6 +11,7 @@ import { ChunkPipeline } from '../engine/chunk-pipeline.ts';
 import { RingWriter, ringSizeFor } from '../engine/ring-writer.ts';
 import { openOutputTarget } from './output-target.ts';
 import type { RemoteContext } from './remote.ts';
+import { Progress, progressMode } from './progress.ts';
 import { BufferedOutput } from '../platform/node/buffered-output.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
@@ -57,6 +58,7 @@ export async function makeTree(
   const out = new BufferedOutput(target?.fd ?? null, output ?? 'standard output');
   const executors = new Executors(Infinity);
   const ring = new SharedArrayBuffer(ringSizeFor(sizes.max));
+  let progress: Progress | undefined;
   try {
     const pipeline = new ChunkPipeline({
       input: { ring, path: `${dir} (archive stream)` },
@@ -72,12 +74,14 @@ export async function makeTree(
     });
     if (what === 'archive-index') await out.write(encodeIndexPreamble({ flags, ...sizes }));
     const writer = new RingWriter(ring, pipeline, what === 'archive' ? (b) => out.write(b) : undefined);
+    progress = new Progress(progressMode(opts.progress), 'make', () => ({ done: writer.written, total: null }));
     const linux = linuxFs();
     const tree = await encodeTree({ root: dir, featureFlags: flags, sink: writer, linux, linuxMissing: linux ? null : linuxFsUnavailable() });
     const totals = await pipeline.finish(writer.written);
     if (what === 'archive-index') await out.write(encodeIndexTail(totals.chunks));
     await out.flush();
     await target?.commit();
+    progress.stop(true);
     log.info(`Archive size: ${formatBytes(tree.bytes)}`);
     log.info(`Number of entries: ${tree.entries}`);
     if (what === 'archive-index') {
@@ -87,6 +91,7 @@ export async function makeTree(
     // casync has no archive digest to print when the archive goes to stdout.
     if (output !== null) process.stdout.write(`${toHex(totals.digest!)}\n`);
   } catch (e) {
+    progress?.stop(false);
     target?.abort();
     throw e;
   } finally {

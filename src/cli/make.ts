@@ -24,6 +24,7 @@ import { primaryStore } from './stores.ts';
 import { makeTree } from './make-tree.ts';
 import { openOutputTarget } from './output-target.ts';
 import { RemoteContext } from './remote.ts';
+import { Progress, progressMode } from './progress.ts';
 
 function operation(output: string | undefined, opts: GlobalOptions): 'archive' | 'archive-index' | 'blob-index' | null {
   const what = parseWhat(opts.what);
@@ -71,6 +72,8 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const target = indexLoc === null ? null : openOutputTarget(indexLoc, remote.client, input.stat.mode & 0o666);
   const executors = new Executors(input.size);
   let written = 0;
+  let done = 0;
+  const progress = new Progress(progressMode(opts.progress), 'make', () => ({ done, total: input.size }));
   try {
     const result = await makeBlob({
       input,
@@ -87,8 +90,10 @@ export async function make(outputArg: string | undefined, inputArg: string | und
         else await writeStdout(bytes);
         written += bytes.length;
       },
+      onProgress: (n) => (done = n),
     });
     await target?.commit();
+    progress.stop(true);
     log.info(`Archive size: ${formatBytes(result.size)}`);
     log.info(`Number of chunks: ${result.chunks}`);
     const reused = result.chunks - result.stored;
@@ -98,6 +103,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
     // casync has no digest to print when the index goes to stdout.
     if (target) process.stdout.write(`${toHex(result.digest)}\n`);
   } catch (e) {
+    progress.stop(false);
     target?.abort();
     throw e;
   } finally {

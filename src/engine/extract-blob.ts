@@ -45,6 +45,8 @@ export interface ExtractBlobOptions {
   /** the bytes in order, with where seed-tree parts of them came from */
   onData?(bytes: Uint8Array, origins: Origin[]): void | Promise<void>;
   onWarning?(message: string): void;
+  /** after each batch, in order: the bytes it covered and where they came from */
+  onBatch?(bytes: number, stats: FetchStats): void;
 }
 
 export interface ExtractBlobResult extends FetchStats {
@@ -57,13 +59,15 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
   const depth = 4 * o.executor.parallelism;
   const seeds = o.seedFiles.map(fileRef);
   const out = o.out && fileRef(o.out);
-  const inFlight: Promise<FetchResult>[] = [];
+  const inFlight: { result: Promise<FetchResult>; bytes: number }[] = [];
   let batch: IndexEntry[] = [];
   let batchBytes = 0;
 
   const drainOne = async () => {
-    const r = await inFlight.shift()!;
+    const next = inFlight.shift()!;
+    const r = await next.result;
     for (const k of Object.keys(r.stats) as (keyof FetchStats)[]) totals[k] += r.stats[k];
+    o.onBatch?.(next.bytes, r.stats);
     for (const w of r.warnings) o.onWarning?.(w);
     if (r.data) await o.onData?.(r.data, r.origins);
   };
@@ -91,8 +95,9 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
         plan[p + 4] = seed.offset;
       } else plan[p + 2] = Source.Store;
     });
-    inFlight.push(
-      handled(
+    inFlight.push({
+      bytes: batchBytes,
+      result: handled(
         o.executor.run<FetchResult>({
           kind: 'fetch',
           ids,
@@ -107,7 +112,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           recipes,
         }),
       ),
-    );
+    });
     batch = [];
     batchBytes = 0;
     while (inFlight.length > depth) await drainOne();

@@ -118,13 +118,22 @@ export interface FetchJob {
   recipes?: RecipePiece[][];
 }
 export const FETCH_PLAN_FIELDS = 5;
+/** Where a fetch job's chunks came from: counts and bytes per source. */
 export interface FetchStats {
+  /** local stores (--store, --extra-store) */
   fromStore: number;
   fromStoreBytes: number;
+  /** the --cache store */
+  fromCache: number;
+  fromCacheBytes: number;
+  /** remote stores (network) */
+  fromRemote: number;
+  fromRemoteBytes: number;
   fromSeed: number;
   fromSeedBytes: number;
   zero: number;
   zeroBytes: number;
+  /** block devices: chunks already right */
   unchanged: number;
   unchangedBytes: number;
 }
@@ -167,6 +176,10 @@ export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob;
 export const emptyFetchStats = (): FetchStats => ({
   fromStore: 0,
   fromStoreBytes: 0,
+  fromCache: 0,
+  fromCacheBytes: 0,
+  fromRemote: 0,
+  fromRemoteBytes: 0,
   fromSeed: 0,
   fromSeedBytes: 0,
   zero: 0,

@@ -28,6 +28,12 @@ import { isRemote, type StoreSet } from './store-set.ts';
 
 export type Prefetched = Map<number, Promise<StoredChunk | null>>;
 
+const SOURCE_STATS = {
+  store: ['fromStore', 'fromStoreBytes'],
+  cache: ['fromCache', 'fromCacheBytes'],
+  remote: ['fromRemote', 'fromRemoteBytes'],
+} as const;
+
 export class FetchRunner {
   private buf = Buffer.alloc(0);
 
@@ -86,9 +92,11 @@ export class FetchRunner {
         }
       }
       if (!data) {
-        data = await this.stores.fromStores(job.stores, job.digest, id, toHex(id), size, warnings, job.remote, early.get(i));
-        stats.fromStore++;
-        stats.fromStoreBytes += size;
+        const got = await this.stores.fromStores(job.stores, job.digest, id, toHex(id), size, warnings, job.remote, early.get(i));
+        data = got.data;
+        const [count, bytes] = SOURCE_STATS[got.source];
+        stats[count]++;
+        stats[bytes] += size;
       }
       if (collected) {
         collected.set(data, collectedAt);

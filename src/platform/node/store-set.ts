@@ -90,7 +90,8 @@ export class StoreSet {
 
   /**
    * The verified bytes of chunk `id` (valid until the next call), from the first
-   * store with a good copy.  `early` is the prefetch() of the first remote store.
+   * store with a good copy, and what kind of store that was.  `early` is the
+   * prefetch() of the first remote store.
    */
   async fromStores(
     stores: readonly string[],
@@ -101,7 +102,7 @@ export class StoreSet {
     warnings: string[],
     cfg: RemoteConfig | undefined,
     early: Promise<StoredChunk | null> | null = null,
-  ): Promise<Uint8Array> {
+  ): Promise<{ data: Uint8Array; source: 'store' | 'cache' | 'remote' }> {
     let corrupt: WasyncError | null = null;
     let firstRemote = true;
     for (const loc of stores) {
@@ -131,7 +132,7 @@ export class StoreSet {
       if (typeof data !== 'string') {
         if (corrupt) warnings.push(`${corrupt.message}; used the copy in ${loc}`);
         if (remote && cfg?.cache && copy.compressed) this.local(cfg.cache).write(hex, copy.data);
-        return data;
+        return { data, source: remote ? 'remote' : loc === cfg?.cache ? 'cache' : 'store' };
       }
       corrupt ??= chunkCorrupt(hex, copy.where, data);
     }
