@@ -8,11 +8,6 @@ import { digestOfFlags, replayFeatureFlags, CA_FORMAT_SUPPORTED_WITH_MASK } from
 import { combineFeatureFlags } from '../format/feature-flag-names.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob } from '../engine/extract-blob.ts';
-import { chunkFile } from '../engine/chunk-pipeline.ts';
-import { SeedIndex } from '../engine/seed-index.ts';
-import type { TreeSeedMap } from '../engine/tree-seed-map.ts';
-import { openBlobInput, type BlobInput } from '../platform/node/blob-file.ts';
-import { indexSeedTree } from '../platform/node/tree/seed-tree.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { openIndexLocator } from '../platform/node/index-input.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
@@ -25,6 +20,7 @@ import { parseYesNo, type GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
 import type { RemoteContext } from './remote.ts';
 import { Progress, fetchProgress, progressMode } from './progress.ts';
+import { prepareSeeds, seedsStale, type Seeds } from './seeds.ts';
 import { classifyLocator } from '../stores/locator.ts';
 
 export async function extractTreeCommand(
@@ -97,35 +93,11 @@ export async function extractTreeCommand(
   if (parseYesNo('seed-output', opts.seedOutput, true) && statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
     seedPaths.push(target);
   }
-  const seeds = new SeedIndex();
-  const seedTrees = new Map<number, TreeSeedMap>();
-  const seedFiles: BlobInput[] = [];
+  let seeds: Seeds | null = null;
   let stopProgress = (_ok: boolean) => {};
   try {
-    for (const path of seedPaths) {
-      const number = seedFiles.length + seedTrees.size;
-      try {
-        if (statSync(path).isDirectory()) {
-          seedTrees.set(number, await indexSeedTree({
-            dir: path, featureFlags: header.flags, sizes: header, digest, executor: executors.chunks, linux, index: seeds, seed: number,
-          }));
-        } else {
-          const f = openBlobInput(path);
-          seedFiles[number] = f;
-          let start = 0;
-          await chunkFile({
-            input: f, size: f.size, sizes: header, digest, store: null, compression: 'zstd', executor: executors.chunks,
-            onChunks: (ends, r) => {
-              seeds.addChunks(number, start, ends, r.ids);
-              start = ends[ends.length - 1];
-            },
-          });
-        }
-      } catch (e) {
-        log.warn(`seed ${path} not used: ${(e as Error).message}`);
-      }
-    }
-    if (seedPaths.length) log.info(`Seeds: ${seeds.size} chunks known`);
+    seeds = await prepareSeeds(seedPaths, { header, digest, executor: executors.chunks, log, trees: { linux }, lenient: true });
+    const seedTrees = seeds.trees;
     if (parseYesNo('hardlink', opts.hardlink, false)) options.hardlinkSeeds = [...seedTrees.values()];
     const { progress, onBatch } = fetchProgress(opts.progress, 'extract', index.blobSize);
     stopProgress = (ok) => progress.stop(ok);
@@ -134,8 +106,8 @@ export async function extractTreeCommand(
       digest,
       stores,
       remote: remote.config(executors.chunks.parallelism),
-      seeds,
-      seedFiles,
+      seeds: seeds.index,
+      seedFiles: seeds.files,
       seedTrees,
       out: null,
       holes: false,
@@ -148,6 +120,7 @@ export async function extractTreeCommand(
     });
     await tree.end();
     stopProgress(true);
+    if (r.seedMisses) seedsStale(seeds, log);
     log.info(`Extracted ${tree.entries} entries into ${target}`);
     log.sources(r);
     log.info(`Bytes cloned through reflinks: ${formatBytes(tree.clonedBytes)}`);
@@ -156,7 +129,7 @@ export async function extractTreeCommand(
     stopProgress(false);
     throw e;
   } finally {
-    for (const f of seedFiles) f?.close();
+    seeds?.close();
     await executors.close();
   }
 }

@@ -3,14 +3,14 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { WasyncError, ioError, unsupported, usageError } from '../errors.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
-import type { IndexHeader } from '../format/index-file.ts';
+import type { IndexEntry, IndexHeader } from '../format/index-file.ts';
+import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob, type ExtractBlobResult } from '../engine/extract-blob.ts';
-import { chunkFile } from '../engine/chunk-pipeline.ts';
-import { SeedIndex } from '../engine/seed-index.ts';
-import type { Executor, FileRef } from '../engine/jobs.ts';
+import type { FileRef } from '../engine/jobs.ts';
 import type { DigestName } from '../digest.ts';
-import { openBlobInput, rawBlockDeviceSize, type BlobInput } from '../platform/node/blob-file.ts';
+import { rawBlockDeviceSize } from '../platform/node/blob-file.ts';
+import type { ChunkList } from '../platform/node/seed-cache.ts';
 import { AtomicFile } from '../platform/node/atomic-file.ts';
 import { openIndexLocator } from '../platform/node/index-input.ts';
 import { Executors } from '../platform/node/executors.ts';
@@ -24,6 +24,7 @@ import { readStores } from './stores.ts';
 import { extractTreeCommand } from './extract-tree.ts';
 import { RemoteContext } from './remote.ts';
 import { fetchProgress } from './progress.ts';
+import { ListBuilder, prepareSeeds, seedParams, seedsStale, type Seeds } from './seeds.ts';
 
 const ZERO_ID_LIMIT = 16 << 20;
 
@@ -77,18 +78,21 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
 
   const seedPaths = [...(opts.seed ?? [])];
   if (output !== null && outStat && seedOutput) seedPaths.push(output);
-  const seeds: BlobInput[] = [];
+  let seeds: Seeds | null = null;
   let target: AtomicFile | null = null;
   let device: FileRef | null = null;
   let stopProgress = (_ok: boolean) => {};
-  try {
-    const seedIndex = new SeedIndex();
-    for (const path of seedPaths) {
-      const seed = openSeed(path);
-      seeds.push(seed);
-      await chunkSeed(seed, seeds.length - 1, header, digest, executors.chunks, seedIndex);
-      log.info(`Seed ${path}: ${seedIndex.size} chunks known`);
+  // The output's chunks are the index's: remembered as a seed for the next update
+  // (up to a million chunks, 40 MB; 64 GiB at the default sizes).
+  const outputList = new ListBuilder(1 << 20);
+  const listed = async function* () {
+    for await (const batch of entries) {
+      outputList.add(batch.map((e) => e.offset + e.size), packIds(batch));
+      yield batch;
     }
+  };
+  try {
+    seeds = await prepareSeeds(seedPaths, { header, digest, executor: executors.chunks, log });
     if (outStat?.isBlockDevice()) {
       device = openDevice(output as string, knownSize);
     } else if (output !== null) {
@@ -100,12 +104,12 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
     const { progress, onBatch } = fetchProgress(opts.progress, 'extract', knownSize);
     stopProgress = (ok) => progress.stop(ok);
     const result = await extractBlob({
-      entries,
+      entries: listed(),
       digest,
       stores,
       remote: remote.config(executors.chunks.parallelism),
-      seeds: seedIndex,
-      seedFiles: seeds,
+      seeds: seeds.index,
+      seedFiles: seeds.files,
       out,
       holes: target !== null,
       compareOutput: device !== null,
@@ -120,48 +124,38 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       target.commit();
     }
     stopProgress(true);
+    if (result.seedMisses) seedsStale(seeds, log);
+    const list = outputList.finish();
+    if (output !== null && list) rememberOutput(seeds, output, header, digest, list);
     report(log, result);
   } catch (e) {
     stopProgress(false);
     target?.abort();
     throw e;
   } finally {
-    for (const s of seeds) s.close();
+    seeds?.close();
     if (device) closeSync(device.fd);
     await executors.close();
   }
 }
 
-function openSeed(path: string): BlobInput {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (st?.isDirectory()) {
-    throw unsupported(`${path}: directory seeds are not supported by this version of wasync`);
+/** Records the freshly written output (file or device) in the seed index. */
+function rememberOutput(seeds: Seeds, output: string, header: IndexHeader, digest: DigestName, list: ChunkList) {
+  if (!seeds.cache) return;
+  const fd = openSync(output, 'r');
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const size = list.ends.length ? list.ends[list.ends.length - 1] : 0;
+    seeds.cache.saveBlob(seeds.cache.key('blob', output, seedParams(header, digest, false)), size, st, list);
+  } finally {
+    closeSync(fd);
   }
-  return openBlobInput(path);
 }
 
-async function chunkSeed(
-  seed: BlobInput,
-  number: number,
-  header: IndexHeader,
-  digest: DigestName,
-  executor: Executor,
-  index: SeedIndex,
-) {
-  let start = 0;
-  await chunkFile({
-    input: seed,
-    size: seed.size,
-    sizes: header,
-    digest,
-    store: null,
-    compression: 'zstd',
-    executor,
-    onChunks: (ends, r) => {
-      index.addChunks(number, start, ends, r.ids);
-      start = ends[ends.length - 1];
-    },
-  });
+function packIds(batch: IndexEntry[]): Uint8Array {
+  const ids = new Uint8Array(batch.length * CHUNK_ID_SIZE);
+  batch.forEach((e, i) => ids.set(e.id, i * CHUNK_ID_SIZE));
+  return ids;
 }
 
 function openDevice(path: string, blobSize: number | null): FileRef {

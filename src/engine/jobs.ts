@@ -136,6 +136,8 @@ export interface FetchStats {
   /** block devices: chunks already right */
   unchanged: number;
   unchangedBytes: number;
+  /** seed chunks that no longer matched their id (a stale seed index) */
+  seedMisses: number;
 }
 /** Stream bytes that were taken from a seed file, for reflinking them. */
 export interface Origin {
@@ -186,6 +188,7 @@ export const emptyFetchStats = (): FetchStats => ({
   zeroBytes: 0,
   unchanged: 0,
   unchangedBytes: 0,
+  seedMisses: 0,
 });
 
 export interface Executor {

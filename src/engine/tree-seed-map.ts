@@ -9,6 +9,14 @@ import type { RecipePiece } from './jobs.ts';
 
 const ARENA_STEP = 1 << 20;
 
+export interface TreeSeedSnapshot {
+  starts: Float64Array;
+  sources: Float64Array;
+  arena: Uint8Array;
+  payloads: readonly { path: Uint8Array; size: number }[];
+  size: number;
+}
+
 export class TreeSeedMap {
   /** segment i covers stream [starts[i], starts[i + 1]) (the last ends at `size`) */
   private starts: number[] = [];
@@ -19,7 +27,31 @@ export class TreeSeedMap {
   private readonly files: Uint8Array[] = [];
   /** seed files by size, for --hardlink */
   private readonly bySize = new Map<number, Uint8Array[]>();
+  /** every payload() in order, so a saved map can be replayed */
+  private readonly payloads: { path: Uint8Array; size: number }[] = [];
   size = 0;
+
+  /** What the map holds, as plain arrays (for the persistent seed index). */
+  snapshot(): TreeSeedSnapshot {
+    return {
+      starts: Float64Array.from(this.starts),
+      sources: Float64Array.from(this.sources),
+      arena: this.arena.subarray(0, this.arenaUsed),
+      payloads: this.payloads,
+      size: this.size,
+    };
+  }
+
+  static restore(s: TreeSeedSnapshot): TreeSeedMap {
+    const map = new TreeSeedMap();
+    for (const p of s.payloads) map.notePayload(p.path, p.size);
+    map.starts = Array.from(s.starts);
+    map.sources = Array.from(s.sources);
+    map.arena = Uint8Array.from(s.arena);
+    map.arenaUsed = s.arena.length;
+    map.size = s.size;
+    return map;
+  }
 
   /** Seed files of this size (paths). */
   filesOfSize(size: number): readonly Uint8Array[] {
@@ -45,15 +77,19 @@ export class TreeSeedMap {
   }
 
   payload(path: Uint8Array, size: number): void {
-    const copy = Uint8Array.from(path);
-    const same = this.bySize.get(size);
-    if (same) same.push(copy);
-    else this.bySize.set(size, [copy]);
+    this.notePayload(Uint8Array.from(path), size);
     if (!size) return;
-    this.files.push(copy);
     this.starts.push(this.size);
     this.sources.push(-this.files.length);
     this.size += size;
+  }
+
+  private notePayload(path: Uint8Array, size: number) {
+    this.payloads.push({ path, size });
+    const same = this.bySize.get(size);
+    if (same) same.push(path);
+    else this.bySize.set(size, [path]);
+    if (size) this.files.push(path);
   }
 
   /** The pieces of stream [offset, offset + length). */

@@ -89,7 +89,7 @@ export class FetchRunner {
           stats.fromSeed++;
           stats.fromSeedBytes += size;
           if (source === Source.Recipe) addOrigins(origins, job.recipes![seedOffset], offset);
-        }
+        } else stats.seedMisses++;
       }
       if (!data) {
         const got = await this.stores.fromStores(job.stores, job.digest, id, toHex(id), size, warnings, job.remote, early.get(i));

@@ -7,7 +7,6 @@ import type { DigestName } from '../../../digest.ts';
 import { ChunkPipeline } from '../../../engine/chunk-pipeline.ts';
 import type { Executor } from '../../../engine/jobs.ts';
 import { RingWriter, ringSizeFor } from '../../../engine/ring-writer.ts';
-import type { SeedIndex } from '../../../engine/seed-index.ts';
 import { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { encodeTree } from './encode-tree.ts';
@@ -19,15 +18,13 @@ export interface SeedTreeOptions {
   digest: DigestName;
   executor: Executor;
   linux: LinuxFs | null;
-  /** where the seed's chunk ids go, under seed number `seed` */
-  index: SeedIndex;
-  seed: number;
+  /** the seed's chunks, in order: their end offsets and packed ids */
+  onChunks(ends: number[], ids: Uint8Array): void;
 }
 
 export async function indexSeedTree(o: SeedTreeOptions): Promise<TreeSeedMap> {
   const map = new TreeSeedMap();
   const ring = new SharedArrayBuffer(ringSizeFor(o.sizes.max));
-  let start = 0;
   const pipeline = new ChunkPipeline({
     input: { ring, path: `${o.dir} (seed)` },
     sizes: o.sizes,
@@ -35,10 +32,7 @@ export async function indexSeedTree(o: SeedTreeOptions): Promise<TreeSeedMap> {
     store: null,
     compression: 'zstd',
     executor: o.executor,
-    onChunks: (ends, r) => {
-      o.index.addChunks(o.seed, start, ends, r.ids);
-      start = ends[ends.length - 1];
-    },
+    onChunks: (ends, r) => o.onChunks(ends, r.ids),
   });
   const writer = new RingWriter(ring, pipeline);
   await encodeTree({ root: o.dir, featureFlags: o.featureFlags, sink: writer, linux: o.linux, observer: map });
