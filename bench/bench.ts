@@ -7,54 +7,23 @@
 // with compressible files and free space).
 //
 // A third case is a directory tree (/usr/share, or --tree=DIR) made into a .caidx and
-// extracted again by both tools.
+// extracted again by both tools; a fourth (network.ts) extracts over HTTP from a
+// server with 20 ms per request, plain and as a seeded update.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree] [--tree=DIR]
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|network] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MiB, compare, sameFile, timed, wasyncBin, writeRandom } from './measure.ts';
+import { benchNetwork } from './network.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
 const only = arg('only');
 const work = arg('dir') ?? mkdtempSync(join(process.env.WASYNC_BENCH_DIR ?? tmpdir(), 'wasync-bench-'));
 mkdirSync(work, { recursive: true });
-const wasyncBin = join(import.meta.dirname, '..', '..', 'bin', 'wasync.js');
-const MiB = 1 << 20;
-
-interface Timing {
-  seconds: number;
-  maxRssKiB: number;
-}
-
-/** Runs a command under python's getrusage to learn its peak RSS. */
-function timed(cmd: string[], opts: { cwd?: string } = {}): Timing {
-  const py = [
-    'import resource, subprocess, sys, time',
-    't = time.monotonic()',
-    'r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)',
-    'e = time.monotonic() - t',
-    'print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)',
-    'sys.exit(r.returncode)',
-  ].join('\n');
-  const r = spawnSync('python3', ['-c', py, ...cmd], { cwd: opts.cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
-  const [s, rss] = r.stdout.trim().split(' ').map(Number);
-  return { seconds: s, maxRssKiB: rss };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function writeRandom(path: string, size: number) {
-  const out = createWriteStream(path);
-  for (let done = 0; done < size; done += 4 * MiB) {
-    if (!out.write(randomBytes(Math.min(4 * MiB, size - done)))) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r) => out.end(() => r()));
-}
 
 function makeImage(path: string): boolean {
   if (spawnSync('mke2fs', ['-V']).status !== 0 || !existsSync('/usr/share')) return false;
@@ -68,29 +37,6 @@ function makeImage(path: string): boolean {
     return false;
   }
   return true;
-}
-
-/** a and b each run `runs` times, alternating; `fresh(x)` clears x's outputs first. */
-function compare(name: string, size: number, a: () => Timing, b: () => Timing, fresh: (which: 'a' | 'b') => void) {
-  const ta: Timing[] = [];
-  const tb: Timing[] = [];
-  for (let i = 0; i < runs; i++) {
-    fresh('a');
-    ta.push(a());
-    fresh('b');
-    tb.push(b());
-  }
-  const sa = median(ta.map((t) => t.seconds));
-  const sb = median(tb.map((t) => t.seconds));
-  const rate = (s: number) => (size / 1e6 / s).toFixed(0).padStart(5);
-  const rss = (ts: Timing[]) => `${(Math.max(...ts.map((t) => t.maxRssKiB)) / 1024).toFixed(0)} MiB`;
-  console.log(
-    `${name.padEnd(26)} wasync ${rate(sa)} MB/s (${sa.toFixed(2)} s, ${rss(ta)})   casync ${rate(sb)} MB/s (${sb.toFixed(2)} s, ${rss(tb)})   ratio ${(sb / sa).toFixed(2)}x`,
-  );
-}
-
-function sameFile(a: string, b: string, what: string) {
-  if (!readFileSync(a).equals(readFileSync(b))) throw new Error(`${what}: ${a} and ${b} differ`);
 }
 
 async function benchBlob(label: string, input: string) {
@@ -107,6 +53,7 @@ async function benchBlob(label: string, input: string) {
     () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caibx'), input]),
     () => timed(['casync', 'make', `--store=${p('c.castr')}`, p('c.caibx'), input]),
     (x) => (x === 'a' ? clean(p('w.castr'), p('w.caibx')) : clean(p('c.castr'), p('c.caibx'))),
+    runs,
   );
   sameFile(p('w.caibx'), p('c.caibx'), 'indexes');
   compare(
@@ -115,6 +62,7 @@ async function benchBlob(label: string, input: string) {
     () => timed(['node', wasyncBin, 'extract', `--store=${p('c.castr')}`, p('c.caibx'), p('w.out')]),
     () => timed(['casync', 'extract', `--store=${p('c.castr')}`, p('c.caibx'), p('c.out')]),
     (x) => clean(p(`${x === 'a' ? 'w' : 'c'}.out`)),
+    runs,
   );
   sameFile(p('w.out'), input, 'wasync extract');
   sameFile(p('c.out'), input, 'casync extract');
@@ -135,6 +83,7 @@ async function benchTree(tree: string) {
     () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caidx'), tree]),
     () => timed(['casync', 'make', `--store=${p('c.castr')}`, p('c.caidx'), tree]),
     (x) => (x === 'a' ? clean(p('w.castr'), p('w.caidx')) : clean(p('c.castr'), p('c.caidx'))),
+    runs,
   );
   sameFile(p('w.caidx'), p('c.caidx'), 'tree indexes');
   compare(
@@ -143,6 +92,7 @@ async function benchTree(tree: string) {
     () => timed(['node', wasyncBin, 'extract', `--store=${p('c.castr')}`, p('c.caidx'), p('w.out')]),
     () => timed(['casync', 'extract', `--store=${p('c.castr')}`, p('c.caidx'), p('c.out')]),
     (x) => clean(p(`${x === 'a' ? 'w' : 'c'}.out`)),
+    runs,
   );
   const mtree = (d: string) => spawnSync('casync', ['mtree', d], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
   // casync leaves the root directory's time unset; compare the rest.
@@ -170,6 +120,7 @@ async function main() {
       if (makeImage(image)) await benchBlob('image', image);
       else console.log('\n(image case skipped: needs mke2fs and /usr/share)');
     }
+    if (!only || only === 'network') await benchNetwork(work, runs);
   } finally {
     if (!arg('dir')) rmSync(work, { recursive: true, force: true });
   }

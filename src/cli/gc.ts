@@ -8,7 +8,7 @@ import { WasyncError, ioError, usageError } from '../errors.ts';
 import { CHUNK_SUFFIX, isChunkIdHex, toHex } from '../chunk-id.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { openIndexInput } from '../platform/node/index-input.ts';
-import { stripFileUrl } from '../stores/locator.ts';
+import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { primaryStore } from './stores.ts';
 
@@ -17,6 +17,7 @@ export async function gc(indexArgs: string[], opts: GlobalOptions) {
   const indexes = indexArgs.map(stripFileUrl);
   const store = primaryStore(opts, indexes[0]);
   if (store === null) throw usageError('gc: cannot determine the store; use --store=PATH');
+  if (classifyLocator(store) !== 'path') throw usageError(`gc: ${store} is remote; gc works on a local store only`);
   const used = new Set<string>();
   let references = 0;
   for (const path of indexes) {
