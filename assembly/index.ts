@@ -10,3 +10,4 @@ export {
 } from './catar-encoder';
 export { bstPermutation } from './catar-encoder-goodbye';
 export { decoderInit, decoderPut, decoderEof, decoderStep, decoderResult, decoderOffset } from './catar-decoder';
+export { sha2Buffer, sha2Init, sha2Update, sha2Final, SHA2_BUFFER } from './sha2';
