@@ -2,9 +2,10 @@
 // process, and an in-process file server that misbehaves on request (latency,
 // 500s, connections dropped mid-body, corrupted bodies) and counts requests.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
@@ -151,4 +152,44 @@ export function rawRequest(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+export const haveNginx = spawnSync('nginx', ['-v']).status === 0;
+
+/** nginx serving `root` as static files on a free loopback port (one process, no daemon). */
+export async function startNginx(root: string, workDir: string): Promise<{ url: string; stop(): void }> {
+  const port = await new Promise<number>((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const conf = join(workDir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off; master_process off; pid ${workDir}/nginx.pid; error_log ${workDir}/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${workDir}; proxy_temp_path ${workDir}; fastcgi_temp_path ${workDir};
+  uwsgi_temp_path ${workDir}; scgi_temp_path ${workDir};
+  server { listen 127.0.0.1:${port}; root ${root}; }
+}
+`,
+  );
+  const child = spawn('nginx', ['-c', conf, '-p', workDir], { stdio: 'ignore' });
+  const stop = () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  after(stop);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${url}/`);
+      return { url, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nginx did not start: ${readFileSync(join(workDir, 'error.log'), 'utf8')}`);
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { casync, haveCasync, ok, rand, requires, sha512_256, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
-import { faultyServer, startServe } from './http-fixtures.ts';
+import { faultyServer, haveNginx, startNginx, startServe } from './http-fixtures.ts';
 
 const dir = tempDir('wasync-http-');
 const srv = join(dir, 'srv');
@@ -35,6 +35,16 @@ test("casync's HTTP client extracts from wasync serve", async (t) => {
   const s = await startServe(srv);
   const out = join(dir, 'casync.img');
   ok(casync(['extract', `${s.url}/image.caibx`, out]), 'casync extract');
+  assert.ok(readFileSync(out).equals(image));
+});
+
+test('nginx serving a store directory', async (t) => {
+  if (!requires(t, haveNginx, 'nginx (apt-get install nginx-light)')) return;
+  const work = join(dir, 'nginx');
+  mkdirSync(work);
+  const n = await startNginx(srv, work);
+  const out = join(dir, 'nginx.img');
+  ok(await wasyncAsync(['extract', `${n.url}/image.caibx`, out]), 'extract');
   assert.ok(readFileSync(out).equals(image));
 });
 
