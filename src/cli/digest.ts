@@ -52,6 +52,11 @@ function digestWhat(input: string | null, seeking: boolean, opts: GlobalOptions)
 }
 
 export async function digest(inputArg: string | undefined, pathArg: string | undefined, opts: GlobalOptions) {
+  process.stdout.write(`${toHex(await digestOf(inputArg, pathArg, opts))}\n`);
+}
+
+/** What `digest` prints, as bytes (shared with the library API). */
+export async function digestOf(inputArg: string | undefined, pathArg: string | undefined, opts: GlobalOptions): Promise<Uint8Array> {
   // No input means the current directory, unless --what names something else.
   const arg = stripFileUrl(inputArg ?? (opts.what === undefined || opts.what === 'directory' ? '.' : '-'));
   const input = arg === '-' ? null : arg;
@@ -61,7 +66,7 @@ export async function digest(inputArg: string | undefined, pathArg: string | und
   if (what === 'blob') d = await digestBlob(arg, opts);
   else if (what === 'blob-index') d = await digestBlobIndex(arg, opts);
   else d = await digestTree(what, input, path, pathArg ?? '', opts);
-  process.stdout.write(`${toHex(d)}\n`);
+  return d;
 }
 
 /** The digest of an archive, an index's archive or a directory's, or of the node at `path`. */

@@ -9,7 +9,6 @@ import { combineFeatureFlags } from '../format/feature-flag-names.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { extractBlob } from '../engine/extract-blob.ts';
 import { Executors } from '../platform/node/executors.ts';
-import { openIndexLocator } from '../platform/node/index-input.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import type { ExtractTreeOptions } from '../platform/node/tree/extract-tree.ts';
 import { TreeStream } from '../platform/node/tree/tree-stream.ts';
@@ -56,7 +55,7 @@ export async function extractTreeCommand(
     const executors = new Executors(Infinity);
     options.executor = executors.chunks;
     const tree = new TreeStream(name, undefined, options);
-    const local = input !== null && classifyLocator(input) !== 'url';
+    const local = input !== null && classifyLocator(input) === 'path';
     let done = 0;
     const total = local ? (statSync(input, { throwIfNoEntry: false })?.size ?? null) : null;
     const progress = new Progress(progressMode(opts.progress), 'extract', () => ({ done, total }));
@@ -65,7 +64,9 @@ export async function extractTreeCommand(
       return tree.push(piece);
     };
     try {
-      if (input !== null && !local) {
+      if (input !== null && classifyLocator(input) === 'ssh') {
+        for await (const piece of remote.ssh.openArchive(input)) await push(piece);
+      } else if (input !== null && !local) {
         if (!(await remote.client.stream(input, push))) throw networkError(`${input}: not found (404)`);
       } else {
         const bytes = input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
@@ -78,12 +79,13 @@ export async function extractTreeCommand(
       throw e instanceof WasyncError ? e : ioError('EINPUT', name, e);
     } finally {
       await executors.close();
+      await remote.close();
     }
     log.info(`Extracted ${tree.entries} entries into ${target}`);
     return;
   }
-  const stores = readStores(opts, input);
-  const index = await openIndexLocator(input, remote.client);
+  const stores = readStores(opts, input, true);
+  const index = await remote.openIndex(input, stores);
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const executors = new Executors(index.blobSize ?? Infinity);
   options.executor = executors.chunks;
@@ -131,6 +133,7 @@ export async function extractTreeCommand(
   } finally {
     seeds?.close();
     await executors.close();
+    await remote.close();
   }
 }
 

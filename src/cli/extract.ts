@@ -1,7 +1,7 @@
 // wasync extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
 
 import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { WasyncError, ioError, unsupported, usageError } from '../errors.ts';
+import { WasyncError, ioError, usageError } from '../errors.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
 import type { IndexEntry, IndexHeader } from '../format/index-file.ts';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
@@ -12,7 +12,6 @@ import type { DigestName } from '../digest.ts';
 import { rawBlockDeviceSize } from '../platform/node/blob-file.ts';
 import type { ChunkList } from '../platform/node/seed-cache.ts';
 import { AtomicFile } from '../platform/node/atomic-file.ts';
-import { openIndexLocator } from '../platform/node/index-input.ts';
 import { Executors } from '../platform/node/executors.ts';
 import { digestOf } from '../platform/node/hash.ts';
 import { writeStdout } from '../platform/node/stdout.ts';
@@ -60,17 +59,14 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
   const outStat = output === null ? undefined : statSync(output, { throwIfNoEntry: false });
   const what = operation(input, outStat, opts);
   const source = input === undefined || input === '-' ? null : input;
-  if (source !== null && classifyLocator(source) === 'ssh') {
-    throw unsupported(`${source}: ssh remotes are not supported by this version of wasync`);
-  }
   const remote = new RemoteContext(opts);
   if (what === 'archive' || what === 'archive-index') {
     return extractTreeCommand(what, source, output ?? '.', opts, log, remote);
   }
   const indexLoc = source;
   const seedOutput = parseYesNo('seed-output', opts.seedOutput, true);
-  const stores = readStores(opts, indexLoc);
-  const index = await openIndexLocator(indexLoc, remote.client);
+  const stores = readStores(opts, indexLoc, true);
+  const index = await remote.openIndex(indexLoc, stores);
   const knownSize = index.blobSize;
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const digest = digestOfFlags(header.flags);
@@ -136,6 +132,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
     seeds?.close();
     if (device) closeSync(device.fd);
     await executors.close();
+    await remote.close();
   }
 }
 
@@ -175,7 +172,7 @@ function openDevice(path: string, blobSize: number | null): FileRef {
 }
 
 /** Ids of all-zero chunks of the sizes zero runs are cut into (max; fixed size). */
-function zeroIds(h: IndexHeader, digest: DigestName): Map<number, Uint8Array> {
+export function zeroIds(h: IndexHeader, digest: DigestName): Map<number, Uint8Array> {
   const m = new Map<number, Uint8Array>();
   if (h.max <= ZERO_ID_LIMIT) m.set(h.max, digestOf(digest, new Uint8Array(h.max)));
   return m;

@@ -97,7 +97,29 @@ class Out {
   }
 }
 
+/** Where inspection text goes: standard output (Out), or the library API's lines. */
+export type TextSink = Pick<Out, 'add'>;
+
 export async function inspect(verb: InspectVerb, inputArg: string | undefined, pathArg: string | undefined, opts: InspectCliOptions) {
+  let out: Out | undefined;
+  try {
+    await inspectText(verb, inputArg, pathArg, opts, () => (out = new Out()));
+    await out?.flush();
+  } catch (e) {
+    // What was printed before the failure still goes out, as with casync.
+    await out?.flush().catch(() => {});
+    throw e;
+  }
+}
+
+/** The text of list, mtree or stat into the sink `open` gives once the input is open. */
+export async function inspectText(
+  verb: InspectVerb,
+  inputArg: string | undefined,
+  pathArg: string | undefined,
+  opts: InspectCliOptions,
+  open: () => TextSink,
+) {
   // Without an input casync lists the current directory, unless --what says otherwise.
   const input = inputOf(inputArg, opts.what === undefined || opts.what === 'directory' ? 'default-dot' : 'default-stdin');
   const kind = treeKind(verb, input, opts);
@@ -105,17 +127,12 @@ export async function inspect(verb: InspectVerb, inputArg: string | undefined, p
   const mask = inspectMask(opts);
   const path = splitSeekPath(pathArg ?? '');
   const tree = await openTree(kind, input, opts);
-  const out = new Out();
+  const out = open();
   try {
     const o: InspectOptions = { featureFlags: tree.featureFlags, mask, digest: opts.digest === undefined ? undefined : parseDigest(opts.digest) };
     if (verb === 'stat') await stat(tree, path, o, out);
     else if (verb === 'list' && !recursive && tree.lookup) await listShallow(tree, path, out);
     else await walk(verb, tree, path, o, recursive, out);
-    await out.flush();
-  } catch (e) {
-    // What was printed before the failure still goes out, as with casync.
-    await out.flush().catch(() => {});
-    throw e;
   } finally {
     await tree.close();
   }
@@ -125,7 +142,7 @@ const notFound = (tree: TreeInput, path: readonly Uint8Array[]) =>
   new WasyncError('EINPUT', `${tree.name}: no ${escapePath(joinPath(path))} in the archive (seek path not available)`);
 
 /** list and mtree: every node from PATH down (list --recursive=no: PATH and its children). */
-async function walk(verb: InspectVerb, tree: TreeInput, path: Uint8Array[], o: InspectOptions, recursive: boolean, out: Out) {
+async function walk(verb: InspectVerb, tree: TreeInput, path: Uint8Array[], o: InspectOptions, recursive: boolean, out: TextSink) {
   const collector = new EntryCollector({
     base: path,
     payloadDigest: verb === 'mtree' ? digestOfFlags(tree.featureFlags) : null,
@@ -138,7 +155,7 @@ async function walk(verb: InspectVerb, tree: TreeInput, path: Uint8Array[], o: I
 }
 
 /** list --recursive=no on an archive: PATH's line, then its children's from the GOODBYE table. */
-async function listShallow(tree: TreeInput, path: Uint8Array[], out: Out) {
+async function listShallow(tree: TreeInput, path: Uint8Array[], out: TextSink) {
   const lookup = tree.lookup!;
   const loc = await lookup.lookup(path);
   if (!loc) throw notFound(tree, path);
@@ -148,7 +165,7 @@ async function listShallow(tree: TreeInput, path: Uint8Array[], out: Out) {
 }
 
 /** stat: the block of one node, with its digests unless it is a directory. */
-async function stat(tree: TreeInput, path: Uint8Array[], o: InspectOptions, out: Out) {
+async function stat(tree: TreeInput, path: Uint8Array[], o: InspectOptions, out: TextSink) {
   const alg = digestOfFlags(tree.featureFlags);
   let entry: InspectEntry | null = null;
   const collector = new EntryCollector({

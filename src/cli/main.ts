@@ -8,7 +8,11 @@ import { extract } from './extract.ts';
 import { digest } from './digest.ts';
 import { inspect, type InspectCliOptions } from './inspect.ts';
 import { gc } from './gc.ts';
+import { verify } from './verify.ts';
 import { serve, type ServeCliOptions } from './serve.ts';
+import { mount } from './mount.ts';
+import { mkdev, type MkdevCliOptions } from './mkdev.ts';
+import { pullPush } from './pull-push.ts';
 import type { GlobalOptions } from './options.ts';
 
 function version(): string {
@@ -57,6 +61,7 @@ export function program(): Command {
     .option('--cache <PATH>', 'A local store that keeps chunks fetched from remote stores, and is read first next time')
     .option('--progress <auto|bar|json|no>', 'Report progress: a bar when stderr is a terminal (auto, the default), or JSON lines on stderr')
     .option('--token <SECRET>', 'Bearer token for remote stores and servers (default $WASYNC_TOKEN)')
+    .option('-l, --log-level <LEVEL>', "Accepted as casync's clients pass it to pull and push; wasync logs with --verbose")
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 
@@ -98,6 +103,35 @@ export function program(): Command {
     .option('--listen <HOST:PORT>', 'Address to listen on (default 127.0.0.1:8080; port 0 picks a free one)')
     .option('--writable', 'Accept uploads (PUT) of verified chunks, indexes and archives; needs --token')
     .action((dir, _o, cmd) => serve(dir, cmd.optsWithGlobals() as ServeCliOptions));
+  p.command('mkdev')
+    .description('Serve the blob of BLOB_INDEX (or BLOB) as a read-only NBD export: attach /dev/nbdN (NODE: that device or a symlink to it), or serve NBD clients with --listen')
+    .argument('[BLOB|BLOB_INDEX]')
+    .argument('[NODE]')
+    .option('--listen <unix:PATH|tcp:HOST:PORT>', 'Serve NBD clients on this socket instead of attaching a kernel device')
+    .action((input, node, _o, cmd) => mkdev(input, node, cmd.optsWithGlobals() as MkdevCliOptions));
+  p.command('mount')
+    .description('Mount ARCHIVE or ARCHIVE_INDEX read-only on MOUNTPOINT (FUSE), or BLOB_INDEX as one file; runs until unmounted or interrupted')
+    .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')
+    .argument('[MOUNTPOINT]')
+    .action((input, mountpoint, _o, cmd) => mount(input, mountpoint, opts(cmd)));
+  for (const verb of ['pull', 'push'] as const) {
+    p.command(verb)
+      .description(
+        verb === 'pull'
+          ? 'Serve ARCHIVE or INDEX and the chunks of the STOREs over standard input and output (run by ssh clients for HOST:PATH)'
+          : 'Take ARCHIVE or INDEX and the chunks WSTORE lacks over standard input and output (run by ssh clients for HOST:PATH)',
+      )
+      .argument('<BASE|->')
+      .argument('<ARCHIVE|->')
+      .argument('<INDEX|->')
+      .argument('<WSTORE|->')
+      .argument('[RSTORE...]')
+      .action((base, archive, index, store, extra, _o, cmd) => pullPush(verb, [base, archive, index, store, ...extra], opts(cmd)));
+  }
+  p.command('verify')
+    .description('Check that every chunk INDEX names is in a store, decompresses and matches its id')
+    .argument('<INDEX>')
+    .action((index, _o, cmd) => verify(index, opts(cmd)));
   p.command('gc')
     .description('Remove chunks that none of the given indexes references from the store')
     .argument('<INDEX...>')

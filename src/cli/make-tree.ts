@@ -9,7 +9,7 @@ import { featureFlagsFromOptions, verboseFeatureFlagLines } from '../format/feat
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../format/index-file.ts';
 import { ChunkPipeline } from '../engine/chunk-pipeline.ts';
 import { RingWriter, ringSizeFor } from '../engine/ring-writer.ts';
-import { openOutputTarget } from './output-target.ts';
+import { chunkStoreFor, openOutputTarget } from './output-target.ts';
 import type { RemoteContext } from './remote.ts';
 import { Progress, progressMode } from './progress.ts';
 import { BufferedOutput } from '../platform/node/buffered-output.ts';
@@ -47,14 +47,14 @@ export async function makeTree(
   const flags = archiveFlags(opts);
   const sizes = parseChunkSizes(opts.chunkSize);
   const compression = parseCompression(opts.compression);
-  const store = what === 'archive-index' ? primaryStore(opts, output) : null;
+  const store = what === 'archive-index' ? primaryStore(opts, output, true) : null;
   if (what === 'archive-index' && store === null) {
     throw usageError('no chunk store: give --store=PATH when writing the index to standard output');
   }
   if (what === 'archive-index') log.info(`Selected chunk sizes: min=${sizes.min}..avg=${sizes.avg}..max=${sizes.max}`);
   for (const line of verboseFeatureFlagLines(flags)) log.info(line);
 
-  const target = output === null ? null : openOutputTarget(output, remote.client);
+  const target = output === null ? null : openOutputTarget(output, remote, 0o666, store);
   const out = new BufferedOutput(target?.fd ?? null, output ?? 'standard output');
   const executors = new Executors(Infinity);
   const ring = new SharedArrayBuffer(ringSizeFor(sizes.max));
@@ -64,7 +64,7 @@ export async function makeTree(
       input: { ring, path: `${dir} (archive stream)` },
       sizes,
       digest: digestOfFlags(flags),
-      store,
+      store: chunkStoreFor(target, store),
       remote: remote.config(executors.chunks.parallelism),
       compression,
       executor: executors.chunks,

@@ -1,7 +1,7 @@
 // wasync make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]
 
 import { statSync } from 'node:fs';
-import { unsupported, usageError } from '../errors.ts';
+import { usageError } from '../errors.ts';
 import { toHex } from '../chunk-id.ts';
 import { blobIndexFlags, makeBlob } from '../engine/make-blob.ts';
 import { verboseFeatureFlagLines } from '../format/feature-flag-names.ts';
@@ -11,7 +11,7 @@ import { Executors } from '../platform/node/executors.ts';
 import { writeStdout } from '../platform/node/stdout.ts';
 import { formatBytes } from '../units.ts';
 import { Log } from './log.ts';
-import { classifyLocator, hasSuffix, stripFileUrl } from '../stores/locator.ts';
+import { hasSuffix, stripFileUrl } from '../stores/locator.ts';
 import {
   parseChunkSizes,
   parseCompression,
@@ -22,7 +22,7 @@ import {
 } from './options.ts';
 import { primaryStore } from './stores.ts';
 import { makeTree } from './make-tree.ts';
-import { openOutputTarget } from './output-target.ts';
+import { chunkStoreFor, openOutputTarget } from './output-target.ts';
 import { RemoteContext } from './remote.ts';
 import { Progress, progressMode } from './progress.ts';
 
@@ -45,9 +45,6 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const log = new Log(!!opts.verbose);
   const output = outputArg === undefined ? undefined : stripFileUrl(outputArg);
   let what = operation(output, opts);
-  if (output !== undefined && output !== '-' && classifyLocator(output) === 'ssh') {
-    throw unsupported(`${output}: ssh remotes are not supported by this version of wasync`);
-  }
   const remote = new RemoteContext(opts);
   const inputPath = stripFileUrl(inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-'));
   if (inputPath !== '-' && statSync(inputPath, { throwIfNoEntry: false })?.isDirectory()) {
@@ -63,13 +60,13 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const input = openBlobInput(inputPath);
   what ??= 'blob-index';
   const indexLoc = output === undefined || output === '-' ? null : output;
-  const store = primaryStore(opts, indexLoc);
+  const store = primaryStore(opts, indexLoc, true);
   if (store === null) throw usageError('no chunk store: give --store=PATH when writing the index to standard output');
 
   log.info(`Selected chunk sizes: min=${sizes.min}..avg=${sizes.avg}..max=${sizes.max}`);
   for (const line of verboseFeatureFlagLines(blobIndexFlags(digest))) log.info(line);
 
-  const target = indexLoc === null ? null : openOutputTarget(indexLoc, remote.client, input.stat.mode & 0o666);
+  const target = indexLoc === null ? null : openOutputTarget(indexLoc, remote, input.stat.mode & 0o666, store);
   const executors = new Executors(input.size);
   let written = 0;
   let done = 0;
@@ -80,7 +77,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       size: input.size,
       sizes,
       digest,
-      store,
+      store: chunkStoreFor(target, store),
       remote: remote.config(executors.chunks.parallelism),
       compression,
       executor: executors.chunks,

@@ -20,7 +20,39 @@ import { readStores } from './stores.ts';
 
 const BATCH_BYTES = 4 << 20;
 
+/** What verify found; the CLI prints it, the library API returns it. */
+export interface IndexVerifyReport {
+  index: string;
+  /** the stores checked, in the order they were tried */
+  stores: string[];
+  /** distinct chunks and their bytes */
+  chunks: number;
+  bytes: number;
+  missing: ChunkVerdict[];
+  invalid: ChunkVerdict[];
+}
+
 export async function verify(indexArg: string, opts: GlobalOptions) {
+  const { index: loc, stores, chunks, bytes, missing, invalid } = await verifyIndex(indexArg, opts);
+  const problems = missing.length + invalid.length;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`Chunks: ${chunks} (${formatBytes(bytes)}), checked in ${stores.join(', ')}`);
+  if (missing.length) {
+    out(`Missing chunks (${missing.length}):`);
+    for (const p of missing) out(`  ${p.hex}`);
+  }
+  if (invalid.length) {
+    out(`Corrupt chunks (${invalid.length}):`);
+    for (const p of invalid) out(`  ${p.hex}: ${p.why}`);
+  }
+  if (problems) {
+    throw new WasyncError('ECHUNKCORRUPT', `${loc}: ${missing.length} missing and ${invalid.length} corrupt of ${chunks} chunks`);
+  }
+  out('All chunks present and intact.');
+}
+
+/** Checks every distinct chunk of the index; `onProgress` gets the bytes checked so far. */
+export async function verifyIndex(indexArg: string, opts: GlobalOptions, onProgress?: (done: number, total: number) => void): Promise<IndexVerifyReport> {
   const loc = stripFileUrl(indexArg);
   if (!hasSuffix(loc, '.caibx') && !hasSuffix(loc, '.caidx')) throw usageError(`${loc}: expected an index (.caibx or .caidx)`);
   const remote = new RemoteContext(opts);
@@ -49,6 +81,7 @@ export async function verify(indexArg: string, opts: GlobalOptions) {
         pool.run<VerifyResult>({ kind: 'verify', ids, sizes, digest, stores, remote: config }).then((r) => {
           problems.push(...r.problems);
           done += bytes;
+          onProgress?.(done, chunks.bytes);
           jobs.delete(job);
         }),
       );
@@ -62,18 +95,5 @@ export async function verify(indexArg: string, opts: GlobalOptions) {
   }
   const missing = problems.filter((p) => p.verdict === 'missing');
   const invalid = problems.filter((p) => p.verdict === 'invalid');
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`Chunks: ${chunks.count} (${formatBytes(chunks.bytes)}), checked in ${stores.join(', ')}`);
-  if (missing.length) {
-    out(`Missing chunks (${missing.length}):`);
-    for (const p of missing) out(`  ${p.hex}`);
-  }
-  if (invalid.length) {
-    out(`Corrupt chunks (${invalid.length}):`);
-    for (const p of invalid) out(`  ${p.hex}: ${p.why}`);
-  }
-  if (problems.length) {
-    throw new WasyncError('ECHUNKCORRUPT', `${loc}: ${missing.length} missing and ${invalid.length} corrupt of ${chunks.count} chunks`);
-  }
-  out('All chunks present and intact.');
+  return { index: loc, stores, chunks: chunks.count, bytes: chunks.bytes, missing, invalid };
 }

@@ -7,6 +7,7 @@
 import type { Compression } from '../codecs/compression.ts';
 import type { DigestName } from '../digest.ts';
 import type { PackedFiles } from './file-batch.ts';
+import type { ChunkVerdict } from './verify.ts';
 
 /** Bytes one scan job covers; also the scanner's window size. */
 export const SCAN_SEGMENT = 8 << 20;
@@ -60,6 +61,8 @@ export interface RemoteConfig {
   rateLimit: { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer } | null;
   /** a local store that keeps every verified chunk fetched from a remote one */
   cache: string | null;
+  /** ssh stores: the main thread's relay to their connections (platform/node/ssh/chunk-relay.ts) */
+  ssh?: { channel: string } | null;
 }
 
 /** Digests chunks [offset, offset + size) of input and, with a store (a path or URL), stores them. */
@@ -173,7 +176,21 @@ export interface FilesResult {
   warnings: string[];
 }
 
-export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob;
+/** Checks that stores hold good copies of chunks (wasync verify). */
+export interface VerifyJob {
+  kind: 'verify';
+  ids: Uint8Array;
+  sizes: Float64Array;
+  digest: DigestName;
+  stores: string[];
+  remote?: RemoteConfig;
+}
+export interface VerifyResult {
+  /** the chunks that are not fine */
+  problems: ChunkVerdict[];
+}
+
+export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob | VerifyJob;
 
 export const emptyFetchStats = (): FetchStats => ({
   fromStore: 0,

@@ -170,6 +170,11 @@ export interface IndexReadAtOptions {
   readAhead?: number;
   /** the index, for messages */
   file?: string;
+  /**
+   * Fetches and verifies chunk i some other way (worker threads) instead of
+   * through `access`; resolves to exactly its bytes, checked against its id.
+   */
+  load?(i: number, id: Uint8Array, size: number): Promise<Uint8Array>;
 }
 
 /** The stream an index describes, read at any offset. */
@@ -251,6 +256,7 @@ export class IndexReadAt implements ReadAt {
     const { access, digest } = this.o;
     let corrupt: WasyncError | null = null;
     this.fetched++;
+    if (this.o.load) return this.o.load(i, id, size);
     for (const store of access.stores) {
       const stored = await store.get(hex);
       if (!stored) continue;

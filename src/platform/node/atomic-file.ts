@@ -27,9 +27,13 @@ export class AtomicFile {
   readonly fd: number;
   private open = true;
 
-  /** Creates the temporary file beside `path`, with permission bits `mode` (umask applies). */
-  constructor(readonly path: string, mode = 0o666) {
-    installSignalHandlers();
+  /**
+   * Creates the temporary file beside `path`, with permission bits `mode` (umask
+   * applies).  `onSignals`: remove it and exit on SIGINT/SIGTERM/SIGHUP (the
+   * command line; a library leaves the process's signals to its caller).
+   */
+  constructor(readonly path: string, mode = 0o666, onSignals = true) {
+    if (onSignals) installSignalHandlers();
     this.tmpPath = join(dirname(path), `.#${basename(path)}.${randomBytes(8).toString('hex')}`);
     try {
       this.fd = openSync(this.tmpPath, 'wx', mode);

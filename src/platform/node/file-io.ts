@@ -1,7 +1,7 @@
 // Positional reads and writes that finish the job (short reads and writes are
 // continued) and name the file in their errors; inputs may be a file or a ring.
 
-import { readSync, writeSync } from 'node:fs';
+import { readAt, writeAt } from './fd-io.ts';
 import { WasyncError, ioError } from '../../errors.ts';
 import type { FileRef, InputRef } from '../../engine/jobs.ts';
 
@@ -19,7 +19,7 @@ export function readFully(f: FileRef, buf: Uint8Array, off: number, len: number,
   let done = 0;
   try {
     while (done < len) {
-      const n = readSync(f.fd, buf, off + done, len - done, pos + done);
+      const n = readAt(f.fd, buf, off + done, len - done, pos + done);
       if (n === 0) {
         throw new WasyncError('EINPUT', `${f.path}: unexpected end of file at byte ${pos + done}`);
       }
@@ -33,7 +33,7 @@ export function readFully(f: FileRef, buf: Uint8Array, off: number, len: number,
 export function writeFully(f: FileRef, data: Uint8Array, pos: number) {
   let done = 0;
   try {
-    while (done < data.length) done += writeSync(f.fd, data, done, data.length - done, pos + done);
+    while (done < data.length) done += writeAt(f.fd, data, done, data.length - done, pos + done);
   } catch (e) {
     throw ioError('EOUTPUT', f.path, e);
   }

@@ -31,6 +31,7 @@ import { FetchRunner } from './fetch-job.ts';
 import { readInput } from './file-io.ts';
 import { StoreSet, isRemote } from './store-set.ts';
 import { uploadChunks } from './upload.ts';
+import { runVerify } from './verify-job.ts';
 
 export interface JobOutput {
   result: unknown;
@@ -71,6 +72,8 @@ export class JobRunner {
       }
       case 'files':
         return { result: this.files(job), transfer: [] };
+      case 'verify':
+        return { result: await runVerify(job), transfer: [] };
     }
   }
 

@@ -29,6 +29,7 @@ import { ChunkCodec } from './codecs.ts';
 import { HttpClient } from '../../stores/http-client.ts';
 import { HttpStore } from '../../stores/http-store.ts';
 import { classifyLocator } from '../../stores/locator.ts';
+import { RelayedStore, isRelayLocator } from './store-relay.ts';
 
 /** A local file read at offsets; close() when done. */
 export class FileReadAt implements ReadAt {
@@ -111,7 +112,9 @@ export function localStoreReader(dir: string): ChunkStoreReader {
 export function nodeChunkAccess(stores: readonly string[], client: HttpClient = new HttpClient()): ChunkAccess {
   const codec = new ChunkCodec();
   return {
-    stores: stores.map((loc) => (classifyLocator(loc) === 'url' ? new HttpStore(loc, client) : localStoreReader(loc))),
+    stores: stores.map((loc) =>
+      isRelayLocator(loc) ? new RelayedStore(loc) : classifyLocator(loc) === 'url' ? new HttpStore(loc, client) : localStoreReader(loc),
+    ),
     async decompress(data, size) {
       const out = await codec.decompress(data, size);
       // The zstd codec hands out a view of a buffer it reuses: keep a copy.

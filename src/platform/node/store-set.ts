@@ -1,6 +1,7 @@
 // The stores one thread reads and writes, by locator: local directories (read
-// synchronously) and remote stores (URLs, fetched concurrently under the
-// thread's share of --concurrency).  A chunk is taken from the first store, in
+// synchronously) and remote stores (URLs, and ssh locations through the main
+// thread's ChunkRelay, fetched concurrently under the thread's share of
+// --concurrency).  A chunk is taken from the first store, in
 // the order given, whose copy passes ChunkCheck; a corrupt copy is reported and
 // the next store tried.  A verified chunk that came from a remote store is kept
 // in the cache store, so nothing unverified ever reaches it.
@@ -16,6 +17,8 @@ import { RateLimiter } from '../../stores/rate-limiter.ts';
 import { Semaphore } from '../../stores/semaphore.ts';
 import type { ChunkCheck } from './chunk-check.ts';
 import { LocalStore } from './local-store.ts';
+import { SshStoreReader } from './ssh/chunk-relay.ts';
+import { RelayedStore, isRelayLocator } from './store-relay.ts';
 
 export type RemoteStore = ChunkStoreReader & Partial<Pick<HttpStore, 'has' | 'put'>>;
 
@@ -36,13 +39,20 @@ export class StoreSet {
   }
 
   remote(loc: string, cfg: RemoteConfig | undefined): RemoteStore {
-    let s = this.remotes.get(loc);
+    const ssh = classifyLocator(loc) === 'ssh';
+    const key = ssh ? `${loc}\0${cfg?.ssh?.channel}` : loc;
+    let s = this.remotes.get(key);
     if (s) return s;
-    if (classifyLocator(loc) !== 'url') {
-      throw new WasyncError('EUNSUPPORTED', `${loc}: ssh stores are not supported by this version of wasync`);
+    if (ssh) {
+      // Its connection lives on the main thread, which relays our requests.
+      if (!cfg?.ssh) throw new WasyncError('EUNSUPPORTED', `${loc}: ssh stores are not supported by this command`);
+      s = new SshStoreReader(loc, cfg.ssh.channel);
+    } else if (isRelayLocator(loc)) {
+      s = new RelayedStore(loc); // a library caller's store object (store-relay.ts)
+    } else {
+      s = new HttpStore(loc, this.client(cfg));
     }
-    s = new HttpStore(loc, this.client(cfg));
-    this.remotes.set(loc, s);
+    this.remotes.set(key, s);
     return s;
   }
 

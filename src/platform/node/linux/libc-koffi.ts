@@ -10,6 +10,7 @@
 // like a fixed one, and the fixed form is about a third cheaper per call.
 
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { Libc } from './libc.ts';
 
 type Koffi = typeof import('koffi');
@@ -18,6 +19,7 @@ export const koffiBackend = { name: 'koffi', load: loadKoffiLibc };
 
 function loadKoffiLibc(): Libc {
   const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  const koffiPath = createRequire(import.meta.url).resolve('koffi');
   let lib: ReturnType<Koffi['load']>;
   try {
     lib = koffi.load('libc.so.6');
@@ -50,6 +52,9 @@ function loadKoffiLibc(): Libc {
     fremovexattr: fn('fremovexattr', 'int', ['int', P]),
 
     ioctl: fn('ioctl', 'int', ['int', 'unsigned long', P]),
+    ioctlValue: fn('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']),
+    ioctlValueBlocking: (fd, request, arg) => blockingIoctl(koffiPath, fd, request, arg),
+    socketpair: fn('socketpair', 'int', ['int', 'int', 'int', P]),
     fstatfs: fn('fstatfs', 'int', ['int', P]),
     statx: fn('statx', 'int', ['int', P, 'int', 'uint32_t', P]),
 
@@ -67,6 +72,10 @@ function loadKoffiLibc(): Libc {
     getdents64: fn('getdents64', ssize, ['int', P, 'size_t']),
     lseek: fn('lseek', 'int64_t', ['int', 'int64_t', 'int']),
     fallocate: fn('fallocate', 'int', ['int', 'int', 'int64_t', 'int64_t']),
+    pread: fn('pread', ssize, ['int', P, 'size_t', 'int64_t']),
+    pwrite: fn('pwrite', ssize, ['int', P, 'size_t', 'int64_t']),
+    ftruncate: fn('ftruncate', 'int', ['int', 'int64_t']),
+    fchown: fn('fchown', 'int', ['int', 'uint32_t', 'uint32_t']),
     close: fn('close', 'int', ['int']),
 
     getpwuid_r: fn('getpwuid_r', 'int', ['uint32_t', P, P, 'size_t', P]),
@@ -75,4 +84,32 @@ function loadKoffiLibc(): Libc {
     getgrnam_r: fn('getgrnam_r', 'int', [P, P, P, 'size_t', P]),
   };
   return table;
+}
+
+// A blocking ioctl (NBD_DO_IT waits until the device is disconnected) runs on a
+// thread of its own that blocks every signal first: a signal landing on the
+// thread would interrupt the call, and the nbd driver answers that by tearing
+// the device down.  (The libuv pool, which koffi's .async() uses, leaves signals
+// unblocked.)  SIG_BLOCK is 0 and sigset_t at most 128 bytes on every ABI
+// libc.ts accepts.
+const BLOCKING_IOCTL = `
+const { workerData: w, parentPort } = require('node:worker_threads');
+const koffi = require(w.koffi);
+let lib;
+try { lib = koffi.load('libc.so.6'); } catch { lib = koffi.load(null); }
+const set = Buffer.alloc(128);
+if (lib.func('sigfillset', 'int', ['void *'])(set) !== 0 || lib.func('pthread_sigmask', 'int', ['int', 'void *', 'void *'])(0, set, null) !== 0) {
+  throw new Error('cannot block signals on the ioctl thread');
+}
+const result = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long'])(w.fd, w.request, w.arg);
+parentPort.postMessage({ result, errno: koffi.errno() });
+`;
+
+function blockingIoctl(koffi: string, fd: number, request: number, arg: number): Promise<{ result: number; errno: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(BLOCKING_IOCTL, { eval: true, workerData: { koffi, fd, request, arg } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the ioctl thread exited (${code}) without an answer`)));
+  });
 }

@@ -35,6 +35,15 @@ export interface Libc {
   fremovexattr(fd: number, name: Ptr): number;
 
   ioctl(fd: number, request: number, arg: Ptr): number;
+  /** ioctl() whose argument is an integer, not a pointer (NBD_SET_SIZE, …) */
+  ioctlValue(fd: number, request: number, arg: number): number;
+  /**
+   * ioctl() with an integer argument on a thread of its own with every signal
+   * blocked, for calls that block (NBD_DO_IT returns only when the device is
+   * disconnected); errno is that thread's.
+   */
+  ioctlValueBlocking(fd: number, request: number, arg: number): Promise<{ result: number; errno: number }>;
+  socketpair(domain: number, type: number, protocol: number, sv: Ptr): number;
   fstatfs(fd: number, buf: Ptr): number;
   statx(dirfd: number, path: Ptr, flags: number, mask: number, buf: Ptr): number;
 
@@ -52,6 +61,11 @@ export interface Libc {
   getdents64(fd: number, buf: Ptr, size: number): number;
   lseek(fd: number, offset: number, whence: number): number;
   fallocate(fd: number, mode: number, offset: number, length: number): number;
+  /** descriptor I/O for runtimes whose fs module only takes descriptors it opened itself (fd-io.ts) */
+  pread(fd: number, buf: Ptr, count: number, offset: number): number;
+  pwrite(fd: number, buf: Ptr, count: number, offset: number): number;
+  ftruncate(fd: number, length: number): number;
+  fchown(fd: number, uid: number, gid: number): number;
   close(fd: number): number;
 
   getpwuid_r(uid: number, pwd: Ptr, buf: Ptr, buflen: number, result: Ptr): number;

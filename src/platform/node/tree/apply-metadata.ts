@@ -6,7 +6,8 @@
 // an open descriptor (files, directories) or by its directory and name (symlinks,
 // devices, FIFOs, sockets); nothing follows a symlink.
 
-import { chmodSync, fchownSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
+import { chownFd } from '../fd-io.ts';
 import { WasyncError } from '../../../errors.ts';
 import {
   CA_FORMAT_WITH_16BIT_UIDS,
@@ -140,7 +141,7 @@ export class MetadataApplier {
     const gid = byName(node.groupName, (n) => this.linux.groupId(n), 'group') ?? this.shifted(node.gid);
     if (fresh.owner && fresh.owner.uid === uid && fresh.owner.gid === gid) return false;
     try {
-      if ('fd' in ref) fchownSync(ref.fd, uid, gid);
+      if ('fd' in ref) chownFd(ref.fd, uid, gid);
       else this.linux.chownAt(ref.dirfd, ref.name, uid, gid);
       return true;
     } catch (e) {

@@ -5,7 +5,7 @@
 // .caexclude patterns, chattr +d (nodump), other mounts, and the contents of API
 // file systems (proc, sysfs, …).
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type BigIntStats } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarEncoder } from '../../../format/catar-encoder.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../../../format/catar-node.ts';
@@ -19,6 +19,7 @@ import { ExcludeRules } from '../../../tree/exclude.ts';
 import { RING_PIECE } from '../../../engine/ring-writer.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux } from './read-node.ts';
+import { lstatPrecise } from '../fd-io.ts';
 
 export interface CatarSink {
   write(bytes: Uint8Array): Promise<void>;
@@ -206,7 +207,7 @@ const join = (dir: Buffer, name: Buffer) => Buffer.concat([dir, SLASH, name]);
 
 function stat(path: Buffer): BigIntStats | undefined {
   try {
-    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return lstatPrecise(path);
   } catch (e) {
     throw ioError('EINPUT', path.toString(), e);
   }

@@ -105,6 +105,8 @@ export class TreeExtractor {
   /** temporary names in use, by "dirfd:name", removed if extraction fails */
   private readonly temporaries = new Map<string, { dirfd: number; name: Buffer }>();
   private hardlinks: HardLinker | null = null;
+  /** the target directory's descriptor, opened by node:fs (the others by the adapter) */
+  private rootFd = -1;
   entries = 0;
 
   constructor(private readonly o: ExtractTreeOptions) {
@@ -167,12 +169,12 @@ export class TreeExtractor {
   abort(): void {
     this.cloner.close();
     if (this.file) {
-      safely(() => closeSync(this.file!.fd));
+      safely(() => this.linux.close(this.file!.fd));
       this.file = null;
     }
     for (const t of this.temporaries.values()) safely(() => this.linux.unlinkAt(t.dirfd, t.name, false));
     this.temporaries.clear();
-    while (this.stack.length) safely(() => closeSync(this.stack.pop()!.fd));
+    while (this.stack.length) safely(() => this.closeDir(this.stack.pop()!.fd));
   }
 
   private root(node: CatarNode, archiveFlags: bigint) {
@@ -188,6 +190,7 @@ export class TreeExtractor {
     try {
       if (!st) mkdirSync(target, { recursive: true, mode: 0o700 });
       const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY);
+      this.rootFd = fd;
       const fresh = { created: !st, inheritsNothing: this.passesNothing(fd) };
       this.stack.push(this.frame(fd, node, target, fresh, this.ownerOfNew(fd)));
     } catch (e) {
@@ -310,7 +313,7 @@ export class TreeExtractor {
     } catch (e) {
       throw wrapError(e, f.path);
     } finally {
-      closeSync(f.fd);
+      this.linux.close(f.fd);
     }
   }
 
@@ -363,8 +366,17 @@ export class TreeExtractor {
     } catch (e) {
       this.failure ??= wrapError(e, frame.path);
     } finally {
-      closeSync(frame.fd);
+      this.closeDir(frame.fd);
     }
+  }
+
+  /**
+   * Each descriptor is closed by what opened it: Deno's node:fs refuses (EBADF)
+   * descriptors it did not open (see runtime.ts).
+   */
+  private closeDir(fd: number) {
+    if (fd === this.rootFd) closeSync(fd);
+    else this.linux.close(fd);
   }
 
   /** How new an entry just created in `parent` is. */

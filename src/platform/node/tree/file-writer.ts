@@ -4,12 +4,13 @@
 // streams large files, and the worker threads, which take small files in
 // batches (engine/jobs.ts FilesJob) so that both cores create files.
 
-import { ftruncateSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { WasyncError } from '../../../errors.ts';
 import { S_IFDIR, S_IFMT, type CatarNode } from '../../../format/catar-node.ts';
 import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
+import { truncateFd, writeAt } from '../fd-io.ts';
 import type { Fresh, MetadataApplier } from './apply-metadata.ts';
 import type { Remover } from './remove-tree.ts';
 
@@ -87,7 +88,7 @@ export class FileWriter {
 
   /** The file has all its bytes (the last written unless it ends in a hole): size, metadata, rename, late attributes. */
   finish(f: FileTarget, size: number, endsInHole: boolean) {
-    if (endsInHole) ftruncateSync(f.fd, size);
+    if (endsInHole) truncateFd(f.fd, size);
     this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node, f.fresh);
     this.install(f.dirfd, f.tmp, f.name, f.dirCreated, f.path);
     this.meta.afterRename(f.fd, f.node, () => f.path, f.fresh);
@@ -127,7 +128,7 @@ export function wrapError(e: unknown, path: string): Error {
 }
 
 function writeAll(fd: number, pos: number, data: Uint8Array, from: number, to: number) {
-  for (let done = from; done < to; ) done += writeSync(fd, data, done, to - done, pos + done);
+  for (let done = from; done < to; ) done += writeAt(fd, data, done, to - done, pos + done);
 }
 
 function isZero(b: Uint8Array): boolean {

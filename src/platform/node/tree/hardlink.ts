@@ -5,7 +5,7 @@
 // same test).  The extracted copy is written first (its content is only known
 // at its end) and replaced by the link, so this saves space, not reading.
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import {
   CA_FORMAT_WITH_16BIT_UIDS,
@@ -27,6 +27,7 @@ import type { CatarNode } from '../../../format/catar-node.ts';
 import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { NodeReader } from './read-node.ts';
+import { fstatPrecise, readAt } from '../fd-io.ts';
 
 const MAX_CANDIDATES = 4;
 const UID_FLAGS = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
@@ -90,8 +91,8 @@ export class HardLinker {
       return false;
     }
     try {
-      const st = fstatSync(fd, { bigint: true });
-      const mine = fstatSync(tmpFd, { bigint: true });
+      const st = fstatPrecise(fd);
+      const mine = fstatPrecise(tmpFd);
       const f = this.flags;
       if (st.size !== mine.size) return false;
       if (f & (CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL | CA_FORMAT_WITH_READ_ONLY) && st.mode !== mine.mode) return false;
@@ -119,7 +120,7 @@ export class HardLinker {
   private sameContent(x: number, y: number, size: number): boolean {
     for (let pos = 0; pos < size; pos += COMPARE) {
       const n = Math.min(COMPARE, size - pos);
-      if (readSync(x, this.a, 0, n, pos) !== n || readSync(y, this.b, 0, n, pos) !== n) return false;
+      if (readSync(x, this.a, 0, n, pos) !== n || readAt(y, this.b, 0, n, pos) !== n) return false;
       if (this.a.compare(this.b, 0, n, 0, n) !== 0) return false;
     }
     return true;

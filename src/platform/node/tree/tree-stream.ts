@@ -50,6 +50,11 @@ export class TreeStream {
     }
   }
 
+  /** After a failure elsewhere (the chunk fetcher): temporaries go, descriptors close. */
+  abort(): void {
+    this.extractor.abort();
+  }
+
   private drain() {
     for (let ev = this.decoder.next(); ev; ev = this.decoder.next()) this.extractor.event(ev);
   }

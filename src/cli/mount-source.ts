@@ -1,0 +1,176 @@
+// What `wasync mount` serves: the input (a .catar, .caidx or .caibx, a path or an
+// http(s) URL) opened for random access and wrapped in the FuseFs the FUSE
+// session asks.
+//
+//   .catar   local: read at offsets from the file; remote: HTTP Range requests
+//   .caidx   the index's chunk table; chunks from the seeds (--seed), then the
+//            stores (--store, --extra-store, --cache), fetched and verified on the
+//            worker pool (chunk-loader.ts), cached, read ahead
+//   .caibx   the same, shown as one regular file (blob-fs.ts)
+//
+// Index-backed readers keep enough decoded chunks for the read-ahead window of
+// sequential readers (chunks are fetched ahead of them, at most 16 at a time),
+// so that the kernel's next READs find their chunks decoded.
+
+import { stat } from 'node:fs/promises';
+import { unsupported, usageError, WasyncError } from '../errors.ts';
+import { IndexReadAt, type ChunkTable, type ReadAt } from '../engine/random-access.ts';
+import { CatarLookup } from '../format/catar-lookup.ts';
+import { digestOfFlags, hex64 } from '../format/feature-flags.ts';
+import type { IndexHeader } from '../format/index-file.ts';
+import { S_IFDIR, S_IFREG } from '../format/catar-node.ts';
+import { FileReadAt, nodeChunkAccess, readChunkTable } from '../platform/node/random-access.ts';
+import { WorkerPool } from '../platform/node/worker-pool.ts';
+import { linuxFs } from '../platform/node/linux/index.ts';
+import { ArchiveFs } from '../platform/node/mount/archive-fs.ts';
+import { BlobFs } from '../platform/node/mount/blob-fs.ts';
+import { poolChunkLoader } from '../platform/node/mount/chunk-loader.ts';
+import type { FuseFs } from '../platform/node/fuse/fuse-session.ts';
+import { HttpReadAt } from '../stores/http-read-at.ts';
+import { classifyLocator } from '../stores/locator.ts';
+import type { GlobalOptions } from './options.ts';
+import { readStores } from './stores.ts';
+import type { RemoteContext } from './remote.ts';
+import { prepareSeeds, type Seeds } from './seeds.ts';
+import type { Log } from './log.ts';
+
+export type MountWhat = 'archive' | 'archive-index' | 'blob-index';
+
+export interface MountSource {
+  fs: FuseFs;
+  /** S_IFDIR, or S_IFREG for a blob mounted onto a file */
+  rootMode: number;
+  /** the archive's feature flags (null for a blob) */
+  featureFlags: bigint | null;
+  close(): Promise<void>;
+}
+
+const READ_AHEAD_BYTES = 8 << 20;
+const READ_AHEAD_INFLIGHT = 16;
+
+/** Announced ranges → chunks fetched early, at most READ_AHEAD_INFLIGHT at once. */
+function chunkReadAhead(r: IndexReadAt, remember: number): (offset: number, length: number) => void {
+  const t = r.table;
+  const asked = new Map<number, true>();
+  let inflight = 0;
+  return (offset, length) => {
+    if (length <= 0 || offset >= t.size) return;
+    const last = t.find(Math.min(t.size, offset + length) - 1);
+    for (let i = t.find(offset); i <= last && inflight < READ_AHEAD_INFLIGHT; i++) {
+      if (asked.has(i)) continue;
+      asked.set(i, true);
+      if (asked.size > remember) asked.delete(asked.keys().next().value as number);
+      inflight++;
+      // Errors surface (once) when the chunk is really read.
+      r.chunk(i).catch(() => {}).finally(() => inflight--);
+    }
+  };
+}
+
+/** The index's reader: chunks fetched and verified on the worker pool, seeds first, then the stores. */
+async function indexReader(loc: string, header: IndexHeader, table: ChunkTable, opts: GlobalOptions, remote: RemoteContext, log: Log, trees: boolean) {
+  const stores = readStores(opts, loc);
+  const ssh = stores.find((s) => classifyLocator(s) === 'ssh');
+  if (ssh) throw unsupported(`${ssh}: mount cannot read ssh stores in this version of wasync`);
+  const digest = digestOfFlags(header.flags);
+  const pool = new WorkerPool();
+  let seeds: Seeds | null = null;
+  try {
+    if (opts.seed?.length) {
+      const linux = trees ? linuxFs() : null;
+      seeds = await prepareSeeds(opts.seed, { header, digest, executor: pool, log, trees: linux ? { linux } : undefined });
+    }
+  } catch (e) {
+    await pool.close();
+    throw e;
+  }
+  const warned = new Set<string>();
+  const load = poolChunkLoader({
+    executor: pool,
+    digest,
+    stores,
+    remote: remote.config(pool.parallelism),
+    seeds,
+    onWarning: (w) => {
+      if (!warned.has(w)) log.warn(w);
+      warned.add(w);
+    },
+  });
+  const cacheChunks = Math.max(64, Math.ceil((3 * READ_AHEAD_BYTES) / Math.max(1, header.avg)));
+  // `access` is not used with a loader; it is there for the type's sake.
+  const access = nodeChunkAccess([], remote.client);
+  const reader = new IndexReadAt({ table, digest, access, load, cacheChunks, readAhead: 0, file: loc });
+  const close = async () => {
+    seeds?.close();
+    await pool.close();
+  };
+  return { reader, readAhead: chunkReadAhead(reader, cacheChunks >> 1), close };
+}
+
+/** The name a blob's file gets: the index's last path component without ".caibx". */
+function blobName(loc: string): Uint8Array {
+  const path = classifyLocator(loc) === 'url' ? new URL(loc).pathname : loc;
+  const base = path.replace(/\/+$/, '').split('/').pop() ?? '';
+  const name = base.endsWith('.caibx') && base.length > 6 ? base.slice(0, -6) : base || 'blob';
+  return Buffer.from(name);
+}
+
+export async function openMountSource(
+  input: string,
+  what: MountWhat,
+  mountpointIsFile: boolean,
+  opts: GlobalOptions,
+  remote: RemoteContext,
+  log: Log,
+): Promise<MountSource> {
+  const url = classifyLocator(input) === 'url';
+  if (mountpointIsFile && what !== 'blob-index') {
+    throw usageError(`an archive is mounted on a directory; the mount point is a regular file`);
+  }
+  if (what === 'archive' && opts.seed?.length) throw usageError('--seed applies to indexes (.caidx, .caibx), not to a .catar');
+  if (what === 'blob-index') {
+    const { header, table } = await readChunkTable(input, remote.client);
+    const { reader, readAhead, close } = await indexReader(input, header, table, opts, remote, log, false);
+    const mtimeNs = url ? BigInt(Date.now()) * 1_000_000n : (await stat(input, { bigint: true })).mtimeNs;
+    const fs = new BlobFs(reader, {
+      name: mountpointIsFile ? null : blobName(input),
+      mtimeNs,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      readAhead,
+      readAheadBytes: READ_AHEAD_BYTES,
+    });
+    return { fs, rootMode: mountpointIsFile ? S_IFREG : S_IFDIR, featureFlags: null, close };
+  }
+  let r: ReadAt;
+  let close = async () => {};
+  let indexFlags: bigint | null = null;
+  let readAhead: ((offset: number, length: number) => void) | undefined;
+  if (what === 'archive') {
+    if (url) r = await HttpReadAt.open(input, remote.client);
+    else {
+      const f = await FileReadAt.open(input);
+      r = f;
+      close = () => f.close();
+    }
+  } else {
+    const { header, table } = await readChunkTable(input, remote.client);
+    const opened = await indexReader(input, header, table, opts, remote, log, true);
+    r = opened.reader;
+    readAhead = opened.readAhead;
+    indexFlags = header.flags;
+    close = opened.close;
+  }
+  try {
+    const lookup = new CatarLookup(r, input);
+    const root = await lookup.root();
+    if (indexFlags !== null && lookup.featureFlags !== indexFlags) {
+      throw new WasyncError('EFORMAT', `${input}: the archive's feature flags ${hex64(lookup.featureFlags)} differ from the index's ${hex64(indexFlags)}`);
+    }
+    const fs = new ArchiveFs(lookup, root, { readAhead, readAheadBytes: READ_AHEAD_BYTES });
+    return { fs, rootMode: S_IFDIR, featureFlags: lookup.featureFlags, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
