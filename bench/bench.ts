@@ -8,9 +8,11 @@
 //
 // A third case is a directory tree (/usr/share, or --tree=DIR) made into a .caidx and
 // extracted again by both tools; a fourth (network.ts) extracts over HTTP from a
-// server with 20 ms per request, plain and as a seeded update.
+// server with 20 ms per request, plain and as a seeded update.  mount.ts and nbd.ts
+// read a blob through `wasync mount` (FUSE) and `wasync mkdev` (NBD) against
+// reading the extracted file.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|network] [--tree=DIR]
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|network|mount|nbd] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -18,6 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MiB, compare, sameFile, timed, wasyncBin, writeRandom } from './measure.ts';
 import { benchNetwork } from './network.ts';
+import { benchMount } from './mount.ts';
+import { benchNbd } from './nbd.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
@@ -121,6 +125,8 @@ async function main() {
       else console.log('\n(image case skipped: needs mke2fs and /usr/share)');
     }
     if (!only || only === 'network') await benchNetwork(work, runs);
+    if (!only || only === 'mount') console.log(['', ...(await benchMount(work, runs))].join('\n'));
+    if (!only || only === 'nbd') console.log(['', ...(await benchNbd(work, runs))].join('\n'));
   } finally {
     if (!arg('dir')) rmSync(work, { recursive: true, force: true });
   }

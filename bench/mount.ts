@@ -9,22 +9,11 @@
 // benchMount(work, runs) returns the lines to print; bench.ts wires it in.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MiB, median, wasyncBin, writeRandom } from './measure.ts';
 
-const MiB = 1 << 20;
 const SIZE = 256 * MiB;
-const wasyncBin = join(import.meta.dirname, '..', '..', 'bin', 'wasync.js');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function writeRandom(path: string, size: number) {
-  const out = createWriteStream(path);
-  for (let done = 0; done < size; done += 4 * MiB) {
-    if (!out.write(randomBytes(Math.min(4 * MiB, size - done)))) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r) => out.end(() => r()));
-}
 
 function wasync(args: string[]) {
   const r = spawnSync(process.execPath, [wasyncBin, ...args], { encoding: 'utf8' });

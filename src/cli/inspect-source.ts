@@ -22,7 +22,7 @@ import { DirectoryStream } from './inspect-directory.ts';
 import { PathFilter } from './inspect-walk.ts';
 import { archiveFlags } from './make-tree.ts';
 import { hasSuffix } from '../stores/locator.ts';
-import { parseWhat, type GlobalOptions, type What } from './options.ts';
+import { parseWhat, type GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
 import { RemoteContext } from './remote.ts';
 

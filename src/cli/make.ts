@@ -18,7 +18,6 @@ import {
   parseDigest,
   parseWhat,
   type GlobalOptions,
-  type What,
 } from './options.ts';
 import { primaryStore } from './stores.ts';
 import { makeTree } from './make-tree.ts';

@@ -15,18 +15,14 @@
 import { basename } from 'node:path';
 import { WasyncError, unsupported, usageError } from '../errors.ts';
 import { classifyLocator, hasSuffix } from '../stores/locator.ts';
-import { IndexReadAt, type ReadAt } from '../engine/random-access.ts';
-import { digestOfFlags } from '../format/feature-flags.ts';
-import { FileReadAt, nodeChunkAccess, readChunkTable } from '../platform/node/random-access.ts';
-import { WorkerPool } from '../platform/node/worker-pool.ts';
-import { poolChunkLoader } from '../platform/node/mount/chunk-loader.ts';
+import type { ReadAt } from '../engine/random-access.ts';
+import { FileReadAt } from '../platform/node/random-access.ts';
 import { NbdServer, nbdUri, parseListenAddress, type ListenAddress } from '../platform/node/nbd/server.ts';
 import { attachKernelNbd, kernelNbdDevices } from '../platform/node/linux/nbd-device.ts';
 import type { NbdExport } from '../nbd/session.ts';
 import { parseWhat, type GlobalOptions } from './options.ts';
-import { readStores } from './stores.ts';
 import { RemoteContext } from './remote.ts';
-import { prepareSeeds, type Seeds } from './seeds.ts';
+import { openIndexReader } from './index-reader.ts';
 import { Log } from './log.ts';
 
 export interface MkdevCliOptions extends GlobalOptions {
@@ -81,42 +77,13 @@ async function openSource(
     const file = await FileReadAt.open(input);
     return { reader: file, description: `${input} (${file.size} bytes, served by wasync)`, close: () => file.close() };
   }
-  // Chunks are fetched, decompressed and verified on the worker pool (mount's
-  // loader), seeds first: the thread that answers NBD requests only copies bytes.
   const remote = new RemoteContext(opts);
-  const stores = readStores(opts, input);
-  const { header, table } = await readChunkTable(input, remote.client);
-  const digest = digestOfFlags(header.flags);
-  const pool = new WorkerPool();
-  let seeds: Seeds | null = null;
-  try {
-    if (opts.seed?.length) seeds = await prepareSeeds(opts.seed, { header, digest, executor: pool, log: new Log(!!opts.verbose) });
-  } catch (e) {
-    await pool.close();
-    throw e;
-  }
-  const warned = new Set<string>();
-  const load = poolChunkLoader({
-    executor: pool,
-    digest,
-    stores,
-    remote: remote.config(pool.parallelism),
-    seeds,
-    onWarning: (w) => {
-      if (!warned.has(w)) process.stderr.write(`wasync: warning: ${w}\n`);
-      warned.add(w);
-    },
+  const { reader, close } = await openIndexReader(input, opts, remote, new Log(!!opts.verbose), {
+    cacheChunks: () => CACHE_CHUNKS,
+    readAhead: READ_AHEAD,
+    treeSeeds: false,
   });
-  // `access` is unused with a loader; the type asks for one.
-  const reader = new IndexReadAt({ table, digest, access: nodeChunkAccess([], remote.client), load, cacheChunks: CACHE_CHUNKS, readAhead: READ_AHEAD, file: input });
-  return {
-    reader,
-    description: `${input} (${reader.size} bytes in ${table.count} chunks, served by wasync)`,
-    close: async () => {
-      seeds?.close();
-      await pool.close();
-    },
-  };
+  return { reader, description: `${input} (${reader.size} bytes in ${reader.table.count} chunks, served by wasync)`, close };
 }
 
 /** The index's file name without its suffix ("image" for …/image.caibx?x=y). */

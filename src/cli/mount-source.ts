@@ -14,24 +14,21 @@
 
 import { stat } from 'node:fs/promises';
 import { unsupported, usageError, WasyncError } from '../errors.ts';
-import { IndexReadAt, type ChunkTable, type ReadAt } from '../engine/random-access.ts';
+import type { IndexReadAt, ReadAt } from '../engine/random-access.ts';
 import { CatarLookup } from '../format/catar-lookup.ts';
-import { digestOfFlags, hex64 } from '../format/feature-flags.ts';
+import { hex64 } from '../format/feature-flags.ts';
 import type { IndexHeader } from '../format/index-file.ts';
 import { S_IFDIR, S_IFREG } from '../format/catar-node.ts';
-import { FileReadAt, nodeChunkAccess, readChunkTable } from '../platform/node/random-access.ts';
-import { WorkerPool } from '../platform/node/worker-pool.ts';
-import { linuxFs } from '../platform/node/linux/index.ts';
+import { FileReadAt } from '../platform/node/random-access.ts';
 import { ArchiveFs } from '../platform/node/mount/archive-fs.ts';
 import { BlobFs } from '../platform/node/mount/blob-fs.ts';
-import { poolChunkLoader } from '../platform/node/mount/chunk-loader.ts';
 import type { FuseFs } from '../platform/node/fuse/fuse-session.ts';
 import { HttpReadAt } from '../stores/http-read-at.ts';
 import { classifyLocator } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { readStores } from './stores.ts';
 import type { RemoteContext } from './remote.ts';
-import { prepareSeeds, type Seeds } from './seeds.ts';
+import { openIndexReader } from './index-reader.ts';
 import type { Log } from './log.ts';
 
 export type MountWhat = 'archive' | 'archive-index' | 'blob-index';
@@ -67,44 +64,14 @@ function chunkReadAhead(r: IndexReadAt, remember: number): (offset: number, leng
   };
 }
 
-/** The index's reader: chunks fetched and verified on the worker pool, seeds first, then the stores. */
-async function indexReader(loc: string, header: IndexHeader, table: ChunkTable, opts: GlobalOptions, remote: RemoteContext, log: Log, trees: boolean) {
+/** The index's reader (index-reader.ts), its cache sized for the read-ahead window. */
+async function indexReader(loc: string, opts: GlobalOptions, remote: RemoteContext, log: Log, treeSeeds: boolean) {
   const stores = readStores(opts, loc);
   const ssh = stores.find((s) => classifyLocator(s) === 'ssh');
   if (ssh) throw unsupported(`${ssh}: mount cannot read ssh stores in this version of wasync`);
-  const digest = digestOfFlags(header.flags);
-  const pool = new WorkerPool();
-  let seeds: Seeds | null = null;
-  try {
-    if (opts.seed?.length) {
-      const linux = trees ? linuxFs() : null;
-      seeds = await prepareSeeds(opts.seed, { header, digest, executor: pool, log, trees: linux ? { linux } : undefined });
-    }
-  } catch (e) {
-    await pool.close();
-    throw e;
-  }
-  const warned = new Set<string>();
-  const load = poolChunkLoader({
-    executor: pool,
-    digest,
-    stores,
-    remote: remote.config(pool.parallelism),
-    seeds,
-    onWarning: (w) => {
-      if (!warned.has(w)) log.warn(w);
-      warned.add(w);
-    },
-  });
-  const cacheChunks = Math.max(64, Math.ceil((3 * READ_AHEAD_BYTES) / Math.max(1, header.avg)));
-  // `access` is not used with a loader; it is there for the type's sake.
-  const access = nodeChunkAccess([], remote.client);
-  const reader = new IndexReadAt({ table, digest, access, load, cacheChunks, readAhead: 0, file: loc });
-  const close = async () => {
-    seeds?.close();
-    await pool.close();
-  };
-  return { reader, readAhead: chunkReadAhead(reader, cacheChunks >> 1), close };
+  const cacheChunks = (h: IndexHeader) => Math.max(64, Math.ceil((3 * READ_AHEAD_BYTES) / Math.max(1, h.avg)));
+  const opened = await openIndexReader(loc, opts, remote, log, { cacheChunks, readAhead: 0, treeSeeds });
+  return { ...opened, readAhead: chunkReadAhead(opened.reader, cacheChunks(opened.header) >> 1) };
 }
 
 /** The name a blob's file gets: the index's last path component without ".caibx". */
@@ -129,8 +96,7 @@ export async function openMountSource(
   }
   if (what === 'archive' && opts.seed?.length) throw usageError('--seed applies to indexes (.caidx, .caibx), not to a .catar');
   if (what === 'blob-index') {
-    const { header, table } = await readChunkTable(input, remote.client);
-    const { reader, readAhead, close } = await indexReader(input, header, table, opts, remote, log, false);
+    const { reader, readAhead, close } = await indexReader(input, opts, remote, log, false);
     const mtimeNs = url ? BigInt(Date.now()) * 1_000_000n : (await stat(input, { bigint: true })).mtimeNs;
     const fs = new BlobFs(reader, {
       name: mountpointIsFile ? null : blobName(input),
@@ -154,11 +120,10 @@ export async function openMountSource(
       close = () => f.close();
     }
   } else {
-    const { header, table } = await readChunkTable(input, remote.client);
-    const opened = await indexReader(input, header, table, opts, remote, log, true);
+    const opened = await indexReader(input, opts, remote, log, true);
     r = opened.reader;
     readAhead = opened.readAhead;
-    indexFlags = header.flags;
+    indexFlags = opened.header.flags;
     close = opened.close;
   }
   try {
