@@ -45,22 +45,35 @@ export interface MountSource {
 const READ_AHEAD_BYTES = 8 << 20;
 const READ_AHEAD_INFLIGHT = 16;
 
-/** Announced ranges → chunks fetched early, at most READ_AHEAD_INFLIGHT at once. */
+/**
+ * Announced ranges → chunks fetched early, at most READ_AHEAD_INFLIGHT at once;
+ * each finished fetch starts the next chunk of the latest window, so the
+ * workers stay busy while the reader waits for its own request.
+ */
 function chunkReadAhead(r: IndexReadAt, remember: number): (offset: number, length: number) => void {
   const t = r.table;
   const asked = new Map<number, true>();
   let inflight = 0;
-  return (offset, length) => {
-    if (length <= 0 || offset >= t.size) return;
-    const last = t.find(Math.min(t.size, offset + length) - 1);
-    for (let i = t.find(offset); i <= last && inflight < READ_AHEAD_INFLIGHT; i++) {
-      if (asked.has(i)) continue;
-      asked.set(i, true);
+  let next = 0;
+  let last = -1;
+  const pump = () => {
+    for (; next <= last && inflight < READ_AHEAD_INFLIGHT; next++) {
+      if (asked.has(next)) continue;
+      asked.set(next, true);
       if (asked.size > remember) asked.delete(asked.keys().next().value as number);
       inflight++;
       // Errors surface (once) when the chunk is really read.
-      r.chunk(i).catch(() => {}).finally(() => inflight--);
+      r.chunk(next).catch(() => {}).finally(() => {
+        inflight--;
+        pump();
+      });
     }
+  };
+  return (offset, length) => {
+    if (length <= 0 || offset >= t.size) return;
+    next = t.find(offset);
+    last = t.find(Math.min(t.size, offset + length) - 1);
+    pump();
   };
 }
 
