@@ -13,7 +13,7 @@
 // so that the kernel's next READs find their chunks decoded.
 
 import { stat } from 'node:fs/promises';
-import { unsupported, usageError, WasyncError } from '../errors.ts';
+import { usageError, WasyncError } from '../errors.ts';
 import type { IndexReadAt, ReadAt } from '../engine/random-access.ts';
 import { CatarLookup } from '../format/catar-lookup.ts';
 import { hex64 } from '../format/feature-flags.ts';
@@ -26,7 +26,6 @@ import type { FuseFs } from '../platform/node/fuse/fuse-session.ts';
 import { HttpReadAt } from '../stores/http-read-at.ts';
 import { classifyLocator } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
-import { readStores } from './stores.ts';
 import type { RemoteContext } from './remote.ts';
 import { openIndexReader } from './index-reader.ts';
 import type { Log } from './log.ts';
@@ -79,9 +78,6 @@ function chunkReadAhead(r: IndexReadAt, remember: number): (offset: number, leng
 
 /** The index's reader (index-reader.ts), its cache sized for the read-ahead window. */
 async function indexReader(loc: string, opts: GlobalOptions, remote: RemoteContext, log: Log, treeSeeds: boolean) {
-  const stores = readStores(opts, loc);
-  const ssh = stores.find((s) => classifyLocator(s) === 'ssh');
-  if (ssh) throw unsupported(`${ssh}: mount cannot read ssh stores in this version of wasync`);
   const cacheChunks = (h: IndexHeader) => Math.max(64, Math.ceil((3 * READ_AHEAD_BYTES) / Math.max(1, h.avg)));
   const opened = await openIndexReader(loc, opts, remote, log, { cacheChunks, readAhead: 0, treeSeeds });
   return { ...opened, readAhead: chunkReadAhead(opened.reader, cacheChunks(opened.header) >> 1) };

@@ -46,7 +46,7 @@ export async function mount(inputArg: string | undefined, mountArg: string | und
   if (inputArg === undefined || mountArg === undefined) throw usageError('an archive path/URL expected, followed by a mount path');
   const input = stripFileUrl(inputArg);
   if (input === '-') throw usageError('mount reads its input at offsets: standard input cannot be mounted');
-  if (classifyLocator(input) === 'ssh') throw unsupported(`${input}: ssh remotes are not supported by this version of wasync`);
+  if (classifyLocator(input) === 'ssh') throw unsupported(`${input}: mount reads local and HTTP archives and indexes, not ssh ones`);
   const what = operation(input, opts);
   const log = new Log(!!opts.verbose);
 
