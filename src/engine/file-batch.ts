@@ -56,9 +56,11 @@ export interface PackedFiles {
 
 /** Fills a batch as files are decoded: metadata first, then content pieces. */
 export class FileBatchBuilder {
-  private meta = new Float64Array(64 * FIELDS);
-  private names = new Uint8Array(16 << 10);
-  private data = new Uint8Array(1 << 20);
+  // Small to start: a batch often ends with its directory after a few files, and
+  // zeroing megabytes per batch cost more than growing the few that get large.
+  private meta = new Float64Array(8 * FIELDS);
+  private names = new Uint8Array(512);
+  private data = new Uint8Array(64 << 10);
   private dirPaths: string[] = [];
   private dirIndex = new Map<string, number>();
   private extras: [number, Partial<CatarNode>][] = [];
@@ -124,7 +126,7 @@ export class FileBatchBuilder {
 }
 
 function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
-  const bigger = new (a.constructor as new (n: number) => T)(Math.max(need, 2 * a.length));
+  const bigger = new (a.constructor as new (n: number) => T)(Math.max(need, 4 * a.length));
   bigger.set(a);
   return bigger;
 }
