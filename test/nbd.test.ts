@@ -181,15 +181,17 @@ test('an index and store served over HTTP work through the same reader', async (
 const kernelNbd =
   readdirSync('/dev').some((n) => /^nbd\d+$/.test(n)) || existsSync('/sys/module/nbd') || spawnSync('modprobe', ['-n', 'nbd']).status === 0;
 
-test('without a kernel nbd driver mkdev says so and suggests --listen', { skip: kernelNbd && 'this kernel has nbd (see the attach test)' }, () => {
-  // Should it attach after all, SIGINT detaches it.
-  const r = spawnSync(process.execPath, [WASYNC, 'mkdev', p('blob.caibx')], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGINT' });
-  assert.equal(r.status, 1, r.stdout);
-  assert.match(r.stderr, /^wasync: no kernel NBD driver here: \/dev\/nbd0 does not exist.*; serve the blob to an NBD client instead with --listen=unix:PATH or --listen=tcp:HOST:PORT/);
-  assert.equal(r.stderr.trim().split('\n').length, 1);
-});
-
-test('with a kernel nbd driver mkdev attaches /dev/nbdN, links NODE and detaches on SIGINT', { skip: !kernelNbd && 'no kernel nbd driver on this machine' }, async (t) => {
+// One test, not two with a skip: which half runs is the kernel's to say, and this
+// machine and CI have no nbd driver (the diagnostic says the attach went untested).
+test('mkdev attaches /dev/nbdN where the kernel has nbd (links NODE, detaches on SIGINT), else says so and suggests --listen', async (t) => {
+  if (!kernelNbd) {
+    const r = spawnSync(process.execPath, [WASYNC, 'mkdev', p('blob.caibx')], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGINT' });
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /^wasync: no kernel NBD driver here: \/dev\/nbd0 does not exist.*; serve the blob to an NBD client instead with --listen=unix:PATH or --listen=tcp:HOST:PORT/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    t.diagnostic('no kernel nbd driver: the refusal was checked, attaching a device was not');
+    return;
+  }
   if (!requires(t, isRoot, 'root')) return;
   const link = p('blob-device');
   const child = spawn(process.execPath, [WASYNC, 'mkdev', p('blob.caibx'), link]);
