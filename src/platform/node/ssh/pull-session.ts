@@ -28,7 +28,7 @@ import {
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
 import type { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
-import { ByteQueue } from './byte-queue.ts';
+import { StreamQueue } from './stream-queue.ts';
 import { ReplayCache, type Answer } from './replay-cache.ts';
 import { SshProcess } from './ssh-process.ts';
 
@@ -60,8 +60,8 @@ export class PullSession {
   private failure: WasyncError | null = null;
   private closing = false;
   private ready!: Promise<void>;
-  private readonly indexBytes = new ByteQueue();
-  private readonly archiveBytes = new ByteQueue(ARCHIVE_AHEAD);
+  private readonly indexBytes = new StreamQueue();
+  private readonly archiveBytes = new StreamQueue(ARCHIVE_AHEAD);
   private readonly pending = new Map<string, Waiter>();
   private readonly missing = new Set<string>();
   private readonly answers = new ReplayCache();

@@ -6,7 +6,7 @@
 // archive, which can be gigabytes and shares its session with nothing, asks
 // for a limit, and push() then waits while that much is unread.
 
-export class ByteQueue implements AsyncIterable<Uint8Array> {
+export class StreamQueue implements AsyncIterable<Uint8Array> {
   private items: Uint8Array[] = [];
   private queued = 0;
   private done = false;
