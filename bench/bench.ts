@@ -12,7 +12,7 @@
 // read a blob through `wasync mount` (FUSE) and `wasync mkdev` (NBD) against
 // reading the extracted file.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|network|mount|nbd] [--tree=DIR]
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|network|mount|nbd|web] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { MiB, compare, sameFile, timed, wasyncBin, writeRandom } from './measure
 import { benchNetwork } from './network.ts';
 import { benchMount } from './mount.ts';
 import { benchNbd } from './nbd.ts';
+import { benchWeb } from './web.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
@@ -127,6 +128,7 @@ async function main() {
     if (!only || only === 'network') await benchNetwork(work, runs);
     if (!only || only === 'mount') console.log(['', ...(await benchMount(work, runs))].join('\n'));
     if (!only || only === 'nbd') console.log(['', ...(await benchNbd(work, runs))].join('\n'));
+    if (!only || only === 'web') console.log(['', ...(await benchWeb(work, runs))].join('\n'));
   } finally {
     if (!arg('dir')) rmSync(work, { recursive: true, force: true });
   }

@@ -1,0 +1,33 @@
+// The library as it runs in a browser (package.json's "browser" condition): what
+// needs no file system and no Node, only fetch, WebAssembly and Web Workers.
+//
+//   readIndex            a .caibx or .caidx held in memory → chunk table, distinct chunks
+//   HttpStore/HttpClient casync's HTTP store layout over plain fetch, with retries
+//   webChunkAccess       stores + browser codecs + wasm digests, for the readers below
+//   verifyChunk, verifyWithWorkers   one chunk; every chunk of an index on every core
+//   decompressChunk      zstd, gzip and xz chunks (decode only)
+//   digestBytes          SHA-512/256 and SHA-256 from the wasm core (no WebCrypto needed)
+//   ArchiveTree, fileBytes           a .caidx's tree, and one file's bytes by random access
+//   WasyncError          every failure, with a literal `code`
+//
+// Nothing reachable from here may import a `node:` module; test/web.test.ts
+// bundles this entry for the browser and fails on any.
+
+export { readIndex, indexReader, webChunkAccess, digestBytes, type LoadedIndex } from './platform/web/access.ts';
+export { decompressChunk, loadCodecs } from './platform/web/codecs.ts';
+export { verifyWithWorkers, type PoolVerifyOptions, type PoolVerifyResult, type VerifyProgress } from './platform/web/verify-pool.ts';
+export { ArchiveTree, fileBytes, spannedChunks, type TreeEntry } from './platform/web/archive-tree.ts';
+export { DistinctChunks, verifyChunk, report, type ChunkVerdict, type VerifyReport, type VerifyAccess } from './engine/verify.ts';
+export { BytesReadAt, ChunkTable, IndexReadAt, readRange, type ChunkAccess, type ChunkStoreReader, type ReadAt, type StoredChunk } from './engine/random-access.ts';
+export { HttpStore, storeBaseUrl } from './stores/http-store.ts';
+export { HttpClient, type HttpOptions } from './stores/http-client.ts';
+export { defaultStoreFor } from './stores/locator.ts';
+export { parseIndex, IndexParser, type IndexEntry, type IndexHeader } from './format/index-file.ts';
+export { CatarLookup, type CatarNodeLocation } from './format/catar-lookup.ts';
+export { CatarNodeReader } from './format/catar-node-records.ts';
+export { CatarDecoder, type CatarEvent } from './format/catar-decoder.ts';
+export { detectCompression, type Compression } from './codecs/compression.ts';
+export { digestOfFlags, type DigestName } from './format/feature-flags.ts';
+export { wasmHashFactory } from './digest-wasm.ts';
+export { toHex, fromHex } from './chunk-id.ts';
+export { WasyncError, type ErrorCode } from './errors.ts';

@@ -1,0 +1,75 @@
+// Chunk access for browsers and Web Workers: HTTP stores over the page's plain
+// fetch, the decoders of codecs.ts, and digests from the wasm core only.  A page
+// served over plain http has no WebCrypto (crypto.subtle exists only in secure
+// contexts) and no browser has SHA-512/256, so nothing here depends on it.
+//
+// Also the reading of a whole index held in memory (a fetched URL or a dropped
+// file) into the compact ChunkTable random access needs, and the list of its
+// distinct chunks verification needs.
+
+import { wasmHashFactory } from '../../digest-wasm.ts';
+import type { DigestName, HashFactory } from '../../digest.ts';
+import { ChunkTableBuilder, IndexReadAt, type ChunkAccess, type ChunkTable } from '../../engine/random-access.ts';
+import { DistinctChunks, type VerifyAccess } from '../../engine/verify.ts';
+import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../format/feature-flags.ts';
+import { IndexParser, type IndexHeader } from '../../format/index-file.ts';
+import { HttpClient, type HttpOptions } from '../../stores/http-client.ts';
+import { HttpStore } from '../../stores/http-store.ts';
+import { decompressChunk } from './codecs.ts';
+
+let hashes: HashFactory | undefined;
+
+/** A chunk's digest by the wasm core (one core instance per thread, used whole). */
+export function digestBytes(name: DigestName, data: Uint8Array): Uint8Array {
+  hashes ??= wasmHashFactory();
+  const h = hashes(name);
+  h.update(data);
+  return h.digest();
+}
+
+/** Reading and checking chunks from HTTP stores, tried in order. */
+export function webChunkAccess(storeUrls: readonly string[], http: HttpOptions | HttpClient = {}): ChunkAccess & VerifyAccess {
+  const client = http instanceof HttpClient ? http : new HttpClient(http);
+  return {
+    stores: storeUrls.map((u) => new HttpStore(u, client)),
+    decompress: decompressChunk,
+    digest: digestBytes,
+  };
+}
+
+export interface LoadedIndex {
+  /** the name it was read under (URL or file name), for messages */
+  name: string;
+  header: IndexHeader;
+  digest: DigestName;
+  /** archive index (.caidx): by its suffix, else by "with" feature flags, which blob indexes lack */
+  archive: boolean;
+  table: ChunkTable;
+  chunks: DistinctChunks;
+  /** bytes of the blob or archive it describes */
+  size: number;
+}
+
+/** Parses a complete .caibx or .caidx; format errors name `name` and the byte offset. */
+export function readIndex(bytes: Uint8Array, name: string): LoadedIndex {
+  const parser = new IndexParser(name);
+  const builder = new ChunkTableBuilder();
+  const chunks = new DistinctChunks();
+  // In slices, so that no array of a million entry objects is ever held.
+  const SLICE = 1 << 20;
+  for (let o = 0; o < bytes.length; o += SLICE) {
+    const batch = parser.push(bytes.subarray(o, o + SLICE));
+    builder.add(batch);
+    chunks.add(batch);
+  }
+  const { size } = parser.end();
+  const header = parser.header!;
+  const path = name.replace(/[?#].*$/, '');
+  const archive = path.endsWith('.caidx') || (!path.endsWith('.caibx') && (header.flags & CA_FORMAT_WITH_MASK) !== 0n);
+  return { name, header, digest: digestOfFlags(header.flags), archive, table: builder.finish(), chunks, size };
+}
+
+/** The stream an index describes, read at any offset, its chunks verified on this thread. */
+export function indexReader(index: LoadedIndex, access: ChunkAccess, o: { cacheChunks?: number; readAhead?: number } = {}): IndexReadAt {
+  return new IndexReadAt({ table: index.table, digest: index.digest, access, file: index.name, ...o });
+}
