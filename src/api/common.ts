@@ -44,26 +44,58 @@ export interface OperationExecutors {
   close(): Promise<void>;
 }
 
-export function executorsFor(bytes: number, workers: number | undefined): OperationExecutors {
-  if (workers === undefined) return new Executors(bytes);
-  if (!Number.isSafeInteger(workers) || workers < 0) throw usageError(`workers ${workers}: expected 0 or a positive whole number`);
-  if (workers === 0) {
-    const inline = new InlineExecutor();
-    const ordered = new InlineExecutor();
-    return { chunks: inline, digest: ordered, close: async () => {} };
+/**
+ * Tracks the jobs an executor runs, so that close() can wait for those in flight
+ * before stopping its threads: a job stopped half-way could leave a chunk's
+ * temporary file in the store, and a cancelled or failed operation promises to
+ * leave none.
+ */
+class Draining implements Executor {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly inner: Executor) {}
+
+  get parallelism() {
+    return this.inner.parallelism;
   }
-  let pool: WorkerPool | undefined;
-  let ordered: WorkerPool | undefined;
+
+  run<R>(job: Parameters<Executor['run']>[0]): Promise<R> {
+    const p = this.inner.run<R>(job);
+    const settled: Promise<unknown> = p.then(
+      () => this.inFlight.delete(settled),
+      () => this.inFlight.delete(settled),
+    );
+    this.inFlight.add(settled);
+    return p;
+  }
+
+  async close() {
+    while (this.inFlight.size) await Promise.all(this.inFlight);
+    await this.inner.close();
+  }
+}
+
+export function executorsFor(bytes: number, workers: number | undefined): OperationExecutors {
+  let make: (ordered: boolean) => Executor;
+  if (workers === undefined) {
+    const e = new Executors(bytes);
+    make = (ordered) => (ordered ? e.digest : e.chunks);
+  } else {
+    if (!Number.isSafeInteger(workers) || workers < 0) throw usageError(`workers ${workers}: expected 0 or a positive whole number`);
+    make = (ordered) => (workers === 0 ? new InlineExecutor() : new WorkerPool(ordered ? 1 : workers));
+  }
+  let chunks: Draining | undefined;
+  let digest: Draining | undefined;
+  let closed: Promise<void> | undefined;
   return {
     get chunks() {
-      return (pool ??= new WorkerPool(workers));
+      return (chunks ??= new Draining(make(false)));
     },
     get digest() {
-      return (ordered ??= new WorkerPool(1));
+      return (digest ??= new Draining(make(true)));
     },
-    close: async () => {
-      await Promise.all([pool?.close(), ordered?.close()]);
-    },
+    // Called on failure (before outputs are removed) and again at the end.
+    close: () => (closed ??= Promise.all([chunks?.close(), digest?.close()]).then(() => {})),
   };
 }
 

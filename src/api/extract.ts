@@ -129,11 +129,11 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
   const output = o.output === undefined ? undefined : stripFileUrl(o.output);
   const outStat = output === undefined ? undefined : statSync(output, { throwIfNoEntry: false });
   if (outStat && !outStat.isFile() && !outStat.isBlockDevice()) throw usageError(`${output}: neither a regular file nor a block device; refusing`);
-  const stores = bindStores(storesOrDefault(o.stores, indexPath(o)), o);
   const index = indexBytes(o);
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const digest = digestOfFlags(header.flags);
   const executors = executorsFor(index.size ?? Infinity, o.workers);
+  const stores = bindStores(storesOrDefault(o.stores, indexPath(o)), o);
   const seedPaths = [...(o.seeds ?? [])];
   if (output !== undefined && outStat && o.seedOutput !== false) seedPaths.push(output);
   let seeds: Seeds | null = null;
@@ -169,6 +169,8 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
       onWarning: (w) => o.onWarning?.(w),
       onBatch: progressOf(o, index.size),
     });
+    // An abort during the last batch still leaves the output as it was.
+    checkAborted(o.signal);
     if (file) {
       ftruncateSync(file.fd, r.size);
       file.commit();
@@ -176,13 +178,16 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
     const { size, chunks, ...sources } = r;
     return { what: 'blob-index', size, chunks, sources };
   } catch (e) {
+    // The jobs write into the temporary file: they end before it goes.
+    await executors.close();
     file?.abort();
     throw e;
   } finally {
+    // Jobs still in flight may be reading seeds or waiting on a relayed store.
+    await executors.close();
     seeds?.close();
     if (device) closeSync(device.fd);
     stores.close();
-    await executors.close();
   }
 }
 
@@ -205,12 +210,19 @@ async function extractTree(o: ExtractOptions, what: 'archive-index' | 'archive')
     warn: (m) => o.onWarning?.(m),
   };
   if (what === 'archive') return extractArchive(o, options);
-  const stores = bindStores(storesOrDefault(o.stores, indexPath(o)), o);
   const index = indexBytes(o);
   const { header, entries } = await openIndexStream(index.bytes, index.name);
   const executors = executorsFor(index.size ?? Infinity, o.workers);
+  const stores = bindStores(storesOrDefault(o.stores, indexPath(o)), o);
   options.executor = executors.chunks;
-  const tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
+  let tree: TreeStream;
+  try {
+    tree = new TreeStream(`${index.name} (archive stream)`, header.flags, options);
+  } catch (e) {
+    await executors.close();
+    stores.close();
+    throw e;
+  }
   const digest = digestOfFlags(header.flags);
   const seedPaths = [...(o.seeds ?? [])];
   if (o.seedOutput !== false && statSync(target, { throwIfNoEntry: false })?.isDirectory()) seedPaths.push(target);
@@ -235,16 +247,20 @@ async function extractTree(o: ExtractOptions, what: 'archive-index' | 'archive')
       onWarning: (w) => o.onWarning?.(w),
       onBatch: progressOf(o, index.size),
     });
+    checkAborted(o.signal);
     await tree.end();
     const { size, chunks, ...sources } = r;
     return { what, size, chunks, entries: tree.entries, sources };
   } catch (e) {
+    // The jobs write files under temporary names: they end before those go.
+    await executors.close();
     tree.abort();
     throw e;
   } finally {
+    // Jobs still in flight may be reading seeds or waiting on a relayed store.
+    await executors.close();
     seeds?.close();
     stores.close();
-    await executors.close();
   }
 }
 
@@ -253,7 +269,13 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
   const name = typeof o.input === 'string' ? stripFileUrl(o.input) : 'archive';
   const executors = executorsFor(Infinity, o.workers);
   options.executor = executors.chunks;
-  const tree = new TreeStream(name, undefined, options);
+  let tree: TreeStream;
+  try {
+    tree = new TreeStream(name, undefined, options);
+  } catch (e) {
+    await executors.close();
+    throw e;
+  }
   let done = 0;
   const total = typeof o.input === 'string' ? (statSync(name, { throwIfNoEntry: false })?.size ?? null) : o.input.length;
   try {
@@ -267,6 +289,8 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
     }
     await tree.end();
   } catch (e) {
+    // The jobs write files under temporary names: they end before those go.
+    await executors.close();
     tree.abort();
     throw e instanceof WasyncError || o.signal?.aborted ? e : ioError('EINPUT', name, e);
   } finally {

@@ -1,5 +1,5 @@
-// make(): a file or block device chunked into a store with a blob index
-// (.caibx), or a directory tree serialized as a catar stream and either chunked
+// make(): a file or block device (or bytes in memory, or a stream of them)
+// chunked into a store with a blob index (.caibx), or a directory tree serialized as a catar stream and either chunked
 // with an archive index (.caidx) or written whole (.catar).  The engine is the
 // command line's (makeBlob; encodeTree into a ChunkPipeline); what differs is
 // the wiring: stores are arguments, the index goes to a file written under a
@@ -9,7 +9,7 @@
 import { statSync } from 'node:fs';
 import { toHex } from '../chunk-id.ts';
 import { WasyncError, usageError } from '../errors.ts';
-import { makeBlob as makeBlobEngine } from '../engine/make-blob.ts';
+import { blobIndexFlags, makeBlob as makeBlobEngine } from '../engine/make-blob.ts';
 import { ChunkPipeline } from '../engine/chunk-pipeline.ts';
 import { RingWriter, ringSizeFor } from '../engine/ring-writer.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
@@ -33,15 +33,20 @@ import {
   type Compression,
   type DigestName,
   type FeatureOptions,
+  type OperationExecutors,
   type OperationOptions,
 } from './common.ts';
-import { bindStores, storesOrDefault, type RemoteOptions, type StoreLike } from './stores.ts';
+import { bindStores, storesOrDefault, type BoundStores, type RemoteOptions, type StoreLike } from './stores.ts';
 
 export type MakeWhat = 'blob-index' | 'archive-index' | 'archive';
 
 export interface MakeOptions extends OperationOptions, RemoteOptions {
-  /** a regular file or block device (blob), or a directory (tree) */
-  source: string;
+  /**
+   * a regular file or block device (blob), or a directory (tree); or the blob
+   * itself: its bytes, or an async iterable of them (a stream, a file of an
+   * in-memory file system), chunked as they arrive
+   */
+  source: string | Uint8Array | AsyncIterable<Uint8Array>;
   /** the file to write (.caibx, .caidx or .catar); without it the result carries the bytes */
   output?: string;
   /** what to make; default: from the output's suffix, else blob-index for a file and archive-index for a directory */
@@ -105,7 +110,13 @@ class Output {
   }
 }
 
-function whatOf(o: MakeOptions, isDir: boolean): MakeWhat {
+const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
+  typeof (v as AsyncIterable<Uint8Array> | null)?.[Symbol.asyncIterator] === 'function';
+
+/** make() of a path. */
+type PathMake = MakeOptions & { source: string };
+
+function whatOf(o: PathMake, isDir: boolean): MakeWhat {
   let what = o.what;
   if (what !== undefined && !['blob-index', 'archive-index', 'archive'].includes(what)) {
     throw usageError(`what ${what}: not one of blob-index, archive-index, archive`);
@@ -127,19 +138,89 @@ function whatOf(o: MakeOptions, isDir: boolean): MakeWhat {
 /** Makes a blob index, an archive index or an archive (see MakeOptions). */
 export async function make(o: MakeOptions): Promise<MakeResult> {
   checkAborted(o.signal);
-  if (typeof o.source !== 'string') throw usageError('make: `source` (a file, block device or directory) is required');
-  const isDir = statSync(o.source, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  const what = whatOf(o, isDir);
-  return what === 'blob-index' ? makeBlobIndex(o) : makeTree(o, what);
+  if (o.source instanceof Uint8Array || isAsyncIterable(o.source)) {
+    whatOf({ ...o, source: 'the bytes given' }, false);
+    return makeBlobFromBytes(o, o.source);
+  }
+  if (typeof o.source !== 'string') throw usageError('make: `source` (a file, block device, directory, or bytes) is required');
+  const p = o as PathMake;
+  const isDir = statSync(p.source, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const what = whatOf(p, isDir);
+  return what === 'blob-index' ? makeBlobIndex(p) : makeTree(p, what);
 }
 
-async function makeBlobIndex(o: MakeOptions): Promise<MakeResult> {
+/**
+ * A blob that is not a file: its bytes go through a ring buffer into the same
+ * pipeline a tree's archive stream takes, so a stream of unknown length is
+ * chunked as it arrives, in bounded memory.
+ */
+async function makeBlobFromBytes(o: MakeOptions, source: Uint8Array | AsyncIterable<Uint8Array>): Promise<MakeResult> {
   const sizes = chunkSizes(o.chunkSize);
   const digest = digestName(o.digest);
   const compression = compressionName(o.compression);
+  const total = source instanceof Uint8Array ? source.length : null;
+  const executors = executorsFor(total ?? Infinity, o.workers);
   const stores = bindStores(storesOrDefault(o.store, o.output ?? null), o);
+  let out: Output | null = null;
+  try {
+    out = new Output(o.output, 0o666);
+    const sink = out.buffered(o.output ?? 'memory');
+    const ring = new SharedArrayBuffer(ringSizeFor(sizes.max));
+    const pipeline = new ChunkPipeline({
+      input: { ring, path: 'the blob given as bytes' },
+      sizes,
+      digest,
+      store: stores.locators[0],
+      remote: stores.remote(executors.chunks.parallelism),
+      compression,
+      executor: executors.chunks,
+      digestExecutor: executors.digest,
+      onChunks: (ends, r) => {
+        o.onProgress?.({ done: ends[ends.length - 1], total });
+        return sink.write(encodeIndexItems(ends, r.ids));
+      },
+    });
+    await sink.write(encodeIndexPreamble({ flags: blobIndexFlags(digest), ...sizes }));
+    const writer = new RingWriter(ring, pipeline);
+    const pieces = source instanceof Uint8Array ? [source] : source;
+    for await (const piece of pieces) {
+      checkAborted(o.signal);
+      if (!(piece instanceof Uint8Array)) throw usageError('make: the source iterable yielded something other than a Uint8Array');
+      await writer.write(piece);
+    }
+    const totals = await pipeline.finish(writer.written);
+    await sink.write(encodeIndexTail(totals.chunks));
+    await sink.flush();
+    // An abort during the last batch still leaves the output as it was.
+    checkAborted(o.signal);
+    const bytes = out.finish();
+    if (!totals.digest) throw new WasyncError('EFORMAT', 'the blob given as bytes was not digested');
+    return { what: 'blob-index', digest: toHex(totals.digest), size: writer.written, chunks: totals.chunks, stored: totals.stored, storedBytes: totals.storedBytes, bytes };
+  } catch (e) {
+    await executors.close();
+    out?.abort();
+    throw e;
+  } finally {
+    // Jobs still in flight may be waiting on a relayed store.
+    await executors.close();
+    stores.close();
+  }
+}
+
+async function makeBlobIndex(o: PathMake): Promise<MakeResult> {
+  const sizes = chunkSizes(o.chunkSize);
+  const digest = digestName(o.digest);
+  const compression = compressionName(o.compression);
   const input = openBlobInput(o.source);
-  const executors = executorsFor(input.size, o.workers);
+  let executors: OperationExecutors;
+  let stores: BoundStores;
+  try {
+    executors = executorsFor(input.size, o.workers);
+    stores = bindStores(storesOrDefault(o.store, o.output ?? null), o);
+  } catch (e) {
+    input.close();
+    throw e;
+  }
   let out: Output | null = null;
   try {
     out = new Output(o.output, input.stat.mode & 0o666);
@@ -160,27 +241,31 @@ async function makeBlobIndex(o: MakeOptions): Promise<MakeResult> {
       },
       onProgress: (done) => o.onProgress?.({ done, total: input.size }),
     });
+    // An abort during the last batch still leaves the output as it was.
+    checkAborted(o.signal);
     const bytes = out.finish();
     return { what: 'blob-index', digest: toHex(r.digest), size: r.size, chunks: r.chunks, stored: r.stored, storedBytes: r.storedBytes, bytes };
   } catch (e) {
+    await executors.close();
     out?.abort();
     throw e;
   } finally {
+    // Jobs still in flight may be reading the input or waiting on a relayed store.
+    await executors.close();
     input.close();
     stores.close();
-    await executors.close();
   }
 }
 
-async function makeTree(o: MakeOptions, what: 'archive-index' | 'archive'): Promise<MakeResult> {
+async function makeTree(o: PathMake, what: 'archive-index' | 'archive'): Promise<MakeResult> {
   const digest = digestName(o.digest);
   const flags = archiveFlags({ ...featureCliOptions(o.features), digest });
   const sizes = chunkSizes(o.chunkSize);
   const compression = compressionName(o.compression);
   const chunked = what === 'archive-index';
-  const stores = chunked ? bindStores(storesOrDefault(o.store, o.output ?? null), o) : null;
   const linux = linuxFs();
   const executors = executorsFor(Infinity, o.workers);
+  const stores = chunked ? bindStores(storesOrDefault(o.store, o.output ?? null), o) : null;
   let out: Output | null = null;
   try {
     out = new Output(o.output, 0o666);
@@ -221,6 +306,8 @@ async function makeTree(o: MakeOptions, what: 'archive-index' | 'archive'): Prom
     if (chunked) await sink.write(encodeIndexTail(totals.chunks));
     await sink.flush();
     o.onProgress?.({ done: writer.written, total: writer.written });
+    // An abort during the last batch still leaves the output as it was.
+    checkAborted(o.signal);
     const bytes = out.finish();
     if (!totals.digest) throw new WasyncError('EFORMAT', `${o.source}: the archive stream was not digested`);
     return {
@@ -234,10 +321,12 @@ async function makeTree(o: MakeOptions, what: 'archive-index' | 'archive'): Prom
       bytes,
     };
   } catch (e) {
+    await executors.close();
     out?.abort();
     throw e;
   } finally {
-    stores?.close();
+    // Jobs still in flight may be waiting on a relayed store.
     await executors.close();
+    stores?.close();
   }
 }

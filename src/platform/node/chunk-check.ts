@@ -34,13 +34,16 @@ export class ChunkCheck {
   }
 
   /**
-   * The chunk's bytes (valid until the next call), or why the stored copy is not
-   * the chunk.
+   * The chunk's bytes (valid until the next call: callers on one thread take turns,
+   * as JobRunner's jobs do), or why the stored copy is not the chunk.
    */
   async unpack(digest: DigestName, id: Uint8Array, size: number, stored: Uint8Array, compressed: boolean): Promise<Uint8Array | string> {
     let data: Uint8Array | null;
     try {
-      data = compressed ? await this.codec.decompress(stored, size) : stored;
+      // zstd answers at once, into the shared buffer: no await (and no other
+      // caller's turn) between decompressing and checking it.
+      const r = compressed ? this.codec.decompress(stored, size) : stored;
+      data = r instanceof Promise ? await r : r;
     } catch (e) {
       return `does not decompress (${(e as Error).message})`;
     }

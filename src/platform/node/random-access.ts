@@ -116,9 +116,13 @@ export function nodeChunkAccess(stores: readonly string[], client: HttpClient = 
       isRelayLocator(loc) ? new RelayedStore(loc) : classifyLocator(loc) === 'url' ? new HttpStore(loc, client) : localStoreReader(loc),
     ),
     async decompress(data, size) {
-      const out = await codec.decompress(data, size);
-      // The zstd codec hands out a view of a buffer it reuses: keep a copy.
-      return out === null ? null : Uint8Array.prototype.slice.call(out);
+      const out = codec.decompress(data, size);
+      // The zstd codec hands out a view of a buffer the next call reuses: copy
+      // it before any await, since other reads' decompressions may run there
+      // (on Deno several file reads resolve in one turn and interleave so).
+      // Results that come as promises are fresh buffers.
+      if (out === null || out instanceof Promise) return out;
+      return Uint8Array.prototype.slice.call(out);
     },
     digest: (name, data) => createHash(name).update(data).digest(),
   };

@@ -9,6 +9,10 @@
 //     of the process.  fd-io.ts sends those calls to libc instead.
 //   * Deno's node:fs stat times are whole milliseconds (mtimeNs ends in 000000);
 //     archives need nanoseconds, so fd-io.ts takes the times from statx.
+//   * Deno stops delivering BroadcastChannel messages posted by worker threads
+//     once every channel of the main thread has been closed: channels opened
+//     afterwards hear nothing from workers.  store-relay.ts keeps one unused,
+//     unreferenced channel open for the life of the process.
 //
 // Bun behaves as Node does in everything wasync uses (worker threads,
 // SharedArrayBuffer, N-API addons: zstd-napi, lzma-native, koffi).
@@ -29,3 +33,6 @@ export const FS_FOREIGN_FDS_REFUSED = RUNTIME === 'deno';
 
 /** node:fs stat times are rounded to milliseconds. */
 export const FS_STAT_TIMES_IN_MS = RUNTIME === 'deno';
+
+/** Closing a thread's last BroadcastChannel breaks delivery from workers to channels opened later. */
+export const BROADCAST_NEEDS_ANCHOR = RUNTIME === 'deno';

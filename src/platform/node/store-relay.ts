@@ -20,6 +20,7 @@ import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { WasyncError, type ErrorCode } from '../../errors.ts';
 import type { ChunkStoreReader, StoredChunk } from '../../engine/random-access.ts';
+import { BROADCAST_NEEDS_ANCHOR } from './runtime.ts';
 
 const SCHEME = 'wasync-relay://';
 
@@ -50,6 +51,13 @@ interface Reply {
 
 export const isRelayLocator = (loc: string) => loc.startsWith(SCHEME);
 
+/** How messages name a store: a relayed one by the name its caller gave, any other by its locator. */
+export const storeDisplayName = (loc: string) =>
+  isRelayLocator(loc) ? decodeURIComponent(loc.slice(loc.indexOf('/', loc.indexOf('/', SCHEME.length) + 1) + 1)) : loc;
+
+/** Deno: a channel that stays open so later relays still hear from workers (runtime.ts). */
+let anchor: BroadcastChannel | undefined;
+
 /** The calling thread's end: serves requests for the objects it holds. */
 export class StoreRelay {
   readonly channel = `wr${process.pid}x${randomBytes(6).toString('hex')}`;
@@ -59,6 +67,10 @@ export class StoreRelay {
   private closed = false;
 
   constructor() {
+    if (BROADCAST_NEEDS_ANCHOR && !anchor) {
+      anchor = new BroadcastChannel(`${this.channel}-anchor`);
+      anchor.unref();
+    }
     this.requests = new BroadcastChannel(this.channel);
     this.requests.onmessage = (e) => this.serve((e as { data: Request }).data);
   }

@@ -18,7 +18,7 @@ import { Semaphore } from '../../stores/semaphore.ts';
 import type { ChunkCheck } from './chunk-check.ts';
 import { LocalStore } from './local-store.ts';
 import { SshStoreReader } from './ssh/chunk-relay.ts';
-import { RelayedStore, isRelayLocator } from './store-relay.ts';
+import { RelayedStore, isRelayLocator, storeDisplayName } from './store-relay.ts';
 
 export type RemoteStore = ChunkStoreReader & Partial<Pick<HttpStore, 'has' | 'put'>>;
 
@@ -140,12 +140,12 @@ export class StoreSet {
         }
       }
       if (typeof data !== 'string') {
-        if (corrupt) warnings.push(`${corrupt.message}; used the copy in ${loc}`);
+        if (corrupt) warnings.push(`${corrupt.message}; used the copy in ${storeDisplayName(loc)}`);
         if (remote && cfg?.cache && copy.compressed) this.local(cfg.cache).write(hex, copy.data);
         return { data, source: remote ? 'remote' : loc === cfg?.cache ? 'cache' : 'store' };
       }
       corrupt ??= chunkCorrupt(hex, copy.where, data);
     }
-    throw corrupt ?? chunkMissing(hex, stores);
+    throw corrupt ?? chunkMissing(hex, stores.map(storeDisplayName));
   }
 }
