@@ -25,7 +25,7 @@ import type { UidShift } from '../platform/node/tree/apply-metadata.ts';
 import type { ExtractTreeOptions } from '../platform/node/tree/extract-tree.ts';
 import { TreeStream } from '../platform/node/tree/tree-stream.ts';
 import { hasSuffix, stripFileUrl } from '../stores/locator.ts';
-import { abortable, checkAborted, executorsFor, type OperationOptions, type ProgressReport } from './common.ts';
+import { abortable, checkAborted, executorsFor, type FeatureOptions, type OperationOptions, type ProgressReport } from './common.ts';
 import { bindStores, storesOrDefault, type RemoteOptions, type StoreLike } from './stores.ts';
 
 export type ExtractWhat = 'blob-index' | 'archive-index' | 'archive';
@@ -47,9 +47,8 @@ export interface ExtractOptions extends OperationOptions, RemoteOptions {
   seedOutput?: boolean;
   /** warnings (a corrupt copy replaced by another store's, owners left as they are, …) */
   onWarning?(message: string): void;
-  /** trees: metadata to leave out or require (casync's --with/--without names) */
-  with?: string[];
-  without?: string[];
+  /** trees: metadata to restore (casync's --with/--without names; the exclude options do not apply) */
+  features?: Pick<FeatureOptions, 'with' | 'without'>;
   /** trees: remove what the archive does not list (default true) */
   delete?: boolean;
   /** trees: clear +i on what has to be replaced or removed (default false) */
@@ -196,7 +195,7 @@ async function extractTree(o: ExtractOptions, what: 'archive-index' | 'archive')
   const target = stripFileUrl(o.output);
   const linux = linuxFs();
   if (!linux) throw new WasyncError('EUNSUPPORTED', `extracting directory trees needs the Linux adapter: ${linuxFsUnavailable()}`);
-  const mask = combineFeatureFlags({ with: o.with ?? [], without: o.without ?? [], digest: 'sha512-256' }, CA_FORMAT_SUPPORTED_WITH_MASK);
+  const mask = combineFeatureFlags({ with: o.features?.with ?? [], without: o.features?.without ?? [], digest: 'sha512-256' }, CA_FORMAT_SUPPORTED_WITH_MASK);
   const options: ExtractTreeOptions = {
     target,
     linux,
