@@ -3,14 +3,13 @@
 // own, which also serves the first ssh store on the same host (`pull - - INDEX
 // STORE`, one ssh process for both); every other ssh store gets a session that
 // only serves chunks (`pull - - - STORE`), started when a chunk is first asked
-// of it.  Worker threads reach the stores' sessions through one ChunkRelay,
-// named in the RemoteConfig every job carries.
+// of it.  Worker threads reach the stores' sessions through one StoreRelay,
+// their relay locators in the RemoteConfig every job carries.
 
-import { networkError } from '../errors.ts';
+import { fromHex } from '../chunk-id.ts';
 import type { IndexInput } from '../platform/node/index-input.ts';
-import { ChunkRelay } from '../platform/node/ssh/chunk-relay.ts';
+import { StoreRelay } from '../platform/node/store-relay.ts';
 import { PullSession } from '../platform/node/ssh/pull-session.ts';
-import type { Answer } from '../platform/node/ssh/replay-cache.ts';
 import { splitSshLocator } from '../platform/node/ssh/ssh-process.ts';
 import { classifyLocator } from '../stores/locator.ts';
 import type { RateLimiter } from '../stores/rate-limiter.ts';
@@ -26,7 +25,9 @@ export interface SshOptions {
 export class SshRemotes {
   private readonly sessions: PullSession[] = [];
   private readonly byStore = new Map<string, PullSession>();
-  private relay: ChunkRelay | null = null;
+  private relay: StoreRelay | null = null;
+  /** ssh store → its locator on the relay */
+  private readonly relayed = new Map<string, string>();
 
   constructor(readonly options: SshOptions) {}
 
@@ -68,24 +69,23 @@ export class SshRemotes {
     return this.prepare([], { archive: loc })!.archive();
   }
 
-  /** What worker threads need to reach the ssh stores: the relay's channel, or null without ssh stores. */
-  relayConfig(): { channel: string } | null {
+  /** What worker threads need to reach the ssh stores: their relay locators, or null without ssh stores. */
+  relayConfig(): Record<string, string> | null {
     if (!this.byStore.size) return null;
-    this.relay ??= new ChunkRelay((store, hex, id) => this.get(store, hex, id));
-    return { channel: this.relay.channel };
+    this.relay ??= new StoreRelay();
+    for (const [store, session] of this.byStore) {
+      if (this.relayed.has(store)) continue;
+      this.relayed.set(store, this.relay.add({ get: (hex) => session.get(hex, fromHex(hex)!) }, store));
+    }
+    return Object.fromEntries(this.relayed);
   }
 
   /** Ends every session (GOODBYE, then waiting for the remote command to exit). */
   async close(): Promise<void> {
     this.relay?.close();
     this.relay = null;
+    this.relayed.clear();
     await Promise.all(this.sessions.map((s) => s.close()));
-  }
-
-  private get(store: string, hex: string, id: Uint8Array): Promise<Answer | null> {
-    const s = this.byStore.get(store);
-    if (!s) return Promise.reject(networkError(`${store}: not an ssh store of this run`));
-    return s.get(hex, id);
   }
 
   private session(spec: { host: string; index: string | null; archive: string | null; store: string | null }): PullSession {

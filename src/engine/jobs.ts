@@ -61,8 +61,8 @@ export interface RemoteConfig {
   rateLimit: { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer } | null;
   /** a local store that keeps every verified chunk fetched from a remote one */
   cache: string | null;
-  /** ssh stores: the main thread's relay to their connections (platform/node/ssh/chunk-relay.ts) */
-  ssh?: { channel: string } | null;
+  /** ssh stores: their locators on the main thread's relay to their connections (platform/node/store-relay.ts) */
+  ssh?: Record<string, string> | null;
 }
 
 /** Digests chunks [offset, offset + size) of input and, with a store (a path or URL), stores them. */

@@ -24,12 +24,21 @@ import { BROADCAST_NEEDS_ANCHOR } from './runtime.ts';
 
 const SCHEME = 'wasync-relay://';
 
-/** What a relayed store object offers; bytes are a stored chunk (.cacnk contents). */
+/** A stored chunk whose bytes may be the chunk itself rather than a .cacnk (ssh's CA_PROTOCOL_CHUNK). */
+export interface RelayedChunk {
+  data: Uint8Array;
+  compressed: boolean;
+}
+
+/**
+ * What a relayed store object offers; bytes are a stored chunk (.cacnk contents).
+ * A store that only serves chunks (an ssh session) has no has() or put().
+ */
 export interface RelayTarget {
-  get(hex: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
-  has(hex: string): Promise<boolean> | boolean;
+  get(hex: string): Promise<Uint8Array | RelayedChunk | null | undefined> | Uint8Array | RelayedChunk | null | undefined;
+  has?(hex: string): Promise<boolean> | boolean;
   /** false: the store already had it (anything else counts as stored) */
-  put(hex: string, chunk: Uint8Array): unknown;
+  put?(hex: string, chunk: Uint8Array): unknown;
 }
 
 type Op = 'get' | 'has' | 'put';
@@ -45,7 +54,7 @@ interface Request {
 
 interface Reply {
   seq: number;
-  value?: Uint8Array | boolean | null;
+  value?: Uint8Array | RelayedChunk | boolean | null;
   error?: { code: ErrorCode | null; message: string };
 }
 
@@ -102,11 +111,12 @@ export class StoreRelay {
       if (!this.closed) out.postMessage(m);
     };
     const t = this.targets[r.store];
-    const run = async (): Promise<Uint8Array | boolean | null> => {
+    const run = async (): Promise<Reply['value']> => {
       if (!t) throw new Error(`relay ${this.channel}: no store ${r.store}`);
       if (r.op === 'get') return (await t.get(r.hex)) ?? null;
-      if (r.op === 'has') return !!(await t.has(r.hex));
-      return (await t.put(r.hex, r.data!)) !== false;
+      const f = t[r.op];
+      if (!f) throw new WasyncError('EUNSUPPORTED', `${r.hex}: this store only serves chunks (no ${r.op})`);
+      return r.op === 'has' ? !!(await f.call(t, r.hex, r.data!)) : (await f.call(t, r.hex, r.data!)) !== false;
     };
     run().then(
       (value) => to({ seq: r.seq, value }),
@@ -185,7 +195,9 @@ export class RelayedStore implements ChunkStoreReader {
 
   async get(hex: string): Promise<StoredChunk | null> {
     const v = await this.ask('get', hex);
-    return v instanceof Uint8Array ? { data: v, compressed: true, where: `${this.name} (chunk ${hex})` } : null;
+    const where = `${this.name} (chunk ${hex})`;
+    if (v instanceof Uint8Array) return { data: v, compressed: true, where };
+    return v && typeof v === 'object' ? { data: v.data, compressed: v.compressed, where } : null;
   }
 
   async has(hex: string): Promise<boolean> {

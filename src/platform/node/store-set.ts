@@ -1,6 +1,6 @@
 // The stores one thread reads and writes, by locator: local directories (read
 // synchronously) and remote stores (URLs, and ssh locations through the main
-// thread's ChunkRelay, fetched concurrently under the thread's share of
+// thread's StoreRelay, fetched concurrently under the thread's share of
 // --concurrency).  A chunk is taken from the first store, in
 // the order given, whose copy passes ChunkCheck; a corrupt copy is reported and
 // the next store tried.  A verified chunk that came from a remote store is kept
@@ -17,7 +17,6 @@ import { RateLimiter } from '../../stores/rate-limiter.ts';
 import { Semaphore } from '../../stores/semaphore.ts';
 import type { ChunkCheck } from './chunk-check.ts';
 import { LocalStore } from './local-store.ts';
-import { SshStoreReader } from './ssh/chunk-relay.ts';
 import { RelayedStore, isRelayLocator, storeDisplayName } from './store-relay.ts';
 
 export type RemoteStore = ChunkStoreReader & Partial<Pick<HttpStore, 'has' | 'put'>>;
@@ -39,20 +38,17 @@ export class StoreSet {
   }
 
   remote(loc: string, cfg: RemoteConfig | undefined): RemoteStore {
-    const ssh = classifyLocator(loc) === 'ssh';
-    const key = ssh ? `${loc}\0${cfg?.ssh?.channel}` : loc;
-    let s = this.remotes.get(key);
+    // An ssh store's connection lives on the main thread, which relays our requests.
+    const relayed = classifyLocator(loc) === 'ssh' ? cfg?.ssh?.[loc] : loc;
+    if (!relayed) throw new WasyncError('EUNSUPPORTED', `${loc}: ssh stores are not supported by this command`);
+    let s = this.remotes.get(relayed);
     if (s) return s;
-    if (ssh) {
-      // Its connection lives on the main thread, which relays our requests.
-      if (!cfg?.ssh) throw new WasyncError('EUNSUPPORTED', `${loc}: ssh stores are not supported by this command`);
-      s = new SshStoreReader(loc, cfg.ssh.channel);
-    } else if (isRelayLocator(loc)) {
-      s = new RelayedStore(loc); // a library caller's store object (store-relay.ts)
+    if (isRelayLocator(relayed)) {
+      s = new RelayedStore(relayed); // a library caller's store object or an ssh session (store-relay.ts)
     } else {
       s = new HttpStore(loc, this.client(cfg));
     }
-    this.remotes.set(key, s);
+    this.remotes.set(relayed, s);
     return s;
   }
 
