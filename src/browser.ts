@@ -8,12 +8,14 @@
 //   decompressChunk      zstd, gzip and xz chunks (decode only)
 //   digestBytes          SHA-512/256 and SHA-256 from the wasm core (no WebCrypto needed)
 //   ArchiveTree, fileBytes           a .caidx's tree, and one file's bytes by random access
+//   ChunkShare           one fetch per chunk between the tree and verifyWithWorkers
 //   WasyncError          every failure, with a literal `code`
 //
 // Nothing reachable from here may import a `node:` module; test/web.test.ts
 // bundles this entry for the browser and fails on any.
 
-export { readIndex, indexReader, webChunkAccess, digestBytes, type LoadedIndex } from './platform/web/access.ts';
+export { readIndex, indexReader, webChunkAccess, digestBytes, fetchVerified, type LoadedIndex } from './platform/web/access.ts';
+export { ChunkShare, type ChunkShareOptions } from './platform/web/chunk-share.ts';
 export { decompressChunk, loadCodecs } from './platform/web/codecs.ts';
 export { verifyWithWorkers, type PoolVerifyOptions, type PoolVerifyResult, type VerifyProgress } from './platform/web/verify-pool.ts';
 export { ArchiveTree, fileBytes, spannedChunks, type TreeEntry } from './platform/web/archive-tree.ts';

@@ -3,11 +3,12 @@
 // against `wasync serve` on loopback, whose --verbose log tells which chunks the
 // page asked for.  Also: the `node:` imports a browser bundle would reach.
 
-import { existsSync } from 'node:fs';
+import { existsSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { after } from 'node:test';
 import { build, type Plugin } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
-import { ROOT } from './helpers.ts';
+import { ROOT, storeChunks } from './helpers.ts';
 import type { Served } from './http-fixtures.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -38,9 +39,9 @@ export interface PageReport {
   error?: string;
 }
 
-/** Opens the page served at `base` on ?index=…[&store=…] and waits for its report. */
-export async function verifyInPage(page: Page, base: string, index: string, store?: string): Promise<PageReport> {
-  const q = new URLSearchParams({ index });
+/** Opens the page served at `base` on ?index=…[&store=…][&other parameters] and waits for its report. */
+export async function verifyInPage(page: Page, base: string, index: string, store?: string, more: Record<string, string> = {}): Promise<PageReport> {
+  const q = new URLSearchParams({ index, ...more });
   if (store) q.set('store', store);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -49,6 +50,17 @@ export async function verifyInPage(page: Page, base: string, index: string, stor
   await page.waitForFunction(() => (window as { wasyncReport?: unknown }).wasyncReport, null, { timeout: 120_000 });
   if (errors.length) throw new Error(`the page threw: ${errors.join('; ')}`);
   return page.evaluate(() => (window as unknown as { wasyncReport: PageReport }).wasyncReport);
+}
+
+/**
+ * Makes a store's chunk files look modified a day from now.  The server sends
+ * their mtime as Last-Modified, from which a browser would otherwise deem them
+ * fresh for a while and answer a repeated request from its cache, out of the
+ * server log's sight; this way each request reaches the server and is counted.
+ */
+export function uncacheable(store: string): void {
+  const later = new Date(Date.now() + 86_400_000);
+  for (const f of storeChunks(store)) utimesSync(join(store, f.slice(0, 4), f), later, later);
 }
 
 /** Chunk ids requested from a `wasync serve -v` since its log had `from` characters. */

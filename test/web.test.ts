@@ -1,9 +1,12 @@
 // The verification page in headless Chromium, against casync-made indexes and
 // stores served by `wasync serve` on loopback: a blob index in each of casync's
 // compressions and both digests, a tree index (listed, and one file downloaded
-// byte-exact while only the chunks its payload spans are requested), a store
-// with a missing and two corrupt chunks reported by id, an index that is not
-// there; and the browser entry's import graph, which must reach no `node:` module.
+// byte-exact while only the chunks its payload spans are requested), a tree with
+// a directory of hundreds of entries (listed while verification runs without any
+// chunk fetched twice; listed alone fetching each chunk of its entries' records
+// at most once and no file's contents), a store with a missing and two corrupt
+// chunks reported by id, an index that is not there; and the browser entry's
+// import graph, which must reach no `node:` module.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +18,7 @@ import { chunkPathBase, toHex } from '../src/chunk-id.ts';
 import { casync, haveCasync, ok, rand, requires, sha512_256, tempDir } from './helpers.ts';
 import { decompressChunk } from '../src/platform/web/codecs.ts';
 import { startServe } from './http-fixtures.ts';
-import { chromium, chunkRequests, haveChromium, nodeImports, verifyInPage } from './web-fixtures.ts';
+import { chromium, chunkRequests, haveChromium, nodeImports, uncacheable, verifyInPage } from './web-fixtures.ts';
 
 const dir = tempDir('wasync-web-');
 const p = (...n: string[]) => join(dir, ...n);
@@ -150,7 +153,8 @@ test('a casync-made tree index: verified, listed, and one file downloaded byte-e
   const srv = await server();
   const context = await (await chromium()).newContext({ acceptDownloads: true });
   const page = await context.newPage();
-  const report = await verifyInPage(page, srv.url, '/tree.caidx', '/tree.castr');
+  // cache=0: verified chunks are not kept, so the download must fetch what it reads.
+  const report = await verifyInPage(page, srv.url, '/tree.caidx', '/tree.castr', { cache: '0' });
   assert.equal(report.status, 'ok');
   assert.equal(report.chunks, distinctIds(p('tree.caidx')).length);
 
@@ -168,7 +172,7 @@ test('a casync-made tree index: verified, listed, and one file downloaded byte-e
   assert.equal(download.suggestedFilename(), 'nested.bin');
   assert.ok(readFileSync(await download.path()).equals(nested), 'the downloaded file differs from the original');
   const stats = await page.evaluate(() => (window as unknown as { wasyncDownload: { chunks: number; bytes: number } }).wasyncDownload);
-  assert.deepEqual(stats, { path: 'docs/deep/nested.bin', bytes: nested.length, chunks: spanned.size });
+  assert.deepEqual(stats, { path: 'docs/deep/nested.bin', bytes: nested.length, chunks: spanned.size, fetched: spanned.size });
   // The server logs a request when it has sent the answer; wait for the log to show them all.
   let asked = chunkRequests(srv, logFrom);
   for (let i = 0; i < 100 && asked.length < spanned.size; i++) {
@@ -178,6 +182,83 @@ test('a casync-made tree index: verified, listed, and one file downloaded byte-e
   assert.deepEqual(new Set(asked), spanned);
   assert.equal(asked.length, spanned.size, 'each spanned chunk fetched once');
   await context.close();
+});
+
+/** Waits until the server's log has stopped growing (it logs a request once answered). */
+async function settledLog(srv: { stderr(): string }): Promise<void> {
+  for (let last = -1; last !== srv.stderr().length; ) {
+    last = srv.stderr().length;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+test('a directory of hundreds of entries: listed alongside verification and alone, no chunk fetched twice', async (t) => {
+  if (!ready(t)) return;
+  // 'many' holds small files, subdirectories and a few files of several chunks each.
+  const tree = p('wide');
+  const many = join(tree, 'many');
+  mkdirSync(many, { recursive: true });
+  writeFileSync(join(tree, 'top.txt'), 'top\n');
+  for (let i = 0; i < 300; i++) writeFileSync(join(many, `f${String(i).padStart(3, '0')}.txt`), `file ${i}\n`.repeat(1 + (i % 40)));
+  for (let i = 0; i < 150; i++) {
+    mkdirSync(join(many, `d${String(i).padStart(3, '0')}`));
+    writeFileSync(join(many, `d${String(i).padStart(3, '0')}`, 'inner.txt'), `inner ${i}\n`);
+  }
+  const bigs = Array.from({ length: 16 }, (_, i) => rand(`wide-big-${i}`, 260_000));
+  bigs.forEach((b, i) => writeFileSync(join(many, `big${String(i).padStart(2, '0')}.bin`), b));
+  const entries = 300 + 150 + bigs.length;
+  ok(casync(['make', `--store=${p('wide.castr')}`, p('wide.caidx'), tree]), 'casync make .caidx');
+  ok(casync(['make', p('wide.catar'), tree]), 'casync make .catar');
+  uncacheable(p('wide.castr'));
+  const index = parseIndex(readFileSync(p('wide.caidx')), 'wide.caidx');
+  const all = new Set(index.entries.map((e) => toHex(e.id)));
+
+  // The chunks that hold nothing but a big file's contents, past what a listing reads of its node.
+  const catar = readFileSync(p('wide.catar'));
+  const contents = new Set<string>();
+  for (const b of bigs) {
+    const at = catar.indexOf(b);
+    assert.ok(at > 0);
+    for (const e of index.entries) if (e.offset >= at + 4096 && e.offset + e.size <= at + b.length) contents.add(toHex(e.id));
+  }
+  assert.ok(contents.size >= bigs.length, `${contents.size} chunks of file contents only`);
+
+  const srv = await server();
+  const listed = (page: import('playwright-core').Page) =>
+    page.waitForFunction((n) => document.querySelectorAll('li[data-path^="many/"]').length === n, entries, { timeout: 120_000 });
+
+  // Listed while the workers verify: between them, every chunk is fetched exactly once.
+  let page = await (await chromium()).newPage();
+  let from = srv.stderr().length;
+  const opened = page.waitForSelector('li[data-path="many"]').then(() => page.click('li[data-path="many"] > details > summary'));
+  const report = await verifyInPage(page, srv.url, '/wide.caidx', '/wide.castr');
+  await opened;
+  assert.equal(report.status, 'ok');
+  assert.equal(report.chunks, all.size);
+  await listed(page);
+  await settledLog(srv);
+  let asked = chunkRequests(srv, from);
+  assert.deepEqual(new Set(asked), all, 'every chunk verified');
+  assert.equal(asked.length, all.size, 'no chunk fetched twice by the listing and the verification together');
+  await page.close();
+
+  // Listed alone, with no chunk kept from verification: each chunk at most once, no file's contents.
+  page = await (await chromium()).newPage();
+  await verifyInPage(page, srv.url, '/wide.caidx', '/wide.castr', { cache: '0' });
+  await page.waitForSelector('li[data-path="many"]');
+  await settledLog(srv);
+  from = srv.stderr().length;
+  await page.click('li[data-path="many"] > details > summary');
+  await listed(page);
+  await settledLog(srv);
+  asked = chunkRequests(srv, from);
+  assert.ok(asked.length > 0 && asked.every((id) => all.has(id)), `${asked.length} chunks requested`);
+  assert.equal(new Set(asked).size, asked.length, 'no chunk fetched twice by the listing');
+  assert.deepEqual(asked.filter((id) => contents.has(id)), [], 'the listing fetched file contents');
+  const names = await page.$$eval('li[data-path="many"] > details > ul > li', (lis) => lis.map((li) => (li as HTMLElement).dataset.path));
+  assert.equal(names.length, entries);
+  assert.equal(names[0], 'many/big00.bin');
+  await page.close();
 });
 
 test('an index that is not there: the report says so, naming the URL', async (t) => {

@@ -6,15 +6,20 @@
 // page thread lists the archive's top directory through random access.  When
 // the run ends, window.wasyncReport = {status, chunks, bytes, missing, invalid}
 // (ids in lowercase hex; `error` too when the run could not be carried out).
-// Downloading a file fetches only the chunks its payload spans, each verified,
-// and sets window.wasyncDownload when the file has been handed to the browser.
+// Downloading a file reads only the chunks its payload spans, each verified,
+// and sets window.wasyncDownload = {path, bytes, chunks (spanned), fetched (of
+// those, from the store rather than from memory)} when the file has been
+// handed to the browser.  Tree and verification share one ChunkShare, so no
+// chunk is fetched by both, and the tree reuses chunks the workers fetched.
 //
 // Query parameters: index, store (default: default.castr beside the index),
-// concurrency (chunk requests in flight, default 16), workers (default: cores).
+// concurrency (chunk requests in flight, default 16), workers (default: cores),
+// cache (MiB of verified chunks kept for browsing, default 64; 0 keeps none).
 
 import { readIndex, indexReader, webChunkAccess, type LoadedIndex } from '../platform/web/access.ts';
 import { verifyWithWorkers } from '../platform/web/verify-pool.ts';
 import { ArchiveTree, fileBytes, type TreeEntry } from '../platform/web/archive-tree.ts';
+import { ChunkShare } from '../platform/web/chunk-share.ts';
 import type { ChunkAccess } from '../engine/random-access.ts';
 import type { VerifyReport } from '../engine/verify.ts';
 import { HttpClient } from '../stores/http-client.ts';
@@ -30,7 +35,7 @@ interface PageReport extends VerifyReport {
 declare global {
   interface Window {
     wasyncReport?: PageReport;
-    wasyncDownload?: { path: string; bytes: number; chunks: number };
+    wasyncDownload?: { path: string; bytes: number; chunks: number; fetched: number };
   }
 }
 
@@ -43,6 +48,12 @@ const numberParam = (name: string) => {
 };
 const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
 const DOWNLOAD_WINDOW = 8;
+/** entries whose records are fetched at once when listing a directory */
+const LISTING_CONCURRENCY = 16;
+/** chunks the tree's reader keeps besides the share: the records of neighbouring entries often share one */
+const TREE_CHUNKS = 64;
+const cacheMiB = params.get('cache');
+const CACHE_BYTES = cacheMiB !== null && Number(cacheMiB) >= 0 ? Math.floor(Number(cacheMiB) * (1 << 20)) : undefined;
 const input = (id: string) => document.getElementById(id) as HTMLInputElement;
 let running = false;
 
@@ -72,9 +83,11 @@ async function run(src: Source): Promise<void> {
     const bytes = 'url' in src ? await fetchIndex(src.url) : new Uint8Array(await src.file.arrayBuffer());
     const index = readIndex(bytes, src.name);
     const access = webChunkAccess([store]);
-    if (index.archive) {
-      const tree = new ArchiveTree(indexReader(index, access), index.name);
-      showTree(tree, (e) => download(index, access, e)).catch((e: Error) => showError(e.message));
+    const share = index.archive ? new ChunkShare({ access, digest: index.digest, cacheBytes: CACHE_BYTES }) : undefined;
+    if (share) {
+      const reader = indexReader(index, access, { readAhead: 0, cacheChunks: TREE_CHUNKS, load: (_i, id, size) => share.get(id, size) });
+      const tree = new ArchiveTree(reader, index.name, { concurrency: LISTING_CONCURRENCY });
+      showTree(tree, (e) => download(index, access, share, e)).catch((e: Error) => showError(e.message));
     }
     const started = performance.now();
     const { report, problems } = await verifyWithWorkers({
@@ -85,6 +98,7 @@ async function run(src: Source): Promise<void> {
       workers: numberParam('workers'),
       concurrency: numberParam('concurrency'),
       onProgress: (p) => showProgress(p, started),
+      share,
     });
     showReport(report, problems, store, (performance.now() - started) / 1000);
     window.wasyncReport = report;
@@ -99,9 +113,10 @@ async function run(src: Source): Promise<void> {
   }
 }
 
-/** Fetches only the chunks the file spans (a reader of its own, no read-ahead), then saves it. */
-async function download(index: LoadedIndex, access: ChunkAccess, e: TreeEntry): Promise<void> {
-  const reader = indexReader(index, access, { readAhead: 0, cacheChunks: DOWNLOAD_WINDOW + 1 });
+/** Reads only the chunks the file spans (a reader of its own, no read-ahead), then saves it. */
+async function download(index: LoadedIndex, access: ChunkAccess, share: ChunkShare, e: TreeEntry): Promise<void> {
+  const count = { fetched: 0 };
+  const reader = indexReader(index, access, { readAhead: 0, cacheChunks: DOWNLOAD_WINDOW + 1, load: (_i, id, size) => share.get(id, size, count) });
   const parts: Uint8Array[] = [];
   let got = 0;
   try {
@@ -119,8 +134,8 @@ async function download(index: LoadedIndex, access: ChunkAccess, e: TreeEntry): 
   a.download = e.name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
-  showDownloadStatus(`${e.path}: ${formatBytes(got)} from ${reader.fetched} chunks, each checked against its id`);
-  window.wasyncDownload = { path: e.path, bytes: got, chunks: reader.fetched };
+  showDownloadStatus(`${e.path}: ${formatBytes(got)} from ${reader.fetched} chunks (${count.fetched} fetched now), each checked against its id`);
+  window.wasyncDownload = { path: e.path, bytes: got, chunks: reader.fetched, fetched: count.fetched };
 }
 
 function setUp(): void {

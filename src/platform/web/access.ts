@@ -5,12 +5,14 @@
 //
 // Also the reading of a whole index held in memory (a fetched URL or a dropped
 // file) into the compact ChunkTable random access needs, and the list of its
-// distinct chunks verification needs.
+// distinct chunks verification needs; and fetchVerified, one chunk's verdict
+// together with its bytes, which is what lets the page and the verification
+// workers hand each other a chunk instead of fetching it twice.
 
 import { wasmHashFactory } from '../../digest-wasm.ts';
 import type { DigestName, HashFactory } from '../../digest.ts';
-import { ChunkTableBuilder, IndexReadAt, type ChunkAccess, type ChunkTable } from '../../engine/random-access.ts';
-import { DistinctChunks, type VerifyAccess } from '../../engine/verify.ts';
+import { ChunkTableBuilder, IndexReadAt, type ChunkAccess, type ChunkTable, type IndexReadAtOptions } from '../../engine/random-access.ts';
+import { DistinctChunks, verifyChunk, type ChunkVerdict, type VerifyAccess } from '../../engine/verify.ts';
 import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../format/feature-flags.ts';
 import { IndexParser, type IndexHeader } from '../../format/index-file.ts';
 import { HttpClient, type HttpOptions } from '../../stores/http-client.ts';
@@ -35,6 +37,25 @@ export function webChunkAccess(storeUrls: readonly string[], http: HttpOptions |
     decompress: decompressChunk,
     digest: digestBytes,
   };
+}
+
+/**
+ * A chunk judged as `verify` judges it, with its bytes when it is good.  The
+ * bytes are caught at the digest: verifyChunk hashes a copy only after it
+ * decompressed to the right size, and stops at the first copy that matches, so
+ * the last bytes hashed before an 'ok' are the chunk.
+ */
+export async function fetchVerified(access: VerifyAccess, digest: DigestName, id: Uint8Array, size: number): Promise<{ verdict: ChunkVerdict; data: Uint8Array | null }> {
+  let hashed: Uint8Array | null = null;
+  const watching: VerifyAccess = {
+    ...access,
+    digest: (name, data) => {
+      hashed = data;
+      return access.digest(name, data);
+    },
+  };
+  const verdict = await verifyChunk(watching, digest, id, size);
+  return { verdict, data: verdict.verdict === 'ok' ? hashed : null };
 }
 
 export interface LoadedIndex {
@@ -69,7 +90,7 @@ export function readIndex(bytes: Uint8Array, name: string): LoadedIndex {
   return { name, header, digest: digestOfFlags(header.flags), archive, table: builder.finish(), chunks, size };
 }
 
-/** The stream an index describes, read at any offset, its chunks verified on this thread. */
-export function indexReader(index: LoadedIndex, access: ChunkAccess, o: { cacheChunks?: number; readAhead?: number } = {}): IndexReadAt {
+/** The stream an index describes, read at any offset, its chunks verified on this thread (or got through `load`). */
+export function indexReader(index: LoadedIndex, access: ChunkAccess, o: Pick<IndexReadAtOptions, 'cacheChunks' | 'readAhead' | 'load'> = {}): IndexReadAt {
   return new IndexReadAt({ table: index.table, digest: index.digest, access, file: index.name, ...o });
 }

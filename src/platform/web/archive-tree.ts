@@ -3,7 +3,10 @@
 //
 // A directory is listed from its GOODBYE table and its children's own records
 // (format/catar-lookup.ts, catar-node-records.ts), so a listing fetches the chunks
-// holding those few hundred bytes per entry, never a file's payload.  A file is
+// holding those few hundred bytes per entry, never a file's payload.  Those
+// reads are made beforehand for all entries together, `concurrency` at a time
+// (listing-prefetch.ts), and held in memory for the lookup (held-ranges.ts),
+// which otherwise would wait for one small record after another.  A file is
 // read from a reader of its own, chunk by chunk over exactly the chunks its
 // payload spans, `window` of them in flight; each is verified against its id
 // before a byte of it is handed out.
@@ -13,6 +16,8 @@ import type { CatarNodeLocation } from '../../format/catar-lookup.ts';
 import { CatarNodeReader } from '../../format/catar-node-records.ts';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../format/catar-node.ts';
 import type { ChunkTable, IndexReadAt, ReadAt } from '../../engine/random-access.ts';
+import { HeldRanges } from './held-ranges.ts';
+import { prefetchListing } from './listing-prefetch.ts';
 
 export interface TreeEntry {
   /** the name as stored (bytes), and as shown (UTF-8, invalid sequences replaced) */
@@ -51,10 +56,22 @@ function kindOf(mode: number): TreeEntry['kind'] {
 export class ArchiveTree {
   readonly lookup: CatarLookup;
   private readonly records: CatarNodeReader;
+  private readonly held: HeldRanges;
+  private readonly concurrency: number;
 
-  constructor(r: ReadAt, file: string) {
-    this.lookup = new CatarLookup(r, file);
+  /**
+   * `r` should keep a few dozen chunks and not read ahead (readAhead 0): listing
+   * jumps about; `concurrency` is how many entries' records are fetched at once.
+   */
+  constructor(
+    private readonly r: ReadAt,
+    file: string,
+    o: { concurrency?: number } = {},
+  ) {
+    this.held = new HeldRanges(r, file);
+    this.lookup = new CatarLookup(this.held, file);
     this.records = new CatarNodeReader(this.lookup);
+    this.concurrency = Math.max(1, o.concurrency ?? 16);
   }
 
   /** The root directory (its own entry, name empty). */
@@ -66,8 +83,17 @@ export class ArchiveTree {
 
   /** A directory's entries in archive (byte) order. */
   async list(dir: TreeEntry): Promise<TreeEntry[]> {
-    const children = await this.lookup.children(dir.location);
-    const records = await this.records.readChildren(dir.location, children);
+    // A prefetch that fails only makes the listing slower: the lookup meets the problem again and names it.
+    const ahead = await prefetchListing(this.r, dir.location, this.concurrency).catch(() => []);
+    const release = this.held.hold(ahead);
+    let children: CatarNodeLocation[];
+    let records: Awaited<ReturnType<CatarNodeReader['readChildren']>>;
+    try {
+      children = await this.lookup.children(dir.location);
+      records = await this.records.readChildren(dir.location, children);
+    } finally {
+      release();
+    }
     return children.map((loc, i) => {
       const { node, payloadOffset } = records[i];
       const nameBytes = loc.path[loc.path.length - 1];

@@ -9,19 +9,28 @@
 // verdict per chunk, in batch order, or with the error that stopped it (a store
 // unreachable after its retries), which stops the whole run: a chunk that could
 // not be fetched is neither missing nor corrupt, and is not reported as either.
+//
+// With a ChunkShare (a .caidx whose tree the page browses meanwhile), a chunk the
+// page has fetched or is fetching is counted by the page's verdict and never
+// sent to a worker, and the workers send good chunks' bytes back for the page
+// to reuse; batches are therefore made of whichever chunks are left, not of
+// fixed slices of the list.
 
 import type { DigestName } from '../../digest.ts';
+import { toHex } from '../../chunk-id.ts';
+import { CHUNK_ID_SIZE } from '../../format/constants.ts';
 import { report, type ChunkVerdict, type DistinctChunks, type VerifyReport } from '../../engine/verify.ts';
+import type { ChunkShare } from './chunk-share.ts';
 
-/** Page → worker. */
+/** Page → worker.  `keep`: send good chunks' bytes back with the verdicts (see chunk-share.ts). */
 export type ToWorker =
-  | { type: 'init'; stores: string[]; digest: DigestName; concurrency: number }
+  | { type: 'init'; stores: string[]; digest: DigestName; concurrency: number; keep: boolean }
   | { type: 'batch'; seq: number; ids: Uint8Array; sizes: Float64Array };
 
-/** Worker → page. */
+/** Worker → page.  `data`: with keep, each good chunk's bytes (null for the others), transferred. */
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'verdicts'; seq: number; verdicts: ChunkVerdict[] }
+  | { type: 'verdicts'; seq: number; verdicts: ChunkVerdict[]; data?: (Uint8Array | null)[] }
   | { type: 'error'; seq: number | null; message: string };
 
 export interface VerifyProgress {
@@ -47,6 +56,11 @@ export interface PoolVerifyOptions {
   onProgress?(p: VerifyProgress): void;
   /** each chunk that is missing or corrupt, as it is found */
   onProblem?(v: ChunkVerdict): void;
+  /**
+   * Chunks shared with the page thread: those it fetched are counted, not
+   * fetched again, and the workers' good chunks are handed to it.
+   */
+  share?: ChunkShare;
 }
 
 export interface PoolVerifyResult {
@@ -71,23 +85,66 @@ export async function verifyWithWorkers(o: PoolVerifyOptions): Promise<PoolVerif
   const progress: VerifyProgress = { chunks: 0, bytes: 0, totalChunks: total, totalBytes: o.chunks.bytes, missing: 0, invalid: 0 };
   const problems: { at: number; v: ChunkVerdict }[] = [];
   const workers: Worker[] = [];
-  const batchStart = new Map<number, number>();
+  const queued = new Map<Worker, number>();
+  /** the distinct-chunk numbers of each batch sent, by seq */
+  const batches = new Map<number, number[]>();
+  const share = o.share;
+  // Chunks the page was fetching but could not (no verdict): the workers try them.
+  const retry: number[] = [];
   let next = 0;
   let seq = 0;
-  let outstanding = 0;
 
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (message: string) => reject(new Error(message));
-      const send = (w: Worker) => {
-        if (next >= total) return;
-        const from = next;
-        const to = Math.min(total, from + batchSize);
-        next = to;
-        const { ids, sizes } = o.chunks.slice(from, to);
-        batchStart.set(seq, from);
-        outstanding++;
+      const count = (k: number, v: ChunkVerdict) => {
+        progress.chunks++;
+        progress.bytes += o.chunks.sizes[k];
+        if (v.verdict !== 'ok') {
+          if (v.verdict === 'missing') progress.missing++;
+          else progress.invalid++;
+          problems.push({ at: k, v });
+          o.onProblem?.(v);
+        }
+      };
+      const finished = () => {
+        o.onProgress?.({ ...progress });
+        if (progress.chunks === total) resolve();
+      };
+      /** The next chunk a worker must fetch, counting on the way those the page already has. */
+      const take = (): number | null => {
+        if (retry.length) return retry.pop()!;
+        while (next < total) {
+          const k = next++;
+          const theirs = share?.claim(toHex(o.chunks.ids[k]));
+          if (!theirs) return k;
+          theirs.then(
+            (v) => {
+              count(k, v);
+              finished();
+            },
+            () => {
+              retry.push(k);
+              pump();
+            },
+          );
+        }
+        return null;
+      };
+      const send = (w: Worker): boolean => {
+        const picked: number[] = [];
+        for (let k = take(); k !== null; k = picked.length < batchSize ? take() : null) picked.push(k);
+        if (!picked.length) return false;
+        const ids = new Uint8Array(picked.length * CHUNK_ID_SIZE);
+        picked.forEach((k, i) => ids.set(o.chunks.ids[k], i * CHUNK_ID_SIZE));
+        const sizes = Float64Array.from(picked, (k) => o.chunks.sizes[k]);
+        batches.set(seq, picked);
+        queued.set(w, (queued.get(w) ?? 0) + 1);
         w.postMessage({ type: 'batch', seq: seq++, ids, sizes } satisfies ToWorker, [ids.buffer, sizes.buffer]);
+        return true;
+      };
+      const pump = () => {
+        for (const w of workers) while ((queued.get(w) ?? QUEUED) < QUEUED && send(w));
       };
       for (let k = 0; k < n; k++) {
         const w = new Worker(o.workerUrl, { type: 'module', name: `wasync-verify-${k}` });
@@ -97,31 +154,26 @@ export async function verifyWithWorkers(o: PoolVerifyOptions): Promise<PoolVerif
           const m = e.data;
           if (m.type === 'error') return fail(m.message);
           if (m.type === 'ready') {
-            for (let q = 0; q < QUEUED; q++) send(w);
-            if (outstanding === 0) resolve();
-            return;
+            queued.set(w, 0);
+            pump();
+            return finished();
           }
-          const from = batchStart.get(m.seq)!;
-          batchStart.delete(m.seq);
+          const picked = batches.get(m.seq)!;
+          batches.delete(m.seq);
+          queued.set(w, queued.get(w)! - 1);
           m.verdicts.forEach((v, i) => {
-            progress.chunks++;
-            progress.bytes += o.chunks.sizes[from + i];
-            if (v.verdict === 'ok') return;
-            if (v.verdict === 'missing') progress.missing++;
-            else progress.invalid++;
-            problems.push({ at: from + i, v });
-            o.onProblem?.(v);
+            share?.settle(v.hex, { verdict: v, data: m.data?.[i] ?? null });
+            count(picked[i], v);
           });
-          o.onProgress?.({ ...progress });
-          outstanding--;
-          send(w);
-          if (outstanding === 0 && next >= total) resolve();
+          pump();
+          finished();
         };
-        w.postMessage({ type: 'init', stores: o.stores, digest: o.digest, concurrency: perWorker } satisfies ToWorker);
+        w.postMessage({ type: 'init', stores: o.stores, digest: o.digest, concurrency: perWorker, keep: !!share } satisfies ToWorker);
       }
     });
   } finally {
     for (const w of workers) w.terminate();
+    share?.end();
   }
   problems.sort((a, b) => a.at - b.at);
   const verdicts = problems.map((p) => p.v);
