@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { WasyncError } from '../errors.ts';
+import '../platform/node/node-fetch.ts'; // HTTP requests on node:http (see there)
 import { make } from './make.ts';
 import { extract } from './extract.ts';
 import { digest } from './digest.ts';

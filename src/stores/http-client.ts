@@ -20,7 +20,7 @@ export interface HttpOptions {
   /** sent as "Authorization: Bearer …" */
   token?: string;
   rateLimiter?: RateLimiter | null;
-  /** the fetch to use (tests, browsers with a custom one); default globalThis.fetch */
+  /** the fetch to use (tests, browsers with a custom one); default the platform's (useFetch), else globalThis.fetch */
   fetch?: typeof fetch;
 }
 
@@ -36,6 +36,12 @@ class AttemptFailed extends Error {
 
 const RETRY_STATUS = (s: number) => s >= 500 || s === 429 || s === 408;
 
+/** The fetch clients use unless given one: a platform may install a cheaper one (platform/node/node-fetch.ts). */
+let platformFetch: typeof fetch | null = null;
+export function useFetch(f: typeof fetch): void {
+  platformFetch = f;
+}
+
 export class HttpClient {
   private readonly attempts: number;
   private readonly timeoutMs: number;
@@ -46,7 +52,7 @@ export class HttpClient {
     this.attempts = Math.max(1, o.attempts ?? 6);
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.backoffMs = o.backoffMs ?? 200;
-    this.fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
+    this.fetchFn = o.fetch ?? platformFetch ?? globalThis.fetch.bind(globalThis);
   }
 
   /** The whole body of `url`, or null on 404. */
@@ -189,8 +195,9 @@ export class HttpClient {
 
 function describe(e: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `no data for ${timeoutMs / 1000} s`;
-  const err = e as Error & { cause?: { code?: string; message?: string } };
-  const cause = err?.cause;
+  const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
+  // fetch puts the system error in `cause`; node:http throws it as it is.
+  const cause = err?.cause ?? (err?.code ? err : undefined);
   if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
   if (cause?.message) return `${err.message}: ${cause.message}`;
   return err?.message ?? String(e);

@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { JobRunner } from './job-runner.ts';
 import type { Job } from '../../engine/jobs.ts';
 import { serializeError } from './worker-pool.ts';
+import './node-fetch.ts'; // HTTP requests on node:http (see there)
 
 const runner = new JobRunner();
 
