@@ -59,8 +59,8 @@ class Draining implements Executor {
     return this.inner.parallelism;
   }
 
-  run<R>(job: Parameters<Executor['run']>[0]): Promise<R> {
-    const p = this.inner.run<R>(job);
+  run<R>(job: Parameters<Executor['run']>[0], transfer?: ArrayBuffer[]): Promise<R> {
+    const p = this.inner.run<R>(job, transfer);
     const settled: Promise<unknown> = p.then(
       () => this.inFlight.delete(settled),
       () => this.inFlight.delete(settled),

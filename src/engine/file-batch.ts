@@ -56,11 +56,12 @@ export interface PackedFiles {
 
 /** Fills a batch as files are decoded: metadata first, then content pieces. */
 export class FileBatchBuilder {
-  // Small to start: a batch often ends with its directory after a few files, and
-  // zeroing megabytes per batch cost more than growing the few that get large.
+  // Unzeroed (only written bytes are sent) and handed to the worker whole, so a
+  // batch's bytes are copied once, into it.  Small to start: a batch often ends
+  // with its directory after a few files.
   private meta = new Float64Array(8 * FIELDS);
-  private names = new Uint8Array(512);
-  private data = new Uint8Array(64 << 10);
+  private names = unzeroed(512);
+  private data = unzeroed(64 << 10);
   private dirPaths: string[] = [];
   private dirIndex = new Map<string, number>();
   private extras: [number, Partial<CatarNode>][] = [];
@@ -113,20 +114,26 @@ export class FileBatchBuilder {
     this.bytes += bytes.length;
   }
 
-  seal(): PackedFiles {
-    return {
+  /** The batch, and the buffers to transfer with it; the builder is not used again. */
+  seal(): { files: PackedFiles; transfer: ArrayBuffer[] } {
+    const files = {
       count: this.count,
-      meta: this.meta.slice(0, this.count * FIELDS),
-      names: this.names.slice(0, this.namesUsed),
-      data: this.data.slice(0, this.bytes),
+      meta: this.meta.subarray(0, this.count * FIELDS),
+      names: this.names.subarray(0, this.namesUsed),
+      data: this.data.subarray(0, this.bytes),
       dirPaths: this.dirPaths,
       extras: this.extras,
     };
+    return { files, transfer: [this.meta.buffer, this.names.buffer, this.data.buffer] as ArrayBuffer[] };
   }
 }
 
+/** Bytes of their own ArrayBuffer (transferable, unlike Buffer's pool), not zeroed. */
+const unzeroed = (n: number) => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
+
 function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
-  const bigger = new (a.constructor as new (n: number) => T)(Math.max(need, 4 * a.length));
+  const n = Math.max(need, 4 * a.length);
+  const bigger = (a instanceof Float64Array ? new Float64Array(n) : unzeroed(n)) as T;
   bigger.set(a);
   return bigger;
 }

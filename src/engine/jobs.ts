@@ -211,6 +211,7 @@ export const emptyFetchStats = (): FetchStats => ({
 export interface Executor {
   /** How many jobs run at once; callers keep about twice that many queued. */
   readonly parallelism: number;
-  run<R>(job: Job): Promise<R>;
+  /** `transfer`: buffers of the job handed to the worker, not copied (the caller drops them) */
+  run<R>(job: Job, transfer?: ArrayBuffer[]): Promise<R>;
   close(): Promise<void>;
 }

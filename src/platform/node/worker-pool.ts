@@ -72,14 +72,14 @@ export class WorkerPool implements Executor {
     return this.slots.length;
   }
 
-  run<R>(job: Job): Promise<R> {
+  run<R>(job: Job, transfer: ArrayBuffer[] = []): Promise<R> {
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
     slot.pending++;
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      slot.worker.postMessage({ id, job });
+      slot.worker.postMessage({ id, job }, transfer);
     });
   }
 

@@ -321,17 +321,18 @@ export class TreeExtractor {
   private flush() {
     if (!this.batch.count) return;
     const dirs = this.batchDirs;
+    const sealed = this.batch.seal();
     const job: FilesJob = {
       kind: 'files',
       replay: this.replay,
       uidShift: this.o.uidShift,
       punchHoles: this.o.punchHoles,
       undoImmutable: this.o.undoImmutable,
-      files: this.batch.seal(),
+      files: sealed.files,
     };
     this.batch = new FileBatchBuilder();
     this.batchDirs = [];
-    const done = this.o.executor!.run<FilesResult>(job).then(
+    const done = this.o.executor!.run<FilesResult>(job, sealed.transfer).then(
       (r) => {
         for (const w of r.warnings) this.o.warn(w);
         for (const dir of dirs) if (--dir.pending === 0 && dir.ended) this.finalize(dir);
