@@ -161,9 +161,7 @@ async function makeBlobFromBytes(o: MakeOptions, source: Uint8Array | AsyncItera
   const total = source instanceof Uint8Array ? source.length : null;
   const executors = executorsFor(total ?? Infinity, o.workers);
   const stores = bindStores(storesOrDefault(o.store, o.output ?? null), o);
-  let out: Output | null = null;
-  try {
-    out = new Output(o.output, 0o666);
+  return producing(o.output, 0o666, executors, () => stores.close(), async (out) => {
     const sink = out.buffered(o.output ?? 'memory');
     const ring = new SharedArrayBuffer(ringSizeFor(sizes.max));
     const pipeline = new ChunkPipeline({
@@ -196,15 +194,7 @@ async function makeBlobFromBytes(o: MakeOptions, source: Uint8Array | AsyncItera
     const bytes = out.finish();
     if (!totals.digest) throw new WasyncError('EFORMAT', 'the blob given as bytes was not digested');
     return { what: 'blob-index', digest: toHex(totals.digest), size: writer.written, chunks: totals.chunks, stored: totals.stored, storedBytes: totals.storedBytes, bytes };
-  } catch (e) {
-    await executors.close();
-    out?.abort();
-    throw e;
-  } finally {
-    // Jobs still in flight may be waiting on a relayed store.
-    await executors.close();
-    stores.close();
-  }
+  });
 }
 
 async function makeBlobIndex(o: PathMake): Promise<MakeResult> {
@@ -221,10 +211,11 @@ async function makeBlobIndex(o: PathMake): Promise<MakeResult> {
     input.close();
     throw e;
   }
-  let out: Output | null = null;
-  try {
-    out = new Output(o.output, input.stat.mode & 0o666);
-    const output = out;
+  const release = () => {
+    input.close();
+    stores.close();
+  };
+  return producing(o.output, input.stat.mode & 0o666, executors, release, async (output) => {
     const r = await makeBlobEngine({
       input,
       size: input.size,
@@ -243,18 +234,9 @@ async function makeBlobIndex(o: PathMake): Promise<MakeResult> {
     });
     // An abort during the last batch still leaves the output as it was.
     checkAborted(o.signal);
-    const bytes = out.finish();
+    const bytes = output.finish();
     return { what: 'blob-index', digest: toHex(r.digest), size: r.size, chunks: r.chunks, stored: r.stored, storedBytes: r.storedBytes, bytes };
-  } catch (e) {
-    await executors.close();
-    out?.abort();
-    throw e;
-  } finally {
-    // Jobs still in flight may be reading the input or waiting on a relayed store.
-    await executors.close();
-    input.close();
-    stores.close();
-  }
+  });
 }
 
 async function makeTree(o: PathMake, what: 'archive-index' | 'archive'): Promise<MakeResult> {
@@ -266,9 +248,7 @@ async function makeTree(o: PathMake, what: 'archive-index' | 'archive'): Promise
   const linux = linuxFs();
   const executors = executorsFor(Infinity, o.workers);
   const stores = chunked ? bindStores(storesOrDefault(o.store, o.output ?? null), o) : null;
-  let out: Output | null = null;
-  try {
-    out = new Output(o.output, 0o666);
+  return producing(o.output, 0o666, executors, () => stores?.close(), async (out) => {
     const sink = out.buffered(o.output ?? 'memory');
     const ring = new SharedArrayBuffer(ringSizeFor(sizes.max));
     const pipeline = new ChunkPipeline({
@@ -320,13 +300,32 @@ async function makeTree(o: PathMake, what: 'archive-index' | 'archive'): Promise
       entries: tree.entries,
       bytes,
     };
+  });
+}
+
+/**
+ * Runs `body` with a new Output.  Whatever the outcome, the jobs still in flight
+ * (they may read the input, write the store or wait on a relayed store) are
+ * waited for first; then a failure discards the output, and `release` closes
+ * what the operation opened.
+ */
+async function producing<T>(
+  path: string | undefined,
+  mode: number,
+  executors: OperationExecutors,
+  release: () => void,
+  body: (out: Output) => Promise<T>,
+): Promise<T> {
+  let out: Output | null = null;
+  try {
+    out = new Output(path, mode);
+    return await body(out);
   } catch (e) {
     await executors.close();
     out?.abort();
     throw e;
   } finally {
-    // Jobs still in flight may be waiting on a relayed store.
     await executors.close();
-    stores?.close();
+    release();
   }
 }
