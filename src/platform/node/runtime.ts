@@ -23,7 +23,7 @@ const g = globalThis as { Deno?: { version?: { deno?: string } }; Bun?: { versio
 
 export const RUNTIME: RuntimeName = g.Deno !== undefined ? 'deno' : g.Bun !== undefined ? 'bun' : 'node';
 
-/** "node 20.20.2", "bun 1.4.5", "deno 2.9.6" */
+/** "node 20.20.2", "bun 1.4.5", "deno 2.9.5" */
 export const RUNTIME_VERSION = `${RUNTIME} ${
   RUNTIME === 'deno' ? g.Deno?.version?.deno : RUNTIME === 'bun' ? g.Bun?.version : process.versions.node
 }`;
