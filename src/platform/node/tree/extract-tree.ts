@@ -219,14 +219,15 @@ export class TreeExtractor {
 
   private child(nameBytes: Uint8Array, node: CatarNode) {
     const parent = this.stack[this.stack.length - 1];
-    const name = Buffer.from(nameBytes.buffer, nameBytes.byteOffset, nameBytes.length);
-    if (parent.existing) parent.seen.add(name.toString('latin1'));
+    if (parent.existing) parent.seen.add(String.fromCharCode(...nameBytes));
     const type = node.mode & S_IFMT;
     if (type === S_IFREG && this.o.executor && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
       this.smallIn = parent;
-      this.batch.add({ dirfd: parent.fd, name, node, dirPath: parent.path, fresh: this.created(parent), dirCreated: parent.fresh.created });
+      this.batch.add({ dirfd: parent.fd, name: nameBytes, node, dirPath: parent.path, fresh: this.created(parent), dirCreated: parent.fresh.created });
       return;
     }
+    // Small names are copied on V8's heap; a Buffer over the same bytes would move them off it.
+    const name = Buffer.from(nameBytes);
     const path = `${parent.path}/${name.toString()}`;
     try {
       if (type === S_IFDIR) return this.directory(parent, name, node, path);
