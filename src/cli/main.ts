@@ -1,6 +1,6 @@
 // The wasync command line: casync's verbs, options and messages.
 
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './package-root.ts';
 import { Command, Option } from 'commander';
 import { WasyncError } from '../errors.ts';
 import '../platform/node/node-fetch.ts'; // HTTP requests on node:http (see there)
@@ -16,22 +16,13 @@ import { mkdev, type MkdevCliOptions } from './mkdev.ts';
 import { pullPush } from './pull-push.ts';
 import type { GlobalOptions } from './options.ts';
 
-function version(): string {
-  for (let url = new URL('.', import.meta.url); url.pathname !== '/'; url = new URL('..', url)) {
-    try {
-      return JSON.parse(readFileSync(new URL('package.json', url), 'utf8')).version;
-    } catch {}
-  }
-  return 'unknown';
-}
-
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 export function program(): Command {
   const p = new Command('wasync')
     .description('Content-addressable data synchronization, compatible with casync 2')
     .usage('[OPTIONS...] VERB [ARGS...]')
-    .version(`wasync ${version()}`, '--version', 'Show brief version information')
+    .version(`wasync ${packageVersion()}`, '--version', 'Show brief version information')
     .helpOption('-h, --help', 'Show this help')
     .option('-v, --verbose', 'Show terse status information during runtime')
     .option('-n, --dry-run', 'When garbage collecting, only print what would be done')

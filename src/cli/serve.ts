@@ -1,7 +1,7 @@
 // wasync serve DIR [--listen=HOST:PORT] [--writable [--token=SECRET]]
 
 import { statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from './package-root.ts';
 import { usageError } from '../errors.ts';
 import { chunkServer } from '../platform/node/serve/chunk-server.ts';
 import type { GlobalOptions } from './options.ts';
@@ -20,7 +20,7 @@ export async function serve(dir: string, opts: ServeCliOptions): Promise<void> {
     root: dir,
     writable: !!opts.writable,
     token,
-    webRoot: fileURLToPath(new URL('../../web/', import.meta.url)),
+    webRoot: packageFile('dist/web'),
     log: opts.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   await new Promise<void>((resolve, reject) => {
