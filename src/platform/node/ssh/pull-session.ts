@@ -26,23 +26,10 @@ import {
   encodeRequest,
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
-import type { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import { StreamQueue } from './stream-queue.ts';
 import { ReplayCache, type Answer } from './replay-cache.ts';
-import { SshProcess } from './ssh-process.ts';
-
-export interface PullSpec {
-  /** [user@]host */
-  host: string;
-  /** paths on the host, or null */
-  archive: string | null;
-  index: string | null;
-  store: string | null;
-  rateLimitBps?: number | null;
-  limiter?: RateLimiter | null;
-  verbose?: boolean;
-}
+import { SshProcess, type SessionSpec } from './ssh-process.ts';
 
 /** Archive bytes read ahead of the extractor before the session stops reading. */
 const ARCHIVE_AHEAD = 16 << 20;
@@ -68,7 +55,7 @@ export class PullSession {
   private outgoing: Uint8Array[] = [];
   private flushing = false;
 
-  constructor(readonly spec: PullSpec) {
+  constructor(readonly spec: SessionSpec) {
     this.flags =
       (spec.index !== null ? CA_PROTOCOL_PULL_INDEX : 0n) |
       (spec.archive !== null ? CA_PROTOCOL_PULL_ARCHIVE : 0n) |

@@ -29,22 +29,8 @@ import {
   encodeMissing,
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
-import type { RateLimiter } from '../../../stores/rate-limiter.ts';
 import type { LocalStore } from '../local-store.ts';
-import { SshProcess } from './ssh-process.ts';
-
-export interface PushSpec {
-  /** [user@]host */
-  host: string;
-  /** the archive's or the index's path on the host (one of the two) */
-  archive: string | null;
-  index: string | null;
-  /** the store's path on the host, when it is there (chunks are then pushed) */
-  store: string | null;
-  rateLimitBps?: number | null;
-  limiter?: RateLimiter | null;
-  verbose?: boolean;
-}
+import { SshProcess, type SessionSpec } from './ssh-process.ts';
 
 export interface PushResult {
   /** chunks the server asked for and got */
@@ -57,8 +43,10 @@ export interface PushResult {
 /**
  * Pushes `file` (the index or archive bytes) and serves the server's requests
  * from `chunks`; resolves once the remote command has exited successfully.
+ * `spec` names the archive or the index (one of the two), and the store when
+ * there is one on the host (chunks are then pushed).
  */
-export async function pushSession(spec: PushSpec, file: AsyncIterable<Uint8Array>, chunks: LocalStore | null): Promise<PushResult> {
+export async function pushSession(spec: SessionSpec, file: AsyncIterable<Uint8Array>, chunks: LocalStore | null): Promise<PushResult> {
   if ((spec.index === null) === (spec.archive === null)) throw new RangeError('push either an index or an archive');
   const flags =
     spec.index !== null

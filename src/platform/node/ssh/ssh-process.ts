@@ -21,6 +21,18 @@ export function splitSshLocator(loc: string): { host: string; path: string } {
   return { host: m[1], path: m[2] };
 }
 
+/** A session with the far side of an ssh locator: the host, and the paths there, or null. */
+export interface SessionSpec {
+  /** [user@]host */
+  host: string;
+  archive: string | null;
+  index: string | null;
+  store: string | null;
+  rateLimitBps?: number | null;
+  limiter?: RateLimiter | null;
+  verbose?: boolean;
+}
+
 export interface RemoteArgs {
   verb: 'pull' | 'push';
   archive: string | null;
