@@ -136,12 +136,6 @@ async function digestBlobIndex(path: string, opts: GlobalOptions): Promise<Uint8
       entries,
       digest: digestOfFlags(header.flags),
       stores: readStores(opts, indexLoc),
-      seeds: null,
-      seedFiles: [],
-      out: null,
-      holes: false,
-      compareOutput: false,
-      zeroIds: new Map(),
       executor: executors.chunks,
       onData: (b) => {
         hash.update(b);

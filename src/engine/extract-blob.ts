@@ -31,16 +31,20 @@ export interface ExtractBlobOptions {
   digest: DigestName;
   stores: string[];
   remote?: RemoteConfig;
-  seeds: SeedIndex | null;
+  /** none: no seeds */
+  seeds?: SeedIndex | null;
   /** blob seeds, by seed number */
-  seedFiles: FileRef[];
+  seedFiles?: FileRef[];
   /** seed trees, by seed number: their chunks are rebuilt from recipes */
   seedTrees?: Map<number, TreeSeedMap>;
-  out: FileRef | null;
-  holes: boolean;
-  compareOutput: boolean;
-  /** Ids of all-zero chunks, by size; those chunks are never fetched. */
-  zeroIds: Map<number, Uint8Array>;
+  /** where chunks are written at their offsets; none: the bytes go to onData */
+  out?: FileRef | null;
+  /** with `out`: zero chunks are left as holes */
+  holes?: boolean;
+  /** with `out` (a block device): chunks already there are not rewritten */
+  compareOutput?: boolean;
+  /** Ids of all-zero chunks, by size; those chunks are never fetched.  None: all are. */
+  zeroIds?: Map<number, Uint8Array>;
   executor: Executor;
   /** the bytes in order, with where seed-tree parts of them came from */
   onData?(bytes: Uint8Array, origins: Origin[]): void | Promise<void>;
@@ -57,8 +61,8 @@ export interface ExtractBlobResult extends FetchStats {
 export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobResult> {
   const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0 };
   const depth = 4 * o.executor.parallelism;
-  const seeds = o.seedFiles.map(fileRef);
-  const out = o.out && fileRef(o.out);
+  const seeds = (o.seedFiles ?? []).map(fileRef);
+  const out = o.out ? fileRef(o.out) : null;
   const inFlight: { result: Promise<FetchResult>; bytes: number }[] = [];
   let batch: IndexEntry[] = [];
   let batchBytes = 0;
@@ -82,7 +86,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
       const p = i * FETCH_PLAN_FIELDS;
       plan[p] = e.offset;
       plan[p + 1] = e.size;
-      const zero = o.zeroIds.get(e.size);
+      const zero = o.zeroIds?.get(e.size);
       const seed = o.seeds?.get(e.id);
       const tree = seed && o.seedTrees?.get(seed.seed);
       if (zero && equal(zero, e.id)) plan[p + 2] = Source.Zero;
@@ -107,8 +111,8 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           remote: o.remote,
           seeds,
           out,
-          holes: o.holes,
-          compareOutput: o.compareOutput,
+          holes: !!o.holes,
+          compareOutput: !!o.compareOutput,
           recipes,
         }),
       ),
