@@ -17,7 +17,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MiB, median, wasyncBin, writeRandom } from './measure.ts';
 import { parseIndex } from '../src/format/index-file.ts';
-import { chunkPathBase, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 
 const SIZE = 256 * MiB;
 const CHROMIUM = '/usr/bin/chromium';

@@ -15,7 +15,7 @@ await build({
   absWorkingDir: root,
   // The worker pool starts ./pool-worker.js beside its own module, so both
   // entries and their shared chunks go to one directory.
-  entryPoints: { main: 'src/cli/main.ts', 'pool-worker': 'src/platform/node/pool-worker.ts' },
+  entryPoints: { main: 'src/cli/main.ts', 'pool-worker': 'src/platform/node/pool/pool-worker.ts' },
   outdir: join(root, 'dist', 'cli'),
   bundle: true,
   splitting: true,

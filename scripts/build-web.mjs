@@ -21,7 +21,7 @@ const out = join(root, 'dist', 'web');
 /** esbuild options for the page and its worker (also used by the no-node test). */
 export const webBuildOptions = {
   absWorkingDir: root,
-  entryPoints: { page: 'src/web/page.ts', 'verify-worker': 'src/platform/web/verify-worker.ts' },
+  entryPoints: { page: 'src/platform/web/page/page.ts', 'verify-worker': 'src/platform/web/verify-worker.ts' },
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -35,5 +35,5 @@ export const webBuildOptions = {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   mkdirSync(out, { recursive: true });
   await build({ ...webBuildOptions, outdir: out });
-  copyFileSync(join(root, 'src', 'web', 'index.html'), join(out, 'index.html'));
+  copyFileSync(join(root, 'src', 'platform', 'web', 'page', 'index.html'), join(out, 'index.html'));
 }

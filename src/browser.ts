@@ -28,8 +28,8 @@ export { parseIndex, IndexParser, type IndexEntry, type IndexHeader } from './fo
 export { CatarLookup, type CatarNodeLocation } from './format/catar-lookup.ts';
 export { CatarNodeReader } from './format/catar-node-records.ts';
 export { CatarDecoder, type CatarEvent } from './format/catar-decoder.ts';
-export { detectCompression, type Compression } from './codecs/compression.ts';
+export { detectCompression, type Compression } from './chunk/compression.ts';
 export { digestOfFlags, type DigestName } from './format/feature-flags.ts';
 export { wasmHashFactory } from './digest-wasm.ts';
-export { toHex, fromHex } from './chunk-id.ts';
+export { toHex, fromHex } from './chunk/chunk-id.ts';
 export { WasyncError, type ErrorCode } from './errors.ts';

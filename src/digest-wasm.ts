@@ -4,7 +4,7 @@
 // factory; a digest is computed whole (chunks are at most a few MiB).
 
 import { instantiateCore } from './chunker/wasm-core.ts';
-import type { DigestName, HashFactory, Hasher } from './digest.ts';
+import type { DigestName, HashFactory, Hasher } from './chunk/digest.ts';
 
 interface Sha2Exports {
   memory: WebAssembly.Memory;

@@ -39,8 +39,18 @@ export const chunkMissing = (id: string, tried: readonly string[]) =>
     `chunk ${id} is missing: not found in ${tried.length ? tried.join(', ') : 'any store (none given)'}`,
   );
 
-export const chunkCorrupt = (id: string, where: string, why: string) =>
-  new WasyncError('ECHUNKCORRUPT', `chunk ${id} in ${where} is corrupt: ${why}`);
+/** A stored copy that is not its chunk: where it was, and why. */
+export class ChunkCorruptError extends WasyncError {
+  constructor(
+    readonly id: string,
+    readonly where: string,
+    readonly why: string,
+  ) {
+    super('ECHUNKCORRUPT', `chunk ${id} in ${where} is corrupt: ${why}`);
+  }
+}
+
+export const chunkCorrupt = (id: string, where: string, why: string) => new ChunkCorruptError(id, where, why);
 
 /** Wraps a system error (ENOENT, EACCES, …) with the path it concerns. */
 export function ioError(code: 'EINPUT' | 'EOUTPUT', path: string, err: unknown): WasyncError {

@@ -17,7 +17,7 @@
 // descriptors with libc calls (openat, xattrs, ACLs, chattr flags), on worker
 // threads, none of which an in-memory volume offers.
 
-import './platform/node/node-fetch.ts'; // HTTP requests on node:http (see there)
+import './platform/node/stores/node-fetch.ts'; // HTTP requests on node:http (see there)
 
 export { make, type MakeOptions, type MakeResult, type MakeWhat } from './api/make.ts';
 export { extract, type ExtractOptions, type ExtractResult, type ExtractWhat } from './api/extract.ts';

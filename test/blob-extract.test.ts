@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
-import { toHex, chunkPathBase } from '../src/chunk-id.ts';
+import { toHex, chunkPathBase } from '../src/chunk/chunk-id.ts';
 import { WASYNC, ok, rand, storeChunks, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
-import { toHex } from '../src/chunk-id.ts';
+import { toHex } from '../src/chunk/chunk-id.ts';
 import { ok, rand, sha256, sha256File, storeChunks, tempDir, wasync } from './helpers.ts';
 import { refWindowHash, refDiscriminator } from './chunker-model.ts';
 

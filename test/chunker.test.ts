@@ -9,7 +9,7 @@ import {
   parseChunkSizeOption,
   type ChunkSizes,
 } from '../src/chunker/sizes.ts';
-import { parseSize, formatBytes } from '../src/units.ts';
+import { parseSize, formatBytes } from '../src/format/units.ts';
 import { rand } from './helpers.ts';
 import { refChunk, refWindowHash } from './chunker-model.ts';
 

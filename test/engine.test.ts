@@ -5,14 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeBlob } from '../src/engine/make-blob.ts';
-import { extractBlob } from '../src/engine/extract-blob.ts';
-import { chunkFile } from '../src/engine/chunk-pipeline.ts';
+import { makeBlob } from '../src/platform/node/pool/make-blob.ts';
+import { extractBlob } from '../src/platform/node/pool/extract-blob.ts';
+import { chunkFile } from '../src/platform/node/pool/chunk-pipeline.ts';
 import { SeedIndex } from '../src/engine/seed-index.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/sizes.ts';
-import { InlineExecutor, WorkerPool } from '../src/platform/node/worker-pool.ts';
-import type { Executor } from '../src/engine/jobs.ts';
+import { InlineExecutor, WorkerPool } from '../src/platform/node/pool/worker-pool.ts';
+import type { Executor } from '../src/platform/node/pool/jobs.ts';
 import { rand, sha512_256, tempDir } from './helpers.ts';
 
 const dir = tempDir();
@@ -119,10 +119,10 @@ test('the seed index finds what was added, and grows', () => {
 });
 
 test('a stream fed through a small ring buffer chunks exactly like the file', async () => {
-  const { ChunkPipeline } = await import('../src/engine/chunk-pipeline.ts');
-  const { RingWriter } = await import('../src/engine/ring-writer.ts');
+  const { ChunkPipeline } = await import('../src/platform/node/pool/chunk-pipeline.ts');
+  const { RingWriter } = await import('../src/platform/node/pool/ring-writer.ts');
   const { parseChunkSizeOption } = await import('../src/chunker/sizes.ts');
-  const { SCAN_SEGMENT } = await import('../src/engine/jobs.ts');
+  const { SCAN_SEGMENT } = await import('../src/platform/node/pool/jobs.ts');
   const pool = new WorkerPool(2);
   const single = new WorkerPool(1);
   try {

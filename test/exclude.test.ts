@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ExcludeRules, parseExcludeFile } from '../src/tree/exclude.ts';
-import { fnmatch } from '../src/tree/exclude-fnmatch.ts';
-import { escapePath } from '../src/tree/inspect-escape.ts';
+import { ExcludeRules, parseExcludeFile } from '../src/format/exclude.ts';
+import { fnmatch } from '../src/format/exclude-fnmatch.ts';
+import { escapePath } from '../src/inspect/inspect-escape.ts';
 import { WasyncError } from '../src/errors.ts';
 import { casync, haveCasync, ok, requires, tempDir } from './helpers.ts';
 

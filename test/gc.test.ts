@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync } from './helpers.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { readFileSync } from 'node:fs';
-import { toHex } from '../src/chunk-id.ts';
+import { toHex } from '../src/chunk/chunk-id.ts';
 
 const dir = tempDir();
 const p = (name: string) => join(dir, name);

@@ -16,11 +16,11 @@ import {
   formatStat,
   type InspectEntry,
   type InspectOptions,
-} from '../src/tree/inspect-format.ts';
-import { escapeBytes, formatLsMode } from '../src/tree/inspect-escape.ts';
+} from '../src/inspect/inspect-format.ts';
+import { escapeBytes, formatLsMode } from '../src/inspect/inspect-escape.ts';
 import { combineFeatureFlags, featureFlagsFromOptions, type FeatureFlagOptions } from '../src/format/feature-flag-names.ts';
 import { CA_FORMAT_SUPPORTED_WITH_MASK, digestOfFlags } from '../src/format/feature-flags.ts';
-import { ExcludeRules } from '../src/tree/exclude.ts';
+import { ExcludeRules } from '../src/format/exclude.ts';
 import { casync, haveCasync, isRoot, ok, rand, requires, tempDir } from './helpers.ts';
 
 const DEFAULT: InspectOptions = { featureFlags: 0xb0000001ffeffe26n };

@@ -15,7 +15,7 @@ import { casync, haveCasync, isRoot, ok, rand, requires, runAsync, sha256, tempD
 import { startServe } from './http-fixtures.ts';
 import { haveFuse, isMounted, metadataTree, snapshot, startMount } from './mount-fixtures.ts';
 import { IndexParser, type IndexEntry } from '../src/format/index-file.ts';
-import { chunkPathBase, CHUNK_SUFFIX, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, CHUNK_SUFFIX, toHex } from '../src/chunk/chunk-id.ts';
 
 const canMount = (t: Parameters<typeof requires>[0]) =>
   requires(t, isRoot, 'root (mounting FUSE file systems)') && requires(t, haveFuse, '/dev/fuse and mount(8)');

@@ -14,15 +14,15 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'no
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
-import { chunkPathBase, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import type { ReadAt } from '../src/engine/random-access.ts';
-import { openIndexReadAt } from '../src/platform/node/random-access.ts';
-import { NbdSession, type NbdTransport } from '../src/nbd/session.ts';
+import { openIndexReadAt } from '../src/platform/node/io/random-access.ts';
+import { NbdSession, type NbdTransport } from '../src/protocol/nbd-session.ts';
 import { NbdServer } from '../src/platform/node/nbd/server.ts';
-import { NBD_DO_IT, socketPair } from '../src/platform/node/linux/nbd-device.ts';
+import { NBD_DO_IT, socketPair } from '../src/platform/node/nbd/kernel-device.ts';
 import { loadLibc } from '../src/platform/node/linux/libc.ts';
 import { koffiBackend } from '../src/platform/node/linux/libc-koffi.ts';
-import * as P from '../src/nbd/protocol.ts';
+import * as P from '../src/protocol/nbd-protocol.ts';
 import { ok, rand, requires, tempDir, wasync } from './helpers.ts';
 import { RawNbd, infoRequest, startMkdev } from './nbd-fixtures.ts';
 

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
-import { chunkPathBase, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { WASYNC, isRoot, ok, rand, requires, tempDir, wasync } from './helpers.ts';
 import { startServe } from './http-fixtures.ts';
 import { startMkdev } from './nbd-fixtures.ts';

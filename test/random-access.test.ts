@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WasyncError } from '../src/errors.ts';
-import { chunkPathBase, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { BytesReadAt, ChunkTable, IndexReadAt, readRange, type ReadAt } from '../src/engine/random-access.ts';
-import { FileReadAt, nodeChunkAccess, openIndexReadAt, readChunkTable } from '../src/platform/node/random-access.ts';
-import { ChunkCodec } from '../src/platform/node/codecs.ts';
+import { FileReadAt, nodeChunkAccess, openIndexReadAt, readChunkTable } from '../src/platform/node/io/random-access.ts';
+import { ChunkCodec } from '../src/platform/node/stores/chunk-codec.ts';
 import { ok, rand, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir('wasync-ra-');

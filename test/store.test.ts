@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { join } from 'node:path';
 import { decompress } from 'zstd-napi';
 import { parseIndex } from '../src/format/index-file.ts';
-import { toHex } from '../src/chunk-id.ts';
+import { toHex } from '../src/chunk/chunk-id.ts';
 import { ok, rand, storeChunks, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
-import { chunkPathBase, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { casync, haveCasync, ok, rand, requires, tempDir, wasync } from './helpers.ts';
 import { mounted } from './linux-fixtures.ts';
 

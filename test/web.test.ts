@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseIndex } from '../src/format/index-file.ts';
-import { chunkPathBase, toHex } from '../src/chunk-id.ts';
+import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { casync, haveCasync, ok, rand, requires, sha512_256, tempDir } from './helpers.ts';
 import { decompressChunk } from '../src/platform/web/codecs.ts';
 import { startServe } from './http-fixtures.ts';
@@ -34,9 +34,9 @@ const ready = (t: Parameters<typeof requires>[0]) =>
   requires(t, haveChromium, 'chromium (apt-get install chromium)') && requires(t, haveCasync, 'casync');
 
 test('the browser entry and the page reach no node: import', async () => {
-  assert.deepEqual(await nodeImports(['src/browser.ts', 'src/web/page.ts', 'src/platform/web/verify-worker.ts']), []);
+  assert.deepEqual(await nodeImports(['src/browser.ts', 'src/platform/web/page/page.ts', 'src/platform/web/verify-worker.ts']), []);
   // The check itself sees one: Node's codecs import node:zlib.
-  const bad = await nodeImports({ contents: "export * from './src/platform/node/codecs.ts';" });
+  const bad = await nodeImports({ contents: "export * from './src/platform/node/stores/chunk-codec.ts';" });
   assert.ok(bad.some((s) => s.endsWith('→ node:zlib')), bad.join('\n'));
 });
 

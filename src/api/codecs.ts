@@ -9,9 +9,9 @@
 // without it, zstd-napi's streaming decoder finds the size as it goes.
 
 import { createRequire } from 'node:module';
-import { COMPRESSIONS, detectCompression, type Compression } from '../codecs/compression.ts';
+import { COMPRESSIONS, detectCompression, type Compression } from '../chunk/compression.ts';
 import { WasyncError, usageError } from '../errors.ts';
-import { ChunkCodec } from '../platform/node/codecs.ts';
+import { ChunkCodec } from '../platform/node/stores/chunk-codec.ts';
 
 export { COMPRESSIONS, detectCompression, type Compression };
 

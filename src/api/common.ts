@@ -5,11 +5,11 @@
 
 import { usageError } from '../errors.ts';
 import { DEFAULT_CHUNK_SIZES, parseChunkSizeOption, type ChunkSizes } from '../chunker/sizes.ts';
-import { COMPRESSIONS, type Compression } from '../codecs/compression.ts';
-import { DIGESTS, type DigestName } from '../digest.ts';
-import type { Executor, FetchStats } from '../engine/jobs.ts';
-import { Executors } from '../platform/node/executors.ts';
-import { InlineExecutor, WorkerPool } from '../platform/node/worker-pool.ts';
+import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
+import { DIGESTS, type DigestName } from '../chunk/digest.ts';
+import type { Executor, FetchStats } from '../platform/node/pool/jobs.ts';
+import { Executors } from '../platform/node/pool/executors.ts';
+import { InlineExecutor, WorkerPool } from '../platform/node/pool/worker-pool.ts';
 
 export type { ChunkSizes, Compression, DigestName, FetchStats };
 

@@ -4,7 +4,7 @@
 // cli/verify.ts), handed options built from the caller's values, so their
 // results are what the command line prints, line for line.
 
-import { toHex } from '../chunk-id.ts';
+import { toHex } from '../chunk/chunk-id.ts';
 import { usageError } from '../errors.ts';
 import { digestOfFlags, CA_FORMAT_WITH_MASK } from '../format/feature-flags.ts';
 import { formatFeatureFlagNames } from '../format/feature-flag-names.ts';
@@ -13,7 +13,7 @@ import { inspectText, type InspectCliOptions, type InspectVerb } from '../cli/in
 import { digestOf } from '../cli/digest.ts';
 import { verifyIndex } from '../cli/verify.ts';
 import type { GlobalOptions } from '../cli/options.ts';
-import { openIndexInput } from '../platform/node/index-input.ts';
+import { openIndexInput } from '../platform/node/io/index-input.ts';
 import { stripFileUrl } from '../stores/locator.ts';
 import { checkAborted, featureCliOptions, type DigestName, type FeatureOptions, type OperationOptions } from './common.ts';
 import { bindStores, storesOrDefault, type BoundStores, type RemoteOptions, type StoreLike } from './stores.ts';

@@ -7,18 +7,18 @@
 // cancellation go through the caller's callback and AbortSignal.
 
 import { statSync } from 'node:fs';
-import { toHex } from '../chunk-id.ts';
+import { toHex } from '../chunk/chunk-id.ts';
 import { WasyncError, usageError } from '../errors.ts';
-import { blobIndexFlags, makeBlob as makeBlobEngine } from '../engine/make-blob.ts';
-import { ChunkPipeline } from '../engine/chunk-pipeline.ts';
-import { RingWriter, ringSizeFor } from '../engine/ring-writer.ts';
+import { blobIndexFlags, makeBlob as makeBlobEngine } from '../platform/node/pool/make-blob.ts';
+import { ChunkPipeline } from '../platform/node/pool/chunk-pipeline.ts';
+import { RingWriter, ringSizeFor } from '../platform/node/pool/ring-writer.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../format/index-file.ts';
 import { archiveFlags } from '../cli/make-tree.ts';
-import { AtomicFile } from '../platform/node/atomic-file.ts';
-import { openBlobInput } from '../platform/node/blob-file.ts';
-import { BufferedOutput } from '../platform/node/buffered-output.ts';
-import { writeFully } from '../platform/node/file-io.ts';
+import { AtomicFile } from '../platform/node/io/atomic-file.ts';
+import { openBlobInput } from '../platform/node/io/blob-file.ts';
+import { BufferedOutput } from '../platform/node/io/buffered-output.ts';
+import { writeFully } from '../platform/node/io/file-io.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import { encodeTree } from '../platform/node/tree/encode-tree.ts';
 import { hasSuffix } from '../stores/locator.ts';

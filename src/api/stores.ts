@@ -8,11 +8,11 @@
 // other object through a StoreRelay (platform/node/store-relay.ts), which the
 // operation closes when it ends.  ssh locations are the command line's only.
 
-import { fromHex } from '../chunk-id.ts';
+import { fromHex } from '../chunk/chunk-id.ts';
 import { WasyncError, usageError } from '../errors.ts';
-import type { RemoteConfig } from '../engine/jobs.ts';
-import { LocalStore } from '../platform/node/local-store.ts';
-import { StoreRelay } from '../platform/node/store-relay.ts';
+import type { RemoteConfig } from '../platform/node/pool/jobs.ts';
+import { LocalStore } from '../platform/node/stores/local-store.ts';
+import { StoreRelay } from '../platform/node/stores/store-relay.ts';
 import { HttpStore } from '../stores/http-store.ts';
 import { classifyLocator, defaultStoreFor, stripFileUrl } from '../stores/locator.ts';
 

@@ -8,7 +8,7 @@ import {
   CA_CHUNK_SIZE_LIMIT_MIN,
 } from '../format/constants.ts';
 import { usageError } from '../errors.ts';
-import { parseSize } from '../units.ts';
+import { parseSize } from '../format/units.ts';
 
 export interface ChunkSizes {
   min: number;

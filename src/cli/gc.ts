@@ -5,9 +5,9 @@
 
 import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { WasyncError, ioError, usageError } from '../errors.ts';
-import { CHUNK_SUFFIX, isChunkIdHex, toHex } from '../chunk-id.ts';
+import { CHUNK_SUFFIX, isChunkIdHex, toHex } from '../chunk/chunk-id.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
-import { openIndexInput } from '../platform/node/index-input.ts';
+import { openIndexInput } from '../platform/node/io/index-input.ts';
 import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { primaryStore } from './stores.ts';

@@ -8,10 +8,10 @@
 import { IndexReadAt } from '../engine/random-access.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
 import type { IndexHeader } from '../format/index-file.ts';
-import { nodeChunkAccess, readChunkTable } from '../platform/node/random-access.ts';
-import { WorkerPool } from '../platform/node/worker-pool.ts';
+import { nodeChunkAccess, readChunkTable } from '../platform/node/io/random-access.ts';
+import { WorkerPool } from '../platform/node/pool/worker-pool.ts';
 import { linuxFs } from '../platform/node/linux/index.ts';
-import { poolChunkLoader } from '../platform/node/mount/chunk-loader.ts';
+import { poolChunkLoader } from '../platform/node/pool/chunk-loader.ts';
 import type { GlobalOptions } from './options.ts';
 import type { RemoteContext } from './remote.ts';
 import { readStores } from './stores.ts';

@@ -19,10 +19,10 @@ import {
   CA_FORMAT_PAYLOAD,
   CA_FORMAT_SYMLINK,
 } from '../format/catar-constants.ts';
-import { RING_PIECE } from '../engine/ring-writer.ts';
+import { RING_PIECE } from '../platform/node/pool/ring-writer.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import { encodeTree, type CatarSink } from '../platform/node/tree/encode-tree.ts';
-import type { DigestName } from '../digest.ts';
+import type { DigestName } from '../chunk/digest.ts';
 
 const HISTORY = 4;
 

@@ -13,8 +13,8 @@ import { createHash, type Hash } from 'node:crypto';
 import type { CatarEvent } from '../format/catar-decoder.ts';
 import type { CatarNode } from '../format/catar-node.ts';
 import { S_IFMT, S_IFREG } from '../format/catar-node.ts';
-import type { DigestName } from '../digest.ts';
-import type { InspectEntry } from '../tree/inspect-format.ts';
+import type { DigestName } from '../chunk/digest.ts';
+import type { InspectEntry } from '../inspect/inspect-format.ts';
 
 const SLASH = 0x2f;
 

@@ -24,9 +24,9 @@ import {
 import { combineFeatureFlags } from '../format/feature-flag-names.ts';
 import { splitSeekPath } from '../format/catar-lookup.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../format/catar-node.ts';
-import { formatListLine, formatMtreeLine, formatStat, type InspectEntry, type InspectOptions } from '../tree/inspect-format.ts';
-import { escapePath } from '../tree/inspect-escape.ts';
-import { writeStdout } from '../platform/node/stdout.ts';
+import { formatListLine, formatMtreeLine, formatStat, type InspectEntry, type InspectOptions } from '../inspect/inspect-format.ts';
+import { escapePath } from '../inspect/inspect-escape.ts';
+import { writeStdout } from '../platform/node/io/stdout.ts';
 import { EntryCollector, joinPath } from './inspect-walk.ts';
 import { openTree, runTarget, treeKind, type TreeInput } from './inspect-source.ts';
 import { stripFileUrl } from '../stores/locator.ts';

@@ -1,7 +1,7 @@
 // Verbose status lines on stderr, worded as casync's.
 
-import { formatBytes } from '../units.ts';
-import type { FetchStats } from '../engine/jobs.ts';
+import { formatBytes } from '../format/units.ts';
+import type { FetchStats } from '../platform/node/pool/jobs.ts';
 
 export class Log {
   constructor(readonly verbose: boolean) {}

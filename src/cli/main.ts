@@ -3,7 +3,7 @@
 import { packageVersion } from './package-root.ts';
 import { Command, Option } from 'commander';
 import { WasyncError } from '../errors.ts';
-import '../platform/node/node-fetch.ts'; // HTTP requests on node:http (see there)
+import '../platform/node/stores/node-fetch.ts'; // HTTP requests on node:http (see there)
 import { make } from './make.ts';
 import { extract } from './extract.ts';
 import { digest } from './digest.ts';

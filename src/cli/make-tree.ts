@@ -2,21 +2,21 @@
 // out (.catar) or chunked into the store (.caidx).  The stream is produced on
 // this thread into a shared ring buffer; worker threads digest and chunk it.
 
-import { toHex } from '../chunk-id.ts';
+import { toHex } from '../chunk/chunk-id.ts';
 import { usageError } from '../errors.ts';
 import { CA_FORMAT_SUPPORTED_WITH_MASK, digestOfFlags } from '../format/feature-flags.ts';
 import { featureFlagsFromOptions, verboseFeatureFlagLines } from '../format/feature-flag-names.ts';
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../format/index-file.ts';
-import { ChunkPipeline } from '../engine/chunk-pipeline.ts';
-import { RingWriter, ringSizeFor } from '../engine/ring-writer.ts';
+import { ChunkPipeline } from '../platform/node/pool/chunk-pipeline.ts';
+import { RingWriter, ringSizeFor } from '../platform/node/pool/ring-writer.ts';
 import { chunkStoreFor, openOutputTarget } from './output-target.ts';
 import type { RemoteContext } from './remote.ts';
 import { Progress, progressMode } from './progress.ts';
-import { BufferedOutput } from '../platform/node/buffered-output.ts';
-import { Executors } from '../platform/node/executors.ts';
+import { BufferedOutput } from '../platform/node/io/buffered-output.ts';
+import { Executors } from '../platform/node/pool/executors.ts';
 import { linuxFs, linuxFsUnavailable } from '../platform/node/linux/index.ts';
 import { encodeTree } from '../platform/node/tree/encode-tree.ts';
-import { formatBytes } from '../units.ts';
+import { formatBytes } from '../format/units.ts';
 import type { Log } from './log.ts';
 import { parseChunkSizes, parseCompression, parseYesNo, type GlobalOptions } from './options.ts';
 import { primaryStore } from './stores.ts';

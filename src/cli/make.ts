@@ -2,14 +2,14 @@
 
 import { statSync } from 'node:fs';
 import { usageError } from '../errors.ts';
-import { toHex } from '../chunk-id.ts';
-import { blobIndexFlags, makeBlob } from '../engine/make-blob.ts';
+import { toHex } from '../chunk/chunk-id.ts';
+import { blobIndexFlags, makeBlob } from '../platform/node/pool/make-blob.ts';
 import { verboseFeatureFlagLines } from '../format/feature-flag-names.ts';
-import { writeFully } from '../platform/node/file-io.ts';
-import { openBlobInput } from '../platform/node/blob-file.ts';
-import { Executors } from '../platform/node/executors.ts';
-import { writeStdout } from '../platform/node/stdout.ts';
-import { formatBytes } from '../units.ts';
+import { writeFully } from '../platform/node/io/file-io.ts';
+import { openBlobInput } from '../platform/node/io/blob-file.ts';
+import { Executors } from '../platform/node/pool/executors.ts';
+import { writeStdout } from '../platform/node/io/stdout.ts';
+import { formatBytes } from '../format/units.ts';
 import { Log } from './log.ts';
 import { hasSuffix, stripFileUrl } from '../stores/locator.ts';
 import {

@@ -3,8 +3,8 @@
 
 import { usageError } from '../errors.ts';
 import { DEFAULT_CHUNK_SIZES, parseChunkSizeOption, type ChunkSizes } from '../chunker/sizes.ts';
-import { COMPRESSIONS, type Compression } from '../codecs/compression.ts';
-import { DIGESTS, type DigestName } from '../digest.ts';
+import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
+import { DIGESTS, type DigestName } from '../chunk/digest.ts';
 
 export interface GlobalOptions {
   verbose?: boolean;

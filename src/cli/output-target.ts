@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { networkError, unsupported } from '../errors.ts';
-import { AtomicFile } from '../platform/node/atomic-file.ts';
+import { AtomicFile } from '../platform/node/io/atomic-file.ts';
 import { classifyLocator } from '../stores/locator.ts';
 import type { RemoteContext } from './remote.ts';
 import { sshPushTarget } from './ssh-push-target.ts';

@@ -8,9 +8,9 @@
 // The work reports nothing itself: the reporter samples a snapshot function on a
 // timer, so the cost on the data path is a few additions per batch.
 
-import { formatBytes } from '../units.ts';
+import { formatBytes } from '../format/units.ts';
 import { usageError } from '../errors.ts';
-import { emptyFetchStats, type FetchStats } from '../engine/jobs.ts';
+import { emptyFetchStats, type FetchStats } from '../platform/node/pool/jobs.ts';
 
 export interface ProgressSnapshot {
   /** bytes done (of the blob or archive stream) */

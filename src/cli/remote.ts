@@ -4,8 +4,8 @@
 // rate limit's clock shared by all of them; and the run's ssh connections
 // (ssh-remotes.ts), which worker threads reach through the main thread.
 
-import type { RemoteConfig } from '../engine/jobs.ts';
-import { openIndexLocator, type IndexInput } from '../platform/node/index-input.ts';
+import type { RemoteConfig } from '../platform/node/pool/jobs.ts';
+import { openIndexLocator, type IndexInput } from '../platform/node/io/index-input.ts';
 import { HttpClient } from '../stores/http-client.ts';
 import { RateLimiter } from '../stores/rate-limiter.ts';
 import { usageError } from '../errors.ts';

@@ -8,15 +8,15 @@
 import { fstatSync, statSync } from 'node:fs';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexHeader } from '../format/index-file.ts';
-import type { DigestName } from '../digest.ts';
-import { chunkFile } from '../engine/chunk-pipeline.ts';
-import type { Executor } from '../engine/jobs.ts';
+import type { DigestName } from '../chunk/digest.ts';
+import { chunkFile } from '../platform/node/pool/chunk-pipeline.ts';
+import type { Executor } from '../platform/node/pool/jobs.ts';
 import { SeedIndex } from '../engine/seed-index.ts';
 import type { TreeSeedMap } from '../engine/tree-seed-map.ts';
-import { openBlobInput, type BlobInput } from '../platform/node/blob-file.ts';
+import { openBlobInput, type BlobInput } from '../platform/node/io/blob-file.ts';
 import type { LinuxFs } from '../platform/node/linux/index.ts';
-import { SeedCache, treeFingerprint, type ChunkList, type SeedParams } from '../platform/node/seed-cache.ts';
-import { indexSeedTree } from '../platform/node/tree/seed-tree.ts';
+import { SeedCache, treeFingerprint, type ChunkList, type SeedParams } from '../platform/node/seeds/seed-cache.ts';
+import { indexSeedTree } from '../platform/node/seeds/seed-tree.ts';
 import { unsupported } from '../errors.ts';
 import type { Log } from './log.ts';
 

@@ -6,9 +6,9 @@
 // of it.  Worker threads reach the stores' sessions through one StoreRelay,
 // their relay locators in the RemoteConfig every job carries.
 
-import { fromHex } from '../chunk-id.ts';
-import type { IndexInput } from '../platform/node/index-input.ts';
-import { StoreRelay } from '../platform/node/store-relay.ts';
+import { fromHex } from '../chunk/chunk-id.ts';
+import type { IndexInput } from '../platform/node/io/index-input.ts';
+import { StoreRelay } from '../platform/node/stores/store-relay.ts';
 import { PullSession } from '../platform/node/ssh/pull-session.ts';
 import { splitSshLocator } from '../platform/node/ssh/ssh-process.ts';
 import { classifyLocator } from '../stores/locator.ts';

@@ -5,13 +5,13 @@
 
 import { WasyncError, usageError } from '../errors.ts';
 import { digestOfFlags } from '../format/feature-flags.ts';
-import { formatBytes } from '../units.ts';
+import { formatBytes } from '../format/units.ts';
 import { openIndexStream } from '../engine/index-stream.ts';
 import { DistinctChunks, type ChunkVerdict } from '../engine/verify.ts';
-import type { VerifyResult } from '../engine/jobs.ts';
-import { handled } from '../engine/chunk-pipeline.ts';
-import { Executors } from '../platform/node/executors.ts';
-import { openIndexLocator } from '../platform/node/index-input.ts';
+import type { VerifyResult } from '../platform/node/pool/jobs.ts';
+import { handled } from '../platform/node/pool/chunk-pipeline.ts';
+import { Executors } from '../platform/node/pool/executors.ts';
+import { openIndexLocator } from '../platform/node/io/index-input.ts';
 import { hasSuffix, stripFileUrl } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { Progress, progressMode } from './progress.ts';

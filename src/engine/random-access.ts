@@ -16,10 +16,10 @@
 // chunk id and every store (chunkMissing / chunkCorrupt).
 
 import { chunkCorrupt, chunkMissing, WasyncError } from '../errors.ts';
-import { toHex } from '../chunk-id.ts';
+import { toHex } from '../chunk/chunk-id.ts';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexEntry } from '../format/index-file.ts';
-import type { DigestName } from '../digest.ts';
+import type { DigestName } from '../chunk/digest.ts';
 
 /** Positional reads of a byte sequence of known size. */
 export interface ReadAt {

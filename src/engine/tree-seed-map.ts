@@ -5,7 +5,7 @@
 // the bytes are checked against the chunk id when used, so a seed that changed
 // since it was indexed costs a store fetch, never wrong data.
 
-import type { RecipePiece } from './jobs.ts';
+import type { RecipePiece } from '../platform/node/pool/jobs.ts';
 
 const ARENA_STEP = 1 << 20;
 

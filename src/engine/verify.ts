@@ -6,10 +6,10 @@
 // invalid when some store has it but no copy is good (the reason is kept), and
 // fine otherwise; the first good copy ends the search, as extraction would use it.
 
-import { toHex } from '../chunk-id.ts';
+import { toHex } from '../chunk/chunk-id.ts';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexEntry } from '../format/index-file.ts';
-import type { DigestName } from '../digest.ts';
+import type { DigestName } from '../chunk/digest.ts';
 import type { ChunkStoreReader } from './random-access.ts';
 
 /** What the page sets as window.wasyncReport, and `verify --json` prints. */

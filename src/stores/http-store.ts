@@ -4,7 +4,7 @@
 // always the compressed .cacnk.  Writing (PUT) needs a server that takes it, such
 // as `wasync serve --writable`.
 
-import { CHUNK_SUFFIX, chunkPathBase } from '../chunk-id.ts';
+import { CHUNK_SUFFIX, chunkPathBase } from '../chunk/chunk-id.ts';
 import type { ChunkStoreReader, StoredChunk } from '../engine/random-access.ts';
 import { networkError } from '../errors.ts';
 import { HttpClient, type HttpOptions } from './http-client.ts';

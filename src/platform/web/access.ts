@@ -10,7 +10,7 @@
 // workers hand each other a chunk instead of fetching it twice.
 
 import { wasmHashFactory } from '../../digest-wasm.ts';
-import type { DigestName, HashFactory } from '../../digest.ts';
+import type { DigestName, HashFactory } from '../../chunk/digest.ts';
 import { ChunkTableBuilder, IndexReadAt, type ChunkAccess, type ChunkTable, type IndexReadAtOptions } from '../../engine/random-access.ts';
 import { DistinctChunks, verifyChunk, type ChunkVerdict, type VerifyAccess } from '../../engine/verify.ts';
 import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../format/feature-flags.ts';

@@ -15,8 +15,8 @@
 // is left to the workers, and one a worker could not fetch is fetched again
 // here, so a failure is reported by whoever meets it, with its own message.
 
-import { toHex } from '../../chunk-id.ts';
-import type { DigestName } from '../../digest.ts';
+import { toHex } from '../../chunk/chunk-id.ts';
+import type { DigestName } from '../../chunk/digest.ts';
 import type { ChunkVerdict, VerifyAccess } from '../../engine/verify.ts';
 import { WasyncError, chunkMissing } from '../../errors.ts';
 import { fetchVerified } from './access.ts';

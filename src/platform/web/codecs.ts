@@ -19,7 +19,7 @@
 import { ZSTDDecoder } from 'zstddec';
 import { gunzipSync } from 'fflate';
 import xzDecompress from 'xz-decompress';
-import { detectCompression, type Compression } from '../../codecs/compression.ts';
+import { detectCompression, type Compression } from '../../chunk/compression.ts';
 
 let zstd: Promise<ZSTDDecoder> | undefined;
 

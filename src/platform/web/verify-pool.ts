@@ -16,8 +16,8 @@
 // to reuse; batches are therefore made of whichever chunks are left, not of
 // fixed slices of the list.
 
-import type { DigestName } from '../../digest.ts';
-import { toHex } from '../../chunk-id.ts';
+import type { DigestName } from '../../chunk/digest.ts';
+import { toHex } from '../../chunk/chunk-id.ts';
 import { CHUNK_ID_SIZE } from '../../format/constants.ts';
 import { report, type ChunkVerdict, type DistinctChunks, type VerifyReport } from '../../engine/verify.ts';
 import type { ChunkShare } from './chunk-share.ts';

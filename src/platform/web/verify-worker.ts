@@ -7,7 +7,7 @@
 
 import { CHUNK_ID_SIZE } from '../../format/constants.ts';
 import { type ChunkVerdict, type VerifyAccess } from '../../engine/verify.ts';
-import type { DigestName } from '../../digest.ts';
+import type { DigestName } from '../../chunk/digest.ts';
 import { Semaphore } from '../../stores/semaphore.ts';
 import { fetchVerified, webChunkAccess } from './access.ts';
 import { loadCodecs } from './codecs.ts';

@@ -15,7 +15,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../../../errors.ts';
-import { NbdSession, type NbdExport } from '../../../nbd/session.ts';
+import { NbdSession, type NbdExport } from '../../../protocol/nbd-session.ts';
 
 export type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 

@@ -13,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { WasyncError, ioError, usageError } from '../../../errors.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
-import { toHex } from '../../../chunk-id.ts';
+import { toHex } from '../../../chunk/chunk-id.ts';
 import {
   ABORT_EBADMSG,
   ABORT_ENOENT,
@@ -36,8 +36,8 @@ import {
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
 import type { RateLimiter } from '../../../stores/rate-limiter.ts';
-import { ChunkCodec } from '../codecs.ts';
-import { LocalStore } from '../local-store.ts';
+import { ChunkCodec } from '../stores/chunk-codec.ts';
+import { LocalStore } from '../stores/local-store.ts';
 import { FrameChannel } from './frame-channel.ts';
 
 export interface ServeSpec {

@@ -13,7 +13,7 @@
 // (ReplayCache).  ABORT, a malformed frame or the end of the child fails every
 // waiting reader with one error naming the host and the remote command.
 
-import { toHex } from '../../../chunk-id.ts';
+import { toHex } from '../../../chunk/chunk-id.ts';
 import { WasyncError, networkError } from '../../../errors.ts';
 import {
   CA_PROTOCOL_GOODBYE,

@@ -13,8 +13,8 @@
 // way.  A chunk that is corrupt or MISSING, or a malformed frame, is answered
 // with ABORT; the command fails and the old index, if any, stays.
 
-import { toHex } from '../../../chunk-id.ts';
-import type { DigestName } from '../../../digest.ts';
+import { toHex } from '../../../chunk/chunk-id.ts';
+import type { DigestName } from '../../../chunk/digest.ts';
 import { WasyncError, chunkCorrupt, formatError, networkError, usageError } from '../../../errors.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import { digestOfFlags } from '../../../format/feature-flags.ts';
@@ -37,10 +37,10 @@ import {
   encodeRequest,
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
-import { AtomicFile } from '../atomic-file.ts';
-import { ChunkCheck } from '../chunk-check.ts';
-import { writeFully } from '../file-io.ts';
-import { LocalStore } from '../local-store.ts';
+import { AtomicFile } from '../io/atomic-file.ts';
+import { ChunkCheck } from '../stores/chunk-check.ts';
+import { writeFully } from '../io/file-io.ts';
+import { LocalStore } from '../stores/local-store.ts';
 import { FrameChannel } from './frame-channel.ts';
 import type { ServeSpec } from './pull-server.ts';
 

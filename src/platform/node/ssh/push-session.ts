@@ -9,7 +9,7 @@
 // succeeded only when, after that, the remote command exits with status 0
 // (casync installs the index after its GOODBYE).
 
-import { toHex } from '../../../chunk-id.ts';
+import { toHex } from '../../../chunk/chunk-id.ts';
 import { WasyncError, networkError } from '../../../errors.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import {
@@ -29,7 +29,7 @@ import {
   encodeMissing,
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
-import type { LocalStore } from '../local-store.ts';
+import type { LocalStore } from '../stores/local-store.ts';
 import { SshProcess, type SessionSpec } from './ssh-process.ts';
 
 export interface PushResult {

@@ -7,7 +7,7 @@
 // devices, FIFOs, sockets); nothing follows a symlink.
 
 import { chmodSync } from 'node:fs';
-import { chownFd } from '../fd-io.ts';
+import { chownFd } from '../io/fd-io.ts';
 import { WasyncError } from '../../../errors.ts';
 import {
   CA_FORMAT_WITH_16BIT_UIDS,

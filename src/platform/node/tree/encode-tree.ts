@@ -15,11 +15,11 @@ import {
   CA_FORMAT_EXCLUDE_NODUMP,
   CA_FORMAT_EXCLUDE_SUBMOUNTS,
 } from '../../../format/feature-flags.ts';
-import { ExcludeRules } from '../../../tree/exclude.ts';
-import { RING_PIECE } from '../../../engine/ring-writer.ts';
+import { ExcludeRules } from '../../../format/exclude.ts';
+import { RING_PIECE } from '../pool/ring-writer.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux } from './read-node.ts';
-import { lstatPrecise } from '../fd-io.ts';
+import { lstatPrecise } from '../io/fd-io.ts';
 
 export interface CatarSink {
   write(bytes: Uint8Array): Promise<void>;

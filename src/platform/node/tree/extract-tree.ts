@@ -17,14 +17,14 @@ import { WasyncError, ioError } from '../../../errors.ts';
 import type { CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
 import type { LinuxFs } from '../linux/index.ts';
-import type { Executor, FilesJob, FilesResult, Origin } from '../../../engine/jobs.ts';
+import type { Executor, FilesJob, FilesResult, Origin } from '../pool/jobs.ts';
 import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
 import { MetadataApplier, type Fresh, type UidShift } from './apply-metadata.ts';
 import { Remover } from './remove-tree.ts';
 import { HardLinker } from './hardlink.ts';
 import { Cloner } from './reflink.ts';
 import { FileWriter, UMASK, temporaryName, wrapError } from './file-writer.ts';
-import { FileBatchBuilder } from '../../../engine/file-batch.ts';
+import { FileBatchBuilder } from '../pool/file-batch.ts';
 
 export interface ExtractTreeOptions {
   target: string;

@@ -10,7 +10,7 @@ import { threadId } from 'node:worker_threads';
 import { WasyncError } from '../../../errors.ts';
 import { S_IFDIR, S_IFMT, type CatarNode } from '../../../format/catar-node.ts';
 import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
-import { truncateFd, writeAt } from '../fd-io.ts';
+import { truncateFd, writeAt } from '../io/fd-io.ts';
 import type { Fresh, MetadataApplier } from './apply-metadata.ts';
 import type { Remover } from './remove-tree.ts';
 

@@ -27,7 +27,7 @@ import type { CatarNode } from '../../../format/catar-node.ts';
 import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { NodeReader } from './read-node.ts';
-import { fstatPrecise, readAt } from '../fd-io.ts';
+import { fstatPrecise, readAt } from '../io/fd-io.ts';
 
 const MAX_CANDIDATES = 4;
 const UID_FLAGS = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;

@@ -17,7 +17,7 @@ import {
   CA_FORMAT_WITH_XATTRS,
 } from '../../../format/feature-flags.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, basicNode, type CatarNode } from '../../../format/catar-node.ts';
-import { major, minor } from '../blob-file.ts';
+import { major, minor } from '../io/blob-file.ts';
 import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type LinuxFs } from '../linux/index.ts';
 
 const XATTR_ACL_ACCESS = 'system.posix_acl_access';

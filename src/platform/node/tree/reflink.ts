@@ -4,7 +4,7 @@
 // further tries and the bytes are written as usual.
 
 import { closeSync, constants, openSync } from 'node:fs';
-import type { Origin } from '../../../engine/jobs.ts';
+import type { Origin } from '../pool/jobs.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { HOLE_BLOCK } from './file-writer.ts';
 

@@ -3,7 +3,7 @@
 // produces them, and any failure aborts the extraction so no temporary is left.
 
 import { CatarDecoder } from '../../../format/catar-decoder.ts';
-import type { Origin } from '../../../engine/jobs.ts';
+import type { Origin } from '../pool/jobs.ts';
 import { TreeExtractor, type ExtractTreeOptions } from './extract-tree.ts';
 
 /** Decodes a catar stream, pushed in pieces, into the target directory. */

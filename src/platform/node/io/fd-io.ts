@@ -1,0 +1,133 @@
+// Descriptor I/O and stat that work on any descriptor of the process, whichever
+// thread or library opened it, and stat times to the nanosecond, on every
+// runtime (see runtime.ts for why Deno needs this).
+//
+// On Node and Bun these are node:fs itself.  On Deno, whose node:fs refuses
+// descriptors it did not open on the calling thread and rounds stat times to
+// milliseconds, they go to libc through the Linux adapter's table (pread,
+// pwrite, ftruncate, fchown, statx).  Without that table on Deno they throw
+// EUNSUPPORTED, saying why, rather than fail later with a bare EBADF or write
+// archives with rounded times.
+//
+// Errors are Node-style (code, errno, syscall), as node:fs throws them, so the
+// callers' ioError() wrapping is unchanged.
+
+import { fchownSync, fstatSync, ftruncateSync, lstatSync, readSync, writeSync, type BigIntStats } from 'node:fs';
+import { WasyncError } from '../../../errors.ts';
+import { AT_FDCWD, libcUnavailable, loadLibc, sysError, type Libc } from '../linux/libc.ts';
+import { koffiBackend } from '../linux/libc-koffi.ts';
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, STATX_SIZE, STX } from '../linux/fs-info.ts';
+import { FS_FOREIGN_FDS_REFUSED, FS_STAT_TIMES_IN_MS, RUNTIME_VERSION } from './runtime.ts';
+
+const ENOENT = 2;
+const NS = 1_000_000_000n;
+
+let table: Libc | undefined;
+
+function libc(what: string): Libc {
+  if (table) return table;
+  const l = loadLibc([koffiBackend]);
+  if (!l) {
+    throw new WasyncError('EUNSUPPORTED', `${what} on ${RUNTIME_VERSION} needs libc through koffi: ${libcUnavailable()}`);
+  }
+  return (table = l);
+}
+
+/** Bytes of a buffer as a pointer koffi can lend to C (a view, no copy). */
+const view = (b: Uint8Array, off: number, len: number) => b.subarray(off, off + len);
+
+/** pread(): bytes read into buf[off, off + len) from file offset pos (0 at the end). */
+export function readAt(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+  if (!FS_FOREIGN_FDS_REFUSED) return readSync(fd, buf, off, len, pos);
+  const c = libc('reading a shared descriptor');
+  const n = c.pread(fd, view(buf, off, len), len, pos);
+  if (n < 0) throw sysError(c, 'read', c.errno());
+  return n;
+}
+
+/** pwrite(): bytes written from buf[off, off + len) at file offset pos. */
+export function writeAt(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+  if (!FS_FOREIGN_FDS_REFUSED) return writeSync(fd, buf, off, len, pos);
+  const c = libc('writing a shared descriptor');
+  const n = c.pwrite(fd, view(buf, off, len), len, pos);
+  if (n < 0) throw sysError(c, 'write', c.errno());
+  return n;
+}
+
+export function truncateFd(fd: number, size: number): void {
+  if (!FS_FOREIGN_FDS_REFUSED) return ftruncateSync(fd, size);
+  const c = libc('truncating a shared descriptor');
+  if (c.ftruncate(fd, size) < 0) throw sysError(c, 'ftruncate', c.errno());
+}
+
+export function chownFd(fd: number, uid: number, gid: number): void {
+  if (!FS_FOREIGN_FDS_REFUSED) return fchownSync(fd, uid, gid);
+  const c = libc('changing the owner through a shared descriptor');
+  if (c.fchown(fd, uid >>> 0, gid >>> 0) < 0) throw sysError(c, 'fchown', c.errno());
+}
+
+/** lstat() with nanosecond times; undefined if the path does not exist. */
+export function lstatPrecise(path: Buffer | string): BigIntStats | undefined {
+  if (!FS_STAT_TIMES_IN_MS) return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  const c = libc('reading nanosecond times');
+  const p = Buffer.concat([Buffer.from(path), Buffer.alloc(1)]);
+  return statx(c, AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, typeof path === 'string' ? path : path.toString());
+}
+
+/** fstat() with nanosecond times, of any descriptor. */
+export function fstatPrecise(fd: number): BigIntStats {
+  if (!FS_STAT_TIMES_IN_MS && !FS_FOREIGN_FDS_REFUSED) return fstatSync(fd, { bigint: true });
+  return statx(libc('reading nanosecond times'), fd, Buffer.alloc(1), AT_EMPTY_PATH, `<fd ${fd}>`)!;
+}
+
+const stx = Buffer.alloc(Math.max(STATX_SIZE, 4096));
+
+function statx(c: Libc, dirfd: number, path: Buffer, flags: number, name: string): BigIntStats | undefined {
+  if (c.statx(dirfd, path, flags, STATX_BASIC_STATS, stx) < 0) {
+    const errno = c.errno();
+    if (errno === ENOENT) return undefined;
+    throw sysError(c, 'statx', errno, name);
+  }
+  return statxStats(stx);
+}
+
+/** What node:fs's BigIntStats holds, from a struct statx (glibc's dev_t encoding). */
+function statxStats(b: Buffer): BigIntStats {
+  const makedev = (major: number, minor: number) =>
+    BigInt((major & 0xfff) * 0x100 + (minor & 0xff) + (minor >>> 8) * 0x10_0000) + (BigInt(major >>> 12) << 44n);
+  const time = (off: number) => b.readBigInt64LE(off) * NS + BigInt(b.readUInt32LE(off + 8));
+  const mode = BigInt(b.readUInt16LE(STX.mode));
+  const type = mode & 0o170000n;
+  const ns = { atimeNs: time(STX.atime), mtimeNs: time(STX.mtime), ctimeNs: time(STX.ctime), birthtimeNs: 0n };
+  const ms = (v: bigint) => v / 1_000_000n;
+  const date = (v: bigint) => new Date(Number(ms(v)));
+  const st = {
+    dev: makedev(b.readUInt32LE(STX.devMajor), b.readUInt32LE(STX.devMinor)),
+    ino: b.readBigUInt64LE(STX.ino),
+    mode,
+    nlink: BigInt(b.readUInt32LE(STX.nlink)),
+    uid: BigInt(b.readUInt32LE(STX.uid)),
+    gid: BigInt(b.readUInt32LE(STX.gid)),
+    rdev: makedev(b.readUInt32LE(STX.rdevMajor), b.readUInt32LE(STX.rdevMinor)),
+    size: b.readBigUInt64LE(STX.size),
+    blksize: 4096n,
+    blocks: b.readBigUInt64LE(STX.blocks),
+    ...ns,
+    atimeMs: ms(ns.atimeNs),
+    mtimeMs: ms(ns.mtimeNs),
+    ctimeMs: ms(ns.ctimeNs),
+    birthtimeMs: 0n,
+    atime: date(ns.atimeNs),
+    mtime: date(ns.mtimeNs),
+    ctime: date(ns.ctimeNs),
+    birthtime: new Date(0),
+    isFile: () => type === 0o100000n,
+    isDirectory: () => type === 0o040000n,
+    isSymbolicLink: () => type === 0o120000n,
+    isBlockDevice: () => type === 0o060000n,
+    isCharacterDevice: () => type === 0o020000n,
+    isFIFO: () => type === 0o010000n,
+    isSocket: () => type === 0o140000n,
+  };
+  return st as unknown as BigIntStats;
+}

@@ -1,0 +1,160 @@
+// The fetch job (engine/jobs.ts FetchJob) on Node: each chunk of a batch is
+// taken from what the plan says first (known zeros, a seed file, a seed tree's
+// recipe), checked against its id, and otherwise from the stores.  Output goes
+// to its offset in the target, or into one buffer returned in order.
+//
+// Chunks that only a remote store has are requested as soon as the job arrives
+// (prefetch), before the thread is free to assemble it, so the next batches'
+// requests are in flight while this one is written; the assembling itself runs
+// one job at a time (JobRunner), because it shares this thread's buffers.
+
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { toHex } from '../../../chunk/chunk-id.ts';
+import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
+import type { StoredChunk } from '../../../engine/random-access.ts';
+import {
+  FETCH_PLAN_FIELDS,
+  Source,
+  emptyFetchStats,
+  type FetchJob,
+  type FetchResult,
+  type FileRef,
+  type Origin,
+  type RecipePiece,
+} from './jobs.ts';
+import type { ChunkCheck } from '../stores/chunk-check.ts';
+import { readFully, writeFully } from '../io/file-io.ts';
+import { isRemote, type StoreSet } from '../stores/store-set.ts';
+
+export type Prefetched = Map<number, Promise<StoredChunk | null>>;
+
+const SOURCE_STATS = {
+  store: ['fromStore', 'fromStoreBytes'],
+  cache: ['fromCache', 'fromCacheBytes'],
+  remote: ['fromRemote', 'fromRemoteBytes'],
+} as const;
+
+export class FetchRunner {
+  private buf = Buffer.alloc(0);
+
+  constructor(
+    private readonly check: ChunkCheck,
+    private readonly stores: StoreSet,
+  ) {}
+
+  /** Starts the requests for the job's store chunks that only remote stores have. */
+  prefetch(job: FetchJob): Prefetched {
+    const early: Prefetched = new Map();
+    // On a block device most chunks are usually right already: look first.
+    if (job.compareOutput || !job.stores.some(isRemote)) return early;
+    const n = job.ids.length / CHUNK_ID_SIZE;
+    for (let i = 0; i < n; i++) {
+      if (job.plan[i * FETCH_PLAN_FIELDS + 2] !== Source.Store) continue;
+      const hex = toHex(job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE));
+      const p = this.stores.prefetch(job.stores, hex, job.remote);
+      if (p) early.set(i, p);
+    }
+    return early;
+  }
+
+  async run(job: FetchJob, early: Prefetched): Promise<FetchResult> {
+    const stats = emptyFetchStats();
+    const warnings: string[] = [];
+    const origins: Origin[] = [];
+    const n = job.ids.length / CHUNK_ID_SIZE;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += job.plan[i * FETCH_PLAN_FIELDS + 1];
+    // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
+    const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
+    let collectedAt = 0;
+    for (let i = 0; i < n; i++) {
+      const [offset, size, source, seedNo, seedOffset] = job.plan.subarray(i * FETCH_PLAN_FIELDS, (i + 1) * FETCH_PLAN_FIELDS);
+      const id = job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE);
+      let data: Uint8Array | null = null;
+      if (job.out && job.compareOutput && this.check.matches(job.digest, id, this.read(job.out, offset, size))) {
+        stats.unchanged++;
+        stats.unchangedBytes += size;
+        continue;
+      }
+      if (source === Source.Zero) {
+        stats.zero++;
+        stats.zeroBytes += size;
+        if (job.out && job.holes) continue;
+        data = this.check.zeroBytes(size);
+      } else if (source === Source.Seed || source === Source.Recipe) {
+        const candidate =
+          source === Source.Seed ? this.read(job.seeds[seedNo], seedOffset, size) : this.rebuild(job.recipes![seedOffset], size);
+        if (candidate && this.check.matches(job.digest, id, candidate)) {
+          data = candidate;
+          stats.fromSeed++;
+          stats.fromSeedBytes += size;
+          if (source === Source.Recipe) addOrigins(origins, job.recipes![seedOffset], offset);
+        } else stats.seedMisses++;
+      }
+      if (!data) {
+        const got = await this.stores.fromStores(job.stores, job.digest, id, toHex(id), size, warnings, job.remote, early.get(i));
+        data = got.data;
+        const [count, bytes] = SOURCE_STATS[got.source];
+        stats[count]++;
+        stats[bytes] += size;
+      }
+      if (collected) {
+        collected.set(data, collectedAt);
+        collectedAt += size;
+      } else {
+        writeFully(job.out as FileRef, data, offset);
+      }
+    }
+    return { stats, data: collected, warnings, origins };
+  }
+
+  private read(f: FileRef, pos: number, len: number): Uint8Array {
+    this.grow(len);
+    readFully(f, this.buf, 0, len, pos);
+    return this.buf.subarray(0, len);
+  }
+
+  private grow(len: number) {
+    if (this.buf.length < len) this.buf = Buffer.allocUnsafe(Math.max(len, 1 << 20));
+  }
+
+  /** A chunk from a seed tree's pieces; null if a file is gone or shorter now. */
+  private rebuild(pieces: RecipePiece[], size: number): Uint8Array | null {
+    this.grow(size);
+    let at = 0;
+    for (const p of pieces) {
+      if ('bytes' in p) {
+        this.buf.set(p.bytes, at);
+        at += p.bytes.length;
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = openSync(Buffer.from(p.path.buffer, p.path.byteOffset, p.path.length), constants.O_RDONLY | constants.O_NOFOLLOW);
+      } catch {
+        return null;
+      }
+      try {
+        for (let done = 0; done < p.length; ) {
+          const n = readSync(fd, this.buf, at + done, p.length - done, p.offset + done);
+          if (n === 0) return null;
+          done += n;
+        }
+      } catch {
+        return null;
+      } finally {
+        closeSync(fd);
+      }
+      at += p.length;
+    }
+    return at === size ? this.buf.subarray(0, size) : null;
+  }
+}
+
+/** The file pieces of a recipe used for the chunk at stream offset `at`. */
+function addOrigins(origins: Origin[], pieces: RecipePiece[], at: number) {
+  for (const p of pieces) {
+    if ('path' in p) origins.push({ offset: at, length: p.length, path: p.path, fileOffset: p.offset });
+    at += 'bytes' in p ? p.bytes.length : p.length;
+  }
+}

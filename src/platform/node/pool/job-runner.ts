@@ -1,0 +1,171 @@
+// Runs chunk-engine jobs (engine/jobs.ts) on Node.  One JobRunner per thread
+// keeps a read buffer, the wasm scanner and codec contexts across jobs, so jobs
+// run one at a time; only a fetch job's requests to remote stores start at once
+// (FetchRunner.prefetch), ahead of its turn.
+
+import { createHash, type Hash } from 'node:crypto';
+import { WasyncError } from '../../../errors.ts';
+import { CandidateScanner } from '../../../chunker/scanner.ts';
+import { BUZHASH_WINDOW } from '../../../chunker/sizes.ts';
+import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
+import { toHex } from '../../../chunk/chunk-id.ts';
+import {
+  SCAN_SEGMENT,
+  type ChunkJob,
+  type ChunkResult,
+  type DigestJob,
+  type InputRef,
+  type Job,
+  type ScanJob,
+  type ScanResult,
+  type FilesJob,
+  type FilesResult,
+} from './jobs.ts';
+import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
+import { FileWriter } from '../tree/file-writer.ts';
+import { unpackFiles } from './file-batch.ts';
+import { MetadataApplier } from '../tree/apply-metadata.ts';
+import { Remover } from '../tree/remove-tree.ts';
+import { ChunkCheck } from '../stores/chunk-check.ts';
+import { FetchRunner } from './fetch-job.ts';
+import { readInput } from '../io/file-io.ts';
+import { StoreSet, isRemote } from '../stores/store-set.ts';
+import { uploadChunks } from './upload.ts';
+import { runVerify } from './verify-job.ts';
+
+export interface JobOutput {
+  result: unknown;
+  transfer: ArrayBuffer[];
+}
+
+export class JobRunner {
+  private scanner: CandidateScanner | undefined;
+  private readonly check = new ChunkCheck();
+  private readonly stores = new StoreSet(this.check);
+  private readonly fetcher = new FetchRunner(this.check, this.stores);
+  private buf = Buffer.alloc(0);
+  private running: Hash | undefined;
+  private turn: Promise<unknown> = Promise.resolve();
+
+  run(job: Job): Promise<JobOutput> {
+    const early = job.kind === 'fetch' ? this.fetcher.prefetch(job) : null;
+    const p = this.turn.then(() => this.runNow(job, early));
+    this.turn = p.catch(() => undefined);
+    return p;
+  }
+
+  private async runNow(job: Job, early: ReturnType<FetchRunner['prefetch']> | null): Promise<JobOutput> {
+    switch (job.kind) {
+      case 'scan': {
+        const r = this.scan(job);
+        return { result: r, transfer: [r.candidates.buffer as ArrayBuffer] };
+      }
+      case 'chunks': {
+        const r = await this.chunks(job);
+        return { result: r, transfer: [r.ids.buffer as ArrayBuffer] };
+      }
+      case 'digest':
+        return { result: this.digestRange(job), transfer: [] };
+      case 'fetch': {
+        const r = await this.fetcher.run(job, early!);
+        return { result: r, transfer: r.data ? [r.data.buffer as ArrayBuffer] : [] };
+      }
+      case 'files':
+        return { result: this.files(job), transfer: [] };
+      case 'verify':
+        return { result: await runVerify(job), transfer: [] };
+    }
+  }
+
+  private scan(job: ScanJob): ScanResult {
+    this.scanner ??= new CandidateScanner(SCAN_SEGMENT);
+    const lookBehind = Math.min(BUZHASH_WINDOW - 1, job.start);
+    const base = job.start - lookBehind;
+    const len = job.end - base;
+    readInput(job.input, this.scanner.window(), 0, len, base);
+    const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d, base);
+    return { candidates, base };
+  }
+
+  private async chunks(job: ChunkJob): Promise<ChunkResult> {
+    const n = job.chunks.length / 2;
+    const first = job.chunks[0];
+    const total = job.chunks[2 * n - 2] + job.chunks[2 * n - 1] - first;
+    const data = this.read(job.input, first, total);
+    const remote = job.store !== null && isRemote(job.store);
+    const local = job.store === null || remote ? null : this.stores.local(job.store);
+    const ids = new Uint8Array(n * CHUNK_ID_SIZE);
+    const upload: { hex: string; chunk: Uint8Array }[] = [];
+    let stored = 0;
+    let storedBytes = 0;
+    for (let i = 0; i < n; i++) {
+      const o = job.chunks[2 * i] - first;
+      const chunk = data.subarray(o, o + job.chunks[2 * i + 1]);
+      const id = this.check.idOf(job.digest, chunk);
+      ids.set(id, i * CHUNK_ID_SIZE);
+      if (remote) upload.push({ hex: toHex(id), chunk });
+      if (!local) continue;
+      const hex = toHex(id);
+      if (local.has(hex)) continue;
+      const packed = await this.check.codec.compress(job.compression, chunk);
+      if (local.write(hex, packed)) {
+        stored++;
+        storedBytes += packed.length;
+      }
+    }
+    if (remote) {
+      const r = await uploadChunks(this.stores.remote(job.store!, job.remote), this.stores.gate(job.remote), upload, (c) =>
+        this.check.codec.compress(job.compression, c),
+      );
+      stored += r.stored;
+      storedBytes += r.storedBytes;
+    }
+    return { ids, stored, storedBytes };
+  }
+
+  private digestRange(job: DigestJob): Uint8Array | null {
+    this.running ??= createHash(job.digest);
+    for (let pos = job.start; pos < job.end; pos += SCAN_SEGMENT) {
+      const len = Math.min(SCAN_SEGMENT, job.end - pos);
+      this.running.update(this.read(job.input, pos, len));
+    }
+    if (!job.final) return null;
+    const d = this.running.digest();
+    this.running = undefined;
+    return d;
+  }
+
+  private writers = new Map<string, { writer: FileWriter; warnings: string[] }>();
+
+  /** Small extracted files: written whole, in order, by this thread. */
+  private files(job: FilesJob): FilesResult {
+    const key = `${job.replay}:${job.uidShift?.shift}:${job.uidShift?.range}:${job.punchHoles}:${job.undoImmutable}`;
+    let w = this.writers.get(key);
+    if (!w) {
+      const linux = linuxFs();
+      if (!linux) throw new WasyncError('EUNSUPPORTED', `writing files needs the Linux adapter: ${linuxFsUnavailable()}`);
+      const warnings: string[] = [];
+      const meta = new MetadataApplier(linux, job.replay, job.uidShift, (m) => warnings.push(m));
+      w = { writer: new FileWriter(linux, meta, new Remover(linux, job.undoImmutable), job.punchHoles), warnings };
+      this.writers.set(key, w);
+    }
+    for (const f of unpackFiles(job.files)) {
+      const name = Buffer.from(f.name.buffer, f.name.byteOffset, f.name.length);
+      const path = `${f.dirPath}/${name}`;
+      w.writer.writeWhole({ dirfd: f.dirfd, name, node: f.node, fresh: f.fresh, dirCreated: f.dirCreated, path }, f.data);
+    }
+    return { warnings: w.warnings.splice(0) };
+  }
+
+  /** Input bytes, valid until the next read: a view of the ring where possible, else read into this thread's buffer. */
+  private read(f: InputRef, pos: number, len: number): Uint8Array {
+    if ('ring' in f) {
+      const size = f.ring.byteLength;
+      const at = pos % size;
+      if (at + len <= size) return new Uint8Array(f.ring, at, len);
+    }
+    if (this.buf.length < len) this.buf = Buffer.allocUnsafe(Math.max(len, 1 << 20));
+    readInput(f, this.buf, 0, len, pos);
+    return this.buf.subarray(0, len);
+  }
+}

@@ -1,0 +1,217 @@
+// The units of work the chunk engine hands to its executor, usually a pool of
+// worker threads.  Jobs carry file descriptors and store paths rather than data:
+// a worker reads its own input (threads share the process's descriptors), so the
+// main thread never copies image bytes, and every core hashes, compresses and
+// writes.  The Node implementation is platform/node/job-runner.ts.
+
+import type { Compression } from '../../../chunk/compression.ts';
+import type { DigestName } from '../../../chunk/digest.ts';
+import type { PackedFiles } from './file-batch.ts';
+import type { ChunkVerdict } from '../../../engine/verify.ts';
+
+/** Bytes one scan job covers; also the scanner's window size. */
+export const SCAN_SEGMENT = 8 << 20;
+
+/** A file (or block device) region given by descriptor; `path` names it in errors. */
+export interface FileRef {
+  fd: number;
+  path: string;
+}
+
+/**
+ * A stream being produced into a shared ring buffer: stream offset p lives at
+ * p mod ring.byteLength.  The producer never overwrites bytes a job may still
+ * read (see ChunkPipeline.release).
+ */
+export interface RingRef {
+  ring: SharedArrayBuffer;
+  path: string;
+}
+
+export type InputRef = FileRef | RingRef;
+
+/** Just the descriptor and name, so that a richer object can be posted to a worker. */
+export const fileRef = (f: FileRef): FileRef => ({ fd: f.fd, path: f.path });
+
+export const inputRef = (i: InputRef): InputRef => ('ring' in i ? { ring: i.ring, path: i.path } : fileRef(i));
+
+/** Candidate cut positions in input[start, end) (see chunker/cut-resolver.ts). */
+export interface ScanJob {
+  kind: 'scan';
+  input: InputRef;
+  start: number;
+  end: number;
+  d: number;
+}
+export interface ScanResult {
+  candidates: Uint32Array;
+  base: number;
+}
+
+/**
+ * How threads reach remote stores (URLs).  Everything is plain data, so a job
+ * carries it to a worker; the rate limit's clock is shared memory.
+ */
+export interface RemoteConfig {
+  /** requests in flight per thread */
+  concurrency: number;
+  attempts: number;
+  timeoutMs: number;
+  token?: string;
+  rateLimit: { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer } | null;
+  /** a local store that keeps every verified chunk fetched from a remote one */
+  cache: string | null;
+  /** ssh stores: their locators on the main thread's relay to their connections (platform/node/store-relay.ts) */
+  ssh?: Record<string, string> | null;
+}
+
+/** Digests chunks [offset, offset + size) of input and, with a store (a path or URL), stores them. */
+export interface ChunkJob {
+  kind: 'chunks';
+  input: InputRef;
+  /** offset, size pairs, ascending and contiguous */
+  chunks: Float64Array;
+  digest: DigestName;
+  store: string | null;
+  compression: Compression;
+  remote?: RemoteConfig;
+}
+export interface ChunkResult {
+  ids: Uint8Array;
+  stored: number;
+  storedBytes: number;
+}
+
+/** Feeds input[start, end) to this thread's running digest; `final` returns it. */
+export interface DigestJob {
+  kind: 'digest';
+  input: InputRef;
+  start: number;
+  end: number;
+  digest: DigestName;
+  final: boolean;
+}
+
+export const Source = { Store: 0, Seed: 1, Zero: 2, Recipe: 3 } as const;
+
+/** Part of a chunk rebuilt from a seed tree: kept record bytes, or a file range. */
+export type RecipePiece = { bytes: Uint8Array } | { path: Uint8Array; offset: number; length: number };
+
+/**
+ * Assembles chunks into the output.  For each chunk: its id (packed in `ids`),
+ * its size and output offset, and where to look first (a seed location, or
+ * known zeros).  Output: pwrite to `out`, or returned in order when out is null.
+ */
+export interface FetchJob {
+  kind: 'fetch';
+  ids: Uint8Array;
+  /** per chunk: output offset, size, source, seed number, seed offset */
+  plan: Float64Array;
+  digest: DigestName;
+  /** store locators (paths, URLs) in the order they are tried */
+  stores: string[];
+  remote?: RemoteConfig;
+  seeds: FileRef[];
+  out: FileRef | null;
+  /** Leave zero chunks as holes (fresh output file) instead of writing them. */
+  holes: boolean;
+  /** Output already holds data (block device): skip chunks that are already right. */
+  compareOutput: boolean;
+  /** Source.Recipe chunks: the plan's seed-offset field indexes this list. */
+  recipes?: RecipePiece[][];
+}
+export const FETCH_PLAN_FIELDS = 5;
+/** Where a fetch job's chunks came from: counts and bytes per source. */
+export interface FetchStats {
+  /** local stores (--store, --extra-store) */
+  fromStore: number;
+  fromStoreBytes: number;
+  /** the --cache store */
+  fromCache: number;
+  fromCacheBytes: number;
+  /** remote stores (network) */
+  fromRemote: number;
+  fromRemoteBytes: number;
+  fromSeed: number;
+  fromSeedBytes: number;
+  zero: number;
+  zeroBytes: number;
+  /** block devices: chunks already right */
+  unchanged: number;
+  unchangedBytes: number;
+  /** seed chunks that no longer matched their id (a stale seed index) */
+  seedMisses: number;
+}
+/** Stream bytes that were taken from a seed file, for reflinking them. */
+export interface Origin {
+  /** stream offset */
+  offset: number;
+  length: number;
+  path: Uint8Array;
+  fileOffset: number;
+}
+
+export interface FetchResult {
+  stats: FetchStats;
+  /** where recipe-built chunks came from (seed trees only) */
+  origins: Origin[];
+  data: Uint8Array | null;
+  warnings: string[];
+}
+
+/**
+ * Small files of an extracted tree, written by a worker: each whole file under
+ * its temporary name in an open directory, its metadata, its rename.
+ */
+export interface FilesJob {
+  kind: 'files';
+  /** what to restore (the archive's flags masked by --with/--without) */
+  replay: bigint;
+  uidShift: { shift: number; range: number } | null;
+  punchHoles: boolean;
+  undoImmutable: boolean;
+  files: PackedFiles;
+}
+export interface FilesResult {
+  warnings: string[];
+}
+
+/** Checks that stores hold good copies of chunks (wasync verify). */
+export interface VerifyJob {
+  kind: 'verify';
+  ids: Uint8Array;
+  sizes: Float64Array;
+  digest: DigestName;
+  stores: string[];
+  remote?: RemoteConfig;
+}
+export interface VerifyResult {
+  /** the chunks that are not fine */
+  problems: ChunkVerdict[];
+}
+
+export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob | VerifyJob;
+
+export const emptyFetchStats = (): FetchStats => ({
+  fromStore: 0,
+  fromStoreBytes: 0,
+  fromCache: 0,
+  fromCacheBytes: 0,
+  fromRemote: 0,
+  fromRemoteBytes: 0,
+  fromSeed: 0,
+  fromSeedBytes: 0,
+  zero: 0,
+  zeroBytes: 0,
+  unchanged: 0,
+  unchangedBytes: 0,
+  seedMisses: 0,
+});
+
+export interface Executor {
+  /** How many jobs run at once; callers keep about twice that many queued. */
+  readonly parallelism: number;
+  /** `transfer`: buffers of the job handed to the worker, not copied (the caller drops them) */
+  run<R>(job: Job, transfer?: ArrayBuffer[]): Promise<R>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,17 @@
+// Worker-thread entry of the chunk engine.  The runner takes jobs in order and
+// runs them one at a time itself, so that a fetch job's requests can start the
+// moment it arrives.
+import { parentPort } from 'node:worker_threads';
+import { JobRunner } from './job-runner.ts';
+import type { Job } from './jobs.ts';
+import { serializeError } from './worker-pool.ts';
+import '../stores/node-fetch.ts'; // HTTP requests on node:http (see there)
+
+const runner = new JobRunner();
+
+parentPort!.on('message', ({ id, job }: { id: number; job: Job }) => {
+  runner.run(job).then(
+    ({ result, transfer }) => parentPort!.postMessage({ id, result }, transfer),
+    (e) => parentPort!.postMessage({ id, error: serializeError(e) }),
+  );
+});

@@ -1,0 +1,95 @@
+// Executors for chunk-engine jobs: a pool of worker threads (one per core) for
+// large inputs, and an inline executor on the calling thread for small ones,
+// where starting threads would cost more than the work.
+
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { WasyncError, type ErrorCode } from '../../../errors.ts';
+import { JobRunner } from './job-runner.ts';
+import type { Executor, Job } from './jobs.ts';
+
+export function serializeError(e: unknown) {
+  if (e instanceof WasyncError) return { code: e.code, message: e.message };
+  const err = e as Error;
+  return { code: null, message: err?.stack ?? String(e) };
+}
+
+function deserializeError(e: { code: ErrorCode | null; message: string }): Error {
+  return e.code ? new WasyncError(e.code, e.message) : new Error(e.message);
+}
+
+export class InlineExecutor implements Executor {
+  readonly parallelism = 1;
+  private readonly runner = new JobRunner();
+
+  async run<R>(job: Job): Promise<R> {
+    return (await this.runner.run(job)).result as R;
+  }
+
+  async close() {}
+}
+
+/**
+ * Built code runs pool-worker.js.  Run from TypeScript sources (tests, under
+ * tsx), the worker must register tsx itself: loader hooks are per thread.
+ */
+function spawnWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url));
+  const entry = JSON.stringify(new URL('./pool-worker.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`, {
+    eval: true,
+  });
+}
+
+interface Slot {
+  worker: Worker;
+  pending: number;
+}
+
+export class WorkerPool implements Executor {
+  private readonly slots: Slot[] = [];
+  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 0;
+  private failure: Error | null = null;
+
+  constructor(size = availableParallelism()) {
+    for (let i = 0; i < size; i++) {
+      const worker = spawnWorker();
+      const slot = { worker, pending: 0 };
+      worker.on('message', ({ id, result, error }) => {
+        slot.pending--;
+        const w = this.waiting.get(id)!;
+        this.waiting.delete(id);
+        if (error) w.reject(deserializeError(error));
+        else w.resolve(result);
+      });
+      worker.on('error', (e) => this.fail(e));
+      this.slots.push(slot);
+    }
+  }
+
+  get parallelism() {
+    return this.slots.length;
+  }
+
+  run<R>(job: Job, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.failure) return Promise.reject(this.failure);
+    const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
+    slot.pending++;
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.worker.postMessage({ id, job }, transfer);
+    });
+  }
+
+  async close() {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private fail(e: Error) {
+    this.failure = e;
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+}

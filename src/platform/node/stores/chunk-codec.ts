@@ -1,0 +1,76 @@
+// Chunk codecs on Node.  zstd: libzstd through zstd-napi's thin binding, with one
+// context and one output buffer per thread (3.4 GB/s on incompressible chunks,
+// against 2.4 for its convenience API and 0.15 for the wasm builds; see the
+// README); frames need no content size, as casync writes none.  gzip: node:zlib
+// at zlib's default level, as casync.  xz: liblzma through lzma-native, preset 6
+// with a CRC64 check, as casync.
+
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { detectCompression, type Compression } from '../../../chunk/compression.ts';
+
+const require = createRequire(import.meta.url);
+
+interface ZstdBinding {
+  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
+  DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
+  compressBound(size: number): number;
+}
+interface Lzma {
+  compress(data: Uint8Array, opts: { preset: number; check: number }): Promise<Buffer>;
+  decompress(data: Uint8Array): Promise<Buffer>;
+  CHECK_CRC64: number;
+}
+
+let zstd: ZstdBinding | undefined;
+let lzma: Lzma | undefined;
+const zstdBinding = () => (zstd ??= require('zstd-napi/binding') as ZstdBinding);
+const xz = () => (lzma ??= require('lzma-native') as Lzma);
+
+const ZSTD_LEVEL = 3;
+
+/** One per thread.  compress() may return a view of a buffer reused by the next call. */
+export class ChunkCodec {
+  private cctx: InstanceType<ZstdBinding['CCtx']> | undefined;
+  private dctx: InstanceType<ZstdBinding['DCtx']> | undefined;
+  private scratch = Buffer.alloc(0);
+  private plain = Buffer.alloc(0);
+
+  compress(kind: Compression, data: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    switch (kind) {
+      case 'zstd': {
+        const z = zstdBinding();
+        this.cctx ??= new z.CCtx();
+        const bound = z.compressBound(data.length);
+        if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
+        return this.scratch.subarray(0, this.cctx.compress(this.scratch, data, ZSTD_LEVEL));
+      }
+      case 'gzip':
+        return gzipSync(data);
+      case 'xz':
+        return xz().compress(data, { preset: 6, check: xz().CHECK_CRC64 });
+    }
+  }
+
+  /**
+   * Decompresses a stored chunk of `size` bytes, picking the format by its magic;
+   * null if the bytes are in no known format.  Throws if they do not decompress,
+   * or (zstd) decompress to more than `size` bytes.  The result may be a view of a
+   * buffer reused by the next call.
+   */
+  decompress(data: Uint8Array, size: number): Uint8Array | Promise<Uint8Array> | null {
+    switch (detectCompression(data)) {
+      case 'zstd': {
+        this.dctx ??= new (zstdBinding().DCtx)();
+        if (this.plain.length < size) this.plain = Buffer.allocUnsafe(size);
+        return this.plain.subarray(0, this.dctx.decompress(this.plain.subarray(0, size), data));
+      }
+      case 'gzip':
+        return gunzipSync(data);
+      case 'xz':
+        return xz().decompress(data);
+      default:
+        return null;
+    }
+  }
+}

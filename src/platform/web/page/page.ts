@@ -1,0 +1,173 @@
+// The verification page (index.html): where the index comes from (?index=URL,
+// the form, or a dropped file), the run, and what automation reads back.
+//
+// A run fetches and parses the index, then verifies every distinct chunk in Web
+// Workers on every core (platform/web/verify-pool.ts) while, for a .caidx, the
+// page thread lists the archive's top directory through random access.  When
+// the run ends, window.wasyncReport = {status, chunks, bytes, missing, invalid}
+// (ids in lowercase hex; `error` too when the run could not be carried out).
+// Downloading a file reads only the chunks its payload spans, each verified,
+// and sets window.wasyncDownload = {path, bytes, chunks (spanned), fetched (of
+// those, from the store rather than from memory)} when the file has been
+// handed to the browser.  Tree and verification share one ChunkShare, so no
+// chunk is fetched by both, and the tree reuses chunks the workers fetched.
+//
+// Query parameters: index, store (default: default.castr beside the index),
+// concurrency (chunk requests in flight, default 16), workers (default: cores),
+// cache (MiB of verified chunks kept for browsing, default 64; 0 keeps none).
+
+import { readIndex, indexReader, webChunkAccess, type LoadedIndex } from '../access.ts';
+import { verifyWithWorkers } from '../verify-pool.ts';
+import { ArchiveTree, fileBytes, type TreeEntry } from '../archive-tree.ts';
+import { ChunkShare } from '../chunk-share.ts';
+import type { ChunkAccess } from '../../../engine/random-access.ts';
+import type { VerifyReport } from '../../../engine/verify.ts';
+import { HttpClient } from '../../../stores/http-client.ts';
+import { defaultStoreFor } from '../../../stores/locator.ts';
+import { networkError } from '../../../errors.ts';
+import { formatBytes } from '../../../format/units.ts';
+import { resetView, showDownloadStatus, showError, showProgress, showReport, showStatus, showTree } from './page-view.ts';
+
+interface PageReport extends VerifyReport {
+  error?: string;
+}
+
+declare global {
+  interface Window {
+    wasyncReport?: PageReport;
+    wasyncDownload?: { path: string; bytes: number; chunks: number; fetched: number };
+  }
+}
+
+type Source = { name: string; url: string } | { name: string; file: File };
+
+const params = new URLSearchParams(location.search);
+const numberParam = (name: string) => {
+  const v = params.get(name);
+  return v && Number(v) > 0 ? Math.floor(Number(v)) : undefined;
+};
+const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
+const DOWNLOAD_WINDOW = 8;
+/** entries whose records are fetched at once when listing a directory */
+const LISTING_CONCURRENCY = 16;
+/** chunks the tree's reader keeps besides the share: the records of neighbouring entries often share one */
+const TREE_CHUNKS = 64;
+const cacheMiB = params.get('cache');
+const CACHE_BYTES = cacheMiB !== null && Number(cacheMiB) >= 0 ? Math.floor(Number(cacheMiB) * (1 << 20)) : undefined;
+const input = (id: string) => document.getElementById(id) as HTMLInputElement;
+let running = false;
+
+async function fetchIndex(url: string): Promise<Uint8Array> {
+  const bytes = await new HttpClient().get(url);
+  if (!bytes) throw networkError(`${url}: not found (404)`);
+  return bytes;
+}
+
+/** The store URL typed (relative to the page), else default.castr beside a remote index. */
+function storeFor(src: Source): string {
+  const typed = input('store').value.trim();
+  if (typed) return new URL(typed, location.href).href;
+  if ('url' in src) return defaultStoreFor(src.url);
+  throw new Error(`${src.name} is a local file: give the URL of its chunk store`);
+}
+
+async function run(src: Source): Promise<void> {
+  if (running) return;
+  running = true;
+  resetView();
+  window.wasyncReport = undefined;
+  window.wasyncDownload = undefined;
+  try {
+    const store = storeFor(src);
+    showStatus(`Reading ${src.name}…`);
+    const bytes = 'url' in src ? await fetchIndex(src.url) : new Uint8Array(await src.file.arrayBuffer());
+    const index = readIndex(bytes, src.name);
+    const access = webChunkAccess([store]);
+    const share = index.archive ? new ChunkShare({ access, digest: index.digest, cacheBytes: CACHE_BYTES }) : undefined;
+    if (share) {
+      const reader = indexReader(index, access, { readAhead: 0, cacheChunks: TREE_CHUNKS, load: (_i, id, size) => share.get(id, size) });
+      const tree = new ArchiveTree(reader, index.name, { concurrency: LISTING_CONCURRENCY });
+      showTree(tree, (e) => download(index, access, share, e)).catch((e: Error) => showError(e.message));
+    }
+    const started = performance.now();
+    const { report, problems } = await verifyWithWorkers({
+      workerUrl: WORKER_URL,
+      stores: [store],
+      digest: index.digest,
+      chunks: index.chunks,
+      workers: numberParam('workers'),
+      concurrency: numberParam('concurrency'),
+      onProgress: (p) => showProgress(p, started),
+      share,
+    });
+    showReport(report, problems, store, (performance.now() - started) / 1000);
+    window.wasyncReport = report;
+  } catch (e) {
+    let message = (e as Error).message;
+    // What a browser says for a refused connection and for a missing CORS header alike.
+    if (/Failed to fetch|NetworkError|Load failed/.test(message)) message += ' (the server is unreachable, or does not allow this page\'s origin: Access-Control-Allow-Origin)';
+    showError(message);
+    window.wasyncReport = { status: 'failed', chunks: 0, bytes: 0, missing: [], invalid: [], error: message };
+  } finally {
+    running = false;
+  }
+}
+
+/** Reads only the chunks the file spans (a reader of its own, no read-ahead), then saves it. */
+async function download(index: LoadedIndex, access: ChunkAccess, share: ChunkShare, e: TreeEntry): Promise<void> {
+  const count = { fetched: 0 };
+  const reader = indexReader(index, access, { readAhead: 0, cacheChunks: DOWNLOAD_WINDOW + 1, load: (_i, id, size) => share.get(id, size, count) });
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  try {
+    for await (const piece of fileBytes(reader, e, DOWNLOAD_WINDOW)) {
+      parts.push(piece);
+      got += piece.length;
+      showDownloadStatus(`${e.path}: ${formatBytes(got)} of ${formatBytes(e.size ?? 0)}`);
+    }
+  } catch (err) {
+    showDownloadStatus(`${e.path}: ${(err as Error).message}`);
+    return;
+  }
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob(parts as BlobPart[], { type: 'application/octet-stream' }));
+  a.download = e.name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  showDownloadStatus(`${e.path}: ${formatBytes(got)} from ${reader.fetched} chunks (${count.fetched} fetched now), each checked against its id`);
+  window.wasyncDownload = { path: e.path, bytes: got, chunks: reader.fetched, fetched: count.fetched };
+}
+
+function setUp(): void {
+  const workers = numberParam('workers') ?? (navigator.hardwareConcurrency || 2);
+  (document.getElementById('cores') as HTMLElement).textContent = `in ${workers} Web Worker${workers === 1 ? '' : 's'}`;
+  input('index').value = params.get('index') ?? '';
+  input('store').value = params.get('store') ?? '';
+  document.getElementById('form')!.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = input('index').value.trim();
+    if (!text) return showError('give the URL of an index (.caibx or .caidx), or drop one below');
+    const url = new URL(text, location.href).href;
+    void run({ name: url, url });
+  });
+  const local = (file: File | undefined) => file && void run({ name: file.name, file });
+  input('file').addEventListener('change', () => local(input('file').files?.[0]));
+  const drop = document.getElementById('drop')!;
+  drop.addEventListener('dragover', (ev) => {
+    ev.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    drop.classList.remove('over');
+    local(ev.dataTransfer?.files[0]);
+  });
+  const index = params.get('index');
+  if (index) {
+    const url = new URL(index, location.href).href;
+    void run({ name: url, url });
+  }
+}
+
+setUp();

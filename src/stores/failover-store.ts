@@ -1,0 +1,51 @@
+// A failover group (`a|b` in desync's notation): stores that hold the same
+// chunks, one used at a time.  A request goes to the current member; when the
+// member fails (unreachable, an error status), the next one takes over for
+// this request and those after it.  A member that answers "not there" is an
+// answer, not a failure, and so is a corrupt copy: both are passed on as they
+// are, so that a chain around the group can go on to its next store.
+
+import { ChunkCorruptError, WasyncError, networkError } from '../errors.ts';
+import { readOf, type ChunkRead, type ChunkSource, type ChunkStore } from './store.ts';
+
+export class FailoverStore implements ChunkSource {
+  readonly name: string;
+  private current = 0;
+
+  constructor(readonly stores: readonly ChunkStore[]) {
+    if (!stores.length) throw new WasyncError('EUSAGE', 'a failover group needs at least one store');
+    this.name = stores.map((s) => s.name).join('|');
+  }
+
+  read(id: string, size: number): Promise<ChunkRead | null> {
+    return this.each((s) => readOf(s, id, size));
+  }
+
+  get(id: string): Promise<Uint8Array | null> {
+    return this.each((s) => s.get(id));
+  }
+
+  has(id: string): Promise<boolean> {
+    return this.each((s) => s.has(id));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.stores.map((s) => s.close()));
+  }
+
+  private async each<T>(op: (s: ChunkStore) => Promise<T>): Promise<T> {
+    const failures: string[] = [];
+    for (let k = 0; k < this.stores.length; k++) {
+      const i = (this.current + k) % this.stores.length;
+      try {
+        const r = await op(this.stores[i]);
+        this.current = i;
+        return r;
+      } catch (e) {
+        if (e instanceof ChunkCorruptError) throw e;
+        failures.push((e as Error).message);
+      }
+    }
+    throw networkError(`every store of the failover group ${this.name} failed: ${failures.join('; ')}`);
+  }
+}

@@ -1,0 +1,65 @@
+// What a chunk store is, whatever keeps the chunks: a local directory, an HTTP
+// server, an ssh peer, memory, or a combinator of other stores (a chain, a
+// cache, a failover group, chunk checking).  The interfaces are desync's idea,
+// kept as small: a read store answers get and has, a write store adds put,
+// remove and a listing.
+//
+// A store speaks in stored chunks: the bytes of a `.cacnk` file (zstd, gzip or
+// xz, told apart by their magic), named by the 64 lowercase hex digits of the
+// chunk id.  A store that holds a chunk uncompressed (casync's `<id>` files,
+// an ssh peer's uncompressed CA_PROTOCOL_CHUNK) hands it out in a stored form
+// all the same (compression.ts, storedUncompressed).  Nothing a store returns
+// is trusted: what extraction, verification and random access use comes from
+// a ChunkSource (checked-store.ts), which decompresses and hashes every copy.
+
+export interface ChunkStore {
+  /** how messages name the store (a path, a URL, a name the caller gave) */
+  readonly name: string;
+  /** the stored chunk, or null if this store does not have it */
+  get(id: string): Promise<Uint8Array | null>;
+  has(id: string): Promise<boolean>;
+  /** ends connections and sessions; the store is not used afterwards */
+  close(): Promise<void>;
+  /** where this store keeps chunk `id`, for messages (a file, a URL); default: the store's name */
+  where?(id: string): string;
+}
+
+export interface WriteStore extends ChunkStore {
+  /** stores a chunk in stored form; false if the store had it already */
+  put(id: string, chunk: Uint8Array): Promise<boolean>;
+  /** false if the store did not have it */
+  remove(id: string): Promise<boolean>;
+  /** the ids of every chunk held, in no particular order */
+  list(): AsyncIterable<string>;
+}
+
+/** A chunk read and checked: its bytes, the stored copy they came from, and the store that held it. */
+export interface ChunkRead {
+  data: Uint8Array;
+  stored: Uint8Array;
+  /** the store (not a combinator) the copy was found in */
+  store: ChunkStore;
+}
+
+/**
+ * A store that hands out chunks checked against their ids.  read() gives the
+ * chunk's bytes (its own memory, never reused), null when no store has it, and
+ * throws ECHUNKCORRUPT when copies exist but none is the chunk.
+ */
+export interface ChunkSource extends ChunkStore {
+  read(id: string, size: number): Promise<ChunkRead | null>;
+}
+
+export const isWriteStore = (s: ChunkStore): s is WriteStore =>
+  typeof (s as Partial<WriteStore>).put === 'function' &&
+  typeof (s as Partial<WriteStore>).remove === 'function' &&
+  typeof (s as Partial<WriteStore>).list === 'function';
+
+export const whereOf = (s: ChunkStore, id: string) => s.where?.(id) ?? s.name;
+
+/** read() of a member that must be a ChunkSource (graphs built by store-graph.ts are). */
+export function readOf(s: ChunkStore, id: string, size: number): Promise<ChunkRead | null> {
+  const read = (s as Partial<ChunkSource>).read;
+  if (typeof read !== 'function') throw new TypeError(`${s.name}: not a checked store (build read graphs with buildStores)`);
+  return read.call(s, id, size);
+}
