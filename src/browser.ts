@@ -3,7 +3,8 @@
 //
 //   readIndex            a .caibx or .caidx held in memory → chunk table, distinct chunks
 //   HttpStore/HttpClient casync's HTTP store layout over plain fetch, with retries
-//   webChunkAccess       stores + browser codecs + wasm digests, for the readers below
+//   ChainStore, CacheStore, FailoverStore, CheckedStore, MemoryStore   stores over stores
+//   webStores            HTTP stores checked with browser codecs + wasm digests, for the readers below
 //   verifyChunk, verifyWithWorkers   one chunk; every chunk of an index on every core
 //   decompressChunk      zstd, gzip and xz chunks (decode only)
 //   digestBytes          SHA-512/256 and SHA-256 from the wasm core (no WebCrypto needed)
@@ -14,13 +15,19 @@
 // Nothing reachable from here may import a `node:` module; test/web.test.ts
 // bundles this entry for the browser and fails on any.
 
-export { readIndex, indexReader, webChunkAccess, digestBytes, fetchVerified, type LoadedIndex } from './platform/web/access.ts';
+export { readIndex, indexReader, webStores, webCheck, digestBytes, fetchVerified, type LoadedIndex } from './platform/web/access.ts';
 export { ChunkShare, type ChunkShareOptions } from './platform/web/chunk-share.ts';
 export { decompressChunk, loadCodecs } from './platform/web/codecs.ts';
 export { verifyWithWorkers, type PoolVerifyOptions, type PoolVerifyResult, type VerifyProgress } from './platform/web/verify-pool.ts';
 export { ArchiveTree, fileBytes, spannedChunks, type TreeEntry } from './platform/web/archive-tree.ts';
-export { DistinctChunks, verifyChunk, report, type ChunkVerdict, type VerifyReport, type VerifyAccess } from './engine/verify.ts';
-export { BytesReadAt, ChunkTable, IndexReadAt, readRange, type ChunkAccess, type ChunkStoreReader, type ReadAt, type StoredChunk } from './engine/random-access.ts';
+export { DistinctChunks, verifyChunk, report, type ChunkVerdict, type VerifyReport } from './engine/verify.ts';
+export { BytesReadAt, ChunkTable, IndexReadAt, loadFrom, readRange, type ChunkLoader, type ReadAt } from './engine/random-access.ts';
+export type { ChunkRead, ChunkSource, ChunkStore, WriteStore } from './stores/store.ts';
+export { ChainStore } from './stores/chain-store.ts';
+export { CacheStore } from './stores/cache-store.ts';
+export { FailoverStore } from './stores/failover-store.ts';
+export { CheckedStore, checkStored, type ChunkCheck } from './stores/checked-store.ts';
+export { MemoryStore } from './stores/memory-store.ts';
 export { HttpStore, storeBaseUrl } from './stores/http-store.ts';
 export { HttpClient, type HttpOptions } from './stores/http-client.ts';
 export { defaultStoreFor } from './stores/locator.ts';

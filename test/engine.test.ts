@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { makeBlob } from '../src/platform/node/pool/make-blob.ts';
 import { extractBlob } from '../src/platform/node/pool/extract-blob.ts';
 import { chunkFile } from '../src/platform/node/pool/chunk-pipeline.ts';
-import { SeedIndex } from '../src/engine/seed-index.ts';
+import { SeedIndex } from '../src/platform/node/seeds/seed-index.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { DEFAULT_CHUNK_SIZES } from '../src/chunker/sizes.ts';
 import { InlineExecutor, WorkerPool } from '../src/platform/node/pool/worker-pool.ts';
 import type { Executor } from '../src/platform/node/pool/jobs.ts';
-import { rand, sha512_256, tempDir } from './helpers.ts';
+import { localGraph, rand, sha512_256, tempDir } from './helpers.ts';
 
 const dir = tempDir();
 const data = Buffer.concat([rand('engine', 20 << 20), Buffer.alloc(3 << 20), rand('tail', 12345)]);
@@ -29,7 +29,7 @@ async function make(executor: Executor, digestExecutor: Executor, store: string)
       size: data.length,
       sizes: DEFAULT_CHUNK_SIZES,
       digest: 'sha512-256',
-      store,
+      store: await localGraph(store),
       compression: 'zstd',
       executor,
       digestExecutor,
@@ -91,7 +91,7 @@ test('seed bytes that no longer match are not used; the store supplies the chunk
         yield entries;
       })(),
       digest: 'sha512-256',
-      stores: [store],
+      stores: await localGraph(store),
       seeds,
       seedFiles: [{ fd: seedFd, path: seedPath }],
       out: { fd: outFd, path: outPath },

@@ -111,3 +111,17 @@ export function storeChunks(store: string): string[] {
 
 /** The tree generators of casync-format.md §8 (mk_tree0..3.sh, gen.py), copied from the format notes. */
 export const VECTORS = join(ROOT, 'test', 'vectors');
+
+/** The StoreGraph jobs carry for the local store `dir` (as an operation describes it). */
+export async function localGraph(dir: string) {
+  const { OperationStores } = await import('../src/platform/node/operations/stores.ts');
+  const { Network } = await import('../src/platform/node/operations/network.ts');
+  return new OperationStores(new Network()).graph(new OperationStores(new Network()).resolve(dir), 1);
+}
+
+/** Local store directories tried in order on this thread, every copy checked. */
+export async function localSource(dirs: string[]) {
+  const { checkedStores } = await import('../src/platform/node/stores/node-stores.ts');
+  const { LocalStore } = await import('../src/platform/node/stores/local-store.ts');
+  return checkedStores(dirs.map((d) => new LocalStore(d)));
+}

@@ -23,7 +23,7 @@ import { NBD_DO_IT, socketPair } from '../src/platform/node/nbd/kernel-device.ts
 import { loadLibc } from '../src/platform/node/linux/libc.ts';
 import { koffiBackend } from '../src/platform/node/linux/libc-koffi.ts';
 import * as P from '../src/protocol/nbd-protocol.ts';
-import { ok, rand, requires, tempDir, wasync } from './helpers.ts';
+import { localSource, ok, rand, requires, tempDir, wasync } from './helpers.ts';
 import { RawNbd, infoRequest, startMkdev } from './nbd-fixtures.ts';
 
 const dir = tempDir('wasync-nbdp-');
@@ -212,7 +212,7 @@ test("the kernel's path: a socketpair end served without handshake, the tail pad
   if (!requires(t, loadLibc([koffiBackend]) !== null, 'the libc FFI (koffi)')) return;
   // A copy of the store: a chunk is taken away below.
   spawnSync('cp', ['-r', p('default.castr'), p('kernel.castr')]);
-  const { reader } = await openIndexReadAt(p('blob.caibx'), [p('kernel.castr')]);
+  const { reader } = await openIndexReadAt(p('blob.caibx'), await localSource([p('kernel.castr')]));
   const size = Math.ceil(blob.length / 512) * 512;
   const logs: string[] = [];
   const server = new NbdServer({ export: { name: 'blob', description: '', size, reader }, log: (l) => logs.push(l) });

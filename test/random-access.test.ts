@@ -11,10 +11,12 @@ import { join } from 'node:path';
 import { WasyncError } from '../src/errors.ts';
 import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { parseIndex } from '../src/format/index-file.ts';
-import { BytesReadAt, ChunkTable, IndexReadAt, readRange, type ReadAt } from '../src/engine/random-access.ts';
-import { FileReadAt, nodeChunkAccess, openIndexReadAt, readChunkTable } from '../src/platform/node/io/random-access.ts';
+import { BytesReadAt, ChunkTable, IndexReadAt, loadFrom, readRange, type ReadAt } from '../src/engine/random-access.ts';
+import { FileReadAt, openIndexReadAt, readChunkTable } from '../src/platform/node/io/random-access.ts';
+import { LocalStore } from '../src/platform/node/stores/local-store.ts';
+import { checkedStores } from '../src/platform/node/stores/node-stores.ts';
 import { ChunkCodec } from '../src/platform/node/stores/chunk-codec.ts';
-import { ok, rand, tempDir, wasync } from './helpers.ts';
+import { localSource, ok, rand, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir('wasync-ra-');
 const p = (n: string) => join(dir, n);
@@ -89,7 +91,7 @@ for (const compression of ['zstd', 'gzip', 'xz', 'none']) {
       ok(wasync(['make', SIZES, `--compression=${compression}`, `--store=${store}`, p(`blob-${compression}.caibx`), p('blob.img')]));
     }
     const index = compression === 'none' ? p('blob.caibx') : p(`blob-${compression}.caibx`);
-    const { reader } = await openIndexReadAt(index, [store]);
+    const { reader } = await openIndexReadAt(index, await localSource([store]));
     assert.ok(reader.table.count > 40, `${reader.table.count} chunks`);
     await randomReads(reader, blob, compression === 'xz' ? 120 : 300);
   });
@@ -112,7 +114,7 @@ test('random reads of a .catar file and of its .caidx equal the archive', async 
   for (const compression of ['zstd', 'gzip', 'xz']) {
     const store = p(`tree-${compression}.castr`);
     ok(wasync(['make', SIZES, `--compression=${compression}`, `--store=${store}`, p(`tree-${compression}.caidx`), tree]));
-    const { reader, header } = await openIndexReadAt(p(`tree-${compression}.caidx`), [store]);
+    const { reader, header } = await openIndexReadAt(p(`tree-${compression}.caidx`), await localSource([store]));
     assert.equal(header.flags, archive.readBigUInt64LE(16));
     await randomReads(reader, archive, 100, 11);
     // Read whole, in order, it is the archive.
@@ -124,19 +126,19 @@ test('random reads of a .catar file and of its .caidx equal the archive', async 
 
 /** A store that counts its lookups, over the real one. */
 function counting(stores: string[]) {
-  const access = nodeChunkAccess(stores);
   const gets: string[] = [];
-  return {
-    gets,
-    access: { ...access, stores: access.stores.map((s) => ({ name: s.name, get: (hex: string) => (gets.push(hex), s.get(hex)) })) },
-  };
+  const counted = stores.map((dir) => {
+    const s = new LocalStore(dir);
+    return Object.assign(Object.create(s), { get: (hex: string) => (gets.push(hex), s.get(hex)) }) as LocalStore;
+  });
+  return { gets, load: loadFrom(checkedStores(counted)) };
 }
 
 test('sequential reads fetch ahead; the cache keeps a bounded number of chunks', async () => {
   ok(wasync(['make', SIZES, `--store=${p('zstd.castr')}`, p('blob.caibx'), p('blob.img')]));
   const { table } = await readChunkTable(p('blob.caibx'));
-  const { gets, access } = counting([p('zstd.castr')]);
-  const r = new IndexReadAt({ table, digest: 'sha512-256', access, cacheChunks: 4, readAhead: 2 });
+  const { gets, load } = counting([p('zstd.castr')]);
+  const r = new IndexReadAt({ table, load, cacheChunks: 4, readAhead: 2 });
   const chunk = (i: number) => r.read(table.start(i), table.end(i) - table.start(i));
   await chunk(0); // not yet sequential
   assert.equal(gets.length, 1);
@@ -163,7 +165,7 @@ test('missing and corrupt chunks are named with their id and stores; a good copy
   const { table } = await readChunkTable(p('bad.caibx'));
   const hex = (i: number) => toHex(table.id(i));
   const file = (store: string, i: number) => join(p(store), `${chunkPathBase(hex(i))}.cacnk`);
-  const open = (stores: string[]) => new IndexReadAt({ table, digest: 'sha512-256', access: nodeChunkAccess(stores.map(p)), file: 'bad.caibx' });
+  const open = (stores: string[]) => new IndexReadAt({ table, load: loadFrom(checkedStores(stores.map((s) => new LocalStore(p(s))))), file: 'bad.caibx' });
   const at = (i: number) => table.start(i) + 10;
 
   rmSync(file('bad.castr', 1));

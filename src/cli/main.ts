@@ -1,19 +1,17 @@
-// The wasync command line: casync's verbs, options and messages.
+// The wasync command line: casync's verbs, options and messages.  Each verb
+// turns its strings into an operation's typed options (options.ts), runs it,
+// prints what casync prints, and main() turns a failure into one line on
+// standard error (the stack too with --verbose) and exit status 1.  Nothing
+// outside src/cli/ imports from here.
 
 import { packageVersion } from './package-root.ts';
 import { Command, Option } from 'commander';
 import { WasyncError } from '../errors.ts';
-import '../platform/node/stores/node-fetch.ts'; // HTTP requests on node:http (see there)
-import { make } from './make.ts';
-import { extract } from './extract.ts';
-import { digest } from './digest.ts';
-import { inspect, type InspectCliOptions } from './inspect.ts';
-import { gc } from './gc.ts';
-import { verify } from './verify.ts';
-import { serve, type ServeCliOptions } from './serve.ts';
-import { mount } from './mount.ts';
-import { mkdev, type MkdevCliOptions } from './mkdev.ts';
-import { pullPush } from './pull-push.ts';
+import { exitOnSignals } from '../platform/node/io/atomic-file.ts';
+import { extract, make } from './make.ts';
+import { digest, inspect } from './inspect.ts';
+import { gc, verify } from './verify.ts';
+import { mkdev, mount, pullPush, serve } from './serving.ts';
 import type { GlobalOptions } from './options.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -78,7 +76,7 @@ export function program(): Command {
     .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY]')
     .argument('[PATH]')
     .option('--recursive <yes|no>', 'List subdirectories recursively (default yes)')
-    .action((input, path, _o, cmd) => inspect('list', input, path, cmd.optsWithGlobals() as InspectCliOptions));
+    .action((input, path, _o, cmd) => inspect('list', input, path, opts(cmd)));
   p.command('mtree')
     .description('Print the contents of ARCHIVE, ARCHIVE_INDEX or DIRECTORY (below PATH) in mtree format')
     .argument('[ARCHIVE|ARCHIVE_INDEX|DIRECTORY]')
@@ -94,13 +92,13 @@ export function program(): Command {
     .argument('<DIR>')
     .option('--listen <HOST:PORT>', 'Address to listen on (default 127.0.0.1:8080; port 0 picks a free one)')
     .option('--writable', 'Accept uploads (PUT) of verified chunks, indexes and archives; needs --token')
-    .action((dir, _o, cmd) => serve(dir, cmd.optsWithGlobals() as ServeCliOptions));
+    .action((dir, _o, cmd) => serve(dir, opts(cmd)));
   p.command('mkdev')
     .description('Serve the blob of BLOB_INDEX (or BLOB) as a read-only NBD export: attach /dev/nbdN (NODE: that device or a symlink to it), or serve NBD clients with --listen')
     .argument('[BLOB|BLOB_INDEX]')
     .argument('[NODE]')
     .option('--listen <unix:PATH|tcp:HOST:PORT>', 'Serve NBD clients on this socket instead of attaching a kernel device')
-    .action((input, node, _o, cmd) => mkdev(input, node, cmd.optsWithGlobals() as MkdevCliOptions));
+    .action((input, node, _o, cmd) => mkdev(input, node, opts(cmd)));
   p.command('mount')
     .description('Mount ARCHIVE or ARCHIVE_INDEX read-only on MOUNTPOINT (FUSE), or BLOB_INDEX as one file; runs until unmounted or interrupted')
     .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')
@@ -133,6 +131,7 @@ export function program(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  exitOnSignals();
   try {
     const p = program();
     p.exitOverride();

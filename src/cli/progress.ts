@@ -5,21 +5,15 @@
 // second and once at the end ("final": true), for updaters to parse.  Nothing
 // when standard error is not a terminal, unless json is asked for.
 //
-// The work reports nothing itself: the reporter samples a snapshot function on a
-// timer, so the cost on the data path is a few additions per batch.
+// The reporter samples the operation's latest progress report on a timer, so
+// the cost on the data path is keeping one object per batch.
 
 import { formatBytes } from '../format/units.ts';
 import { usageError } from '../errors.ts';
-import { emptyFetchStats, type FetchStats } from '../platform/node/pool/jobs.ts';
+import type { ProgressReport } from '../platform/node/operations/common.ts';
+import type { FetchStats } from '../platform/node/pool/jobs.ts';
 
-export interface ProgressSnapshot {
-  /** bytes done (of the blob or archive stream) */
-  done: number;
-  /** bytes in all, when known */
-  total: number | null;
-  /** extraction: bytes by source */
-  sources?: FetchStats;
-}
+type ProgressSnapshot = ProgressReport;
 
 type Mode = 'bar' | 'json' | 'none';
 
@@ -133,13 +127,12 @@ function clock(s: number): string {
   return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
-/** The reporter of an extraction, fed by extractBlob's onBatch. */
-export function fetchProgress(mode: string | undefined, verb: string, total: number | null) {
-  const done = { bytes: 0, sources: emptyFetchStats() };
-  const progress = new Progress(progressMode(mode), verb, () => ({ done: done.bytes, total, sources: done.sources }));
-  const onBatch = (bytes: number, stats: FetchStats) => {
-    done.bytes += bytes;
-    for (const k of Object.keys(stats) as (keyof FetchStats)[]) done.sources[k] += stats[k];
+/** A reporter fed by an operation's onProgress; stop() ends it (a final JSON line when it succeeded). */
+export function progressReporter(mode: string | undefined, verb: string) {
+  let last: ProgressSnapshot = { done: 0, total: null };
+  const progress = new Progress(progressMode(mode), verb, () => last);
+  return {
+    onProgress: (p: ProgressReport) => void (last = p),
+    stop: (ok: boolean) => progress.stop(ok),
   };
-  return { progress, onBatch };
 }

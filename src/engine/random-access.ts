@@ -1,6 +1,7 @@
 // Random access to the bytes of an archive or blob: the seed of the BlobReader that
 // FUSE mount, NBD mkdev and the browser share.  Runtime-neutral: whoever builds a
-// reader injects how chunks are fetched (stores), decompressed and digested.
+// reader gives it the chunks, from a ChunkSource (stores that check every copy)
+// or a loader of its own (worker threads).
 //
 // Layout of an index-backed reader:
 //   * ChunkTable: the index's items kept compactly, the cumulative end offsets in a
@@ -12,14 +13,14 @@
 //     sequential, and the chunks after the last one it touched are fetched early.
 // A chunk is taken from the first store that has a copy which decompresses to the
 // size the index states and whose digest equals its id; a corrupt copy makes the
-// reader try the next store, and only if none serves does it fail, naming the
-// chunk id and every store (chunkMissing / chunkCorrupt).
+// source try the next store, and only if none serves does the read fail, naming
+// the chunk id and every store (chunkMissing / chunkCorrupt).
 
-import { chunkCorrupt, chunkMissing, WasyncError } from '../errors.ts';
+import { chunkMissing } from '../errors.ts';
 import { toHex } from '../chunk/chunk-id.ts';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexEntry } from '../format/index-file.ts';
-import type { DigestName } from '../chunk/digest.ts';
+import type { ChunkSource } from '../stores/store.ts';
 
 /** Positional reads of a byte sequence of known size. */
 export interface ReadAt {
@@ -31,33 +32,18 @@ export interface ReadAt {
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
-/** One stored copy of a chunk, as a store returns it. */
-export interface StoredChunk {
-  data: Uint8Array;
-  /** .cacnk (any compression) rather than the uncompressed <id> file */
-  compressed: boolean;
-  /** where it was found, for messages (a file path or URL) */
-  where: string;
-}
+/** Chunk `id` of `size` bytes, checked against its id; `i` is its number in the index. */
+export type ChunkLoader = (i: number, id: Uint8Array, size: number) => Promise<Uint8Array>;
 
-export interface ChunkStoreReader {
-  /** the store's locator, for messages */
-  readonly name: string;
-  /** The stored copy of the chunk, or null if this store does not have it. */
-  get(hex: string): Promise<StoredChunk | null>;
-}
-
-export interface ChunkAccess {
-  /** consulted in this order */
-  stores: readonly ChunkStoreReader[];
-  /**
-   * The decompressed bytes of a stored chunk of `size` bytes, its format known by
-   * its magic; null for bytes in no known format.  Throws if they do not decompress.
-   * The result must stay valid (not be a view of a reused buffer).
-   */
-  decompress(data: Uint8Array, size: number): Promise<Uint8Array | null>;
-  digest(name: DigestName, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
-}
+/** A loader reading from `source`; a chunk no store has fails naming them. */
+export const loadFrom =
+  (source: ChunkSource): ChunkLoader =>
+  async (_i, id, size) => {
+    const hex = toHex(id);
+    const r = await source.read(hex, size);
+    if (!r) throw chunkMissing(hex, [source.name]);
+    return r.data;
+  };
 
 /** Refuses a read outside [0, size): callers validate offsets before reading. */
 export function checkRange(r: { size: number }, offset: number, length: number, what: string): void {
@@ -161,20 +147,14 @@ export class ChunkTableBuilder {
 
 export interface IndexReadAtOptions {
   table: ChunkTable;
-  /** the algorithm of the chunk ids (the index's feature flags) */
-  digest: DigestName;
-  access: ChunkAccess;
+  /** where the chunks come from (loadFrom(a ChunkSource), or worker threads) */
+  load: ChunkLoader;
   /** decoded chunks kept (default 32) */
   cacheChunks?: number;
   /** chunks fetched ahead of sequential reads (default 2) */
   readAhead?: number;
   /** the index, for messages */
   file?: string;
-  /**
-   * Fetches and verifies chunk i some other way (worker threads) instead of
-   * through `access`; resolves to exactly its bytes, checked against its id.
-   */
-  load?(i: number, id: Uint8Array, size: number): Promise<Uint8Array>;
 }
 
 /** The stream an index describes, read at any offset. */
@@ -248,51 +228,11 @@ export class IndexReadAt implements ReadAt {
     this.chunk(i).catch(() => {});
   }
 
-  private async load(i: number): Promise<Uint8Array> {
+  private load(i: number): Promise<Uint8Array> {
     const t = this.table;
-    const id = t.id(i);
-    const size = t.end(i) - t.start(i);
-    const hex = toHex(id);
-    const { access, digest } = this.o;
-    let corrupt: WasyncError | null = null;
     this.fetched++;
-    if (this.o.load) return this.o.load(i, id, size);
-    for (const store of access.stores) {
-      const stored = await store.get(hex);
-      if (!stored) continue;
-      const problem = await unpack(access, digest, id, size, stored);
-      if (typeof problem !== 'string') return problem;
-      corrupt ??= chunkCorrupt(hex, stored.where, problem);
-    }
-    throw corrupt ?? chunkMissing(hex, access.stores.map((s) => s.name));
+    return this.o.load(i, t.id(i), t.end(i) - t.start(i));
   }
-}
-
-/** The chunk's bytes, or why the stored copy is not the chunk. */
-async function unpack(
-  access: ChunkAccess,
-  digest: DigestName,
-  id: Uint8Array,
-  size: number,
-  stored: StoredChunk,
-): Promise<Uint8Array | string> {
-  let data: Uint8Array | null;
-  try {
-    data = stored.compressed ? await access.decompress(stored.data, size) : stored.data;
-  } catch (e) {
-    return `does not decompress (${(e as Error).message})`;
-  }
-  if (!data) return 'not in a known compression format (zstd, gzip, xz)';
-  if (data.length !== size) return `holds ${data.length} bytes, the index says ${size}`;
-  const got = await access.digest(digest, data);
-  if (!sameBytes(got, id)) return `its ${digest} digest does not match its id`;
-  return data;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Bytes [start, end) of r in pieces of at most `piece` bytes, in order. */

@@ -1,16 +1,17 @@
 // `verify`: is every chunk an index names present in a store, does it decompress,
 // and do its bytes hash to its id?  Runtime-neutral: the CLI runs it in worker
-// threads over local and HTTP stores, the web page in Web Workers over fetch.
+// threads over its stores, the web page in Web Workers over fetch; the checking
+// itself is the stores' (stores/checked-store.ts).
 //
 // Each distinct chunk is checked once.  A chunk is missing when no store has it,
 // invalid when some store has it but no copy is good (the reason is kept), and
 // fine otherwise; the first good copy ends the search, as extraction would use it.
 
 import { toHex } from '../chunk/chunk-id.ts';
+import { ChunkCorruptError } from '../errors.ts';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexEntry } from '../format/index-file.ts';
-import type { DigestName } from '../chunk/digest.ts';
-import type { ChunkStoreReader } from './random-access.ts';
+import type { ChunkSource } from '../stores/store.ts';
 
 /** What the page sets as window.wasyncReport, and `verify --json` prints. */
 export interface VerifyReport {
@@ -28,13 +29,6 @@ export interface ChunkVerdict {
   verdict: 'ok' | 'missing' | 'invalid';
   /** invalid: why, and where the bad copy was */
   why?: string;
-}
-
-export interface VerifyAccess {
-  stores: readonly ChunkStoreReader[];
-  /** decompressed bytes of a stored chunk, null for an unknown format; throws if it does not decompress */
-  decompress(data: Uint8Array, size: number): Uint8Array | null | Promise<Uint8Array | null>;
-  digest(name: DigestName, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 /** The distinct chunks of an index, in first-use order: packed ids and sizes. */
@@ -68,31 +62,15 @@ export class DistinctChunks {
   }
 }
 
-export async function verifyChunk(a: VerifyAccess, digest: DigestName, id: Uint8Array, size: number): Promise<ChunkVerdict> {
+/** Chunk `id`'s verdict from `source`, whose stores check every copy (the first good one ends the search). */
+export async function verifyChunk(source: Pick<ChunkSource, 'read'>, id: Uint8Array, size: number): Promise<ChunkVerdict> {
   const hex = toHex(id);
-  let why: string | null = null;
-  for (const store of a.stores) {
-    const copy = await store.get(hex);
-    if (!copy) continue;
-    const problem = await check(a, digest, id, size, copy.data, copy.compressed);
-    if (problem === null) return { hex, verdict: 'ok' };
-    why ??= `${copy.where}: ${problem}`;
-  }
-  return why === null ? { hex, verdict: 'missing' } : { hex, verdict: 'invalid', why };
-}
-
-async function check(a: VerifyAccess, digest: DigestName, id: Uint8Array, size: number, stored: Uint8Array, compressed: boolean): Promise<string | null> {
-  let data: Uint8Array | null;
   try {
-    data = compressed ? await a.decompress(stored, size) : stored;
+    return { hex, verdict: (await source.read(hex, size)) ? 'ok' : 'missing' };
   } catch (e) {
-    return `does not decompress (${(e as Error).message})`;
+    if (e instanceof ChunkCorruptError) return { hex, verdict: 'invalid', why: `${e.where}: ${e.why}` };
+    throw e;
   }
-  if (!data) return 'not in a known compression format (zstd, gzip, xz)';
-  if (data.length !== size) return `holds ${data.length} bytes, the index says ${size}`;
-  const got = await a.digest(digest, data);
-  for (let i = 0; i < CHUNK_ID_SIZE; i++) if (got[i] !== id[i]) return `its ${digest} digest does not match its id`;
-  return null;
 }
 
 export function report(chunks: DistinctChunks, verdicts: Iterable<ChunkVerdict>): VerifyReport {

@@ -3,12 +3,13 @@
 // member fails (unreachable, an error status), the next one takes over for
 // this request and those after it.  A member that answers "not there" is an
 // answer, not a failure, and so is a corrupt copy: both are passed on as they
-// are, so that a chain around the group can go on to its next store.
+// are, so that a chain around the group can go on to its next store.  Writes
+// go to the current member the same way (every member must take them).
 
 import { ChunkCorruptError, WasyncError, networkError } from '../errors.ts';
-import { readOf, type ChunkRead, type ChunkSource, type ChunkStore } from './store.ts';
+import { isWriteStore, readOf, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
-export class FailoverStore implements ChunkSource {
+export class FailoverStore implements ChunkSource, WriteStore {
   readonly name: string;
   private current = 0;
 
@@ -27,6 +28,18 @@ export class FailoverStore implements ChunkSource {
 
   has(id: string): Promise<boolean> {
     return this.each((s) => s.has(id));
+  }
+
+  put(id: string, chunk: Uint8Array): Promise<boolean> {
+    return this.each((s) => writable(s).put(id, chunk));
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.each((s) => writable(s).remove(id));
+  }
+
+  async *list(): AsyncIterable<string> {
+    yield* writable(this.stores[this.current]).list();
   }
 
   async close(): Promise<void> {
@@ -48,4 +61,9 @@ export class FailoverStore implements ChunkSource {
     }
     throw networkError(`every store of the failover group ${this.name} failed: ${failures.join('; ')}`);
   }
+}
+
+function writable(s: ChunkStore): WriteStore {
+  if (!isWriteStore(s)) throw new WasyncError('EUSAGE', `${s.name}: this store cannot be written to`);
+  return s;
 }

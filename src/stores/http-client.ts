@@ -20,7 +20,7 @@ export interface HttpOptions {
   /** sent as "Authorization: Bearer …" */
   token?: string;
   rateLimiter?: RateLimiter | null;
-  /** the fetch to use (tests, browsers with a custom one); default the platform's (useFetch), else globalThis.fetch */
+  /** the fetch to use: the platform's cheapest (Node passes one on node:http); default globalThis.fetch */
   fetch?: typeof fetch;
 }
 
@@ -36,23 +36,17 @@ class AttemptFailed extends Error {
 
 const RETRY_STATUS = (s: number) => s >= 500 || s === 429 || s === 408;
 
-/** The fetch clients use unless given one: a platform may install a cheaper one (platform/node/node-fetch.ts). */
-let platformFetch: typeof fetch | null = null;
-export function useFetch(f: typeof fetch): void {
-  platformFetch = f;
-}
-
 export class HttpClient {
   private readonly attempts: number;
   private readonly timeoutMs: number;
   private readonly backoffMs: number;
-  private readonly fetchFn: typeof fetch;
+  readonly fetch: typeof fetch;
 
   constructor(readonly o: HttpOptions = {}) {
     this.attempts = Math.max(1, o.attempts ?? 6);
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.backoffMs = o.backoffMs ?? 200;
-    this.fetchFn = o.fetch ?? platformFetch ?? globalThis.fetch.bind(globalThis);
+    this.fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   /** The whole body of `url`, or null on 404. */
@@ -104,7 +98,7 @@ export class HttpClient {
       const timer = setTimeout(() => abort.abort(), this.timeoutMs);
       try {
         if (body) await this.o.rateLimiter?.take(body.length);
-        const res = await this.fetchFn(url, { method, body: body as BodyInit | undefined, headers: this.headers(), signal: abort.signal });
+        const res = await this.fetch(url, { method, body: body as BodyInit | undefined, headers: this.headers(), signal: abort.signal });
         await res.body?.cancel();
         if (!RETRY_STATUS(res.status)) return res.status;
         last = `${method} answered ${res.status} ${res.statusText}`.trim();
@@ -139,7 +133,7 @@ export class HttpClient {
     try {
       let res: Response;
       try {
-        res = await this.fetchFn(url, {
+        res = await this.fetch(url, {
           headers: this.headers(from > 0 ? { range: `bytes=${from}-` } : {}),
           signal: abort.signal,
         });

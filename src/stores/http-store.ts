@@ -2,50 +2,80 @@
 // each chunk at <store-url>/<4hex>/<64hex>.cacnk, the URL cut at its first '?' or
 // ';' and stripped of trailing slashes first.  A chunk fetched over HTTP is
 // always the compressed .cacnk.  Writing (PUT) needs a server that takes it, such
-// as `wasync serve --writable`.
+// as `wasync serve --writable`; HTTP has no listing, so gc cannot prune one.
+//
+// Retries (backoff on failed connections, 5xx, stalls; resumed downloads) are
+// the HttpClient's.  The gate, when given, bounds this thread's requests in
+// flight, shared with the other remote stores of the operation.
 
 import { CHUNK_SUFFIX, chunkPathBase } from '../chunk/chunk-id.ts';
-import type { ChunkStoreReader, StoredChunk } from '../engine/random-access.ts';
-import { networkError } from '../errors.ts';
-import { HttpClient, type HttpOptions } from './http-client.ts';
+import { networkError, unsupported } from '../errors.ts';
+import { HttpClient } from './http-client.ts';
+import type { Semaphore } from './semaphore.ts';
+import type { StoreSpec } from './store-graph.ts';
+import type { WriteStore } from './store.ts';
 
 export const storeBaseUrl = (url: string) => url.replace(/[?;].*$/, '').replace(/\/+$/, '');
 
-export class HttpStore implements ChunkStoreReader {
-  readonly name: string;
+export class HttpStore implements WriteStore {
   private readonly base: string;
-  private readonly client: HttpClient;
 
-  constructor(url: string, o: HttpOptions | HttpClient = {}) {
-    this.name = url;
-    this.base = storeBaseUrl(url);
-    this.client = o instanceof HttpClient ? o : new HttpClient(o);
+  constructor(
+    readonly name: string,
+    readonly client: HttpClient = new HttpClient(),
+    private readonly gate?: Semaphore,
+  ) {
+    this.base = storeBaseUrl(name);
   }
 
-  chunkUrl(hex: string): string {
-    return `${this.base}/${chunkPathBase(hex)}${CHUNK_SUFFIX}`;
+  chunkUrl(id: string): string {
+    return `${this.base}/${chunkPathBase(id)}${CHUNK_SUFFIX}`;
   }
 
-  async get(hex: string): Promise<StoredChunk | null> {
-    const url = this.chunkUrl(hex);
-    const data = await this.client.get(url);
-    return data && { data, compressed: true, where: url };
+  where(id: string): string {
+    return this.chunkUrl(id);
   }
 
-  async has(hex: string): Promise<boolean> {
-    const url = this.chunkUrl(hex);
-    const status = await this.client.send('HEAD', url);
-    if (status === 200) return true;
-    if (status === 404) return false;
-    throw networkError(`${url}: HEAD answered ${status}`);
+  get(id: string): Promise<Uint8Array | null> {
+    return this.run(() => this.client.get(this.chunkUrl(id)));
   }
 
-  /** Uploads a compressed chunk; false if the server already had it. */
-  async put(hex: string, compressed: Uint8Array): Promise<boolean> {
-    const url = this.chunkUrl(hex);
-    const status = await this.client.send('PUT', url, compressed);
-    if (status === 201 || status === 204 || status === 200) return status === 201;
-    const why = status === 401 || status === 403 ? ' (a writable server and the right --token are needed)' : '';
-    throw networkError(`${url}: PUT answered ${status}${why}`);
+  has(id: string): Promise<boolean> {
+    return this.run(async () => {
+      const url = this.chunkUrl(id);
+      const status = await this.client.send('HEAD', url);
+      if (status === 200) return true;
+      if (status === 404) return false;
+      throw networkError(`${url}: HEAD answered ${status}`);
+    });
+  }
+
+  /** Uploads a stored chunk; false if the server already had it. */
+  put(id: string, chunk: Uint8Array): Promise<boolean> {
+    return this.run(async () => {
+      const url = this.chunkUrl(id);
+      const status = await this.client.send('PUT', url, chunk);
+      if (status === 201 || status === 204 || status === 200) return status === 201;
+      const why = status === 401 || status === 403 ? ' (a writable server and the right --token are needed)' : '';
+      throw networkError(`${url}: PUT answered ${status}${why}`);
+    });
+  }
+
+  async remove(): Promise<boolean> {
+    throw unsupported(`${this.name}: chunks cannot be removed over HTTP`);
+  }
+
+  async *list(): AsyncIterable<string> {
+    throw unsupported(`${this.name}: an HTTP store cannot be listed`);
+  }
+
+  async close(): Promise<void> {}
+
+  describe(): StoreSpec {
+    return { kind: 'http', url: this.name, token: this.client.o.token };
+  }
+
+  private run<T>(request: () => Promise<T>): Promise<T> {
+    return this.gate ? this.gate.run(request) : request();
   }
 }

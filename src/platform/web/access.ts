@@ -1,5 +1,5 @@
-// Chunk access for browsers and Web Workers: HTTP stores over the page's plain
-// fetch, the decoders of codecs.ts, and digests from the wasm core only.  A page
+// Chunk stores for browsers and Web Workers: HTTP stores over the page's plain
+// fetch, checked with the decoders of codecs.ts and digests from the wasm core only.  A page
 // served over plain http has no WebCrypto (crypto.subtle exists only in secure
 // contexts) and no browser has SHA-512/256, so nothing here depends on it.
 //
@@ -11,8 +11,11 @@
 
 import { wasmHashFactory } from '../../digest-wasm.ts';
 import type { DigestName, HashFactory } from '../../chunk/digest.ts';
-import { ChunkTableBuilder, IndexReadAt, type ChunkAccess, type ChunkTable, type IndexReadAtOptions } from '../../engine/random-access.ts';
-import { DistinctChunks, verifyChunk, type ChunkVerdict, type VerifyAccess } from '../../engine/verify.ts';
+import { ChunkTableBuilder, IndexReadAt, type ChunkLoader, type ChunkTable, type IndexReadAtOptions } from '../../engine/random-access.ts';
+import { DistinctChunks, verifyChunk, type ChunkVerdict } from '../../engine/verify.ts';
+import { ChainStore } from '../../stores/chain-store.ts';
+import { CheckedStore, type ChunkCheck } from '../../stores/checked-store.ts';
+import type { ChunkSource } from '../../stores/store.ts';
 import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../format/feature-flags.ts';
 import { IndexParser, type IndexHeader } from '../../format/index-file.ts';
 import { HttpClient, type HttpOptions } from '../../stores/http-client.ts';
@@ -29,33 +32,27 @@ export function digestBytes(name: DigestName, data: Uint8Array): Uint8Array {
   return h.digest();
 }
 
-/** Reading and checking chunks from HTTP stores, tried in order. */
-export function webChunkAccess(storeUrls: readonly string[], http: HttpOptions | HttpClient = {}): ChunkAccess & VerifyAccess {
+/** The check of chunks with `digest` ids: the browser's decoders, the wasm core's digests. */
+export const webCheck = (digest: DigestName): ChunkCheck => ({ digest, decompress: decompressChunk, idOf: (data) => digestBytes(digest, data) });
+
+/** HTTP stores tried in order, every copy checked (a corrupt one falls through to the next store). */
+export function webStores(storeUrls: readonly string[], digest: DigestName, http: HttpOptions | HttpClient = {}): ChunkSource {
   const client = http instanceof HttpClient ? http : new HttpClient(http);
-  return {
-    stores: storeUrls.map((u) => new HttpStore(u, client)),
-    decompress: decompressChunk,
-    digest: digestBytes,
-  };
+  const check = webCheck(digest);
+  return new ChainStore(storeUrls.map((u) => new CheckedStore(new HttpStore(u, client), check, { rereadCorrupt: true })));
 }
 
-/**
- * A chunk judged as `verify` judges it, with its bytes when it is good.  The
- * bytes are caught at the digest: verifyChunk hashes a copy only after it
- * decompressed to the right size, and stops at the first copy that matches, so
- * the last bytes hashed before an 'ok' are the chunk.
- */
-export async function fetchVerified(access: VerifyAccess, digest: DigestName, id: Uint8Array, size: number): Promise<{ verdict: ChunkVerdict; data: Uint8Array | null }> {
-  let hashed: Uint8Array | null = null;
-  const watching: VerifyAccess = {
-    ...access,
-    digest: (name, data) => {
-      hashed = data;
-      return access.digest(name, data);
+/** A chunk judged as `verify` judges it, with its bytes when it is good. */
+export async function fetchVerified(source: ChunkSource, id: Uint8Array, size: number): Promise<{ verdict: ChunkVerdict; data: Uint8Array | null }> {
+  let data: Uint8Array | null = null;
+  const keeping = {
+    read: async (hex: string, n: number) => {
+      const r = await source.read(hex, n);
+      data = r?.data ?? null;
+      return r;
     },
   };
-  const verdict = await verifyChunk(watching, digest, id, size);
-  return { verdict, data: verdict.verdict === 'ok' ? hashed : null };
+  return { verdict: await verifyChunk(keeping, id, size), data };
 }
 
 export interface LoadedIndex {
@@ -90,7 +87,7 @@ export function readIndex(bytes: Uint8Array, name: string): LoadedIndex {
   return { name, header, digest: digestOfFlags(header.flags), archive, table: builder.finish(), chunks, size };
 }
 
-/** The stream an index describes, read at any offset, its chunks verified on this thread (or got through `load`). */
-export function indexReader(index: LoadedIndex, access: ChunkAccess, o: Pick<IndexReadAtOptions, 'cacheChunks' | 'readAhead' | 'load'> = {}): IndexReadAt {
-  return new IndexReadAt({ table: index.table, digest: index.digest, access, file: index.name, ...o });
+/** The stream an index describes, read at any offset, its chunks from `load` (loadFrom(a source), a ChunkShare). */
+export function indexReader(index: LoadedIndex, load: ChunkLoader, o: Pick<IndexReadAtOptions, 'cacheChunks' | 'readAhead'> = {}): IndexReadAt {
+  return new IndexReadAt({ table: index.table, load, file: index.name, ...o });
 }

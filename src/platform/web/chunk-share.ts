@@ -16,8 +16,8 @@
 // here, so a failure is reported by whoever meets it, with its own message.
 
 import { toHex } from '../../chunk/chunk-id.ts';
-import type { DigestName } from '../../chunk/digest.ts';
-import type { ChunkVerdict, VerifyAccess } from '../../engine/verify.ts';
+import type { ChunkVerdict } from '../../engine/verify.ts';
+import type { ChunkSource } from '../../stores/store.ts';
 import { WasyncError, chunkMissing } from '../../errors.ts';
 import { fetchVerified } from './access.ts';
 
@@ -25,8 +25,8 @@ import { fetchVerified } from './access.ts';
 type Outcome = { verdict: ChunkVerdict; data: Uint8Array | null } | null;
 
 export interface ChunkShareOptions {
-  access: VerifyAccess;
-  digest: DigestName;
+  /** the stores, every copy checked (access.ts webStores) */
+  source: ChunkSource;
   /** verified bytes kept for reuse (default 64 MiB); 0 keeps only what is in flight */
   cacheBytes?: number;
 }
@@ -37,8 +37,7 @@ export interface FetchCount {
 }
 
 export class ChunkShare {
-  readonly #access: VerifyAccess;
-  readonly #digest: DigestName;
+  readonly #source: ChunkSource;
   readonly #cap: number;
   readonly #cache = new Map<string, Uint8Array>();
   #cached = 0;
@@ -50,8 +49,7 @@ export class ChunkShare {
   fetched = 0;
 
   constructor(o: ChunkShareOptions) {
-    this.#access = o.access;
-    this.#digest = o.digest;
+    this.#source = o.source;
     this.#cap = Math.max(0, o.cacheBytes ?? 64 << 20);
   }
 
@@ -86,14 +84,14 @@ export class ChunkShare {
   async #fetch(hex: string, id: Uint8Array, size: number, count?: FetchCount): Promise<NonNullable<Outcome>> {
     this.fetched++;
     if (count) count.fetched++;
-    const o = await fetchVerified(this.#access, this.#digest, id, size);
+    const o = await fetchVerified(this.#source, id, size);
     this.#verdicts?.set(hex, o.verdict);
     if (o.data) this.#keep(hex, o.data);
     return o;
   }
 
   #failure(v: ChunkVerdict): WasyncError {
-    if (v.verdict === 'missing') return chunkMissing(v.hex, this.#access.stores.map((s) => s.name));
+    if (v.verdict === 'missing') return chunkMissing(v.hex, [this.#source.name]);
     return new WasyncError('ECHUNKCORRUPT', `chunk ${v.hex} is corrupt: ${v.why ?? 'no good copy'}`);
   }
 

@@ -6,10 +6,10 @@
 // good chunk's bytes, transferred, for the page to reuse (chunk-share.ts).
 
 import { CHUNK_ID_SIZE } from '../../format/constants.ts';
-import { type ChunkVerdict, type VerifyAccess } from '../../engine/verify.ts';
-import type { DigestName } from '../../chunk/digest.ts';
+import type { ChunkVerdict } from '../../engine/verify.ts';
+import type { ChunkSource } from '../../stores/store.ts';
 import { Semaphore } from '../../stores/semaphore.ts';
-import { fetchVerified, webChunkAccess } from './access.ts';
+import { fetchVerified, webStores } from './access.ts';
 import { loadCodecs } from './codecs.ts';
 import type { FromWorker, ToWorker } from './verify-pool.ts';
 
@@ -19,21 +19,21 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
-let job: { access: VerifyAccess; digest: DigestName; gate: Semaphore; keep: boolean } | null = null;
+let job: { source: ChunkSource; gate: Semaphore; keep: boolean } | null = null;
 
 scope.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'init') {
-    job = { access: webChunkAccess(m.stores), digest: m.digest, gate: new Semaphore(m.concurrency), keep: m.keep };
+    job = { source: webStores(m.stores, m.digest), gate: new Semaphore(m.concurrency), keep: m.keep };
     loadCodecs().then(
       () => scope.postMessage({ type: 'ready' }),
       (err: Error) => scope.postMessage({ type: 'error', seq: null, message: err.message }),
     );
     return;
   }
-  const { access, digest, gate, keep } = job!;
+  const { source, gate, keep } = job!;
   const checks = Array.from(m.sizes, (size, i) =>
-    gate.run(() => fetchVerified(access, digest, m.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE), size)),
+    gate.run(() => fetchVerified(source, m.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE), size)),
   );
   Promise.all(checks).then(
     (results) => {

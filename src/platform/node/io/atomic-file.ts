@@ -1,7 +1,8 @@
 // Outputs are written under a temporary name in the target's directory and
 // renamed over the target only once complete, so an interrupted or failed run
 // never leaves a partial file under the final name and never damages what was
-// there.  Temporary files still open are removed on failure, SIGINT and SIGTERM.
+// there.  Temporary files still open are removed on failure, and, where the
+// process wants it (the command line: exitOnSignals), on SIGINT and SIGTERM.
 
 import { closeSync, fchmodSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -10,6 +11,17 @@ import { ioError } from '../../../errors.ts';
 
 const live = new Set<AtomicFile>();
 let handlersInstalled = false;
+let onSignals = false;
+
+/**
+ * From now on, SIGINT, SIGTERM and SIGHUP remove the temporary files still
+ * open and end the process (once one has been created: a command that makes
+ * none, such as mount, keeps its own handling of signals).  A library leaves
+ * the process's signals to its caller.
+ */
+export function exitOnSignals(): void {
+  onSignals = true;
+}
 
 function installSignalHandlers() {
   if (handlersInstalled) return;
@@ -27,12 +39,8 @@ export class AtomicFile {
   readonly fd: number;
   private open = true;
 
-  /**
-   * Creates the temporary file beside `path`, with permission bits `mode` (umask
-   * applies).  `onSignals`: remove it and exit on SIGINT/SIGTERM/SIGHUP (the
-   * command line; a library leaves the process's signals to its caller).
-   */
-  constructor(readonly path: string, mode = 0o666, onSignals = true) {
+  /** Creates the temporary file beside `path`, with permission bits `mode` (umask applies). */
+  constructor(readonly path: string, mode = 0o666) {
     if (onSignals) installSignalHandlers();
     this.tmpPath = join(dirname(path), `.#${basename(path)}.${randomBytes(8).toString('hex')}`);
     try {

@@ -46,8 +46,17 @@ export async function openIndexLocator(loc: string | null, client: HttpClient): 
   if (loc === null || classifyLocator(loc) !== 'url') return openIndexInput(loc);
   const bytes = await client.get(loc);
   if (!bytes) throw networkError(`${loc}: not found (404)`);
-  return { name: loc, bytes: (async function* () { yield bytes; })(), blobSize: blobSizeOf(bytes) };
+  return indexFromBytes(bytes, loc);
 }
+
+/** An index held in memory. */
+export const indexFromBytes = (bytes: Uint8Array, name = 'index'): IndexInput => ({
+  name,
+  bytes: (async function* () {
+    yield bytes;
+  })(),
+  blobSize: blobSizeOf(bytes),
+});
 
 function blobSizeOf(b: Uint8Array): number | null {
   if (b.length >= INDEX_PREAMBLE_SIZE + INDEX_ITEM_SIZE + INDEX_TAIL_SIZE) {

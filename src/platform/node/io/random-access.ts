@@ -1,35 +1,19 @@
 // Random access on Node (see engine/random-access.ts): a ReadAt over a local file
-// (.catar, or a blob), and one over the stream an index describes, its chunks taken
-// from local stores and remote (HTTP) ones, the index itself local or remote.  Store reads are asynchronous (fs.promises), so read-ahead
-// overlaps with decoding; decompression runs on this thread through the same
-// codecs as the worker jobs (zstd, gzip, xz by magic).
-//
-// A store is a directory holding <4hex>/<64hex>.cacnk (compressed) or <4hex>/<64hex>
-// (uncompressed; a symlink to /dev/null there marks a chunk known to be missing),
-// as casync-format.md §5 and local-store.ts describe.
+// (.catar, or a blob), the chunk table of an index (a path or URL), and a
+// ReadAt over the stream an index describes, its chunks read on this thread
+// from a ChunkSource (stores that check every copy).  Commands that serve an
+// index to many readers (mount, mkdev) read its chunks on the worker pool
+// instead (operations/extraction.ts).
 
-import { lstat, open, readFile, readlink, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { WasyncError, ioError, networkError } from '../../../errors.ts';
-import { CHUNK_SUFFIX, chunkPathBase } from '../../../chunk/chunk-id.ts';
-import { digestOfFlags } from '../../../format/feature-flags.ts';
 import { IndexParser, type IndexHeader } from '../../../format/index-file.ts';
-import {
-  ChunkTable,
-  ChunkTableBuilder,
-  IndexReadAt,
-  checkRange,
-  type ChunkAccess,
-  type ChunkStoreReader,
-  type ReadAt,
-  type StoredChunk,
-} from '../../../engine/random-access.ts';
-import { ChunkCodec } from '../stores/chunk-codec.ts';
-import { HttpClient } from '../../../stores/http-client.ts';
-import { HttpStore } from '../../../stores/http-store.ts';
+import { ChunkTable, ChunkTableBuilder, IndexReadAt, checkRange, loadFrom, type ReadAt } from '../../../engine/random-access.ts';
 import { classifyLocator } from '../../../stores/locator.ts';
-import { RelayedStore, isRelayLocator } from '../stores/store-relay.ts';
+import type { ChunkSource } from '../../../stores/store.ts';
+import { httpClient } from '../stores/node-fetch.ts';
+import type { HttpClient } from '../../../stores/http-client.ts';
 
 /** A local file read at offsets; close() when done. */
 export class FileReadAt implements ReadAt {
@@ -79,55 +63,6 @@ export class FileReadAt implements ReadAt {
   }
 }
 
-/** A local store directory, read asynchronously. */
-export function localStoreReader(dir: string): ChunkStoreReader {
-  const read = async (path: string): Promise<Uint8Array | null> => {
-    try {
-      return await readFile(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw ioError('EINPUT', path, e);
-    }
-  };
-  return {
-    name: dir,
-    async get(hex: string): Promise<StoredChunk | null> {
-      const base = `${dir}/${chunkPathBase(hex)}`;
-      const packed = await read(base + CHUNK_SUFFIX);
-      if (packed) return { data: packed, compressed: true, where: base + CHUNK_SUFFIX };
-      try {
-        const st = await lstat(base);
-        if (st.isSymbolicLink() && (await readlink(base)) === '/dev/null') return null;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw ioError('EINPUT', base, e);
-      }
-      const plain = await read(base);
-      return plain ? { data: plain, compressed: false, where: base } : null;
-    },
-  };
-}
-
-/** Chunk access over stores (paths or URLs, in the order given) with Node's codecs and digests. */
-export function nodeChunkAccess(stores: readonly string[], client: HttpClient = new HttpClient()): ChunkAccess {
-  const codec = new ChunkCodec();
-  return {
-    stores: stores.map((loc) =>
-      isRelayLocator(loc) ? new RelayedStore(loc) : classifyLocator(loc) === 'url' ? new HttpStore(loc, client) : localStoreReader(loc),
-    ),
-    async decompress(data, size) {
-      const out = codec.decompress(data, size);
-      // The zstd codec hands out a view of a buffer the next call reuses: copy
-      // it before any await, since other reads' decompressions may run there
-      // (on Deno several file reads resolve in one turn and interleave so).
-      // Results that come as promises are fresh buffers.
-      if (out === null || out instanceof Promise) return out;
-      return Uint8Array.prototype.slice.call(out);
-    },
-    digest: (name, data) => createHash(name).update(data).digest(),
-  };
-}
-
 export interface OpenedIndex {
   header: IndexHeader;
   reader: IndexReadAt;
@@ -138,7 +73,7 @@ export async function readChunkTable(loc: string, client?: HttpClient): Promise<
   const parser = new IndexParser(loc);
   const table = new ChunkTableBuilder();
   if (classifyLocator(loc) === 'url') {
-    const bytes = await (client ?? new HttpClient()).get(loc);
+    const bytes = await (client ?? httpClient()).get(loc);
     if (!bytes) throw networkError(`${loc}: not found (404)`);
     table.add(parser.push(bytes));
   } else {
@@ -152,20 +87,13 @@ export async function readChunkTable(loc: string, client?: HttpClient): Promise<
   return { header: parser.header!, table: table.finish() };
 }
 
-/** A ReadAt over the stream of an index (.caidx or .caibx, a path or URL), chunks from `stores`. */
+/** A ReadAt over the stream of an index (.caidx or .caibx, a path or URL), its chunks read from `source` on this thread. */
 export async function openIndexReadAt(
   loc: string,
-  stores: readonly string[],
+  source: ChunkSource,
   options: { cacheChunks?: number; readAhead?: number; client?: HttpClient } = {},
 ): Promise<OpenedIndex> {
   const { client, ...rest } = options;
   const { header, table } = await readChunkTable(loc, client);
-  const reader = new IndexReadAt({
-    table,
-    digest: digestOfFlags(header.flags),
-    access: nodeChunkAccess(stores, client),
-    file: loc,
-    ...rest,
-  });
-  return { header, reader };
+  return { header, reader: new IndexReadAt({ table, load: loadFrom(source), file: loc, ...rest }) };
 }

@@ -1,5 +1,5 @@
 // NBD over Node sockets: a listener on a Unix socket or TCP port that gives every
-// connection its own NbdSession (src/nbd/session.ts) over one shared export, and
+// connection its own NbdSession (protocol/nbd-session.ts) over one shared export, and
 // the wiring of any connected socket (the kernel's socketpair end, too) to a
 // session.  All connections share the export's reader, hence its cache of
 // verified chunks, which is what makes NBD_FLAG_CAN_MULTI_CONN honest.

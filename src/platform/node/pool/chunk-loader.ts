@@ -1,5 +1,5 @@
 // Where a mounted index's chunks are fetched and verified: on the worker pool,
-// one fetch job (engine/jobs.ts FetchJob) per chunk, so that reading a store
+// one fetch job (jobs.ts FetchJob) per chunk, so that reading a store
 // file, decompressing and hashing (SHA-512/256 is ≈350 MB/s per core here) run
 // beside the thread that answers the kernel instead of on it.
 //
@@ -19,10 +19,10 @@ import {
   type FetchResult,
   type FileRef,
   type RecipePiece,
-  type RemoteConfig,
 } from './jobs.ts';
-import type { SeedIndex } from '../../../engine/seed-index.ts';
-import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import type { StoreGraph } from '../../../stores/store-graph.ts';
+import type { SeedIndex } from '../seeds/seed-index.ts';
+import type { TreeSeedMap } from '../seeds/tree-seed-map.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 
 export interface LoaderSeeds {
@@ -35,9 +35,8 @@ export interface LoaderSeeds {
 export interface ChunkLoaderOptions {
   executor: Executor;
   digest: DigestName;
-  /** store locators in the order they are tried */
-  stores: string[];
-  remote?: RemoteConfig;
+  /** where chunks no seed gives are read */
+  stores: StoreGraph;
   seeds?: LoaderSeeds | null;
   /** a store's corrupt copy that another store replaced, and the like */
   onWarning(message: string): void;
@@ -71,7 +70,6 @@ export function poolChunkLoader(o: ChunkLoaderOptions): (i: number, id: Uint8Arr
       plan,
       digest: o.digest,
       stores: o.stores,
-      remote: o.remote,
       seeds: seedFiles,
       out: null,
       holes: false,

@@ -18,7 +18,8 @@ import { CutResolver } from '../../../chunker/cut-resolver.ts';
 import { BUZHASH_WINDOW, discriminator, type ChunkSizes } from '../../../chunker/sizes.ts';
 import type { Compression } from '../../../chunk/compression.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
-import { SCAN_SEGMENT, inputRef, type ChunkResult, type Executor, type InputRef, type RemoteConfig, type ScanResult } from './jobs.ts';
+import { SCAN_SEGMENT, inputRef, type ChunkResult, type Executor, type InputRef, type ScanResult } from './jobs.ts';
+import type { StoreGraph } from '../../../stores/store-graph.ts';
 
 /** Input bytes per scan and chunk job, for files and for rings. */
 const FILE_SEGMENT = SCAN_SEGMENT;
@@ -31,8 +32,7 @@ export interface ChunkPipelineOptions {
   sizes: ChunkSizes;
   digest: DigestName;
   /** Where new chunks go; null to only compute ids (seeds). */
-  store: string | null;
-  remote?: RemoteConfig;
+  store: StoreGraph | null;
   compression: Compression;
   executor: Executor;
   /** Runs the whole-stream digest (jobs in order, one thread); none: no digest. */
@@ -217,8 +217,8 @@ export class ChunkPipeline {
         chunks[2 * i + 1] = end - start;
         start = end;
       });
-      const { digest, store, compression, remote } = this.o;
-      const job = { kind: 'chunks', input: this.input, chunks, digest, store, compression, remote } as const;
+      const { digest, store, compression } = this.o;
+      const job = { kind: 'chunks', input: this.input, chunks, digest, store, compression } as const;
       const batch = Object.assign(this.pending(this.batchStart, start, this.o.executor.run<ChunkResult>(job)), { ends });
       this.batches.push(batch);
       this.batchStart = start;

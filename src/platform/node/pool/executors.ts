@@ -1,31 +1,80 @@
-// Which executor runs a job stream: below a few MiB, starting worker threads costs
-// more than it saves, so small inputs run on the calling thread.
+// The executors of one operation: chunk jobs on every core, and the whole-blob
+// digest on a thread of its own (its jobs must run in order).  Below a few MiB
+// of input, starting worker threads costs more than it saves, so small inputs
+// run on the calling thread; a caller may also fix the number of threads.
+//
+// close() first waits for the jobs in flight: a job stopped half-way could
+// leave a chunk's temporary file in a store, or write into an output that is
+// about to be removed, and a cancelled or failed operation leaves neither.
 
-import type { Executor } from './jobs.ts';
+import { usageError } from '../../../errors.ts';
+import type { Executor, Job } from './jobs.ts';
 import { InlineExecutor, WorkerPool } from './worker-pool.ts';
 
 const PARALLEL_THRESHOLD = 16 << 20;
 
 export class Executors {
-  private pool: Executor | undefined;
-  private ordered: Executor | undefined;
+  private pool: Draining | undefined;
+  private ordered: Draining | undefined;
+  private closed: Promise<void> | undefined;
 
-  /** `bytes`: how much input the jobs will cover. */
-  constructor(private readonly bytes: number) {}
+  /**
+   * `bytes`: how much input the jobs will cover.  `workers`: 0 runs every job
+   * on the calling thread, N on N threads; unset, one per core from 16 MiB up.
+   */
+  constructor(
+    private readonly bytes: number,
+    private readonly workers?: number,
+  ) {
+    if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 0)) {
+      throw usageError(`workers ${workers}: expected 0 or a positive whole number`);
+    }
+  }
 
   /** Runs chunk jobs on every core. */
   get chunks(): Executor {
-    this.pool ??= this.bytes < PARALLEL_THRESHOLD ? new InlineExecutor() : new WorkerPool();
-    return this.pool;
+    return (this.pool ??= new Draining(this.make(false)));
   }
 
   /** Runs jobs one after another on one thread of its own (the whole-blob digest). */
   get digest(): Executor {
-    this.ordered ??= this.bytes < PARALLEL_THRESHOLD ? new InlineExecutor() : new WorkerPool(1);
-    return this.ordered;
+    return (this.ordered ??= new Draining(this.make(true)));
+  }
+
+  /** Waits for the jobs in flight, then stops the threads; called on failure and again at the end. */
+  close(): Promise<void> {
+    return (this.closed ??= Promise.all([this.pool?.close(), this.ordered?.close()]).then(() => {}));
+  }
+
+  private make(ordered: boolean): Executor {
+    const n = this.workers ?? (this.bytes < PARALLEL_THRESHOLD ? 0 : undefined);
+    if (n === 0) return new InlineExecutor();
+    return ordered ? new WorkerPool(1) : new WorkerPool(n);
+  }
+}
+
+/** An executor that knows which of its jobs are still running. */
+class Draining implements Executor {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly inner: Executor) {}
+
+  get parallelism() {
+    return this.inner.parallelism;
+  }
+
+  run<R>(job: Job, transfer?: ArrayBuffer[]): Promise<R> {
+    const p = this.inner.run<R>(job, transfer);
+    const settled: Promise<unknown> = p.then(
+      () => this.inFlight.delete(settled),
+      () => this.inFlight.delete(settled),
+    );
+    this.inFlight.add(settled);
+    return p;
   }
 
   async close() {
-    await Promise.all([this.pool?.close(), this.ordered?.close()]);
+    while (this.inFlight.size) await Promise.all(this.inFlight);
+    await this.inner.close();
   }
 }

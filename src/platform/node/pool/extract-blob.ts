@@ -19,18 +19,18 @@ import {
   type FileRef,
   type Origin,
   type RecipePiece,
-  type RemoteConfig,
 } from './jobs.ts';
-import type { SeedIndex } from '../../../engine/seed-index.ts';
-import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import type { StoreGraph } from '../../../stores/store-graph.ts';
+import type { SeedIndex } from '../seeds/seed-index.ts';
+import type { TreeSeedMap } from '../seeds/tree-seed-map.ts';
 
 const BATCH_BYTES = 4 << 20;
 
 export interface ExtractBlobOptions {
   entries: AsyncIterable<IndexEntry[]>;
   digest: DigestName;
-  stores: string[];
-  remote?: RemoteConfig;
+  /** where chunks no seed gives are read */
+  stores: StoreGraph;
   /** none: no seeds */
   seeds?: SeedIndex | null;
   /** blob seeds, by seed number */
@@ -108,7 +108,6 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           plan,
           digest: o.digest,
           stores: o.stores,
-          remote: o.remote,
           seeds,
           out,
           holes: !!o.holes,

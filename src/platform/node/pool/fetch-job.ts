@@ -1,17 +1,22 @@
-// The fetch job (engine/jobs.ts FetchJob) on Node: each chunk of a batch is
-// taken from what the plan says first (known zeros, a seed file, a seed tree's
-// recipe), checked against its id, and otherwise from the stores.  Output goes
-// to its offset in the target, or into one buffer returned in order.
+// The fetch job (jobs.ts FetchJob) on Node: each chunk of a batch is taken from
+// what the plan says first (known zeros, a seed file, a seed tree's recipe),
+// checked against its id, and otherwise read from the job's stores, which
+// check every copy (store-graph.ts).  Output goes to its offset in the target,
+// or into one buffer returned in order.
 //
-// Chunks that only a remote store has are requested as soon as the job arrives
-// (prefetch), before the thread is free to assemble it, so the next batches'
-// requests are in flight while this one is written; the assembling itself runs
-// one job at a time (JobRunner), because it shares this thread's buffers.
+// When the stores include remote ones, the store reads start as soon as the
+// job arrives (prefetch), before the thread is free to assemble it, so the next
+// batches' requests are in flight while this one is written; the assembling
+// itself runs one job at a time (JobRunner), because it shares this thread's
+// buffers.
 
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { toHex } from '../../../chunk/chunk-id.ts';
+import type { DigestName } from '../../../chunk/digest.ts';
+import { chunkMissing } from '../../../errors.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
-import type { StoredChunk } from '../../../engine/random-access.ts';
+import type { BuiltStores, StoreGraph } from '../../../stores/store-graph.ts';
+import type { ChunkRead } from '../../../stores/store.ts';
 import {
   FETCH_PLAN_FIELDS,
   Source,
@@ -22,11 +27,10 @@ import {
   type Origin,
   type RecipePiece,
 } from './jobs.ts';
-import type { ChunkCheck } from '../stores/chunk-check.ts';
+import type { NodeChunks } from '../stores/node-check.ts';
 import { readFully, writeFully } from '../io/file-io.ts';
-import { isRemote, type StoreSet } from '../stores/store-set.ts';
 
-export type Prefetched = Map<number, Promise<StoredChunk | null>>;
+export type Prefetched = Map<number, Promise<ChunkRead | null>>;
 
 const SOURCE_STATS = {
   store: ['fromStore', 'fromStoreBytes'],
@@ -38,27 +42,30 @@ export class FetchRunner {
   private buf = Buffer.alloc(0);
 
   constructor(
-    private readonly check: ChunkCheck,
-    private readonly stores: StoreSet,
+    private readonly check: NodeChunks,
+    private readonly storesOf: (graph: StoreGraph, digest: DigestName) => BuiltStores,
   ) {}
 
-  /** Starts the requests for the job's store chunks that only remote stores have. */
+  /** Starts reading the job's store chunks when the stores include remote ones. */
   prefetch(job: FetchJob): Prefetched {
     const early: Prefetched = new Map();
+    const stores = this.storesOf(job.stores, job.digest);
     // On a block device most chunks are usually right already: look first.
-    if (job.compareOutput || !job.stores.some(isRemote)) return early;
+    if (job.compareOutput || !stores.remote) return early;
     const n = job.ids.length / CHUNK_ID_SIZE;
     for (let i = 0; i < n; i++) {
-      if (job.plan[i * FETCH_PLAN_FIELDS + 2] !== Source.Store) continue;
-      const hex = toHex(job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE));
-      const p = this.stores.prefetch(job.stores, hex, job.remote);
-      if (p) early.set(i, p);
+      const p = i * FETCH_PLAN_FIELDS;
+      if (job.plan[p + 2] !== Source.Store) continue;
+      const read = stores.source.read(toHex(job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE)), job.plan[p + 1]);
+      read.catch(() => {}); // run() reports it
+      early.set(i, read);
     }
     return early;
   }
 
   async run(job: FetchJob, early: Prefetched): Promise<FetchResult> {
     const stats = emptyFetchStats();
+    const stores = this.storesOf(job.stores, job.digest);
     const warnings: string[] = [];
     const origins: Origin[] = [];
     const n = job.ids.length / CHUNK_ID_SIZE;
@@ -92,9 +99,11 @@ export class FetchRunner {
         } else stats.seedMisses++;
       }
       if (!data) {
-        const got = await this.stores.fromStores(job.stores, job.digest, id, toHex(id), size, warnings, job.remote, early.get(i));
+        const hex = toHex(id);
+        const got = await (early.get(i) ?? stores.source.read(hex, size));
+        if (!got) throw chunkMissing(hex, [stores.source.name]);
         data = got.data;
-        const [count, bytes] = SOURCE_STATS[got.source];
+        const [count, bytes] = SOURCE_STATS[stores.kindOf(got.store)];
         stats[count]++;
         stats[bytes] += size;
       }

@@ -1,7 +1,8 @@
-// Runs chunk-engine jobs (engine/jobs.ts) on Node.  One JobRunner per thread
-// keeps a read buffer, the wasm scanner and codec contexts across jobs, so jobs
-// run one at a time; only a fetch job's requests to remote stores start at once
-// (FetchRunner.prefetch), ahead of its turn.
+// Runs chunk-engine jobs (jobs.ts) on Node.  One JobRunner per thread keeps a
+// read buffer, the wasm scanner, codec contexts and the stores its jobs name
+// (built once per StoreGraph) across jobs, so jobs run one at a time; only a
+// fetch job's reads from remote stores start at once (FetchRunner.prefetch),
+// ahead of its turn.
 
 import { createHash, type Hash } from 'node:crypto';
 import { WasyncError } from '../../../errors.ts';
@@ -26,11 +27,10 @@ import { FileWriter } from '../tree/file-writer.ts';
 import { unpackFiles } from './file-batch.ts';
 import { MetadataApplier } from '../tree/apply-metadata.ts';
 import { Remover } from '../tree/remove-tree.ts';
-import { ChunkCheck } from '../stores/chunk-check.ts';
+import { NodeChunks } from '../stores/node-check.ts';
+import { BuiltGraphs } from '../stores/node-stores.ts';
 import { FetchRunner } from './fetch-job.ts';
 import { readInput } from '../io/file-io.ts';
-import { StoreSet, isRemote } from '../stores/store-set.ts';
-import { uploadChunks } from './upload.ts';
 import { runVerify } from './verify-job.ts';
 
 export interface JobOutput {
@@ -40,9 +40,13 @@ export interface JobOutput {
 
 export class JobRunner {
   private scanner: CandidateScanner | undefined;
-  private readonly check = new ChunkCheck();
-  private readonly stores = new StoreSet(this.check);
-  private readonly fetcher = new FetchRunner(this.check, this.stores);
+  private readonly chunks = new NodeChunks();
+  private readonly graphs = new BuiltGraphs();
+  /** what the stores warned of (a corrupt copy replaced), handed out with the next fetch result */
+  private readonly warnings: string[] = [];
+  private readonly fetcher = new FetchRunner(this.chunks, (graph, digest) =>
+    this.graphs.source(graph, { check: this.chunks.check(digest), onWarning: (m) => this.warnings.push(m) }),
+  );
   private buf = Buffer.alloc(0);
   private running: Hash | undefined;
   private turn: Promise<unknown> = Promise.resolve();
@@ -61,19 +65,22 @@ export class JobRunner {
         return { result: r, transfer: [r.candidates.buffer as ArrayBuffer] };
       }
       case 'chunks': {
-        const r = await this.chunks(job);
+        const r = await this.chunkBatch(job);
         return { result: r, transfer: [r.ids.buffer as ArrayBuffer] };
       }
       case 'digest':
         return { result: this.digestRange(job), transfer: [] };
       case 'fetch': {
         const r = await this.fetcher.run(job, early!);
+        r.warnings.push(...this.warnings.splice(0));
         return { result: r, transfer: r.data ? [r.data.buffer as ArrayBuffer] : [] };
       }
       case 'files':
         return { result: this.files(job), transfer: [] };
-      case 'verify':
-        return { result: await runVerify(job), transfer: [] };
+      case 'verify': {
+        const built = this.graphs.source(job.stores, { check: this.chunks.check(job.digest), onWarning: () => {} });
+        return { result: await runVerify(job, built), transfer: [] };
+      }
     }
   }
 
@@ -87,38 +94,44 @@ export class JobRunner {
     return { candidates, base };
   }
 
-  private async chunks(job: ChunkJob): Promise<ChunkResult> {
+  /**
+   * The ids of a batch of chunks; with a store, those it lacks are compressed
+   * and put.  All has() questions go out at once (for a remote store they are
+   * HEAD requests, bounded by its gate), then the missing chunks are sent.
+   */
+  private async chunkBatch(job: ChunkJob): Promise<ChunkResult> {
     const n = job.chunks.length / 2;
     const first = job.chunks[0];
     const total = job.chunks[2 * n - 2] + job.chunks[2 * n - 1] - first;
     const data = this.read(job.input, first, total);
-    const remote = job.store !== null && isRemote(job.store);
-    const local = job.store === null || remote ? null : this.stores.local(job.store);
     const ids = new Uint8Array(n * CHUNK_ID_SIZE);
-    const upload: { hex: string; chunk: Uint8Array }[] = [];
-    let stored = 0;
-    let storedBytes = 0;
+    const fresh = new Map<string, Uint8Array>();
     for (let i = 0; i < n; i++) {
       const o = job.chunks[2 * i] - first;
       const chunk = data.subarray(o, o + job.chunks[2 * i + 1]);
-      const id = this.check.idOf(job.digest, chunk);
+      const id = this.chunks.idOf(job.digest, chunk);
       ids.set(id, i * CHUNK_ID_SIZE);
-      if (remote) upload.push({ hex: toHex(id), chunk });
-      if (!local) continue;
-      const hex = toHex(id);
-      if (local.has(hex)) continue;
-      const packed = await this.check.codec.compress(job.compression, chunk);
-      if (local.write(hex, packed)) {
-        stored++;
-        storedBytes += packed.length;
-      }
+      if (job.store) fresh.set(toHex(id), chunk);
     }
-    if (remote) {
-      const r = await uploadChunks(this.stores.remote(job.store!, job.remote), this.stores.gate(job.remote), upload, (c) =>
-        this.check.codec.compress(job.compression, c),
-      );
-      stored += r.stored;
-      storedBytes += r.storedBytes;
+    let stored = 0;
+    let storedBytes = 0;
+    if (job.store) {
+      const store = this.graphs.writer(job.store);
+      const present = await Promise.all([...fresh.keys()].map((id) => store.has(id)));
+      const sends: Promise<void>[] = [];
+      let k = 0;
+      for (const [id, chunk] of fresh) {
+        if (present[k++]) continue;
+        const packed = await this.chunks.codec.compress(job.compression, chunk);
+        sends.push(
+          store.put(id, packed).then((added) => {
+            if (!added) return;
+            stored++;
+            storedBytes += packed.length;
+          }),
+        );
+      }
+      await Promise.all(sends);
     }
     return { ids, stored, storedBytes };
   }

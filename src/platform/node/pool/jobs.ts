@@ -1,13 +1,15 @@
 // The units of work the chunk engine hands to its executor, usually a pool of
-// worker threads.  Jobs carry file descriptors and store paths rather than data:
-// a worker reads its own input (threads share the process's descriptors), so the
-// main thread never copies image bytes, and every core hashes, compresses and
-// writes.  The Node implementation is platform/node/job-runner.ts.
+// worker threads.  Jobs carry file descriptors and store descriptions rather
+// than data: a worker reads its own input (threads share the process's
+// descriptors) and builds the stores from their StoreGraph, so the main thread
+// never copies image bytes, and every core hashes, compresses and writes.
+// job-runner.ts runs them.
 
 import type { Compression } from '../../../chunk/compression.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 import type { PackedFiles } from './file-batch.ts';
 import type { ChunkVerdict } from '../../../engine/verify.ts';
+import type { StoreGraph } from '../../../stores/store-graph.ts';
 
 /** Bytes one scan job covers; also the scanner's window size. */
 export const SCAN_SEGMENT = 8 << 20;
@@ -48,33 +50,15 @@ export interface ScanResult {
   base: number;
 }
 
-/**
- * How threads reach remote stores (URLs).  Everything is plain data, so a job
- * carries it to a worker; the rate limit's clock is shared memory.
- */
-export interface RemoteConfig {
-  /** requests in flight per thread */
-  concurrency: number;
-  attempts: number;
-  timeoutMs: number;
-  token?: string;
-  rateLimit: { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer } | null;
-  /** a local store that keeps every verified chunk fetched from a remote one */
-  cache: string | null;
-  /** ssh stores: their locators on the main thread's relay to their connections (platform/node/store-relay.ts) */
-  ssh?: Record<string, string> | null;
-}
-
-/** Digests chunks [offset, offset + size) of input and, with a store (a path or URL), stores them. */
+/** Digests chunks [offset, offset + size) of input and, with a store, stores those it lacks. */
 export interface ChunkJob {
   kind: 'chunks';
   input: InputRef;
   /** offset, size pairs, ascending and contiguous */
   chunks: Float64Array;
   digest: DigestName;
-  store: string | null;
+  store: StoreGraph | null;
   compression: Compression;
-  remote?: RemoteConfig;
 }
 export interface ChunkResult {
   ids: Uint8Array;
@@ -108,9 +92,8 @@ export interface FetchJob {
   /** per chunk: output offset, size, source, seed number, seed offset */
   plan: Float64Array;
   digest: DigestName;
-  /** store locators (paths, URLs) in the order they are tried */
-  stores: string[];
-  remote?: RemoteConfig;
+  /** where chunks no seed gives are read (a chain in casync's order, usually) */
+  stores: StoreGraph;
   seeds: FileRef[];
   out: FileRef | null;
   /** Leave zero chunks as holes (fresh output file) instead of writing them. */
@@ -182,8 +165,7 @@ export interface VerifyJob {
   ids: Uint8Array;
   sizes: Float64Array;
   digest: DigestName;
-  stores: string[];
-  remote?: RemoteConfig;
+  stores: StoreGraph;
 }
 export interface VerifyResult {
   /** the chunks that are not fine */

@@ -26,7 +26,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
-import { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import { TreeSeedMap } from './tree-seed-map.ts';
 
 const MAGIC = Buffer.from('WASYNCSD');
 const VERSION = 1;

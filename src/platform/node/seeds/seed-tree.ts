@@ -7,7 +7,7 @@ import type { DigestName } from '../../../chunk/digest.ts';
 import { ChunkPipeline } from '../pool/chunk-pipeline.ts';
 import type { Executor } from '../pool/jobs.ts';
 import { RingWriter, ringSizeFor } from '../pool/ring-writer.ts';
-import { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import { TreeSeedMap } from './tree-seed-map.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { encodeTree } from '../tree/encode-tree.ts';
 

@@ -26,6 +26,8 @@ export class PutRefused extends Error {
 }
 
 const codec = new ChunkCodec();
+/** zstd decodes into this (the largest chunk casync allows), not into a fresh buffer per upload. */
+let scratch: Uint8Array | null = null;
 
 export async function acceptPut(root: string, path: string, req: IncomingMessage): Promise<boolean> {
   const chunk = CHUNK_PATH.exec(path);
@@ -86,8 +88,8 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 async function chunkProblem(hex: string, body: Uint8Array): Promise<string | null> {
   let data: Uint8Array | null;
   try {
-    // zstd answers synchronously into a shared buffer: hash it before yielding.
-    const out = codec.decompress(body, CHUNK_SIZE_LIMIT);
+    // zstd answers synchronously into the scratch buffer: hash it before yielding.
+    const out = codec.decompress(body, CHUNK_SIZE_LIMIT, (scratch ??= new Uint8Array(CHUNK_SIZE_LIMIT)));
     data = out instanceof Promise ? await out : out;
   } catch (e) {
     return `does not decompress (${(e as Error).message})`;

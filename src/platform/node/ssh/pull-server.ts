@@ -3,8 +3,8 @@
 // READABLE_INDEX and READABLE_ARCHIVE in our HELLO; once the client's HELLO
 // is in and fits, the index or archive it asked for goes out in 64 KiB INDEX
 // (ARCHIVE) frames and INDEX_EOF (ARCHIVE_EOF), while each REQUEST is answered
-// in order: a CHUNK with the first store's .cacnk bytes (an uncompressed
-// chunk file is compressed first, as casync's store does for its peers), or
+// in order: a CHUNK with the first store's stored bytes (an uncompressed chunk
+// file as a zstd frame of raw blocks, which any zstd decoder reads), or
 // MISSING.  The client may end with GOODBYE or just close the stream, as
 // casync allows.  A malformed or misplaced frame is answered with ABORT, and
 // the command fails.
@@ -36,7 +36,6 @@ import {
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
 import type { RateLimiter } from '../../../stores/rate-limiter.ts';
-import { ChunkCodec } from '../stores/chunk-codec.ts';
 import { LocalStore } from '../stores/local-store.ts';
 import { FrameChannel } from './frame-channel.ts';
 
@@ -61,7 +60,6 @@ export async function servePull(spec: ServeSpec): Promise<void> {
   const channel = new FrameChannel('wasync pull (standard input)', spec.input, spec.output, spec.limiter ?? null);
   const peer = new CaProtocolPeer(channel.name, flags);
   const stores = paths.map((s) => new LocalStore(s));
-  const codec = new ChunkCodec();
   const senders: Promise<void>[] = [];
   let stop = false;
   let fileError: WasyncError | null = null;
@@ -116,10 +114,9 @@ export async function servePull(spec: ServeSpec): Promise<void> {
   async function answer(id: Uint8Array) {
     const hex = toHex(id);
     for (const store of stores) {
-      const c = store.read(hex);
-      if (!c) continue;
-      const data = c.compressed ? c.data : await codec.compress('zstd', c.data);
-      await channel.send(encodeChunk(id, data, true));
+      const stored = await store.get(hex);
+      if (!stored) continue;
+      await channel.send(encodeChunk(id, stored, true));
       return;
     }
     await channel.send(encodeMissing(id));

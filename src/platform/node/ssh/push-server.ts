@@ -38,7 +38,9 @@ import {
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
-import { ChunkCheck } from '../stores/chunk-check.ts';
+import { NodeChunks } from '../stores/node-check.ts';
+import { checkStored } from '../../../stores/checked-store.ts';
+import { storedUncompressed } from '../../../chunk/compression.ts';
 import { writeFully } from '../io/file-io.ts';
 import { LocalStore } from '../stores/local-store.ts';
 import { FrameChannel } from './frame-channel.ts';
@@ -60,7 +62,7 @@ export async function servePush(spec: ServeSpec): Promise<void> {
   const peer = new CaProtocolPeer(channel.name, flags);
   const write = spec.store === null ? null : new LocalStore(spec.store);
   const stores = [...(write ? [write] : []), ...spec.extra.map((s) => new LocalStore(s))];
-  const check = new ChunkCheck();
+  const chunks = new NodeChunks();
   const parser = spec.index === null ? null : new IndexParser(`${spec.index} (pushed)`);
   /** requested and not yet received: id → chunk size */
   const wanted = new Map<string, number>();
@@ -157,7 +159,7 @@ export async function servePush(spec: ServeSpec): Promise<void> {
       const hex = toHex(e.id);
       if (seen.has(hex)) continue;
       seen.add(hex);
-      if (stores.some((s) => s.has(hex))) continue;
+      if (await hasAny(hex)) continue;
       wanted.set(hex, e.size);
       ids.push(e.id);
     }
@@ -176,10 +178,14 @@ export async function servePush(spec: ServeSpec): Promise<void> {
       if (seen.has(hex)) return; // a second copy of one we have
       throw formatError(channel.name, at, `CA_PROTOCOL_CHUNK for chunk ${hex}, which was not requested`);
     }
-    const plain = await check.unpack(digest!, id, size, data, compressed);
+    const plain = await checkStored(chunks.check(digest!), hex, size, compressed ? data : storedUncompressed(data));
     if (typeof plain === 'string') throw chunkCorrupt(hex, 'the pushed stream', plain);
-    const bytes = compressed ? data : await check.codec.compress('zstd', plain);
-    write!.write(hex, bytes);
+    await write!.put(hex, compressed ? data : await chunks.codec.compress('zstd', plain));
     wanted.delete(hex);
+  }
+
+  async function hasAny(hex: string): Promise<boolean> {
+    for (const s of stores) if (await s.has(hex)) return true;
+    return false;
   }
 }

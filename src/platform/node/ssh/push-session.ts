@@ -112,7 +112,7 @@ export async function pushSession(spec: SessionSpec, file: AsyncIterable<Uint8Ar
     for (let o = 0; o < ids.length; o += CHUNK_ID_SIZE) {
       const id = ids.subarray(o, o + CHUNK_ID_SIZE);
       const hex = toHex(id);
-      const stored = chunks?.read(hex) ?? null;
+      const stored = (await chunks?.get(hex)) ?? null;
       if (!stored) {
         result.missing.push(hex);
         await proc.channel.send(encodeMissing(id));
@@ -120,13 +120,13 @@ export async function pushSession(spec: SessionSpec, file: AsyncIterable<Uint8Ar
       }
       let frame: Uint8Array;
       try {
-        frame = encodeChunk(id, stored.data, stored.compressed);
+        frame = encodeChunk(id, stored, true);
       } catch (e) {
         throw networkError(`${proc.name}: chunk ${hex} cannot be sent: ${(e as Error).message}`);
       }
       await proc.channel.send(frame);
       result.sent++;
-      result.sentBytes += stored.data.length;
+      result.sentBytes += stored.length;
     }
   }
 }

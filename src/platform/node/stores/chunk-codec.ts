@@ -29,21 +29,18 @@ const xz = () => (lzma ??= require('lzma-native') as Lzma);
 
 const ZSTD_LEVEL = 3;
 
-/** One per thread.  compress() may return a view of a buffer reused by the next call. */
+/** One per thread (the zstd contexts are reused).  Results are the caller's: never reused. */
 export class ChunkCodec {
   private cctx: InstanceType<ZstdBinding['CCtx']> | undefined;
   private dctx: InstanceType<ZstdBinding['DCtx']> | undefined;
-  private scratch = Buffer.alloc(0);
-  private plain = Buffer.alloc(0);
 
   compress(kind: Compression, data: Uint8Array): Uint8Array | Promise<Uint8Array> {
     switch (kind) {
       case 'zstd': {
         const z = zstdBinding();
         this.cctx ??= new z.CCtx();
-        const bound = z.compressBound(data.length);
-        if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
-        return this.scratch.subarray(0, this.cctx.compress(this.scratch, data, ZSTD_LEVEL));
+        const out = Buffer.allocUnsafe(z.compressBound(data.length));
+        return out.subarray(0, this.cctx.compress(out, data, ZSTD_LEVEL));
       }
       case 'gzip':
         return gzipSync(data);
@@ -55,18 +52,18 @@ export class ChunkCodec {
   /**
    * Decompresses a stored chunk of `size` bytes, picking the format by its magic;
    * null if the bytes are in no known format.  Throws if they do not decompress,
-   * or (zstd) decompress to more than `size` bytes.  The result may be a view of a
-   * buffer reused by the next call.
+   * or decompress to more than `size` bytes.  zstd decodes into `into` when it
+   * is given (at least `size` bytes; the result is then a view of it).
    */
-  decompress(data: Uint8Array, size: number): Uint8Array | Promise<Uint8Array> | null {
+  decompress(data: Uint8Array, size: number, into?: Uint8Array): Uint8Array | Promise<Uint8Array> | null {
     switch (detectCompression(data)) {
       case 'zstd': {
         this.dctx ??= new (zstdBinding().DCtx)();
-        if (this.plain.length < size) this.plain = Buffer.allocUnsafe(size);
-        return this.plain.subarray(0, this.dctx.decompress(this.plain.subarray(0, size), data));
+        const out = into ?? Buffer.allocUnsafe(size);
+        return out.subarray(0, this.dctx.decompress(out.subarray(0, size), data));
       }
       case 'gzip':
-        return gunzipSync(data);
+        return gunzipSync(data, size > 0 ? { maxOutputLength: size } : {});
       case 'xz':
         return xz().decompress(data);
       default:

@@ -2,107 +2,67 @@
 // <store>/<4hex>/<64hex>.cacnk holds a compressed chunk, <store>/<4hex>/<64hex> an
 // uncompressed one, and a symlink from <64hex> to /dev/null marks a chunk known to
 // be missing.  Writes go to a temporary name in the same directory and are linked
-// into place, so a chunk file is never partial and never replaced.  Synchronous:
-// it runs inside worker threads, one chunk after another.
+// into place, so a chunk file is never partial and never replaced.
+//
+// The calls are synchronous inside async methods: worker threads read one chunk
+// after another, and a small file read costs less than a trip through libuv's
+// thread pool.  Each chunk read lands in memory of its own.
 
-import {
-  closeSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  readlinkSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, readlinkSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
-import { CHUNK_SUFFIX, chunkPathBase } from '../../../chunk/chunk-id.ts';
+import { CHUNK_SUFFIX, chunkPathBase, isChunkIdHex } from '../../../chunk/chunk-id.ts';
+import { storedUncompressed } from '../../../chunk/compression.ts';
+import { ioError } from '../../../errors.ts';
+import type { StoreSpec } from '../../../stores/store-graph.ts';
+import type { WriteStore } from '../../../stores/store.ts';
 
 let tmpCounter = 0;
 
-export interface StoredChunk {
-  data: Uint8Array;
-  compressed: boolean;
-  path: string;
-}
-
-export class LocalStore {
+export class LocalStore implements WriteStore {
   private readonly knownDirs = new Set<string>();
-  private buf = Buffer.alloc(0);
+  /** chunk directories gc emptied and removed */
+  removedDirectories = 0;
 
   constructor(readonly dir: string) {}
 
-  pathOf(hex: string, compressed = true): string {
-    return `${this.dir}/${chunkPathBase(hex)}${compressed ? CHUNK_SUFFIX : ''}`;
+  get name(): string {
+    return this.dir;
   }
 
-  has(hex: string): boolean {
-    return (
-      statSync(this.pathOf(hex), { throwIfNoEntry: false }) !== undefined ||
-      statSync(this.pathOf(hex, false), { throwIfNoEntry: false }) !== undefined
-    );
+  pathOf(id: string, compressed = true): string {
+    return `${this.dir}/${chunkPathBase(id)}${compressed ? CHUNK_SUFFIX : ''}`;
   }
 
-  /**
-   * The stored bytes, or null if the store lacks the chunk (or marks it missing).
-   * The bytes are valid until the next read.
-   */
-  read(hex: string): StoredChunk | null {
-    const compressedPath = this.pathOf(hex);
-    const data = this.readIfExists(compressedPath);
-    if (data) return { data, compressed: true, path: compressedPath };
-    const plainPath = this.pathOf(hex, false);
+  where(id: string): string {
+    return this.pathOf(id);
+  }
+
+  async has(id: string): Promise<boolean> {
+    return statSync(this.pathOf(id), { throwIfNoEntry: false }) !== undefined || statSync(this.pathOf(id, false), { throwIfNoEntry: false }) !== undefined;
+  }
+
+  /** The stored bytes, or null if the store lacks the chunk (or marks it missing). */
+  async get(id: string): Promise<Uint8Array | null> {
+    const packed = readIfExists(this.pathOf(id));
+    if (packed) return packed;
+    const plainPath = this.pathOf(id, false);
     const st = lstatSync(plainPath, { throwIfNoEntry: false });
-    if (!st) return null;
-    if (st.isSymbolicLink() && readlinkSync(plainPath) === '/dev/null') return null;
-    const plain = this.readIfExists(plainPath);
-    return plain ? { data: plain, compressed: false, path: plainPath } : null;
+    if (!st || (st.isSymbolicLink() && readlinkSync(plainPath) === '/dev/null')) return null;
+    const plain = readIfExists(plainPath);
+    return plain && storedUncompressed(plain);
   }
 
-  /** Reads a whole file into this store's buffer (chunk files are small). */
-  private readIfExists(path: string): Uint8Array | null {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    try {
-      // A short read from a regular file is its end: that saves asking for the
-      // size first, one system call per chunk.
-      let done = 0;
-      for (;;) {
-        if (done === this.buf.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, 1 << 19));
-          this.buf.copy(bigger, 0, 0, done);
-          this.buf = bigger;
-        }
-        const want = this.buf.length - done;
-        const n = readSync(fd, this.buf, done, want, done);
-        done += n;
-        if (n < want) break;
-      }
-      return this.buf.subarray(0, done);
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** Stores compressed chunk bytes; false if the chunk was already there. */
-  write(hex: string, compressed: Uint8Array): boolean {
-    const sub = `${this.dir}/${hex.slice(0, 4)}`;
+  /** Stores a compressed chunk; false if the chunk was already there. */
+  async put(id: string, chunk: Uint8Array): Promise<boolean> {
+    const sub = `${this.dir}/${id.slice(0, 4)}`;
     if (!this.knownDirs.has(sub)) {
       mkdirSync(sub, { recursive: true, mode: 0o777 });
       this.knownDirs.add(sub);
     }
-    const final = this.pathOf(hex);
-    const tmp = `${sub}/${hex}.${process.pid}-${threadId}-${tmpCounter++}.tmp`;
-    writeFileSync(tmp, compressed, { mode: 0o444, flag: 'wx' });
+    const tmp = `${sub}/${id}.${process.pid}-${threadId}-${tmpCounter++}.tmp`;
+    writeFileSync(tmp, chunk, { mode: 0o444, flag: 'wx' });
     try {
-      linkSync(tmp, final);
+      linkSync(tmp, this.pathOf(id));
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -110,5 +70,83 @@ export class LocalStore {
     } finally {
       unlinkSync(tmp);
     }
+  }
+
+  /** Removes the chunk's .cacnk file, and its directory once that is empty. */
+  async remove(id: string): Promise<boolean> {
+    try {
+      unlinkSync(this.pathOf(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw ioError('EOUTPUT', this.pathOf(id), e);
+    }
+    const sub = `${this.dir}/${id.slice(0, 4)}`;
+    try {
+      rmdirSync(sub);
+      this.knownDirs.delete(sub);
+      this.removedDirectories++;
+    } catch {}
+    return true;
+  }
+
+  /** The ids of the .cacnk files, directory by directory; names that are no chunk id are reported, not listed. */
+  async *list(onStray?: (path: string) => void): AsyncIterable<string> {
+    let subdirs: string[];
+    try {
+      subdirs = readdirSync(this.dir);
+    } catch (e) {
+      throw ioError('EINPUT', this.dir, e);
+    }
+    for (const sub of subdirs) {
+      const dir = `${this.dir}/${sub}`;
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw ioError('EINPUT', dir, e);
+      }
+      for (const name of names) {
+        if (!name.endsWith(CHUNK_SUFFIX)) continue;
+        const id = name.slice(0, -CHUNK_SUFFIX.length);
+        if (isChunkIdHex(id)) yield id;
+        else onStray?.(`${dir}/${name}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  describe(): StoreSpec {
+    return { kind: 'local', dir: this.dir };
+  }
+}
+
+/** A whole small file, or null if there is none. */
+function readIfExists(path: string): Uint8Array | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw ioError('EINPUT', path, e);
+  }
+  try {
+    // One byte more than the file holds: a short read is its end, no second read.
+    let buf = Buffer.allocUnsafeSlow(fstatSync(fd).size + 1);
+    let done = 0;
+    for (;;) {
+      const want = buf.length - done;
+      const n = readSync(fd, buf, done, want, done);
+      done += n;
+      if (n < want) return buf.subarray(0, done);
+      const bigger = Buffer.allocUnsafeSlow(2 * buf.length); // it grew while being read
+      buf.copy(bigger, 0, 0, done);
+      buf = bigger;
+    }
+  } catch (e) {
+    throw ioError('EINPUT', path, e);
+  } finally {
+    closeSync(fd);
   }
 }

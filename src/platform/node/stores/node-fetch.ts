@@ -3,12 +3,12 @@
 // request in its WHATWG machinery (Request/Response objects, streams, abort
 // signals), which for 64 KiB chunks costs more than hashing them; this one
 // answers with the few Response members HttpClient uses (status, statusText,
-// headers.get, body.getReader, body.cancel) and nothing else.  Installed as the
-// default on Node only: Bun's and Deno's fetch are native and cheap.
+// headers.get, body.getReader, body.cancel) and nothing else.  Used on Node
+// only (httpClient): Bun's and Deno's fetch are native and cheap.
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { useFetch } from '../../../stores/http-client.ts';
+import { HttpClient, type HttpOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
 
 const agents = {
@@ -60,4 +60,6 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
   });
 }) as unknown as typeof fetch;
 
-if (RUNTIME === 'node') useFetch(nodeFetch);
+/** An HttpClient on this runtime's cheapest fetch. */
+export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
+  new HttpClient({ ...o, fetch: RUNTIME === 'node' ? nodeFetch : undefined });

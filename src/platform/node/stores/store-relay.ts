@@ -1,52 +1,48 @@
-// Chunk stores that are JavaScript objects (the library API's ChunkStore: get,
-// has, put) reached from the chunk engine's jobs.  Jobs are plain data, run on
-// worker threads (or inline on this one), and name their stores by locator;
-// an object cannot travel with them.  So the calling thread keeps the objects
-// in a StoreRelay and gives each a locator of its own,
-//   wasync-relay://<channel>/<number>/<name>
+// Chunk stores that are JavaScript objects (a library caller's store, an ssh
+// session) reached from the chunk engine's jobs.  Jobs are plain data, run on
+// worker threads (or inline on this one), and describe their stores as a
+// StoreGraph; an object cannot travel with them.  So the calling thread keeps
+// the objects in a StoreRelay and describes each as a relay entry
+//   { kind: 'relay', channel, store: <number>, name }
 // and a job's thread reaches the object through a RelayedStore: a request
-// ({ op, store, hex, data }) posted on the BroadcastChannel <channel>, the
+// ({ op, store, id, data }) posted on the BroadcastChannel <channel>, the
 // answer posted back on the asking thread's own reply channel, so each answer
 // is copied to one thread only.  BroadcastChannel also delivers within a thread,
 // so jobs run inline take the same path.
 //
-// A relayed store counts as remote: the engine asks has() before compressing a
-// new chunk and put()s only what is missing, and checks every chunk get()
-// returns (decompression by magic, digest against the id) as it does for HTTP.
+// A relayed store counts as remote: its requests share the operation's
+// concurrency, and every chunk get() returns is checked as an HTTP one is.
 // The relay's own channel stays referenced while it is open, so a process does
 // not exit with a request in flight; close() ends it.
 
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { WasyncError, type ErrorCode } from '../../../errors.ts';
-import type { ChunkStoreReader, StoredChunk } from '../../../engine/random-access.ts';
+import { WasyncError, unsupported, type ErrorCode } from '../../../errors.ts';
+import type { Semaphore } from '../../../stores/semaphore.ts';
+import type { StoreSpec } from '../../../stores/store-graph.ts';
+import type { WriteStore } from '../../../stores/store.ts';
 import { BROADCAST_NEEDS_ANCHOR } from '../io/runtime.ts';
 
-const SCHEME = 'wasync-relay://';
-
-/** A stored chunk whose bytes may be the chunk itself rather than a .cacnk (ssh's CA_PROTOCOL_CHUNK). */
-export interface RelayedChunk {
-  data: Uint8Array;
-  compressed: boolean;
-}
-
 /**
- * What a relayed store object offers; bytes are a stored chunk (.cacnk contents).
- * A store that only serves chunks (an ssh session) has no has() or put().
+ * What a relayed object offers; bytes are stored chunks (.cacnk contents),
+ * and its methods may answer at once or with a promise.  A store that only
+ * serves chunks (an ssh session) has no has() or put().
  */
 export interface RelayTarget {
-  get(hex: string): Promise<Uint8Array | RelayedChunk | null | undefined> | Uint8Array | RelayedChunk | null | undefined;
-  has?(hex: string): Promise<boolean> | boolean;
+  get(id: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  has?(id: string): Promise<boolean> | boolean;
   /** false: the store already had it (anything else counts as stored) */
-  put?(hex: string, chunk: Uint8Array): unknown;
+  put?(id: string, chunk: Uint8Array): unknown;
 }
+
+export type RelaySpec = Extract<StoreSpec, { kind: 'relay' }>;
 
 type Op = 'get' | 'has' | 'put';
 
 interface Request {
   op: Op;
   store: number;
-  hex: string;
+  id: string;
   data?: Uint8Array;
   seq: number;
   reply: string;
@@ -54,15 +50,9 @@ interface Request {
 
 interface Reply {
   seq: number;
-  value?: Uint8Array | RelayedChunk | boolean | null;
+  value?: Uint8Array | boolean | null;
   error?: { code: ErrorCode | null; message: string };
 }
-
-export const isRelayLocator = (loc: string) => loc.startsWith(SCHEME);
-
-/** How messages name a store: a relayed one by the name its caller gave, any other by its locator. */
-export const storeDisplayName = (loc: string) =>
-  isRelayLocator(loc) ? decodeURIComponent(loc.slice(loc.indexOf('/', loc.indexOf('/', SCHEME.length) + 1) + 1)) : loc;
 
 /** Deno: a channel that stays open so later relays still hear from workers (runtime.ts). */
 let anchor: BroadcastChannel | undefined;
@@ -84,10 +74,10 @@ export class StoreRelay {
     this.requests.onmessage = (e) => this.serve((e as { data: Request }).data);
   }
 
-  /** The locator jobs use for `target`; `name` appears in messages. */
-  add(target: RelayTarget, name: string): string {
-    const n = this.targets.push(target) - 1;
-    return `${SCHEME}${this.channel}/${n}/${encodeURIComponent(name)}`;
+  /** The spec jobs use for `target`; `name` appears in messages. */
+  add(target: RelayTarget, name: string): RelaySpec {
+    const store = this.targets.push(target) - 1;
+    return { kind: 'relay', channel: this.channel, store, name };
   }
 
   close(): void {
@@ -113,10 +103,10 @@ export class StoreRelay {
     const t = this.targets[r.store];
     const run = async (): Promise<Reply['value']> => {
       if (!t) throw new Error(`relay ${this.channel}: no store ${r.store}`);
-      if (r.op === 'get') return (await t.get(r.hex)) ?? null;
+      if (r.op === 'get') return (await t.get(r.id)) ?? null;
       const f = t[r.op];
-      if (!f) throw new WasyncError('EUNSUPPORTED', `${r.hex}: this store only serves chunks (no ${r.op})`);
-      return r.op === 'has' ? !!(await f.call(t, r.hex, r.data!)) : (await f.call(t, r.hex, r.data!)) !== false;
+      if (!f) throw new WasyncError('EUNSUPPORTED', `${r.id}: this store only serves chunks (no ${r.op})`);
+      return r.op === 'has' ? !!(await f.call(t, r.id, r.data!)) : (await f.call(t, r.id, r.data!)) !== false;
     };
     run().then(
       (value) => to({ seq: r.seq, value }),
@@ -170,41 +160,53 @@ function dropEndpoint(channel: string) {
   for (const w of ep.waiting.values()) w.reject(new WasyncError('EUNSUPPORTED', 'the store relay was closed'));
 }
 
-/** A relayed store as a job's thread sees it: get, has, put over the relay. */
-export class RelayedStore implements ChunkStoreReader {
+/** A relayed store as a job's thread sees it. */
+export class RelayedStore implements WriteStore {
   readonly name: string;
-  private readonly channel: string;
-  private readonly store: number;
 
-  constructor(readonly locator: string) {
-    const m = /^wasync-relay:\/\/([^/]+)\/(\d+)\/(.*)$/.exec(locator);
-    if (!m) throw new WasyncError('EUSAGE', `${locator}: not a relayed store locator`);
-    this.channel = m[1];
-    this.store = Number(m[2]);
-    this.name = decodeURIComponent(m[3]);
+  constructor(
+    private readonly spec: RelaySpec,
+    private readonly gate?: Semaphore,
+  ) {
+    this.name = spec.name;
   }
 
-  private ask(op: Op, hex: string, data?: Uint8Array): Promise<Reply['value']> {
-    const ep = endpoint(this.channel);
-    const seq = ep.seq++;
-    return new Promise((resolve, reject) => {
-      ep.waiting.set(seq, { resolve, reject });
-      ep.out.postMessage({ op, store: this.store, hex, data, seq, reply: ep.reply } satisfies Request);
-    });
+  where(id: string): string {
+    return `${this.name} (chunk ${id})`;
   }
 
-  async get(hex: string): Promise<StoredChunk | null> {
-    const v = await this.ask('get', hex);
-    const where = `${this.name} (chunk ${hex})`;
-    if (v instanceof Uint8Array) return { data: v, compressed: true, where };
-    return v && typeof v === 'object' ? { data: v.data, compressed: v.compressed, where } : null;
+  async get(id: string): Promise<Uint8Array | null> {
+    const v = await this.ask('get', id);
+    return v instanceof Uint8Array ? v : null;
   }
 
-  async has(hex: string): Promise<boolean> {
-    return (await this.ask('has', hex)) === true;
+  async has(id: string): Promise<boolean> {
+    return (await this.ask('has', id)) === true;
   }
 
-  async put(hex: string, chunk: Uint8Array): Promise<boolean> {
-    return (await this.ask('put', hex, chunk)) === true;
+  async put(id: string, chunk: Uint8Array): Promise<boolean> {
+    return (await this.ask('put', id, chunk)) === true;
+  }
+
+  async remove(): Promise<boolean> {
+    throw unsupported(`${this.name}: chunks cannot be removed through the store relay`);
+  }
+
+  async *list(): AsyncIterable<string> {
+    throw unsupported(`${this.name}: cannot be listed through the store relay`);
+  }
+
+  async close(): Promise<void> {}
+
+  private ask(op: Op, id: string, data?: Uint8Array): Promise<Reply['value']> {
+    const send = () => {
+      const ep = endpoint(this.spec.channel);
+      const seq = ep.seq++;
+      return new Promise<Reply['value']>((resolve, reject) => {
+        ep.waiting.set(seq, { resolve, reject });
+        ep.out.postMessage({ op, store: this.spec.store, id, data, seq, reply: ep.reply } satisfies Request);
+      });
+    };
+    return this.gate ? this.gate.run(send) : send();
   }
 }

@@ -18,7 +18,7 @@ import type { CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import type { Executor, FilesJob, FilesResult, Origin } from '../pool/jobs.ts';
-import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import type { TreeSeedMap } from '../seeds/tree-seed-map.ts';
 import { MetadataApplier, type Fresh, type UidShift } from './apply-metadata.ts';
 import { Remover } from './remove-tree.ts';
 import { HardLinker } from './hardlink.ts';

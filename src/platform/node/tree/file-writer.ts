@@ -2,7 +2,7 @@
 // with --punch-holes), its metadata, then the rename over the old entry and the
 // attributes that must come after it.  Shared by the decoding thread, which
 // streams large files, and the worker threads, which take small files in
-// batches (engine/jobs.ts FilesJob) so that both cores create files.
+// batches (pool/jobs.ts FilesJob) so that both cores create files.
 
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';

@@ -24,7 +24,7 @@ import {
   CA_FORMAT_WITH_XATTRS,
 } from '../../../format/feature-flags.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
-import type { TreeSeedMap } from '../../../engine/tree-seed-map.ts';
+import type { TreeSeedMap } from '../seeds/tree-seed-map.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { NodeReader } from './read-node.ts';
 import { fstatPrecise, readAt } from '../io/fd-io.ts';

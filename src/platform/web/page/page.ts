@@ -16,11 +16,10 @@
 // concurrency (chunk requests in flight, default 16), workers (default: cores),
 // cache (MiB of verified chunks kept for browsing, default 64; 0 keeps none).
 
-import { readIndex, indexReader, webChunkAccess, type LoadedIndex } from '../access.ts';
+import { readIndex, indexReader, webStores, type LoadedIndex } from '../access.ts';
 import { verifyWithWorkers } from '../verify-pool.ts';
 import { ArchiveTree, fileBytes, type TreeEntry } from '../archive-tree.ts';
 import { ChunkShare } from '../chunk-share.ts';
-import type { ChunkAccess } from '../../../engine/random-access.ts';
 import type { VerifyReport } from '../../../engine/verify.ts';
 import { HttpClient } from '../../../stores/http-client.ts';
 import { defaultStoreFor } from '../../../stores/locator.ts';
@@ -82,12 +81,12 @@ async function run(src: Source): Promise<void> {
     showStatus(`Reading ${src.name}…`);
     const bytes = 'url' in src ? await fetchIndex(src.url) : new Uint8Array(await src.file.arrayBuffer());
     const index = readIndex(bytes, src.name);
-    const access = webChunkAccess([store]);
-    const share = index.archive ? new ChunkShare({ access, digest: index.digest, cacheBytes: CACHE_BYTES }) : undefined;
+    const source = webStores([store], index.digest);
+    const share = index.archive ? new ChunkShare({ source, cacheBytes: CACHE_BYTES }) : undefined;
     if (share) {
-      const reader = indexReader(index, access, { readAhead: 0, cacheChunks: TREE_CHUNKS, load: (_i, id, size) => share.get(id, size) });
+      const reader = indexReader(index, (_i, id, size) => share.get(id, size), { readAhead: 0, cacheChunks: TREE_CHUNKS });
       const tree = new ArchiveTree(reader, index.name, { concurrency: LISTING_CONCURRENCY });
-      showTree(tree, (e) => download(index, access, share, e)).catch((e: Error) => showError(e.message));
+      showTree(tree, (e) => download(index, share, e)).catch((e: Error) => showError(e.message));
     }
     const started = performance.now();
     const { report, problems } = await verifyWithWorkers({
@@ -114,9 +113,9 @@ async function run(src: Source): Promise<void> {
 }
 
 /** Reads only the chunks the file spans (a reader of its own, no read-ahead), then saves it. */
-async function download(index: LoadedIndex, access: ChunkAccess, share: ChunkShare, e: TreeEntry): Promise<void> {
+async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry): Promise<void> {
   const count = { fetched: 0 };
-  const reader = indexReader(index, access, { readAhead: 0, cacheChunks: DOWNLOAD_WINDOW + 1, load: (_i, id, size) => share.get(id, size, count) });
+  const reader = indexReader(index, (_i, id, size) => share.get(id, size, count), { readAhead: 0, cacheChunks: DOWNLOAD_WINDOW + 1 });
   const parts: Uint8Array[] = [];
   let got = 0;
   try {

@@ -1,0 +1,105 @@
+// extract() of a tree: a .catar is decoded as it is read (a file, standard
+// input, a URL, an ssh location or bytes); a .caidx is reassembled from seeds
+// and stores by the worker threads (verified chunk by chunk) and decoded on
+// this thread in order, its small files written by the workers.  Every entry is
+// created relative to an open directory, under a temporary name, and renamed
+// into place (tree/extract-tree.ts).
+
+import { createReadStream, statSync } from 'node:fs';
+import { WasyncError, ioError, networkError, unsupported, usageError } from '../../../errors.ts';
+import { CA_FORMAT_SUPPORTED_WITH_MASK, replayFeatureFlags } from '../../../format/feature-flags.ts';
+import { combineFeatureFlags } from '../../../format/feature-flag-names.ts';
+import { classifyLocator, stripFileUrl } from '../../../stores/locator.ts';
+import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
+import { Executors } from '../pool/executors.ts';
+import { emptyFetchStats } from '../pool/jobs.ts';
+import type { ExtractTreeOptions } from '../tree/extract-tree.ts';
+import { TreeStream } from '../tree/tree-stream.ts';
+import { checkAborted } from './common.ts';
+import type { ExtractOptions, ExtractResult } from './extract.ts';
+import { progressOf } from './extract.ts';
+import { Extraction } from './extraction.ts';
+import { Network } from './network.ts';
+
+export async function extractTree(o: ExtractOptions, what: 'archive-index' | 'archive'): Promise<ExtractResult> {
+  if (o.output === undefined) throw usageError('extract: a tree needs `output` (the directory to create or update)');
+  const target = stripFileUrl(o.output);
+  const linux = linuxFs();
+  if (!linux) throw new WasyncError('EUNSUPPORTED', `extracting directory trees needs the Linux adapter: ${linuxFsUnavailable()}`);
+  const mask = combineFeatureFlags({ with: o.features?.with ?? [], without: o.features?.without ?? [], digest: 'sha512-256' }, CA_FORMAT_SUPPORTED_WITH_MASK);
+  const options: ExtractTreeOptions = {
+    target,
+    linux,
+    replayFlags: (archive) => replayFeatureFlags(archive, mask),
+    deleteExtra: o.delete ?? true,
+    undoImmutable: o.undoImmutable ?? false,
+    punchHoles: o.punchHoles ?? true,
+    reflink: o.reflink ?? true,
+    hardlinkSeeds: null,
+    uidShift: o.uidShift ?? null,
+    warn: (m) => o.onWarning?.(m),
+  };
+  return what === 'archive' ? extractArchive(o, options) : extractArchiveIndex(o, options, target);
+}
+
+async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOptions, target: string): Promise<ExtractResult> {
+  const seeds = [...(o.seeds ?? [])];
+  if (o.seedOutput !== false && statSync(target, { throwIfNoEntry: false })?.isDirectory()) seeds.push(target);
+  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux });
+  options.executor = ex.executors.chunks;
+  if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees.values()];
+  let tree: TreeStream | null = null;
+  try {
+    const t = (tree = new TreeStream(`${ex.name} (archive stream)`, ex.header.flags, options));
+    const r = await ex.run({ seedTrees: ex.seeds.trees, onData: (b, origins) => t.push(b, origins), onBatch: progressOf(o, ex.blobSize) });
+    checkAborted(o.signal);
+    await t.end();
+    const { size, chunks, ...sources } = r;
+    const staleSeeds = ex.settle(r);
+    return { what: 'archive-index', size, chunks, entries: t.entries, clonedBytes: t.clonedBytes, linkedBytes: t.linkedBytes, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
+  } catch (e) {
+    // The jobs write files under temporary names: they end before those go.
+    await ex.executors.close();
+    tree?.abort();
+    throw e;
+  } finally {
+    await ex.close();
+  }
+}
+
+/** A .catar, decoded as it is read. */
+async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): Promise<ExtractResult> {
+  const input = typeof o.input === 'string' && o.input !== '-' ? stripFileUrl(o.input) : null;
+  const name = o.input instanceof Uint8Array ? 'archive' : (input ?? 'standard input');
+  const executors = new Executors(Infinity, o.workers);
+  const net = new Network(o);
+  options.executor = executors.chunks;
+  const tree = new TreeStream(name, undefined, options);
+  const local = input !== null && classifyLocator(input) === 'path';
+  const total = o.input instanceof Uint8Array ? o.input.length : local ? (statSync(input, { throwIfNoEntry: false })?.size ?? null) : null;
+  let done = 0;
+  const push = async (piece: Uint8Array) => {
+    checkAborted(o.signal);
+    await tree.push(piece);
+    done += piece.length;
+    o.onProgress?.({ done, total });
+  };
+  try {
+    if (o.input instanceof Uint8Array) await push(o.input);
+    else if (input !== null && classifyLocator(input) === 'ssh') for await (const piece of net.ssh.openArchive(input)) await push(piece);
+    else if (input !== null && !local) {
+      if (!/^https?:/.test(input)) throw unsupported(`${input}: unsupported protocol (archives may be paths, http(s):// URLs or [user@]host:path)`);
+      if (!(await net.client.stream(input, push))) throw networkError(`${input}: not found (404)`);
+    } else for await (const piece of input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 })) await push(piece as Buffer);
+    await tree.end();
+  } catch (e) {
+    // The jobs write files under temporary names: they end before those go.
+    await executors.close();
+    tree.abort();
+    throw e instanceof WasyncError || o.signal?.aborted ? e : ioError('EINPUT', name, e);
+  } finally {
+    await executors.close();
+    await net.close();
+  }
+  return { what: 'archive', size: done, chunks: 0, entries: tree.entries, clonedBytes: tree.clonedBytes, linkedBytes: tree.linkedBytes, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
+}

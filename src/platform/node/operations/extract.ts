@@ -1,0 +1,189 @@
+// extract(): a blob index reassembled into a file (written under a temporary
+// name and renamed into place, zero chunks left as holes), a block device
+// (written in place, chunks already right skipped) or a callback (standard
+// output, bytes in memory); an archive index or archive recreated as a
+// directory tree (extract-tree.ts).  Chunks come from seeds first (the
+// existing output, unless seedOutput is false, and `seeds`), then from the
+// stores in order, each checked against its id.  An extracted file's chunk list
+// goes into the persistent seed index, so the next update from it chunks
+// nothing.
+
+import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync } from 'node:fs';
+import { WasyncError, ioError, usageError } from '../../../errors.ts';
+import { CA_FORMAT_INDEX } from '../../../format/constants.ts';
+import { CA_FORMAT_WITH_MASK } from '../../../format/feature-flags.ts';
+import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
+import type { IndexEntry } from '../../../format/index-file.ts';
+import { stripFileUrl } from '../../../stores/locator.ts';
+import { AtomicFile } from '../io/atomic-file.ts';
+import { rawBlockDeviceSize } from '../io/blob-file.ts';
+import type { FetchStats, FileRef } from '../pool/jobs.ts';
+import { emptyFetchStats } from '../pool/jobs.ts';
+import { ListBuilder, seedParams, type SeedReport } from '../seeds/prepare-seeds.ts';
+import type { UidShift } from '../tree/apply-metadata.ts';
+import { checkAborted, type FeatureOptions, type OperationOptions, type ProgressReport } from './common.ts';
+import { Extraction } from './extraction.ts';
+import { extractTree } from './extract-tree.ts';
+import type { NetworkOptions } from './network.ts';
+import { resolveExtract, type MadeWhat } from './resolve.ts';
+import type { StoreChoice } from './stores.ts';
+
+export type ExtractWhat = MadeWhat;
+
+export interface ExtractOptions extends OperationOptions, NetworkOptions, StoreChoice {
+  /** a .caibx, .caidx or .catar (a path, URL or ssh location; '-' is standard input), or its bytes */
+  input: string | Uint8Array;
+  /** what `input` is; default: from its suffix, or from its bytes (an index without metadata flags is a blob index) */
+  what?: ExtractWhat;
+  /** the file or block device (blobs) or directory (trees) to write; blobs may go to onData instead */
+  output?: string;
+  /** blobs without `output`: the bytes, in order */
+  onData?(bytes: Uint8Array): void | Promise<void>;
+  /** files, block devices or (trees) directories holding data to reuse */
+  seeds?: string[];
+  /** use the existing output as a seed (default true) */
+  seedOutput?: boolean;
+  /** trees: metadata to restore (casync's --with/--without names; the exclude options do not apply) */
+  features?: Pick<FeatureOptions, 'with' | 'without'>;
+  /** trees: remove what the archive does not list (default true) */
+  delete?: boolean;
+  /** trees: clear +i on what has to be replaced or removed (default false) */
+  undoImmutable?: boolean;
+  /** trees: leave runs of zeros as holes (default true) */
+  punchHoles?: boolean;
+  /** trees: clone seed data with FICLONERANGE where the file system can (default true) */
+  reflink?: boolean;
+  /** trees: hard-link seed files identical to the archived ones (default false) */
+  hardlink?: boolean;
+  /** trees: shift owners by `shift` and confine them to `range` ids (casync's --uid-shift, --uid-range) */
+  uidShift?: UidShift | null;
+}
+
+export interface ExtractResult {
+  what: ExtractWhat;
+  /** bytes of the blob or archive stream */
+  size: number;
+  chunks: number;
+  /** trees: entries created, and the bytes cloned from seed files and hard-linked to them */
+  entries?: number;
+  clonedBytes?: number;
+  linkedBytes?: number;
+  /** where the chunks came from (counts and bytes; blobs: zero chunks and chunks already in place) */
+  sources: FetchStats;
+  /** the seeds used, how their chunk lists were had, and whether the seed index had gone stale */
+  seeds: SeedReport[];
+  seedChunks: number;
+  staleSeeds: boolean;
+}
+
+/** Extracts a blob or a tree (see ExtractOptions). */
+export async function extract(o: ExtractOptions): Promise<ExtractResult> {
+  checkAborted(o.signal);
+  if (typeof o.input !== 'string' && !(o.input instanceof Uint8Array)) {
+    throw usageError('extract: `input` (a path or the bytes of an index or archive) is required');
+  }
+  const what = whatOf(o);
+  return what === 'blob-index' ? extractBlobIndex(o) : extractTree(o, what);
+}
+
+function whatOf(o: ExtractOptions): ExtractWhat {
+  if (typeof o.input === 'string') {
+    const input = o.input === '-' ? null : stripFileUrl(o.input);
+    return resolveExtract({ what: o.what, input, output: o.output === undefined ? undefined : statSync(o.output, { throwIfNoEntry: false }) });
+  }
+  if (o.what !== undefined) return resolveExtract({ what: o.what, input: null });
+  const v = new DataView(o.input.buffer, o.input.byteOffset, o.input.byteLength);
+  if (o.input.length < 24 || v.getBigUint64(8, true) !== CA_FORMAT_INDEX) return 'archive';
+  return v.getBigUint64(16, true) & CA_FORMAT_WITH_MASK ? 'archive-index' : 'blob-index';
+}
+
+/** Progress from the extraction's batches, for onProgress. */
+export function progressOf(o: Pick<OperationOptions, 'onProgress'>, total: number | null) {
+  const done: ProgressReport & { sources: FetchStats } = { done: 0, total, sources: emptyFetchStats() };
+  return (bytes: number, stats: FetchStats) => {
+    done.done += bytes;
+    for (const k of Object.keys(stats) as (keyof FetchStats)[]) done.sources[k] += stats[k];
+    o.onProgress?.({ ...done, sources: { ...done.sources } });
+  };
+}
+
+async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
+  if (o.output === undefined && !o.onData) throw usageError('extract: a blob needs `output` or `onData`');
+  const output = o.output === undefined ? undefined : stripFileUrl(o.output);
+  const outStat = output === undefined ? undefined : statSync(output, { throwIfNoEntry: false });
+  if (outStat && !outStat.isFile() && !outStat.isBlockDevice()) throw usageError(`${output}: neither a regular file nor a block device; refusing`);
+  const seeds = [...(o.seeds ?? [])];
+  if (output !== undefined && outStat && o.seedOutput !== false) seeds.push(output);
+  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds });
+  let file: AtomicFile | null = null;
+  let device: FileRef | null = null;
+  // The output's chunks are the index's: remembered as a seed for the next update
+  // (up to a million chunks, 40 MB; 64 GiB at the default sizes).
+  const list = new ListBuilder(1 << 20);
+  try {
+    if (outStat?.isBlockDevice()) device = openDevice(output!, ex.blobSize);
+    else if (output !== undefined) {
+      // Through a symlink, the file it points to is what gets replaced.
+      file = new AtomicFile(outStat ? realpathSync(output) : output);
+      if (outStat) file.chmod(outStat.mode & 0o7777);
+    }
+    const r = await ex.run({
+      out: device ?? (file ? { fd: file.fd, path: output! } : null),
+      holes: file !== null,
+      compareOutput: device !== null,
+      zeros: true,
+      onData: o.onData,
+      onBatch: progressOf(o, ex.blobSize),
+      onEntries: (batch) => list.add(batch.map((e) => e.offset + e.size), packIds(batch)),
+    });
+    // An abort during the last batch still leaves the output as it was.
+    checkAborted(o.signal);
+    if (file) {
+      ftruncateSync(file.fd, r.size);
+      file.commit();
+    }
+    const staleSeeds = ex.settle(r);
+    const chunks = list.finish();
+    if (output !== undefined && chunks && ex.seeds.cache) {
+      const fd = openSync(output, 'r');
+      try {
+        const size = chunks.ends.length ? chunks.ends[chunks.ends.length - 1] : 0;
+        ex.seeds.cache.saveBlob(ex.seeds.cache.key('blob', output, seedParams(ex.header, ex.digest, false)), size, fstatSync(fd, { bigint: true }), chunks);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const { size, chunks: count, ...sources } = r;
+    return { what: 'blob-index', size, chunks: count, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
+  } catch (e) {
+    // The jobs write into the temporary file: they end before it goes.
+    await ex.executors.close();
+    file?.abort();
+    throw e;
+  } finally {
+    if (device) closeSync(device.fd);
+    await ex.close();
+  }
+}
+
+function packIds(batch: IndexEntry[]): Uint8Array {
+  const ids = new Uint8Array(batch.length * CHUNK_ID_SIZE);
+  batch.forEach((e, i) => ids.set(e.id, i * CHUNK_ID_SIZE));
+  return ids;
+}
+
+function openDevice(path: string, blobSize: number | null): FileRef {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch (e) {
+    throw ioError('EOUTPUT', path, e);
+  }
+  const ref = { fd, path };
+  const capacity = rawBlockDeviceSize(ref, fstatSync(fd));
+  if (blobSize !== null && blobSize > capacity) {
+    closeSync(fd);
+    throw new WasyncError('EOUTPUT', `${path}: the blob (${blobSize} bytes) does not fit on the device (${capacity} bytes)`);
+  }
+  return ref;
+}

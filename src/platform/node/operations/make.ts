@@ -1,0 +1,278 @@
+// make(): a file or block device (or bytes in memory, or a stream of them)
+// chunked into a store with a blob index (.caibx), or a directory tree
+// serialized as a catar stream and either chunked with an archive index
+// (.caidx) or written whole (.catar).  A tree's stream, and a blob that is not
+// a file, are produced on this thread into a shared ring buffer that the
+// worker threads chunk and digest as it fills, in bounded memory; a file is
+// read by the workers themselves.  The output goes where output.ts puts it.
+
+import { statSync } from 'node:fs';
+import { toHex } from '../../../chunk/chunk-id.ts';
+import { WasyncError, unsupported, usageError } from '../../../errors.ts';
+import { digestOfFlags } from '../../../format/feature-flags.ts';
+import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../../../format/index-file.ts';
+import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
+import type { StoreGraph } from '../../../stores/store-graph.ts';
+import { openBlobInput } from '../io/blob-file.ts';
+import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
+import { ChunkPipeline, type ChunkTotals } from '../pool/chunk-pipeline.ts';
+import { Executors } from '../pool/executors.ts';
+import { blobIndexFlags, makeBlob } from '../pool/make-blob.ts';
+import { RingWriter, ringSizeFor } from '../pool/ring-writer.ts';
+import { encodeTree } from '../tree/encode-tree.ts';
+import {
+  archiveFlags,
+  checkAborted,
+  chunkSizes,
+  compressionName,
+  digestName,
+  type ChunkSizes,
+  type Compression,
+  type DigestName,
+  type FeatureOptions,
+  type OperationOptions,
+} from './common.ts';
+import { Network, type NetworkOptions } from './network.ts';
+import { MadeOutput, type Pushed } from './output.ts';
+import { resolveMake, type MadeWhat } from './resolve.ts';
+import { OperationStores, type StoreLike } from './stores.ts';
+
+export type MakeWhat = MadeWhat;
+
+export interface MakeOptions extends OperationOptions, NetworkOptions {
+  /**
+   * a regular file or block device (blob; '-' is a regular file on standard
+   * input), or a directory (tree); or the blob itself: its bytes, or an async
+   * iterable of them (a stream, a file of an in-memory file system), chunked
+   * as they arrive
+   */
+  source: string | Uint8Array | AsyncIterable<Uint8Array>;
+  /** the file to write (.caibx, .caidx or .catar; a path, URL, ssh location or '-'); without it the result carries the bytes */
+  output?: string;
+  /** what to make; default: from the output's suffix, else blob-index for a file and archive-index for a directory */
+  what?: MakeWhat;
+  /** where new chunks go; default: default.castr beside the output (an archive needs none) */
+  store?: StoreLike;
+  /** ssh outputs: the local store the chunks are staged in before they are pushed (default a temporary one) */
+  cache?: string;
+  /** `[MIN:]AVG[:MAX]` with suffixes, or the three sizes (default 16K:64K:256K) */
+  chunkSize?: string | ChunkSizes;
+  digest?: DigestName;
+  compression?: Compression;
+  /** archives: the metadata kept (casync's --with/--without) */
+  features?: FeatureOptions;
+}
+
+export interface MakeResult {
+  what: MakeWhat;
+  /** the digest `wasync make` prints: of the blob, or of the archive stream (hex) */
+  digest: string;
+  /** the index's or archive's feature flags, and the chunk sizes */
+  flags: bigint;
+  sizes: ChunkSizes;
+  /** bytes of the blob or archive stream */
+  size: number;
+  chunks: number;
+  /** chunks the store did not have yet, and their compressed bytes; where they went */
+  stored: number;
+  storedBytes: number;
+  store: string | null;
+  /** trees: entries archived */
+  entries?: number;
+  /** the index or archive, when no `output` was given */
+  bytes?: Uint8Array;
+  /** ssh outputs: the chunks pushed with the index */
+  pushed?: Pushed | null;
+}
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
+  typeof (v as AsyncIterable<Uint8Array> | null)?.[Symbol.asyncIterator] === 'function';
+
+/** Makes a blob index, an archive index or an archive (see MakeOptions). */
+export async function make(o: MakeOptions): Promise<MakeResult> {
+  checkAborted(o.signal);
+  const output = o.output === undefined ? undefined : stripFileUrl(o.output);
+  const bytes = o.source instanceof Uint8Array || isAsyncIterable(o.source);
+  if (!bytes && typeof o.source !== 'string') throw usageError('make: `source` (a file, block device, directory, or bytes) is required');
+  const source = bytes ? 'the bytes given' : stripFileUrl(o.source as string);
+  const isDir = !bytes && source !== '-' && (statSync(source, { throwIfNoEntry: false })?.isDirectory() ?? false);
+  const what = resolveMake({ what: o.what, output: output === undefined || output === '-' ? null : output, source, isDir, tree: output === '-' ? 'archive' : 'archive-index' });
+  const m = new Making(o, output, what);
+  let r: MakeResult;
+  try {
+    if (what !== 'blob-index') r = await m.tree(source);
+    else r = await (bytes ? m.blobFromBytes(o.source as Uint8Array | AsyncIterable<Uint8Array>) : m.blobFile(source));
+  } catch (e) {
+    await m.close(true);
+    throw e;
+  }
+  await m.close();
+  return r;
+}
+
+/** One make: its settings, network, stores and executors, and what it leaves to close. */
+class Making {
+  readonly sizes: ChunkSizes;
+  readonly digest: DigestName;
+  readonly compression: Compression;
+  private readonly net: Network;
+  private readonly stores: OperationStores;
+  private executors: Executors | null = null;
+  private out: MadeOutput | null = null;
+
+  constructor(
+    private readonly o: MakeOptions,
+    private readonly output: string | undefined,
+    private readonly what: MakeWhat,
+  ) {
+    this.sizes = chunkSizes(o.chunkSize);
+    this.digest = digestName(o.digest);
+    this.compression = compressionName(o.compression);
+    this.net = new Network(o);
+    this.stores = new OperationStores(this.net);
+  }
+
+  async blobFile(path: string): Promise<MakeResult> {
+    const input = openBlobInput(path);
+    try {
+      const { out, store, executors } = this.open(input.size, input.stat.mode & 0o666);
+      const r = await makeBlob({
+        input,
+        size: input.size,
+        sizes: this.sizes,
+        digest: this.digest,
+        store: store.graph,
+        compression: this.compression,
+        executor: executors.chunks,
+        digestExecutor: executors.digest,
+        writeIndex: (b) => {
+          checkAborted(this.o.signal);
+          return out.write(b);
+        },
+        onProgress: (done) => this.o.onProgress?.({ done, total: input.size }),
+      });
+      return await this.finish(blobIndexFlags(this.digest), r, r.size, store.name);
+    } finally {
+      input.close();
+    }
+  }
+
+  /** A blob that is not a file: its bytes go through a ring buffer, as a tree's stream does. */
+  async blobFromBytes(source: Uint8Array | AsyncIterable<Uint8Array>): Promise<MakeResult> {
+    const total = source instanceof Uint8Array ? source.length : null;
+    const { out, store, executors } = this.open(total ?? Infinity, 0o666);
+    const flags = blobIndexFlags(this.digest);
+    const { pipeline, writer } = this.pipeline('the blob given as bytes', this.digest, store.graph, executors, true, (ends, ids) => {
+      this.o.onProgress?.({ done: ends[ends.length - 1], total });
+      return out.write(encodeIndexItems(ends, ids));
+    });
+    await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
+    for await (const piece of source instanceof Uint8Array ? [source] : source) {
+      checkAborted(this.o.signal);
+      if (!(piece instanceof Uint8Array)) throw usageError('make: the source iterable yielded something other than a Uint8Array');
+      await writer.write(piece);
+    }
+    const totals = await pipeline.finish(writer.written);
+    await out.write(encodeIndexTail(totals.chunks));
+    return this.finish(flags, totals, writer.written, store.name);
+  }
+
+  async tree(root: string): Promise<MakeResult> {
+    const chunked = this.what === 'archive-index';
+    const flags = archiveFlags(this.o.features, this.digest);
+    const linux = linuxFs();
+    const { out, store, executors } = this.open(Infinity, 0o666, chunked);
+    const { pipeline, writer } = this.pipeline(`${root} (archive stream)`, digestOfFlags(flags), store.graph, executors, chunked, (ends, ids) =>
+      out.write(encodeIndexItems(ends, ids)),
+    );
+    if (chunked) await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
+    let reported = 0;
+    const tree = await encodeTree({
+      root,
+      featureFlags: flags,
+      linux,
+      linuxMissing: linux ? null : linuxFsUnavailable(),
+      sink: {
+        // Cancellation and progress at each record write (once per file or so).
+        write: async (b) => {
+          checkAborted(this.o.signal);
+          if (writer.written - reported >= 1 << 20) this.o.onProgress?.({ done: (reported = writer.written), total: null });
+          await writer.write(b);
+        },
+        reserve: (n) => writer.reserve(n),
+        commit: (n) => writer.commit(n),
+      },
+    });
+    const totals = await pipeline.finish(writer.written);
+    if (chunked) await out.write(encodeIndexTail(totals.chunks));
+    this.o.onProgress?.({ done: writer.written, total: writer.written });
+    return { ...(await this.finish(flags, totals, tree.bytes, store.name)), entries: tree.entries };
+  }
+
+  /** Waits for the jobs still in flight (they may read the input or write the store), then releases. */
+  async close(failed = false): Promise<void> {
+    await this.executors?.close();
+    if (failed) this.out?.abort();
+    this.stores.close();
+    await this.net.close();
+  }
+
+  /** The output, the store chunks go to (none for an archive) and the executors. */
+  private open(bytes: number, mode: number, chunked = true) {
+    const storeLoc = !chunked ? null : this.o.store !== undefined ? this.o.store : this.output && this.output !== '-' ? defaultStoreFor(this.output) : undefined;
+    if (chunked && this.output && classifyLocator(this.output) === 'ssh' && typeof storeLoc !== 'string') {
+      throw unsupported(`${this.output}: an index made on an ssh host takes its chunks to a store given as a path or [user@]host:path`);
+    }
+    const out = (this.out = new MadeOutput(this.output, this.net, { mode, store: typeof storeLoc === 'string' ? stripFileUrl(storeLoc) : null, cache: this.o.cache ?? null }));
+    const executors = (this.executors = new Executors(bytes, this.o.workers));
+    let graph: StoreGraph | null = null;
+    let name: string | null = null;
+    if (chunked) {
+      let store;
+      if (out.chunkStore !== undefined) store = this.stores.writing(out.chunkStore ?? undefined, null);
+      else {
+        if (typeof storeLoc === 'string' && classifyLocator(stripFileUrl(storeLoc)) === 'ssh') {
+          throw unsupported(`${storeLoc}: chunks can be pushed to an ssh store only with the index on the same host (make HOST:PATH.caidx), as with casync`);
+        }
+        if (storeLoc === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not written to a file');
+        store = this.stores.writing(storeLoc ?? undefined, null);
+      }
+      graph = this.stores.graph(store, executors.chunks.parallelism);
+      name = store.name;
+    }
+    return { out, store: { graph, name }, executors };
+  }
+
+  private pipeline(
+    path: string,
+    digest: DigestName,
+    store: StoreGraph | null,
+    executors: Executors,
+    chunked: boolean,
+    onChunks: (ends: number[], ids: Uint8Array) => Promise<void>,
+  ) {
+    const ring = new SharedArrayBuffer(ringSizeFor(this.sizes.max));
+    const pipeline = new ChunkPipeline({
+      input: { ring, path },
+      sizes: this.sizes,
+      digest,
+      store,
+      compression: this.compression,
+      executor: executors.chunks,
+      digestExecutor: executors.digest,
+      chunk: chunked,
+      onChunks: (ends, r) => onChunks(ends, r.ids),
+    });
+    const writer = new RingWriter(ring, pipeline, chunked ? undefined : (b) => this.out!.write(b));
+    return { pipeline, writer };
+  }
+
+  private async finish(flags: bigint, totals: ChunkTotals, size: number, store: string | null): Promise<MakeResult> {
+    // An abort during the last batch still leaves the output as it was.
+    checkAborted(this.o.signal);
+    if (!totals.digest) throw new WasyncError('EFORMAT', `${this.output ?? 'make'}: the stream was not digested`);
+    const { bytes, pushed } = await this.out!.commit();
+    const { chunks, stored, storedBytes } = totals;
+    return { what: this.what, digest: toHex(totals.digest), flags, sizes: this.sizes, size, chunks, stored, storedBytes, store, bytes, pushed };
+  }
+}

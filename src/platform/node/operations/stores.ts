@@ -1,0 +1,165 @@
+// Which stores an operation uses, as objects, and their description for the
+// worker threads.  A store is given as a path, a file:// or http(s):// URL, an
+// ssh location ([user@]host:path), or an object: one of wasync's stores or
+// anything with get, has and put.
+//
+// The stores read from, unless the caller gives their order itself (`stores`),
+// are casync's (casync-format.md §7.4, §7.5): the store (--store, else
+// default.castr beside the index), then the extra stores, local ones before
+// remote ones; a cache (--cache) sits in front of the remote ones and keeps
+// what they sent once it is checked.
+//
+// Objects that cannot describe themselves (a caller's own, memory, an ssh
+// session) are served to the threads by a StoreRelay, which close() ends.
+
+import { randomBytes } from 'node:crypto';
+import { fromHex } from '../../../chunk/chunk-id.ts';
+import { unsupported, usageError } from '../../../errors.ts';
+import { CacheStore } from '../../../stores/cache-store.ts';
+import { ChainStore } from '../../../stores/chain-store.ts';
+import { HttpStore } from '../../../stores/http-store.ts';
+import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
+import { buildSource, describeStore, type BuiltStores, type StoreGraph } from '../../../stores/store-graph.ts';
+import { isWriteStore, type ChunkStore, type WriteStore } from '../../../stores/store.ts';
+import { LocalStore } from '../stores/local-store.ts';
+import { NodeChunks } from '../stores/node-check.ts';
+import { NodeLeaves } from '../stores/node-stores.ts';
+import { StoreRelay, type RelayTarget } from '../stores/store-relay.ts';
+import type { DigestName } from '../../../chunk/digest.ts';
+import type { Network } from './network.ts';
+
+/** A store object of the caller's: its methods may answer at once or with a promise. */
+export interface StoreObject {
+  /** how messages name the store */
+  readonly name?: string;
+  /** the stored chunk (a .cacnk's bytes), or null (or undefined) if the store lacks it */
+  get(id: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  has(id: string): Promise<boolean> | boolean;
+  /** stores a chunk; return false if it was already there */
+  put(id: string, chunk: Uint8Array): unknown;
+}
+
+/** A path, a file://, http(s):// or ssh locator, or a store object. */
+export type StoreLike = string | StoreObject | ChunkStore;
+
+/** The stores an operation reads from: in the order given, or casync's choice. */
+export interface StoreChoice {
+  /** tried in this order (overrides the rest) */
+  stores?: StoreLike | StoreLike[];
+  /** the store; default default.castr beside the index */
+  store?: StoreLike;
+  extraStores?: StoreLike[];
+  /** a local store kept of what remote stores sent, read before them */
+  cache?: StoreLike;
+}
+
+export class OperationStores {
+  private relay: StoreRelay | null = null;
+  private readonly opened: ChunkStore[] = [];
+
+  /** `ssh`: whether ssh locations may be used (by this operation) */
+  constructor(
+    private readonly net: Network,
+    private readonly ssh = true,
+  ) {}
+
+  /** `s` as a store object; `what` names it in messages about a bad value. */
+  resolve(s: StoreLike, what = 'store'): ChunkStore {
+    if (typeof s !== 'string') return asStore(s, what);
+    const loc = stripFileUrl(s);
+    const kind = classifyLocator(loc);
+    let store: ChunkStore;
+    if (kind === 'path') store = new LocalStore(loc);
+    else if (kind === 'ssh') {
+      if (!this.ssh) throw unsupported(`${loc}: ssh stores are not supported by this command`);
+      store = this.net.ssh.store(loc);
+    } else if (/^https?:/.test(loc)) store = new HttpStore(loc, this.net.client);
+    else throw unsupported(`${loc}: unsupported protocol (stores may be paths, http(s):// URLs or [user@]host:path)`);
+    this.opened.push(store);
+    return store;
+  }
+
+  /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */
+  locators(o: StoreChoice, index: string | null): string[] {
+    const given =
+      o.stores !== undefined
+        ? Array.isArray(o.stores) ? o.stores : [o.stores]
+        : [o.store ?? (index === null ? undefined : defaultStoreFor(stripFileUrl(index))), ...(o.extraStores ?? [])];
+    return given.filter((s): s is string => typeof s === 'string' && s !== '').map(stripFileUrl);
+  }
+
+  /** The store chunks are read from, for an index at `index` (null: none, e.g. standard input). */
+  reading(o: StoreChoice, index: string | null): ChunkStore {
+    if (o.stores !== undefined) {
+      const list = (Array.isArray(o.stores) ? o.stores : [o.stores]).map((s, i) => this.resolve(s, `store ${i + 1}`));
+      if (!list.length) throw usageError('no chunk store given');
+      return list.length === 1 ? list[0] : new ChainStore(list);
+    }
+    const primary = this.primary(o.store, index);
+    const all = [...(primary ? [primary] : []), ...(o.extraStores ?? []).map((s) => this.resolve(s, 'extra store'))];
+    if (!all.length) throw usageError('no chunk store: give --store=PATH (the index is read from standard input)');
+    const local: ChunkStore[] = all.filter((s) => s instanceof LocalStore);
+    const remote = all.filter((s) => !(s instanceof LocalStore));
+    if (o.cache !== undefined) {
+      const cache = this.resolve(o.cache, 'cache');
+      if (!isWriteStore(cache)) throw usageError(`${cache.name}: the cache must be a store that can be written to`);
+      local.push(new CacheStore(cache, remote.length === 1 ? remote[0] : new ChainStore(remote)));
+    } else local.push(...remote);
+    return local.length === 1 ? local[0] : new ChainStore(local);
+  }
+
+  /** The store new chunks are written to, for an index at `index`. */
+  writing(store: StoreLike | undefined, index: string | null): WriteStore {
+    const s = this.primary(store, index);
+    if (!s) throw usageError('no chunk store: give --store=PATH when the index is not a file');
+    if (!isWriteStore(s)) throw usageError(`${s.name}: chunks cannot be written to this store`);
+    return s;
+  }
+
+  /** `store` described for jobs on `threads` threads. */
+  graph(store: ChunkStore, threads: number): StoreGraph {
+    const spec = describeStore(store, (s) => (this.relay ??= new StoreRelay()).add(s as RelayTarget, s.name));
+    return { key: randomBytes(8).toString('hex'), store: spec, net: this.net.spec(threads) };
+  }
+
+  /** `store`'s chunks read and checked on this thread. */
+  source(store: ChunkStore, digest: DigestName, onWarning: (m: string) => void = () => {}): BuiltStores {
+    return buildSource(this.graph(store, 1), new NodeLeaves(), { check: new NodeChunks().check(digest), onWarning });
+  }
+
+  close(): void {
+    this.relay?.close();
+    this.relay = null;
+  }
+
+  private primary(store: StoreLike | undefined, index: string | null): ChunkStore | null {
+    if (store !== undefined) return this.resolve(store);
+    return index === null ? null : this.resolve(defaultStoreFor(stripFileUrl(index)));
+  }
+}
+
+/** A caller's object as a store; wasync's own stores are taken as they are. */
+function asStore(s: StoreObject | ChunkStore, what: string): ChunkStore {
+  if (!s || typeof s.get !== 'function' || typeof s.has !== 'function') {
+    throw usageError(`${what}: expected a path, a URL or an object with get, has and put`);
+  }
+  if (typeof (s as ChunkStore).close === 'function' && typeof (s as ChunkStore).name === 'string') return s as ChunkStore;
+  const o = s as StoreObject;
+  if (typeof o.put !== 'function') throw usageError(`${what}: expected a path, a URL or an object with get, has and put`);
+  const checkId = (id: string) => {
+    if (!fromHex(id)) throw usageError(`${id}: not a chunk id (64 hex digits)`);
+  };
+  return {
+    name: o.name ?? what,
+    get: async (id) => (checkId(id), (await o.get(id)) ?? null),
+    has: async (id) => (checkId(id), !!(await o.has(id))),
+    put: async (id: string, chunk: Uint8Array) => (checkId(id), (await o.put(id, chunk)) !== false),
+    remove: async () => {
+      throw unsupported(`${o.name ?? what}: chunks cannot be removed from this store`);
+    },
+    async *list() {
+      throw unsupported(`${o.name ?? what}: this store cannot be listed`);
+    },
+    close: async () => {},
+  } as WriteStore;
+}

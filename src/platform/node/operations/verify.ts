@@ -1,0 +1,77 @@
+// verify(): every chunk an index names is in a store, decompresses and hashes
+// to its id.  Distinct chunks are checked once, in batches spread over the
+// worker threads, against the stores the index would be extracted from; the
+// missing and corrupt ones are returned, not thrown.
+
+import { DistinctChunks, type ChunkVerdict } from '../../../engine/verify.ts';
+import { usageError } from '../../../errors.ts';
+import { hasSuffix, stripFileUrl } from '../../../stores/locator.ts';
+import { handled } from '../pool/chunk-pipeline.ts';
+import type { VerifyResult as VerifyJobResult } from '../pool/jobs.ts';
+import { checkAborted, type OperationOptions } from './common.ts';
+import { Extraction } from './extraction.ts';
+import type { NetworkOptions } from './network.ts';
+import type { StoreChoice } from './stores.ts';
+
+const BATCH_BYTES = 4 << 20;
+
+export interface VerifyOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'onProgress' | 'signal' | 'workers'> {
+  /** a .caibx or .caidx: a path, URL or ssh location, or its bytes */
+  index: string | Uint8Array;
+}
+
+export interface VerifyResult {
+  /** every chunk present and intact */
+  ok: boolean;
+  /** distinct chunks checked, and their bytes */
+  chunks: number;
+  bytes: number;
+  /** the stores checked, in the order they were tried */
+  stores: string;
+  /** ids no store has */
+  missing: string[];
+  /** ids with no good copy, and why */
+  corrupt: { id: string; why: string }[];
+}
+
+/** Checks every chunk of an index: present in a store, decompresses, matches its id. */
+export async function verify(o: VerifyOptions): Promise<VerifyResult> {
+  if (typeof o?.index !== 'string' && !(o?.index instanceof Uint8Array)) throw usageError('verify: `index` (a path, URL or the bytes of an index) is required');
+  if (typeof o.index === 'string' && !hasSuffix(stripFileUrl(o.index), '.caibx') && !hasSuffix(stripFileUrl(o.index), '.caidx')) {
+    throw usageError(`${stripFileUrl(o.index)}: expected an index (.caibx or .caidx)`);
+  }
+  checkAborted(o.signal);
+  const ex = await Extraction.open({ ...o, index: o.index, stores: o, network: o });
+  try {
+    const chunks = new DistinctChunks();
+    for await (const batch of ex.entries()) chunks.add(batch);
+    const pool = ex.executors.chunks;
+    const problems: ChunkVerdict[] = [];
+    const jobs = new Set<Promise<void>>();
+    let done = 0;
+    for (let from = 0; from < chunks.count; ) {
+      while (jobs.size >= 4 * pool.parallelism) await Promise.race(jobs);
+      checkAborted(o.signal);
+      let to = from;
+      let bytes = 0;
+      while (to < chunks.count && bytes < BATCH_BYTES) bytes += chunks.sizes[to++];
+      const { ids, sizes } = chunks.slice(from, to);
+      const job: Promise<void> = handled(
+        pool.run<VerifyJobResult>({ kind: 'verify', ids, sizes, digest: ex.digest, stores: ex.stores }).then((r) => {
+          problems.push(...r.problems);
+          done += bytes;
+          o.onProgress?.({ done, total: chunks.bytes });
+          jobs.delete(job);
+        }),
+      );
+      jobs.add(job);
+      from = to;
+    }
+    await Promise.all(jobs);
+    const missing = problems.filter((p) => p.verdict === 'missing').map((p) => p.hex);
+    const corrupt = problems.filter((p) => p.verdict === 'invalid').map((p) => ({ id: p.hex, why: p.why ?? '' }));
+    return { ok: !missing.length && !corrupt.length, chunks: chunks.count, bytes: chunks.bytes, stores: ex.storeNames, missing, corrupt };
+  } finally {
+    await ex.close();
+  }
+}

@@ -1,0 +1,90 @@
+// The stores of a StoreGraph as this thread builds them on Node: local
+// directories (LocalStore), HTTP stores on node:http with kept-alive
+// connections, and relayed objects (store-relay.ts).  Built graphs are kept by
+// their key, so that the jobs of one operation share stores, connections and
+// the gate that holds this thread to its share of --concurrency.
+
+import { HttpStore } from '../../../stores/http-store.ts';
+import { RateLimiter } from '../../../stores/rate-limiter.ts';
+import { Semaphore } from '../../../stores/semaphore.ts';
+import { buildSource, buildWriteStore, type BuiltStores, type CheckOptions, type LeafSpec, type NetSpec, type StoreGraph, type StoreLeaves } from '../../../stores/store-graph.ts';
+import type { ChunkSource, ChunkStore, WriteStore } from '../../../stores/store.ts';
+import { ChainStore } from '../../../stores/chain-store.ts';
+import { CheckedStore } from '../../../stores/checked-store.ts';
+import type { DigestName } from '../../../chunk/digest.ts';
+import { NodeChunks } from './node-check.ts';
+import type { HttpClient } from '../../../stores/http-client.ts';
+import { LocalStore } from './local-store.ts';
+import { httpClient } from './node-fetch.ts';
+import { RelayedStore } from './store-relay.ts';
+
+/** Requests per thread: its share of the operation's concurrency. */
+export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency / Math.max(1, net.threads)));
+
+/** This thread's leaves: one gate and one client per network setting, one LocalStore per directory. */
+export class NodeLeaves implements StoreLeaves {
+  private readonly locals = new Map<string, LocalStore>();
+  private readonly nets = new Map<string, { gate: Semaphore; clients: Map<string, HttpClient> }>();
+
+  leaf(spec: LeafSpec, net: NetSpec): ChunkStore {
+    if (spec.kind === 'local') {
+      let s = this.locals.get(spec.dir);
+      if (!s) this.locals.set(spec.dir, (s = new LocalStore(spec.dir)));
+      return s;
+    }
+    const n = this.net(net);
+    if (spec.kind === 'relay') return new RelayedStore(spec, n.gate);
+    const token = spec.token ?? '';
+    let client = n.clients.get(token);
+    if (!client) {
+      const limit = net.rateLimit;
+      client = httpClient({
+        attempts: net.attempts,
+        timeoutMs: net.timeoutMs,
+        token: spec.token,
+        rateLimiter: limit ? new RateLimiter(limit.bytesPerSecond, limit.state) : null,
+      });
+      n.clients.set(token, client);
+    }
+    return new HttpStore(spec.url, client, n.gate);
+  }
+
+  private net(net: NetSpec) {
+    const key = `${perThread(net)}:${net.attempts}:${net.timeoutMs}:${net.rateLimit?.bytesPerSecond ?? 0}`;
+    let n = this.nets.get(key);
+    if (!n) this.nets.set(key, (n = { gate: new Semaphore(perThread(net)), clients: new Map() }));
+    return n;
+  }
+}
+
+/** The graphs this thread has built, by key (the latest few operations'). */
+export class BuiltGraphs {
+  private readonly leaves = new NodeLeaves();
+  private readonly sources = new Map<string, BuiltStores>();
+  private readonly writers = new Map<string, WriteStore>();
+
+  source(graph: StoreGraph, o: CheckOptions): BuiltStores {
+    return remember(this.sources, `${graph.key}:${o.check.digest}`, () => buildSource(graph, this.leaves, o));
+  }
+
+  writer(graph: StoreGraph): WriteStore {
+    return remember(this.writers, graph.key, () => buildWriteStore(graph, this.leaves));
+  }
+}
+
+const KEPT = 8;
+
+function remember<T>(m: Map<string, T>, key: string, make: () => T): T {
+  let v = m.get(key);
+  if (v === undefined) {
+    m.set(key, (v = make()));
+    if (m.size > KEPT) m.delete(m.keys().next().value as string);
+  }
+  return v;
+}
+
+/** `stores` tried in order on this thread, every copy checked (tests, small tools). */
+export function checkedStores(stores: readonly ChunkStore[], digest: DigestName = 'sha512-256', onWarning?: (m: string) => void): ChunkSource {
+  const check = new NodeChunks().check(digest);
+  return new ChainStore(stores.map((s) => new CheckedStore(s, check, { onWarning })), { onWarning });
+}
