@@ -7,7 +7,7 @@
 // hex, {f0}–{f2} 16-digit hex (feature flags), {o0}–{o2} octal, {r0}–{r2} a record
 // type, all reading slots 3–5; {n0} and {n1} are byte strings at (6, 7), (8, 9).
 
-import { instantiateCore } from '../chunker/wasm-core.ts';
+import { instantiateCore } from '../wasm/core.ts';
 import * as C from './catar-constants.ts';
 
 export interface DecoderCore {

@@ -14,7 +14,7 @@
 // business; the encoder refuses names out of order and node types the flags do
 // not archive.  A refused call leaves the encoder as it was.
 
-import { instantiateCore } from '../chunker/wasm-core.ts';
+import { instantiateCore } from '../wasm/core.ts';
 import type { CatarAclEntry, CatarNode } from './catar-node.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from './catar-node.ts';
 import { encoderError, type EncoderCore, type ErrorContext } from './catar-encoder-errors.ts';
