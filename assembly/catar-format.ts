@@ -1,7 +1,8 @@
 // catar record types, sizes, limits and feature flags for the wasm core's
 // encoder and decoder, with casync's names (casync-format.md §3.1, §4.2), and
 // casync's normalization of feature flags.  The host takes the same values from
-// src/generated/core-constants.ts (see constants.ts).
+// src/generated/core-constants.ts (see constants.ts) and calls this
+// normalization through the core's exports.
 
 export const CA_FORMAT_ENTRY: u64 = 0x1396fabcea5bbb51;
 export const CA_FORMAT_USER: u64 = 0xf453131aaeeaccb3;

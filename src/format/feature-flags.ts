@@ -6,8 +6,9 @@
 // the word before writing it (§3.3) and its readers refuse anything else, so the
 // reader here checks normalization too, naming the offending bits.
 //
-// The bits the wasm core reads come from it (src/generated/core-constants.ts);
-// the other bits and the groups are the host's own.
+// The bits the wasm core reads come from it (src/generated/core-constants.ts),
+// and so does the normalization: one function serves the core's encoder, its
+// decoder and this module.  The other bits and the groups are the host's own.
 
 import {
   CA_FORMAT_WITH_16BIT_UIDS, CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_USER_NAMES, CA_FORMAT_WITH_SEC_TIME,
@@ -18,6 +19,7 @@ import {
   CA_FORMAT_WITH_SELINUX, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_QUOTA_PROJID, CA_FORMAT_EXCLUDE_NODUMP,
   CA_FORMAT_FEATURE_FLAGS_MAX,
 } from '../generated/core-constants.ts';
+import { instantiateCore } from '../wasm/core.ts';
 
 export {
   CA_FORMAT_WITH_16BIT_UIDS, CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_USER_NAMES, CA_FORMAT_WITH_SEC_TIME,
@@ -57,24 +59,14 @@ export type DigestName = 'sha512-256' | 'sha256';
 export const digestOfFlags = (flags: bigint): DigestName =>
   flags & CA_FORMAT_SHA512_256 ? 'sha512-256' : 'sha256';
 
-/** casync's normalization (§3.3), applied in its order. */
+type FlagsCore = { normalizeFeatureFlags(flags: bigint): bigint };
+/** A core instance of its own, made on first use. */
+let core: FlagsCore | undefined;
+
+/** casync's normalization (§3.3), applied in its order (assembly/catar-format.ts). */
 export function normalizeFeatureFlags(flags: bigint): bigint {
-  let f = flags;
-  const uidBits = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
-  if (f & CA_FORMAT_WITH_ACL && !(f & uidBits)) {
-    f |= CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
-  }
-  if (f & CA_FORMAT_WITH_32BIT_UIDS) f &= ~CA_FORMAT_WITH_16BIT_UIDS;
-  if (f & CA_FORMAT_WITH_NSEC_TIME) {
-    f &= ~(CA_FORMAT_WITH_USEC_TIME | CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
-  }
-  if (f & CA_FORMAT_WITH_USEC_TIME) f &= ~(CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
-  if (f & CA_FORMAT_WITH_SEC_TIME) f &= ~CA_FORMAT_WITH_2SEC_TIME;
-  if (f & CA_FORMAT_WITH_ACL) f &= ~(CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_READ_ONLY);
-  if (f & CA_FORMAT_WITH_PERMISSIONS) f &= ~CA_FORMAT_WITH_READ_ONLY;
-  if (f & CA_FORMAT_EXCLUDE_NODUMP) f &= ~CA_FORMAT_WITH_FLAG_NODUMP;
-  if (f & CA_FORMAT_WITH_SUBVOLUME_RO) f |= CA_FORMAT_WITH_SUBVOLUME;
-  return f;
+  core ??= instantiateCore() as unknown as FlagsCore;
+  return BigInt.asUintN(64, core.normalizeFeatureFlags(flags));
 }
 
 /** Why `flags` is not a value casync would write, or null if it is one. */
