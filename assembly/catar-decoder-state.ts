@@ -1,6 +1,7 @@
 // Shared state of the catar decoder (assembly/catar-decoder.ts): constants of the
-// format (casync-format.md §3, §4), the event codes and result block the host
-// reads, and the error reporting every validation step goes through.
+// format (casync-format.md §3, §4), the result block the host reads (its event
+// codes and slots are in catar-decoder-events.ts), and the error reporting every
+// validation step goes through.
 //
 // Memory: one decoder per instance, so the state lives in static fields.  The
 // runtime is the stub one (nothing is ever freed), so every buffer is either
@@ -9,35 +10,13 @@
 // and its widest directory, never by the archive size.
 
 export * from './catar-format';
+export * from './catar-decoder-events';
 
 /** Offsets above this cannot be told apart by the host's numbers (2^53 − 1). */
 export const MAX_OFFSET: u64 = 0x1fffffffffffff;
 
 /** The largest record buffered whole: an XATTR with a 255-byte name and a 64 KiB value. */
 export const RECORD_MAX: u32 = 16 + 255 + 1 + 65536;
-
-// Event codes returned by decoderStep(); src/format/catar-decoder-wasm.ts mirrors them.
-export const EV_MORE: i32 = 0;
-export const EV_ERROR: i32 = 1;
-export const EV_FILENAME: i32 = 2;
-export const EV_ENTRY: i32 = 3;
-export const EV_USER: i32 = 4;
-export const EV_GROUP: i32 = 5;
-export const EV_XATTR: i32 = 6;
-export const EV_ACL_USER: i32 = 7;
-export const EV_ACL_GROUP: i32 = 8;
-export const EV_ACL_GROUP_OBJ: i32 = 9;
-export const EV_ACL_DEFAULT: i32 = 10;
-export const EV_ACL_DEFAULT_USER: i32 = 11;
-export const EV_ACL_DEFAULT_GROUP: i32 = 12;
-export const EV_SELINUX: i32 = 13;
-export const EV_FCAPS: i32 = 14;
-export const EV_QUOTA_PROJID: i32 = 15;
-export const EV_NODE: i32 = 16;
-export const EV_PAYLOAD: i32 = 17;
-export const EV_PAYLOAD_END: i32 = 18;
-export const EV_DIRECTORY_END: i32 = 19;
-export const EV_END: i32 = 20;
 
 /**
  * The result block: 16 LE64 slots.  Slot 0 is always the archive offset of the
@@ -46,11 +25,6 @@ export const EV_END: i32 = 20;
  * placeholders name slots 3–5 and the name slots 6–9; see src/format/catar-decoder-wasm.ts).
  */
 export const RESULT: usize = memory.data(16 * 8, 8);
-
-export const R_OFFSET: i32 = 0;
-export const R_D0: i32 = 3;
-export const R_N0: i32 = 6;
-export const R_N1: i32 = 8;
 
 // @ts-ignore: decorator
 @inline

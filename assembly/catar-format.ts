@@ -1,6 +1,8 @@
 // catar record types, sizes, limits and feature flags for the wasm core's
-// encoder and decoder, with casync's names (casync-format.md §3.1, §4.2); the
-// host's copies live in src/format/.
+// encoder and decoder, with casync's names (casync-format.md §3.1, §4.2), and
+// casync's normalization of feature flags.  The host takes the same values from
+// src/generated/core-constants.ts (see constants.ts) and calls this
+// normalization through the core's exports.
 
 export const CA_FORMAT_ENTRY: u64 = 0x1396fabcea5bbb51;
 export const CA_FORMAT_USER: u64 = 0xf453131aaeeaccb3;
@@ -71,7 +73,7 @@ export const S_IFDIR: u32 = 0o040000;
 export const S_IFCHR: u32 = 0o020000;
 export const S_IFIFO: u32 = 0o010000;
 
-/** casync's normalization (§3.3), so the core can refuse flags casync would never write. */
+/** casync's normalization (§3.3), in its order; a value casync writes is a fixed point. */
 export function normalizeFeatureFlags(flags: u64): u64 {
   let f = flags;
   if ((f & CA_FORMAT_WITH_ACL) != 0 && (f & (UID_BITS | CA_FORMAT_WITH_USER_NAMES)) == 0) {

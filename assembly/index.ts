@@ -9,5 +9,6 @@ export {
   encoderSymlink, encoderDevice, encoderEmit, encoderPayloadDone, encoderFilename, encoderGoodbye,
 } from './catar-encoder';
 export { bstPermutation } from './catar-encoder-goodbye';
+export { normalizeFeatureFlags } from './catar-format';
 export { decoderInit, decoderPut, decoderEof, decoderStep, decoderResult, decoderOffset } from './catar-decoder';
 export { sha2Buffer, sha2Init, sha2Update, sha2Final, SHA2_BUFFER } from './sha2';

@@ -37,6 +37,6 @@ export { CatarNodeReader } from './format/catar-node-records.ts';
 export { CatarDecoder, type CatarEvent } from './format/catar-decoder.ts';
 export { detectCompression, type Compression } from './chunk/compression.ts';
 export { digestOfFlags, type DigestName } from './format/feature-flags.ts';
-export { wasmHashFactory } from './digest-wasm.ts';
+export { wasmHashFactory } from './wasm/sha2.ts';
 export { toHex, fromHex } from './chunk/chunk-id.ts';
 export { WasyncError, type ErrorCode } from './errors.ts';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CatarEncoder } from '../src/format/catar-encoder.ts';
 import type { EncoderCore } from '../src/format/catar-encoder-errors.ts';
-import { instantiateCore } from '../src/chunker/wasm-core.ts';
+import { instantiateCore } from '../src/wasm/core.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG } from '../src/format/catar-node.ts';
 import { normalizeFeatureFlags } from '../src/format/feature-flags.ts';
 import { WasyncError } from '../src/errors.ts';

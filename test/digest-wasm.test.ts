@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { wasmHashFactory } from '../src/digest-wasm.ts';
+import { wasmHashFactory } from '../src/wasm/sha2.ts';
 import { rand } from './helpers.ts';
 
 const hash = wasmHashFactory();

@@ -3,7 +3,7 @@
 // up to 47 bytes of look-behind followed by new data, then call scan().
 
 import { BUZHASH_WINDOW } from './sizes.ts';
-import { instantiateCore, type CoreExports } from './wasm-core.ts';
+import { instantiateCore, type CoreExports } from '../wasm/core.ts';
 
 const OUT_CAP = 1 << 16;
 

@@ -8,6 +8,7 @@ import {
   CA_CHUNK_SIZE_LIMIT_MIN,
 } from '../format/constants.ts';
 import { usageError } from '../errors.ts';
+import { WINDOW_SIZE } from '../generated/core-constants.ts';
 import { parseSize } from '../format/units.ts';
 
 export interface ChunkSizes {
@@ -16,7 +17,8 @@ export interface ChunkSizes {
   max: number;
 }
 
-export const BUZHASH_WINDOW = 48;
+/** The buzhash window (48 bytes), the core's WINDOW_SIZE. */
+export const BUZHASH_WINDOW = WINDOW_SIZE;
 
 export const DEFAULT_CHUNK_SIZES: ChunkSizes = deriveChunkSizes(CA_CHUNK_SIZE_DEFAULT);
 

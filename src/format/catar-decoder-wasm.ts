@@ -7,7 +7,8 @@
 // hex, {f0}–{f2} 16-digit hex (feature flags), {o0}–{o2} octal, {r0}–{r2} a record
 // type, all reading slots 3–5; {n0} and {n1} are byte strings at (6, 7), (8, 9).
 
-import { instantiateCore } from '../chunker/wasm-core.ts';
+import { instantiateCore } from '../wasm/core.ts';
+import * as shared from '../generated/core-constants.ts';
 import * as C from './catar-constants.ts';
 
 export interface DecoderCore {
@@ -20,29 +21,29 @@ export interface DecoderCore {
   decoderOffset(): bigint;
 }
 
-/** Event codes of decoderStep() (assembly/catar-decoder-state.ts). */
+/** Event codes of decoderStep() (assembly/catar-decoder-events.ts). */
 export const Ev = {
-  More: 0,
-  Error: 1,
-  Filename: 2,
-  Entry: 3,
-  User: 4,
-  Group: 5,
-  Xattr: 6,
-  AclUser: 7,
-  AclGroup: 8,
-  AclGroupObj: 9,
-  AclDefault: 10,
-  AclDefaultUser: 11,
-  AclDefaultGroup: 12,
-  Selinux: 13,
-  Fcaps: 14,
-  QuotaProjid: 15,
-  Node: 16,
-  Payload: 17,
-  PayloadEnd: 18,
-  DirectoryEnd: 19,
-  End: 20,
+  More: shared.EV_MORE,
+  Error: shared.EV_ERROR,
+  Filename: shared.EV_FILENAME,
+  Entry: shared.EV_ENTRY,
+  User: shared.EV_USER,
+  Group: shared.EV_GROUP,
+  Xattr: shared.EV_XATTR,
+  AclUser: shared.EV_ACL_USER,
+  AclGroup: shared.EV_ACL_GROUP,
+  AclGroupObj: shared.EV_ACL_GROUP_OBJ,
+  AclDefault: shared.EV_ACL_DEFAULT,
+  AclDefaultUser: shared.EV_ACL_DEFAULT_USER,
+  AclDefaultGroup: shared.EV_ACL_DEFAULT_GROUP,
+  Selinux: shared.EV_SELINUX,
+  Fcaps: shared.EV_FCAPS,
+  QuotaProjid: shared.EV_QUOTA_PROJID,
+  Node: shared.EV_NODE,
+  Payload: shared.EV_PAYLOAD,
+  PayloadEnd: shared.EV_PAYLOAD_END,
+  DirectoryEnd: shared.EV_DIRECTORY_END,
+  End: shared.EV_END,
 } as const;
 
 /** A fresh decoder instance with its own memory; `expectFlags` null: take the root's. */
@@ -94,8 +95,8 @@ export function errorMessage(memory: WebAssembly.Memory, slots: BigUint64Array):
   const bytes = (slot: number) =>
     new Uint8Array(memory.buffer, Number(slots[slot]), Number(slots[slot + 1]));
   return template.replace(/\{([dxfor])([0-2])\}|\{n([01])\}/g, (_m, kind?: string, i?: string, n?: string) => {
-    if (n !== undefined) return quoteBytes(bytes(n === '0' ? 6 : 8));
-    const v = slots[3 + Number(i)];
+    if (n !== undefined) return quoteBytes(bytes(n === '0' ? shared.R_N0 : shared.R_N1));
+    const v = slots[shared.R_D0 + Number(i)];
     switch (kind) {
       case 'd':
         return v.toString();

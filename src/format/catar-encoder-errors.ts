@@ -8,6 +8,14 @@
 // in a form its own reader rejects).
 
 import { WasyncError, type ErrorCode } from '../errors.ts';
+import {
+  E_ACL_ID_16BIT, E_ACL_ID_INVALID, E_ACL_NAME_INVALID, E_ACL_NAME_NUMERIC, E_ACL_PERMISSIONS, E_BODY_MISSING,
+  E_DEVICE_NUMBER, E_FCAPS_SIZE, E_FILENAME_INVALID, E_FILENAME_ORDER, E_FLAGS, E_GID_16BIT, E_GID_INVALID,
+  E_GROUP_NAME_INVALID, E_GROUP_NUMERIC, E_GROUP_ROOT_UNNAMED, E_MTIME, E_NODE_TYPE, E_NOT_ARCHIVED,
+  E_PAYLOAD_SIZE, E_ROOT_NOT_DIR, E_SELINUX_LABEL, E_STATE, E_SYMLINK_TARGET, E_UID_16BIT, E_UID_INVALID,
+  E_USER_NAME_INVALID, E_USER_NUMERIC, E_USER_ROOT_UNNAMED, E_XATTR_DUPLICATE, E_XATTR_NAME,
+  E_XATTR_VALUE_SIZE,
+} from '../generated/core-constants.ts';
 import type { CatarAclEntry, CatarNode } from './catar-node.ts';
 import { hex64 } from './feature-flags.ts';
 
@@ -48,42 +56,6 @@ export interface ErrorContext {
   bytes?: number;
 }
 
-/** Result codes of the core; the same values as E_* in assembly/catar-encoder-format.ts. */
-const E = {
-  STATE: -1,
-  FLAGS: -2,
-  NODE_TYPE: -3,
-  NOT_ARCHIVED: -4,
-  ROOT_NOT_DIR: -5,
-  UID_INVALID: -6,
-  GID_INVALID: -7,
-  UID_16BIT: -8,
-  GID_16BIT: -9,
-  USER_NUMERIC: -10,
-  GROUP_NUMERIC: -11,
-  USER_ROOT_UNNAMED: -12,
-  GROUP_ROOT_UNNAMED: -13,
-  USER_NAME_INVALID: -14,
-  GROUP_NAME_INVALID: -15,
-  ACL_ID_INVALID: -16,
-  ACL_ID_16BIT: -17,
-  ACL_NAME_NUMERIC: -18,
-  ACL_NAME_INVALID: -19,
-  ACL_PERMISSIONS: -20,
-  XATTR_NAME: -21,
-  XATTR_VALUE_SIZE: -22,
-  XATTR_DUPLICATE: -23,
-  SELINUX_LABEL: -24,
-  FCAPS_SIZE: -25,
-  SYMLINK_TARGET: -26,
-  DEVICE_NUMBER: -27,
-  BODY_MISSING: -28,
-  MTIME: -29,
-  FILENAME_INVALID: -30,
-  FILENAME_ORDER: -31,
-  PAYLOAD_SIZE: -32,
-} as const;
-
 const STATES = [
   'not initialized',
   'the root node is expected',
@@ -114,56 +86,56 @@ function describe(code: number, d: bigint, ctx: ErrorContext): [ErrorCode, strin
   const usage = (t: string): [ErrorCode, string] => ['EUSAGE', t];
   const unsupported = (t: string): [ErrorCode, string] => ['EUNSUPPORTED', t];
   switch (code) {
-    case E.STATE: return usage(`${ctx.op}() is not valid now: ${STATES[Number(d)] ?? `state ${d}`}`);
-    case E.FLAGS: return usage(`feature flags ${hex64(d)} are not normalized`);
-    case E.NODE_TYPE: return unsupported(`file type of mode ${octal(d)} cannot be archived`);
-    case E.NOT_ARCHIVED: return usage(`mode ${octal(d)} is not archived under flags ${hex64(ctx.flags)} (check CatarEncoder.archives first)`);
-    case E.ROOT_NOT_DIR: return usage(`the archive root must be a directory, not mode ${octal(d)}`);
-    case E.UID_INVALID: case E.GID_INVALID:
-      return unsupported(`${code === E.UID_INVALID ? 'uid' : 'gid'} ${d} cannot be archived: casync's reader refuses ids 65535 and 4294967295`);
-    case E.UID_16BIT: case E.GID_16BIT:
-      return unsupported(`${code === E.UID_16BIT ? 'uid' : 'gid'} ${d} does not fit in 16 bits (16bit-uids); use 32bit-uids`);
-    case E.USER_NUMERIC: case E.GROUP_NUMERIC: {
-      const what = code === E.USER_NUMERIC ? 'uid' : 'gid';
+    case E_STATE: return usage(`${ctx.op}() is not valid now: ${STATES[Number(d)] ?? `state ${d}`}`);
+    case E_FLAGS: return usage(`feature flags ${hex64(d)} are not normalized`);
+    case E_NODE_TYPE: return unsupported(`file type of mode ${octal(d)} cannot be archived`);
+    case E_NOT_ARCHIVED: return usage(`mode ${octal(d)} is not archived under flags ${hex64(ctx.flags)} (check CatarEncoder.archives first)`);
+    case E_ROOT_NOT_DIR: return usage(`the archive root must be a directory, not mode ${octal(d)}`);
+    case E_UID_INVALID: case E_GID_INVALID:
+      return unsupported(`${code === E_UID_INVALID ? 'uid' : 'gid'} ${d} cannot be archived: casync's reader refuses ids 65535 and 4294967295`);
+    case E_UID_16BIT: case E_GID_16BIT:
+      return unsupported(`${code === E_UID_16BIT ? 'uid' : 'gid'} ${d} does not fit in 16 bits (16bit-uids); use 32bit-uids`);
+    case E_USER_NUMERIC: case E_GROUP_NUMERIC: {
+      const what = code === E_USER_NUMERIC ? 'uid' : 'gid';
       return unsupported(
         `${what} ${d} has no name; with user-names but no uid flags casync would store "${d}" as the name, ` +
           `which its reader refuses: ${ADD_UIDS}`,
       );
     }
-    case E.USER_ROOT_UNNAMED: case E.GROUP_ROOT_UNNAMED:
+    case E_USER_ROOT_UNNAMED: case E_GROUP_ROOT_UNNAMED:
       return unsupported(
-        `${code === E.USER_ROOT_UNNAMED ? 'uid' : 'gid'} 0 (root) gets no name record, and with user-names but no uid flags ` +
+        `${code === E_USER_ROOT_UNNAMED ? 'uid' : 'gid'} 0 (root) gets no name record, and with user-names but no uid flags ` +
           `casync's reader then refuses the archive: ${ADD_UIDS}`,
       );
-    case E.USER_NAME_INVALID: case E.GROUP_NAME_INVALID: {
-      const name = code === E.USER_NAME_INVALID ? n?.userName : n?.groupName;
-      return unsupported(`${code === E.USER_NAME_INVALID ? 'user' : 'group'} name ${JSON.stringify(name)} of id ${d}: ${NAME_RULE}`);
+    case E_USER_NAME_INVALID: case E_GROUP_NAME_INVALID: {
+      const name = code === E_USER_NAME_INVALID ? n?.userName : n?.groupName;
+      return unsupported(`${code === E_USER_NAME_INVALID ? 'user' : 'group'} name ${JSON.stringify(name)} of id ${d}: ${NAME_RULE}`);
     }
-    case E.ACL_ID_INVALID: return unsupported(`ACL entry for id ${d}: casync's reader refuses ids 65535 and 4294967295`);
-    case E.ACL_ID_16BIT: return unsupported(`ACL entry for id ${d} does not fit in 16 bits (16bit-uids); use 32bit-uids`);
-    case E.ACL_NAME_NUMERIC:
+    case E_ACL_ID_INVALID: return unsupported(`ACL entry for id ${d}: casync's reader refuses ids 65535 and 4294967295`);
+    case E_ACL_ID_16BIT: return unsupported(`ACL entry for id ${d} does not fit in 16 bits (16bit-uids); use 32bit-uids`);
+    case E_ACL_NAME_NUMERIC:
       return unsupported(
         `ACL entry for id ${d} has no name; with user-names but no uid flags casync would store "${d}", ` +
           `which its reader refuses: ${ADD_UIDS}`,
       );
-    case E.ACL_NAME_INVALID: return unsupported(`ACL entry name ${JSON.stringify(e?.name)} of id ${d}: ${NAME_RULE}`);
-    case E.ACL_PERMISSIONS: return usage(`bad ACL permissions ${d} (read 4, write 2, execute 1)`);
-    case E.XATTR_NAME: return usage(`bad extended attribute name ${quote(ctx.name)}`);
-    case E.XATTR_VALUE_SIZE: return unsupported(`extended attribute ${quote(ctx.name)} has ${d} bytes; casync stores at most 65536`);
-    case E.XATTR_DUPLICATE: return usage('the same extended attribute name was given twice');
-    case E.SELINUX_LABEL: return usage(`bad SELinux label (${d} bytes; 1..4095 without NUL)`);
-    case E.FCAPS_SIZE: return unsupported(`security.capability has ${d} bytes; casync stores at most 65536`);
-    case E.SYMLINK_TARGET: return usage(`bad symlink target (${d} bytes; 1..4095 without NUL)`);
-    case E.DEVICE_NUMBER: return unsupported(`device number ${d} is out of casync's range (12-bit major, 20-bit minor)`);
-    case E.BODY_MISSING: return usage(`node of mode ${octal(d)} lacks its body (size, target or rdev)`);
-    case E.MTIME:
+    case E_ACL_NAME_INVALID: return unsupported(`ACL entry name ${JSON.stringify(e?.name)} of id ${d}: ${NAME_RULE}`);
+    case E_ACL_PERMISSIONS: return usage(`bad ACL permissions ${d} (read 4, write 2, execute 1)`);
+    case E_XATTR_NAME: return usage(`bad extended attribute name ${quote(ctx.name)}`);
+    case E_XATTR_VALUE_SIZE: return unsupported(`extended attribute ${quote(ctx.name)} has ${d} bytes; casync stores at most 65536`);
+    case E_XATTR_DUPLICATE: return usage('the same extended attribute name was given twice');
+    case E_SELINUX_LABEL: return usage(`bad SELinux label (${d} bytes; 1..4095 without NUL)`);
+    case E_FCAPS_SIZE: return unsupported(`security.capability has ${d} bytes; casync stores at most 65536`);
+    case E_SYMLINK_TARGET: return usage(`bad symlink target (${d} bytes; 1..4095 without NUL)`);
+    case E_DEVICE_NUMBER: return unsupported(`device number ${d} is out of casync's range (12-bit major, 20-bit minor)`);
+    case E_BODY_MISSING: return usage(`node of mode ${octal(d)} lacks its body (size, target or rdev)`);
+    case E_MTIME:
       return unsupported(
         'mtime 1 ns before 1970 wraps to 18446744073709551615, which casync reserves for "no time"',
       );
-    case E.FILENAME_INVALID: return usage(`invalid file name ${quote(ctx.name)} (1..255 bytes, no '/' or NUL, not "." or "..")`);
-    case E.FILENAME_ORDER:
+    case E_FILENAME_INVALID: return usage(`invalid file name ${quote(ctx.name)} (1..255 bytes, no '/' or NUL, not "." or "..")`);
+    case E_FILENAME_ORDER:
       return usage(`file name ${quote(ctx.name)} does not come strictly after the previous child's name in strcmp order`);
-    case E.PAYLOAD_SIZE:
+    case E_PAYLOAD_SIZE:
       return ctx.op === 'payloadDone'
         ? usage(`${ctx.bytes} payload bytes reported but only ${d} remain of the file's size`)
         : usage(`${ctx.op}() before the file's payload was complete: ${d} bytes missing`);

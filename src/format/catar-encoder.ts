@@ -14,7 +14,8 @@
 // business; the encoder refuses names out of order and node types the flags do
 // not archive.  A refused call leaves the encoder as it was.
 
-import { instantiateCore } from '../chunker/wasm-core.ts';
+import { ACL_DEFAULT_GROUP, ACL_DEFAULT_USER, ACL_GROUP, ACL_USER } from '../generated/core-constants.ts';
+import { instantiateCore } from '../wasm/core.ts';
 import type { CatarAclEntry, CatarNode } from './catar-node.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from './catar-node.ts';
 import { encoderError, type EncoderCore, type ErrorContext } from './catar-encoder-errors.ts';
@@ -26,12 +27,6 @@ import {
   featureFlagsProblem,
 } from './feature-flags.ts';
 import { usageError } from '../errors.ts';
-
-// ACL entry kinds of the core, in record order.
-const ACL_USER = 0;
-const ACL_GROUP = 1;
-const ACL_DEFAULT_USER = 2;
-const ACL_DEFAULT_GROUP = 3;
 
 const utf8 = new TextEncoder();
 

@@ -24,7 +24,7 @@
 
 import { WasyncError, formatError } from '../errors.ts';
 import type { ReadAt } from '../engine/random-access.ts';
-import { instantiateCore } from '../chunker/wasm-core.ts';
+import { instantiateCore } from '../wasm/core.ts';
 import { CatarDecoder, type CatarEvent } from './catar-decoder.ts';
 import { S_IFDIR, S_IFMT } from './catar-node.ts';
 import {

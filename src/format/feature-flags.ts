@@ -5,20 +5,32 @@
 // bits are behaviour flags (exclusions) and the digest choice.  casync normalizes
 // the word before writing it (§3.3) and its readers refuse anything else, so the
 // reader here checks normalization too, naming the offending bits.
+//
+// The bits the wasm core reads come from it (src/generated/core-constants.ts),
+// and so does the normalization: one function serves the core's encoder, its
+// decoder and this module.  The other bits and the groups are the host's own.
 
-export const CA_FORMAT_WITH_16BIT_UIDS = 0x1n;
-export const CA_FORMAT_WITH_32BIT_UIDS = 0x2n;
-export const CA_FORMAT_WITH_USER_NAMES = 0x4n;
-export const CA_FORMAT_WITH_SEC_TIME = 0x8n;
-export const CA_FORMAT_WITH_USEC_TIME = 0x10n;
-export const CA_FORMAT_WITH_NSEC_TIME = 0x20n;
-export const CA_FORMAT_WITH_2SEC_TIME = 0x40n;
-export const CA_FORMAT_WITH_READ_ONLY = 0x80n;
-export const CA_FORMAT_WITH_PERMISSIONS = 0x100n;
-export const CA_FORMAT_WITH_SYMLINKS = 0x200n;
-export const CA_FORMAT_WITH_DEVICE_NODES = 0x400n;
-export const CA_FORMAT_WITH_FIFOS = 0x800n;
-export const CA_FORMAT_WITH_SOCKETS = 0x1000n;
+import {
+  CA_FORMAT_WITH_16BIT_UIDS, CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_USER_NAMES, CA_FORMAT_WITH_SEC_TIME,
+  CA_FORMAT_WITH_USEC_TIME, CA_FORMAT_WITH_NSEC_TIME, CA_FORMAT_WITH_2SEC_TIME, CA_FORMAT_WITH_READ_ONLY,
+  CA_FORMAT_WITH_PERMISSIONS, CA_FORMAT_WITH_SYMLINKS, CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FIFOS,
+  CA_FORMAT_WITH_SOCKETS, CA_FORMAT_WITH_FAT_ATTRS, CA_FORMAT_WITH_CHATTR, CA_FORMAT_WITH_FLAG_NODUMP,
+  CA_FORMAT_WITH_SUBVOLUME, CA_FORMAT_WITH_SUBVOLUME_RO, CA_FORMAT_WITH_XATTRS, CA_FORMAT_WITH_ACL,
+  CA_FORMAT_WITH_SELINUX, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_QUOTA_PROJID, CA_FORMAT_EXCLUDE_NODUMP,
+  CA_FORMAT_FEATURE_FLAGS_MAX,
+} from '../generated/core-constants.ts';
+import { instantiateCore } from '../wasm/core.ts';
+
+export {
+  CA_FORMAT_WITH_16BIT_UIDS, CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_USER_NAMES, CA_FORMAT_WITH_SEC_TIME,
+  CA_FORMAT_WITH_USEC_TIME, CA_FORMAT_WITH_NSEC_TIME, CA_FORMAT_WITH_2SEC_TIME, CA_FORMAT_WITH_READ_ONLY,
+  CA_FORMAT_WITH_PERMISSIONS, CA_FORMAT_WITH_SYMLINKS, CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FIFOS,
+  CA_FORMAT_WITH_SOCKETS, CA_FORMAT_WITH_FAT_ATTRS, CA_FORMAT_WITH_CHATTR, CA_FORMAT_WITH_FLAG_NODUMP,
+  CA_FORMAT_WITH_SUBVOLUME, CA_FORMAT_WITH_SUBVOLUME_RO, CA_FORMAT_WITH_XATTRS, CA_FORMAT_WITH_ACL,
+  CA_FORMAT_WITH_SELINUX, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_QUOTA_PROJID, CA_FORMAT_EXCLUDE_NODUMP,
+  CA_FORMAT_FEATURE_FLAGS_MAX,
+};
+
 export const CA_FORMAT_WITH_FLAG_HIDDEN = 0x2000n;
 export const CA_FORMAT_WITH_FLAG_SYSTEM = 0x4000n;
 export const CA_FORMAT_WITH_FLAG_ARCHIVE = 0x8000n;
@@ -26,27 +38,17 @@ export const CA_FORMAT_WITH_FLAG_APPEND = 0x10000n;
 export const CA_FORMAT_WITH_FLAG_NOATIME = 0x20000n;
 export const CA_FORMAT_WITH_FLAG_COMPR = 0x40000n;
 export const CA_FORMAT_WITH_FLAG_NOCOW = 0x80000n;
-export const CA_FORMAT_WITH_FLAG_NODUMP = 0x100000n;
 export const CA_FORMAT_WITH_FLAG_DIRSYNC = 0x200000n;
 export const CA_FORMAT_WITH_FLAG_IMMUTABLE = 0x400000n;
 export const CA_FORMAT_WITH_FLAG_SYNC = 0x800000n;
 export const CA_FORMAT_WITH_FLAG_NOCOMP = 0x1000000n;
 export const CA_FORMAT_WITH_FLAG_PROJINHERIT = 0x2000000n;
-export const CA_FORMAT_WITH_SUBVOLUME = 0x4000000n;
-export const CA_FORMAT_WITH_SUBVOLUME_RO = 0x8000000n;
-export const CA_FORMAT_WITH_XATTRS = 0x10000000n;
-export const CA_FORMAT_WITH_ACL = 0x20000000n;
-export const CA_FORMAT_WITH_SELINUX = 0x40000000n;
-export const CA_FORMAT_WITH_FCAPS = 0x80000000n;
-export const CA_FORMAT_WITH_QUOTA_PROJID = 0x100000000n;
 
 export const CA_FORMAT_EXCLUDE_FILE = 0x1000000000000000n;
 export const CA_FORMAT_SHA512_256 = 0x2000000000000000n;
 export const CA_FORMAT_EXCLUDE_SUBMOUNTS = 0x4000000000000000n;
-export const CA_FORMAT_EXCLUDE_NODUMP = 0x8000000000000000n;
 
 export const CA_FORMAT_WITH_MASK = 0x00000001ffffffffn;
-export const CA_FORMAT_FEATURE_FLAGS_MAX = 0xf0000001ffffffffn;
 
 /** What `casync make X.caibx` writes: no "with" bits, only behaviour and digest. */
 export const CA_FORMAT_BLOB_DEFAULT =
@@ -57,24 +59,14 @@ export type DigestName = 'sha512-256' | 'sha256';
 export const digestOfFlags = (flags: bigint): DigestName =>
   flags & CA_FORMAT_SHA512_256 ? 'sha512-256' : 'sha256';
 
-/** casync's normalization (§3.3), applied in its order. */
+type FlagsCore = { normalizeFeatureFlags(flags: bigint): bigint };
+/** A core instance of its own, made on first use. */
+let core: FlagsCore | undefined;
+
+/** casync's normalization (§3.3), applied in its order (assembly/catar-format.ts). */
 export function normalizeFeatureFlags(flags: bigint): bigint {
-  let f = flags;
-  const uidBits = CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
-  if (f & CA_FORMAT_WITH_ACL && !(f & uidBits)) {
-    f |= CA_FORMAT_WITH_32BIT_UIDS | CA_FORMAT_WITH_USER_NAMES;
-  }
-  if (f & CA_FORMAT_WITH_32BIT_UIDS) f &= ~CA_FORMAT_WITH_16BIT_UIDS;
-  if (f & CA_FORMAT_WITH_NSEC_TIME) {
-    f &= ~(CA_FORMAT_WITH_USEC_TIME | CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
-  }
-  if (f & CA_FORMAT_WITH_USEC_TIME) f &= ~(CA_FORMAT_WITH_SEC_TIME | CA_FORMAT_WITH_2SEC_TIME);
-  if (f & CA_FORMAT_WITH_SEC_TIME) f &= ~CA_FORMAT_WITH_2SEC_TIME;
-  if (f & CA_FORMAT_WITH_ACL) f &= ~(CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_READ_ONLY);
-  if (f & CA_FORMAT_WITH_PERMISSIONS) f &= ~CA_FORMAT_WITH_READ_ONLY;
-  if (f & CA_FORMAT_EXCLUDE_NODUMP) f &= ~CA_FORMAT_WITH_FLAG_NODUMP;
-  if (f & CA_FORMAT_WITH_SUBVOLUME_RO) f |= CA_FORMAT_WITH_SUBVOLUME;
-  return f;
+  core ??= instantiateCore() as unknown as FlagsCore;
+  return BigInt.asUintN(64, core.normalizeFeatureFlags(flags));
 }
 
 /** Why `flags` is not a value casync would write, or null if it is one. */
@@ -95,8 +87,6 @@ export const hex64 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
 export const CA_FORMAT_WITH_BEST = 0x00000001fffffe26n;
 export const CA_FORMAT_WITH_UNIX = 0x0000000000001f09n;
 export const CA_FORMAT_WITH_FAT = 0x000000000000e0c0n;
-export const CA_FORMAT_WITH_CHATTR = 0x0000000003ff0000n;
-export const CA_FORMAT_WITH_FAT_ATTRS = 0x000000000000e000n;
 export const CA_FORMAT_WITH_PRIVILEGED = 0x00000001ec414407n;
 export const CA_FORMAT_WITH_FUSE = 0x0000000013fffffbn;
 

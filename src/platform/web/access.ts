@@ -9,7 +9,7 @@
 // together with its bytes, which is what lets the page and the verification
 // workers hand each other a chunk instead of fetching it twice.
 
-import { wasmHashFactory } from '../../digest-wasm.ts';
+import { wasmHashFactory } from '../../wasm/sha2.ts';
 import type { DigestName, HashFactory } from '../../chunk/digest.ts';
 import { ChunkTableBuilder, IndexReadAt, type ChunkLoader, type ChunkTable, type IndexReadAtOptions } from '../../engine/random-access.ts';
 import { DistinctChunks, verifyChunk, type ChunkVerdict } from '../../engine/verify.ts';

@@ -3,8 +3,8 @@
 // missing from pages served over plain http.  One core instance per hasher
 // factory; a digest is computed whole (chunks are at most a few MiB).
 
-import { instantiateCore } from './chunker/wasm-core.ts';
-import type { DigestName, HashFactory, Hasher } from './chunk/digest.ts';
+import { instantiateCore } from './core.ts';
+import type { DigestName, HashFactory, Hasher } from '../chunk/digest.ts';
 
 interface Sha2Exports {
   memory: WebAssembly.Memory;
