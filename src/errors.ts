@@ -52,17 +52,25 @@ export class ChunkCorruptError extends WasyncError {
 
 export const chunkCorrupt = (id: string, where: string, why: string) => new ChunkCorruptError(id, where, why);
 
+/** The shape of a system error as Node, Bun and Deno throw one; spelled out here
+ * rather than as NodeJS.ErrnoException so that the core needs no Node types. */
+interface ErrnoLike {
+  code?: string;
+  message?: string;
+  syscall?: string;
+}
+
 /** Wraps a system error (ENOENT, EACCES, …) with the path it concerns. */
 export function ioError(code: 'EINPUT' | 'EOUTPUT', path: string, err: unknown): WasyncError {
   if (err instanceof WasyncError) return err;
-  const e = err as NodeJS.ErrnoException;
+  const e = err as ErrnoLike | undefined;
   const what = code === 'EINPUT' ? 'cannot read' : 'cannot write';
   return new WasyncError(code, `${path}: ${what}: ${e?.code ? `${e.code} ` : ''}${describe(e)}`, {
     cause: err,
   });
 }
 
-function describe(e: { message?: string; syscall?: string } | undefined): string {
+function describe(e: ErrnoLike | undefined): string {
   if (!e?.message) return String(e);
   // Node's messages repeat the code and path ("ENOENT: no such file…, open 'x'").
   const m = /^[A-Z]+: ([^,]+)/.exec(e.message);

@@ -63,7 +63,7 @@ export function parseExcludeFile(content: Uint8Array, fileName: string): readonl
     if (a < b && content[a] !== 0x23) {
       const rule = parsePattern(content.subarray(a, b));
       if (typeof rule === 'string') {
-        throw fail(`invalid pattern "${Buffer.from(content.subarray(a, b)).toString('latin1')}": ${rule}`);
+        throw fail(`invalid pattern "${latin1(content.subarray(a, b))}": ${rule}`);
       }
       rules.push(rule);
     }
@@ -114,7 +114,7 @@ function checkName(name: Uint8Array): void {
     name.includes(SLASH) ||
     name.includes(0) ||
     (name[0] === DOT && (name.length === 1 || (name.length === 2 && name[1] === DOT)));
-  if (bad) throw new TypeError(`not a file name: ${JSON.stringify(Buffer.from(name).toString('latin1'))}`);
+  if (bad) throw new TypeError(`not a file name: ${JSON.stringify(latin1(name))}`);
 }
 
 /** The outcome of testing one child: whether it is left out, and its own rules. */
@@ -184,4 +184,13 @@ export class ExcludeRules {
       rules: !excluded && isDirectory ? this.enter(name) : ExcludeRules.EMPTY,
     };
   }
+}
+
+/** Each byte as the code point of the same value, for messages about names that
+ * need not be UTF-8.  Not TextDecoder('latin1'): that is windows-1252, which
+ * maps 0x80-0x9f elsewhere. */
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  return s;
 }

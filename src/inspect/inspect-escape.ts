@@ -21,6 +21,7 @@ import {
   CA_FORMAT_WITH_FLAG_SYNC,
   CA_FORMAT_WITH_FLAG_SYSTEM,
 } from '../format/feature-flags.ts';
+import { toHex } from '../chunk-id.ts';
 
 export type Bytes = Uint8Array | string;
 
@@ -115,5 +116,5 @@ export const formatChattrLetters = (flags: bigint) => letters(CHATTR_LETTERS, fl
 /** The "FATAttr:" string of `casync stat`. */
 export const formatFatAttrLetters = (flags: bigint) => letters(FAT_LETTERS, flags);
 
-/** Lowercase hex of a digest. */
-export const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** Lowercase hex of a digest (the same table chunk ids are named with). */
+export const hex = toHex;
