@@ -33,18 +33,6 @@ import { webBuildOptions } from '../scripts/build-web.mjs';
 const EDGES = ['src/platform/node/', 'src/cli/', 'src/index.ts'];
 
 /**
- * Temporary: Node code outside the edges, on its way into src/platform/node/.
- * Excluded from the core checks (treated as a Node edge) until its move lands;
- * empty this list entry by entry as the moves do.
- */
-const NODE_EDGE_FOR_NOW = [
-  // The Node library API (make, extract, inspect, stores, codecs): it uses
-  // node:fs, node:path, the worker pool, local files and Node's codecs, and
-  // imports src/cli/; another agent is moving it into src/platform/node/.
-  'src/api/',
-];
-
-/**
  * Node globals that third-party code in the browser bundle uses only on a path a
  * browser never takes, as "module: global", with why.
  */
@@ -57,7 +45,7 @@ const NODE_GLOBALS = ['Buffer', 'process', 'global', 'setImmediate', 'clearImmed
 
 const under = (file: string, prefixes: readonly string[]) =>
   prefixes.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p));
-const isNodeSide = (file: string) => under(file, EDGES) || under(file, NODE_EDGE_FOR_NOW);
+const isNodeSide = (file: string) => under(file, EDGES);
 
 /** Repository-relative paths of the .ts files under a directory. */
 const tsFiles = (dir: string) =>

@@ -21,7 +21,7 @@ import {
   CA_FORMAT_WITH_FLAG_SYNC,
   CA_FORMAT_WITH_FLAG_SYSTEM,
 } from '../format/feature-flags.ts';
-import { toHex } from '../chunk-id.ts';
+import { toHex } from '../chunk/chunk-id.ts';
 
 export type Bytes = Uint8Array | string;
 

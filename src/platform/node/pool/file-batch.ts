@@ -54,18 +54,14 @@ export interface PackedFiles {
   extras: [number, Partial<CatarNode>][];
 }
 
-/** Byte arrays of their own ArrayBuffer (so they can be transferred), of length n. */
-export type ByteAllocator = (n: number) => Uint8Array;
-
 /** Fills a batch as files are decoded: metadata first, then content pieces. */
 export class FileBatchBuilder {
-  // Handed to the worker whole, so a batch's bytes are copied once, into it.
-  // Only written bytes are sent, so a host that can skip zeroing passes an
-  // allocator that does (the core has no standard way to).  Small to start: a
-  // batch often ends with its directory after a few files.
+  // Unzeroed (only written bytes are sent) and handed to the worker whole, so a
+  // batch's bytes are copied once, into it.  Small to start: a batch often ends
+  // with its directory after a few files.
   private meta = new Float64Array(8 * FIELDS);
-  private names: Uint8Array;
-  private data: Uint8Array;
+  private names = unzeroed(512);
+  private data = unzeroed(64 << 10);
   private dirPaths: string[] = [];
   private dirIndex = new Map<string, number>();
   private extras: [number, Partial<CatarNode>][] = [];
@@ -73,15 +69,10 @@ export class FileBatchBuilder {
   count = 0;
   bytes = 0;
 
-  constructor(private readonly alloc: ByteAllocator = (n) => new Uint8Array(n)) {
-    this.names = alloc(512);
-    this.data = alloc(64 << 10);
-  }
-
   /** Adds a file whose content follows through append(). */
   add(f: Omit<BatchFile, 'data'>): void {
-    if ((this.count + 1) * FIELDS > this.meta.length) this.meta = growMeta(this.meta, (this.count + 1) * FIELDS);
-    if (this.namesUsed + f.name.length > this.names.length) this.names = this.grow(this.names, this.namesUsed + f.name.length);
+    if ((this.count + 1) * FIELDS > this.meta.length) this.meta = grow(this.meta, (this.count + 1) * FIELDS);
+    if (this.namesUsed + f.name.length > this.names.length) this.names = grow(this.names, this.namesUsed + f.name.length);
     let dir = this.dirIndex.get(f.dirPath);
     if (dir === undefined) this.dirIndex.set(f.dirPath, (dir = this.dirPaths.push(f.dirPath) - 1));
     const node = f.node;
@@ -118,15 +109,9 @@ export class FileBatchBuilder {
 
   /** Content of the file added last. */
   append(bytes: Uint8Array): void {
-    if (this.bytes + bytes.length > this.data.length) this.data = this.grow(this.data, this.bytes + bytes.length);
+    if (this.bytes + bytes.length > this.data.length) this.data = grow(this.data, this.bytes + bytes.length);
     this.data.set(bytes, this.bytes);
     this.bytes += bytes.length;
-  }
-
-  private grow(a: Uint8Array, need: number): Uint8Array {
-    const bigger = this.alloc(Math.max(need, 4 * a.length));
-    bigger.set(a);
-    return bigger;
   }
 
   /** The batch, and the buffers to transfer with it; the builder is not used again. */
@@ -143,8 +128,12 @@ export class FileBatchBuilder {
   }
 }
 
-function growMeta(a: Float64Array, need: number) {
-  const bigger = new Float64Array(Math.max(need, 4 * a.length));
+/** Bytes of their own ArrayBuffer (transferable, unlike Buffer's pool), not zeroed. */
+const unzeroed = (n: number) => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
+
+function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
+  const n = Math.max(need, 4 * a.length);
+  const bigger = (a instanceof Float64Array ? new Float64Array(n) : unzeroed(n)) as T;
   bigger.set(a);
   return bigger;
 }

@@ -85,16 +85,13 @@ const JOB_BYTES = 4 << 20;
 const JOB_FILES = 512;
 const ACL_DEFAULT_XATTR = Buffer.from('system.posix_acl_default');
 const S_ISGID = 0o2000;
-/** Batch buffers: their own ArrayBuffer (transferable, unlike Buffer's pool) and
- * not zeroed, since only the bytes written into them are sent. */
-const unzeroed = (n: number) => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
 
 export class TreeExtractor {
   private readonly stack: Frame[] = [];
   private file: OpenFile | null = null;
   /** the current file goes to `batch` (its directory: `smallIn`) */
   private smallIn: Frame | null = null;
-  private batch = new FileBatchBuilder(unzeroed);
+  private batch = new FileBatchBuilder();
   /** the directories of the batch's files, one entry per file */
   private batchDirs: Frame[] = [];
   private readonly jobs = new Set<Promise<void>>();
@@ -334,7 +331,7 @@ export class TreeExtractor {
       undoImmutable: this.o.undoImmutable,
       files: sealed.files,
     };
-    this.batch = new FileBatchBuilder(unzeroed);
+    this.batch = new FileBatchBuilder();
     this.batchDirs = [];
     const done = this.o.executor!.run<FilesResult>(job, sealed.transfer).then(
       (r) => {
