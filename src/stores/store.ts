@@ -33,6 +33,21 @@ export interface WriteStore extends ChunkStore {
   list(): AsyncIterable<string>;
 }
 
+/**
+ * A store as a caller may write one: anything with get, has and put, whose
+ * methods answer at once or with a promise.  Operations take these as they
+ * take stores; a thread that runs jobs reaches one through the store relay.
+ */
+export interface StoreObject {
+  /** how messages name the store */
+  readonly name?: string;
+  /** the stored chunk (a .cacnk's bytes), or null (or undefined) if the store lacks it */
+  get(id: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  has(id: string): Promise<boolean> | boolean;
+  /** stores a chunk; false if it was already there (anything else counts as stored) */
+  put(id: string, chunk: Uint8Array): unknown;
+}
+
 /** A chunk read and checked: its bytes, the stored copy they came from, and the store that held it. */
 export interface ChunkRead {
   data: Uint8Array;

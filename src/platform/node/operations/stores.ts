@@ -20,24 +20,15 @@ import { ChainStore } from '../../../stores/chain-store.ts';
 import { HttpStore } from '../../../stores/http-store.ts';
 import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
 import { buildSource, describeStore, type BuiltStores, type StoreGraph } from '../../../stores/store-graph.ts';
-import { isWriteStore, type ChunkStore, type WriteStore } from '../../../stores/store.ts';
+import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
+
+export type { StoreObject };
 import { LocalStore } from '../stores/local-store.ts';
 import { NodeChunks } from '../stores/node-check.ts';
 import { NodeLeaves } from '../stores/node-stores.ts';
-import { StoreRelay, type RelayTarget } from '../stores/store-relay.ts';
+import { StoreRelay } from '../stores/store-relay.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 import type { Network } from './network.ts';
-
-/** A store object of the caller's: its methods may answer at once or with a promise. */
-export interface StoreObject {
-  /** how messages name the store */
-  readonly name?: string;
-  /** the stored chunk (a .cacnk's bytes), or null (or undefined) if the store lacks it */
-  get(id: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
-  has(id: string): Promise<boolean> | boolean;
-  /** stores a chunk; return false if it was already there */
-  put(id: string, chunk: Uint8Array): unknown;
-}
 
 /** A path, a file://, http(s):// or ssh locator, or a store object. */
 export type StoreLike = string | StoreObject | ChunkStore;
@@ -118,7 +109,7 @@ export class OperationStores {
 
   /** `store` described for jobs on `threads` threads. */
   graph(store: ChunkStore, threads: number): StoreGraph {
-    const spec = describeStore(store, (s) => (this.relay ??= new StoreRelay()).add(s as RelayTarget, s.name));
+    const spec = describeStore(store, (s) => (this.relay ??= new StoreRelay()).add(s, s.name));
     return { key: randomBytes(8).toString('hex'), store: spec, net: this.net.spec(threads) };
   }
 

@@ -5,7 +5,6 @@ import { parentPort } from 'node:worker_threads';
 import { JobRunner } from './job-runner.ts';
 import type { Job } from './jobs.ts';
 import { serializeError } from './worker-pool.ts';
-import '../stores/node-fetch.ts'; // HTTP requests on node:http (see there)
 
 const runner = new JobRunner();
 

@@ -20,20 +20,11 @@ import { randomBytes } from 'node:crypto';
 import { WasyncError, unsupported, type ErrorCode } from '../../../errors.ts';
 import type { Semaphore } from '../../../stores/semaphore.ts';
 import type { StoreSpec } from '../../../stores/store-graph.ts';
-import type { WriteStore } from '../../../stores/store.ts';
+import type { StoreObject, WriteStore } from '../../../stores/store.ts';
 import { BROADCAST_NEEDS_ANCHOR } from '../io/runtime.ts';
 
-/**
- * What a relayed object offers; bytes are stored chunks (.cacnk contents),
- * and its methods may answer at once or with a promise.  A store that only
- * serves chunks (an ssh session) has no has() or put().
- */
-export interface RelayTarget {
-  get(id: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
-  has?(id: string): Promise<boolean> | boolean;
-  /** false: the store already had it (anything else counts as stored) */
-  put?(id: string, chunk: Uint8Array): unknown;
-}
+/** What a relayed object offers: a store, or a caller's object (a store that only serves chunks lacks has and put). */
+export type RelayTarget = Pick<StoreObject, 'get'> & Partial<Pick<StoreObject, 'has' | 'put'>>;
 
 export type RelaySpec = Extract<StoreSpec, { kind: 'relay' }>;
 
