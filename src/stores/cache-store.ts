@@ -18,16 +18,16 @@ export class CacheStore implements ChunkSource {
     this.name = store.name;
   }
 
-  async read(id: string, size: number): Promise<ChunkRead | null> {
+  async read(id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null> {
     let bad = false;
     try {
-      const hit = await readOf(this.cache, id, size);
+      const hit = await readOf(this.cache, id, size, into);
       if (hit) return hit;
     } catch (e) {
       if (!(e instanceof ChunkCorruptError)) throw e;
       bad = true;
     }
-    const r = await readOf(this.store, id, size);
+    const r = await readOf(this.store, id, size, into);
     if (!r) return null;
     if (bad) await this.cache.remove(id);
     await this.cache.put(id, r.stored);

@@ -23,12 +23,12 @@ export class ChainStore implements ChunkSource {
     this.name = stores.map((s) => s.name).join(', ');
   }
 
-  async read(id: string, size: number): Promise<ChunkRead | null> {
+  async read(id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null> {
     let corrupt: ChunkCorruptError | null = null;
     for (const s of this.stores) {
       let r: ChunkRead | null;
       try {
-        r = await readOf(s, id, size);
+        r = await readOf(s, id, size, into);
       } catch (e) {
         if (!(e instanceof ChunkCorruptError)) throw e;
         corrupt ??= e;

@@ -16,19 +16,20 @@ import { isWriteStore, whereOf, type ChunkRead, type ChunkSource, type ChunkStor
 export interface ChunkCheck {
   readonly digest: DigestName;
   /**
-   * The bytes of a stored chunk of `size` bytes, in memory of their own; null
-   * when the copy is in no known format.  Throws when it does not decompress.
+   * The bytes of a stored chunk of `size` bytes, in memory of their own or
+   * in `into` when given; null when the copy is in no known format.  Throws
+   * when it does not decompress.
    */
-  decompress(stored: Uint8Array, size: number): Uint8Array | null | Promise<Uint8Array | null>;
+  decompress(stored: Uint8Array, size: number, into?: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
   /** the chunk id of `data` */
   idOf(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 /** The chunk's bytes, or why the stored copy is not chunk `id` of `size` bytes. */
-export async function checkStored(check: ChunkCheck, id: string, size: number, stored: Uint8Array): Promise<Uint8Array | string> {
+export async function checkStored(check: ChunkCheck, id: string, size: number, stored: Uint8Array, into?: Uint8Array): Promise<Uint8Array | string> {
   let data: Uint8Array | null;
   try {
-    data = await check.decompress(stored, size);
+    data = await check.decompress(stored, size, into);
   } catch (e) {
     return `does not decompress (${(e as Error).message})`;
   }
@@ -46,6 +47,8 @@ export interface CheckedStoreOptions {
 
 export class CheckedStore implements ChunkSource, WriteStore {
   readonly name: string;
+  /** where stored copies are read for a caller that reuses its memory too (read with `into`) */
+  private scratch: Uint8Array | null = null;
 
   constructor(
     readonly inner: ChunkStore,
@@ -55,15 +58,15 @@ export class CheckedStore implements ChunkSource, WriteStore {
     this.name = inner.name;
   }
 
-  async read(id: string, size: number): Promise<ChunkRead | null> {
-    const stored = await this.inner.get(id);
+  async read(id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null> {
+    const stored = await this.inner.get(id, into && (this.scratch ??= new Uint8Array(1 << 20)));
     if (!stored) return null;
-    const data = await checkStored(this.check, id, size, stored);
+    const data = await checkStored(this.check, id, size, stored, into);
     if (typeof data !== 'string') return { data, stored, store: this.inner };
     const where = whereOf(this.inner, id);
     if (this.o.rereadCorrupt) {
-      const again = await this.inner.get(id);
-      const second = again && (await checkStored(this.check, id, size, again));
+      const again = await this.inner.get(id, into && this.scratch!);
+      const second = again && (await checkStored(this.check, id, size, again, into));
       if (again && typeof second !== 'string' && second) {
         this.o.onWarning?.(`chunk ${id} from ${where} was corrupt (${data}); downloaded it again`);
         return { data: second, stored: again, store: this.inner };

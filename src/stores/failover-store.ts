@@ -18,8 +18,8 @@ export class FailoverStore implements ChunkSource, WriteStore {
     this.name = stores.map((s) => s.name).join('|');
   }
 
-  read(id: string, size: number): Promise<ChunkRead | null> {
-    return this.each((s) => readOf(s, id, size));
+  read(id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null> {
+    return this.each((s) => readOf(s, id, size, into));
   }
 
   get(id: string): Promise<Uint8Array | null> {

@@ -15,8 +15,12 @@
 export interface ChunkStore {
   /** how messages name the store (a path, a URL, a name the caller gave) */
   readonly name: string;
-  /** the stored chunk, or null if this store does not have it */
-  get(id: string): Promise<Uint8Array | null>;
+  /**
+   * The stored chunk, or null if this store does not have it.  The bytes are
+   * the caller's, or, when `into` is given and the store can use it, a view of
+   * `into` (a caller that consumes each chunk at once saves an allocation).
+   */
+  get(id: string, into?: Uint8Array): Promise<Uint8Array | null>;
   has(id: string): Promise<boolean>;
   /** ends connections and sessions; the store is not used afterwards */
   close(): Promise<void>;
@@ -48,7 +52,10 @@ export interface StoreObject {
   put(id: string, chunk: Uint8Array): unknown;
 }
 
-/** A chunk read and checked: its bytes, the stored copy they came from, and the store that held it. */
+/**
+ * A chunk read and checked: its bytes, the stored copy they came from, and the
+ * store that held it.  Read with `into`, both may be views of reused memory.
+ */
 export interface ChunkRead {
   data: Uint8Array;
   stored: Uint8Array;
@@ -58,11 +65,13 @@ export interface ChunkRead {
 
 /**
  * A store that hands out chunks checked against their ids.  read() gives the
- * chunk's bytes (its own memory, never reused), null when no store has it, and
- * throws ECHUNKCORRUPT when copies exist but none is the chunk.
+ * chunk's bytes, null when no store has it, and throws ECHUNKCORRUPT when
+ * copies exist but none is the chunk.  The bytes are in memory of their own,
+ * or, when `into` is given (at least `size` bytes the caller reuses), possibly
+ * in `into`: a reader that consumes each chunk at once saves an allocation.
  */
 export interface ChunkSource extends ChunkStore {
-  read(id: string, size: number): Promise<ChunkRead | null>;
+  read(id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null>;
 }
 
 export const isWriteStore = (s: ChunkStore): s is WriteStore =>
@@ -73,8 +82,8 @@ export const isWriteStore = (s: ChunkStore): s is WriteStore =>
 export const whereOf = (s: ChunkStore, id: string) => s.where?.(id) ?? s.name;
 
 /** read() of a member that must be a ChunkSource (graphs built by store-graph.ts are). */
-export function readOf(s: ChunkStore, id: string, size: number): Promise<ChunkRead | null> {
+export function readOf(s: ChunkStore, id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null> {
   const read = (s as Partial<ChunkSource>).read;
-  if (typeof read !== 'function') throw new TypeError(`${s.name}: not a checked store (build read graphs with buildStores)`);
-  return read.call(s, id, size);
+  if (typeof read !== 'function') throw new TypeError(`${s.name}: not a checked store (build read graphs with buildSource)`);
+  return read.call(s, id, size, into);
 }

@@ -19,15 +19,12 @@ import { CacheStore } from '../../../stores/cache-store.ts';
 import { ChainStore } from '../../../stores/chain-store.ts';
 import { HttpStore } from '../../../stores/http-store.ts';
 import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
-import { buildSource, describeStore, type BuiltStores, type StoreGraph } from '../../../stores/store-graph.ts';
+import { describeStore, type StoreGraph } from '../../../stores/store-graph.ts';
 import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
 
 export type { StoreObject };
 import { LocalStore } from '../stores/local-store.ts';
-import { NodeChunks } from '../stores/node-check.ts';
-import { NodeLeaves } from '../stores/node-stores.ts';
 import { StoreRelay } from '../stores/store-relay.ts';
-import type { DigestName } from '../../../chunk/digest.ts';
 import type { Network } from './network.ts';
 
 /** A path, a file://, http(s):// or ssh locator, or a store object. */
@@ -111,11 +108,6 @@ export class OperationStores {
   graph(store: ChunkStore, threads: number): StoreGraph {
     const spec = describeStore(store, (s) => (this.relay ??= new StoreRelay()).add(s, s.name));
     return { key: randomBytes(8).toString('hex'), store: spec, net: this.net.spec(threads) };
-  }
-
-  /** `store`'s chunks read and checked on this thread. */
-  source(store: ChunkStore, digest: DigestName, onWarning: (m: string) => void = () => {}): BuiltStores {
-    return buildSource(this.graph(store, 1), new NodeLeaves(), { check: new NodeChunks().check(digest), onWarning });
   }
 
   close(): void {

@@ -40,6 +40,8 @@ const SOURCE_STATS = {
 
 export class FetchRunner {
   private buf = Buffer.alloc(0);
+  /** where store chunks are decoded: each is written out before the next is read */
+  private plain = Buffer.alloc(0);
 
   constructor(
     private readonly check: NodeChunks,
@@ -100,7 +102,7 @@ export class FetchRunner {
       }
       if (!data) {
         const hex = toHex(id);
-        const got = await (early.get(i) ?? stores.source.read(hex, size));
+        const got = await (early.get(i) ?? stores.source.read(hex, size, this.scratch(size)));
         if (!got) throw chunkMissing(hex, [stores.source.name]);
         data = got.data;
         const [count, bytes] = SOURCE_STATS[stores.kindOf(got.store)];
@@ -121,6 +123,11 @@ export class FetchRunner {
     this.grow(len);
     readFully(f, this.buf, 0, len, pos);
     return this.buf.subarray(0, len);
+  }
+
+  private scratch(len: number): Uint8Array {
+    if (this.plain.length < len) this.plain = Buffer.allocUnsafe(Math.max(len, 1 << 20));
+    return this.plain;
   }
 
   private grow(len: number) {

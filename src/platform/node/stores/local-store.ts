@@ -6,7 +6,8 @@
 //
 // The calls are synchronous inside async methods: worker threads read one chunk
 // after another, and a small file read costs less than a trip through libuv's
-// thread pool.  Each chunk read lands in memory of its own.
+// thread pool.  A chunk read lands in memory of its own, or in the caller's
+// reused buffer when it offers one (see ChunkStore.get).
 
 import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, readlinkSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
@@ -42,8 +43,8 @@ export class LocalStore implements WriteStore {
   }
 
   /** The stored bytes, or null if the store lacks the chunk (or marks it missing). */
-  async get(id: string): Promise<Uint8Array | null> {
-    const packed = readIfExists(this.pathOf(id));
+  async get(id: string, into?: Uint8Array): Promise<Uint8Array | null> {
+    const packed = readIfExists(this.pathOf(id), into);
     if (packed) return packed;
     const plainPath = this.pathOf(id, false);
     const st = lstatSync(plainPath, { throwIfNoEntry: false });
@@ -122,8 +123,8 @@ export class LocalStore implements WriteStore {
   }
 }
 
-/** A whole small file, or null if there is none. */
-function readIfExists(path: string): Uint8Array | null {
+/** A whole small file (in `into` when it fits), or null if there is none. */
+function readIfExists(path: string, into?: Uint8Array): Uint8Array | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -132,18 +133,17 @@ function readIfExists(path: string): Uint8Array | null {
     throw ioError('EINPUT', path, e);
   }
   try {
-    // One byte more than the file holds: a short read is its end, no second read.
-    let buf = Buffer.allocUnsafeSlow(fstatSync(fd).size + 1);
+    // A short read is the end of a regular file: no size asked, no second read.
+    const n = into ? readSync(fd, into, 0, into.length, 0) : -1;
+    if (n >= 0 && n < into!.length) return into!.subarray(0, n);
+    const buf = Buffer.allocUnsafeSlow(fstatSync(fd).size);
     let done = 0;
-    for (;;) {
-      const want = buf.length - done;
-      const n = readSync(fd, buf, done, want, done);
-      done += n;
-      if (n < want) return buf.subarray(0, done);
-      const bigger = Buffer.allocUnsafeSlow(2 * buf.length); // it grew while being read
-      buf.copy(bigger, 0, 0, done);
-      buf = bigger;
+    while (done < buf.length) {
+      const got = readSync(fd, buf, done, buf.length - done, done);
+      if (got === 0) break;
+      done += got;
     }
+    return buf.subarray(0, done);
   } catch (e) {
     throw ioError('EINPUT', path, e);
   } finally {

@@ -42,7 +42,7 @@ export class NodeChunks {
   check(digest: DigestName): ChunkCheck {
     let c = this.checks.get(digest);
     if (!c) {
-      c = { digest, decompress: (stored, size) => this.codec.decompress(stored, size), idOf: (data) => this.idOf(digest, data) };
+      c = { digest, decompress: (stored, size, into) => this.codec.decompress(stored, size, into), idOf: (data) => this.idOf(digest, data) };
       this.checks.set(digest, c);
     }
     return c;
