@@ -19,8 +19,8 @@
 // threads, none of which an in-memory volume offers.
 
 import { HttpStore } from './stores/http-store.ts';
-import { LocalStore } from './platform/node/stores/local-store.ts';
-import { httpClient } from './platform/node/stores/node-fetch.ts';
+import { LocalStore } from './platform/node/storage/local-store.ts';
+import { httpClient } from './platform/node/storage/node-fetch.ts';
 import { usageError } from './errors.ts';
 import { classifyLocator } from './stores/locator.ts';
 

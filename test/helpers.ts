@@ -121,7 +121,7 @@ export async function localGraph(dir: string) {
 
 /** Local store directories tried in order on this thread, every copy checked. */
 export async function localSource(dirs: string[]) {
-  const { checkedStores } = await import('../src/platform/node/stores/node-stores.ts');
-  const { LocalStore } = await import('../src/platform/node/stores/local-store.ts');
+  const { checkedStores } = await import('../src/platform/node/storage/node-stores.ts');
+  const { LocalStore } = await import('../src/platform/node/storage/local-store.ts');
   return checkedStores(dirs.map((d) => new LocalStore(d)));
 }

@@ -13,9 +13,9 @@ import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { BytesReadAt, ChunkTable, IndexReadAt, loadFrom, readRange, type ReadAt } from '../src/engine/random-access.ts';
 import { FileReadAt, openIndexReadAt, readChunkTable } from '../src/platform/node/io/random-access.ts';
-import { LocalStore } from '../src/platform/node/stores/local-store.ts';
-import { checkedStores } from '../src/platform/node/stores/node-stores.ts';
-import { ChunkCodec } from '../src/platform/node/stores/chunk-codec.ts';
+import { LocalStore } from '../src/platform/node/storage/local-store.ts';
+import { checkedStores } from '../src/platform/node/storage/node-stores.ts';
+import { ChunkCodec } from '../src/platform/node/storage/chunk-codec.ts';
 import { localSource, ok, rand, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir('wasync-ra-');

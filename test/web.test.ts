@@ -36,7 +36,7 @@ const ready = (t: Parameters<typeof requires>[0]) =>
 test('the browser entry and the page reach no node: import', async () => {
   assert.deepEqual(await nodeImports(['src/browser.ts', 'src/platform/web/page/page.ts', 'src/platform/web/verify-worker.ts']), []);
   // The check itself sees one: Node's codecs import node:zlib.
-  const bad = await nodeImports({ contents: "export * from './src/platform/node/stores/chunk-codec.ts';" });
+  const bad = await nodeImports({ contents: "export * from './src/platform/node/storage/chunk-codec.ts';" });
   assert.ok(bad.some((s) => s.endsWith('→ node:zlib')), bad.join('\n'));
 });
 

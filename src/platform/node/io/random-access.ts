@@ -12,7 +12,7 @@ import { IndexParser, type IndexHeader } from '../../../format/index-file.ts';
 import { ChunkTable, ChunkTableBuilder, IndexReadAt, checkRange, loadFrom, type ReadAt } from '../../../engine/random-access.ts';
 import { classifyLocator } from '../../../stores/locator.ts';
 import type { ChunkSource } from '../../../stores/store.ts';
-import { httpClient } from '../stores/node-fetch.ts';
+import { httpClient } from '../storage/node-fetch.ts';
 import type { HttpClient } from '../../../stores/http-client.ts';
 
 /** A local file read at offsets; close() when done. */

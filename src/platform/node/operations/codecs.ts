@@ -2,7 +2,7 @@
 // store of their own, a chunk fetched by hand): compress as casync writes
 // chunks (zstd level 3, gzip at zlib's default, xz preset 6 with CRC64),
 // decompress whatever the magic says.  The command line's own codecs do the
-// work (stores/chunk-codec.ts).
+// work (storage/chunk-codec.ts).
 //
 // casync's zstd frames carry no content size.  Given the size (an index entry
 // says it), decompression goes into a buffer of that size and refuses more;
@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import { COMPRESSIONS, detectCompression, type Compression } from '../../../chunk/compression.ts';
 import { WasyncError, usageError } from '../../../errors.ts';
-import { ChunkCodec } from '../stores/chunk-codec.ts';
+import { ChunkCodec } from '../storage/chunk-codec.ts';
 
 export { COMPRESSIONS, detectCompression, type Compression };
 

@@ -20,7 +20,7 @@ import { Executors } from '../pool/executors.ts';
 import { extractBlob, type ExtractBlobOptions, type ExtractBlobResult } from '../pool/extract-blob.ts';
 import { poolChunkLoader } from '../pool/chunk-loader.ts';
 import { prepareSeeds, seedsStale, type Seeds } from '../seeds/prepare-seeds.ts';
-import { digestOf } from '../stores/node-check.ts';
+import { digestOf } from '../storage/node-check.ts';
 import { abortable, type OperationOptions } from './common.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import { OperationStores, type StoreChoice } from './stores.ts';

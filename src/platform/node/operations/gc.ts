@@ -8,7 +8,7 @@ import { openIndexStream } from '../../../engine/index-stream.ts';
 import { WasyncError, usageError } from '../../../errors.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
 import { openIndexLocator } from '../io/index-input.ts';
-import { LocalStore } from '../stores/local-store.ts';
+import { LocalStore } from '../storage/local-store.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import { OperationStores, type StoreLike } from './stores.ts';
 

@@ -9,7 +9,7 @@ import type { HttpClient } from '../../../stores/http-client.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import type { NetSpec } from '../../../stores/store-graph.ts';
 import { SshRemotes } from '../ssh/ssh-remotes.ts';
-import { httpClient } from '../stores/node-fetch.ts';
+import { httpClient } from '../storage/node-fetch.ts';
 
 export const DEFAULT_CONCURRENCY = 16;
 /** attempts per request, the first included, and how long a request may go without a byte */

@@ -8,7 +8,7 @@ import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../../format/feature-flag
 import { formatFeatureFlagNames } from '../../../format/feature-flag-names.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
 import { indexFromBytes, openIndexLocator } from '../io/index-input.ts';
-import { httpClient } from '../stores/node-fetch.ts';
+import { httpClient } from '../storage/node-fetch.ts';
 
 export interface IndexInfo {
   what: 'blob-index' | 'archive-index';

@@ -23,8 +23,8 @@ import { describeStore, type StoreGraph } from '../../../stores/store-graph.ts';
 import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
 
 export type { StoreObject };
-import { LocalStore } from '../stores/local-store.ts';
-import { StoreRelay } from '../stores/store-relay.ts';
+import { LocalStore } from '../storage/local-store.ts';
+import { StoreRelay } from '../storage/store-relay.ts';
 import type { Network } from './network.ts';
 
 /** A path, a file://, http(s):// or ssh locator, or a store object. */

@@ -27,7 +27,7 @@ import {
   type Origin,
   type RecipePiece,
 } from './jobs.ts';
-import type { NodeChunks } from '../stores/node-check.ts';
+import type { NodeChunks } from '../storage/node-check.ts';
 import { readFully, writeFully } from '../io/file-io.ts';
 
 export type Prefetched = Map<number, Promise<ChunkRead | null>>;

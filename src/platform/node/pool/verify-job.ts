@@ -7,7 +7,7 @@ import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import { verifyChunk, type ChunkVerdict } from '../../../engine/verify.ts';
 import { Semaphore } from '../../../stores/semaphore.ts';
 import type { BuiltStores } from '../../../stores/store-graph.ts';
-import { perThread } from '../stores/node-stores.ts';
+import { perThread } from '../storage/node-stores.ts';
 import type { VerifyJob, VerifyResult } from './jobs.ts';
 
 const LOCAL_PARALLEL = 4;

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { IndexParser } from '../../../format/index-file.ts';
-import { ChunkCodec } from '../stores/chunk-codec.ts';
+import { ChunkCodec } from '../storage/chunk-codec.ts';
 
 const CHUNK_PATH = /(^|\/)([0-9a-f]{4})\/(\2[0-9a-f]{60})\.cacnk$/;
 const CHUNK_MAX = 64 << 20;

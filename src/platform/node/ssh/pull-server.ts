@@ -36,7 +36,7 @@ import {
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
 import type { RateLimiter } from '../../../stores/rate-limiter.ts';
-import { LocalStore } from '../stores/local-store.ts';
+import { LocalStore } from '../storage/local-store.ts';
 import { FrameChannel } from './frame-channel.ts';
 
 export interface ServeSpec {

@@ -38,11 +38,11 @@ import {
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
-import { NodeChunks } from '../stores/node-check.ts';
+import { NodeChunks } from '../storage/node-check.ts';
 import { checkStored } from '../../../stores/checked-store.ts';
 import { storedUncompressed } from '../../../chunk/compression.ts';
 import { writeFully } from '../io/file-io.ts';
-import { LocalStore } from '../stores/local-store.ts';
+import { LocalStore } from '../storage/local-store.ts';
 import { FrameChannel } from './frame-channel.ts';
 import type { ServeSpec } from './pull-server.ts';
 

@@ -29,7 +29,7 @@ import {
   encodeMissing,
 } from '../../../protocol/ca-protocol.ts';
 import { CaProtocolPeer } from '../../../protocol/ca-protocol-peer.ts';
-import type { LocalStore } from '../stores/local-store.ts';
+import type { LocalStore } from '../storage/local-store.ts';
 import { SshProcess, type SessionSpec } from './ssh-process.ts';
 
 export interface PushResult {

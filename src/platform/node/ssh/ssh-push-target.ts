@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unsupported } from '../../../errors.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
-import { LocalStore } from '../stores/local-store.ts';
+import { LocalStore } from '../storage/local-store.ts';
 import { pushSession, type PushResult } from './push-session.ts';
 import { splitSshLocator } from './ssh-process.ts';
 import type { SshOptions } from './ssh-remotes.ts';
