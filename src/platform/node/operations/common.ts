@@ -9,7 +9,7 @@ import { DIGESTS, type DigestName } from '../../../chunk/digest.ts';
 import { usageError } from '../../../errors.ts';
 import { CA_FORMAT_SUPPORTED_WITH_MASK } from '../../../format/feature-flags.ts';
 import { combineFeatureFlags, featureFlagsFromOptions } from '../../../format/feature-flag-names.ts';
-import type { FetchStats } from '../pool/jobs.ts';
+import { emptyFetchStats, type FetchStats } from '../pool/jobs.ts';
 
 export type { ChunkSizes, Compression, DigestName, FetchStats };
 
@@ -37,6 +37,16 @@ export interface OperationOptions {
    * having removed its temporary files (the output is left as it was).
    */
   signal?: AbortSignal;
+}
+
+/** onProgress fed by an extraction's batches: bytes done, and where they came from. */
+export function progressOf(o: Pick<OperationOptions, 'onProgress'>, total: number | null) {
+  const done: ProgressReport & { sources: FetchStats } = { done: 0, total, sources: emptyFetchStats() };
+  return (bytes: number, stats: FetchStats) => {
+    done.done += bytes;
+    for (const k of Object.keys(stats) as (keyof FetchStats)[]) done.sources[k] += stats[k];
+    o.onProgress?.({ ...done, sources: { ...done.sources } });
+  };
 }
 
 /** Throws the signal's reason once it is aborted. */

@@ -15,9 +15,8 @@ import { Executors } from '../pool/executors.ts';
 import { emptyFetchStats } from '../pool/jobs.ts';
 import type { ExtractTreeOptions } from '../tree/extract-tree.ts';
 import { TreeStream } from '../tree/tree-stream.ts';
-import { checkAborted } from './common.ts';
+import { checkAborted, progressOf } from './common.ts';
 import type { ExtractOptions, ExtractResult } from './extract.ts';
-import { progressOf } from './extract.ts';
 import { Extraction } from './extraction.ts';
 import { Network } from './network.ts';
 

@@ -10,18 +10,16 @@
 
 import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync } from 'node:fs';
 import { WasyncError, ioError, usageError } from '../../../errors.ts';
-import { CA_FORMAT_INDEX } from '../../../format/constants.ts';
+import { CA_FORMAT_INDEX, CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import { CA_FORMAT_WITH_MASK } from '../../../format/feature-flags.ts';
-import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import type { IndexEntry } from '../../../format/index-file.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
 import { rawBlockDeviceSize } from '../io/blob-file.ts';
 import type { FetchStats, FileRef } from '../pool/jobs.ts';
-import { emptyFetchStats } from '../pool/jobs.ts';
-import { ListBuilder, seedParams, type SeedReport } from '../seeds/prepare-seeds.ts';
+import { ListBuilder, rememberBlob, seedParams, type SeedReport } from '../seeds/prepare-seeds.ts';
 import type { UidShift } from '../tree/apply-metadata.ts';
-import { checkAborted, type FeatureOptions, type OperationOptions, type ProgressReport } from './common.ts';
+import { checkAborted, progressOf, type FeatureOptions, type OperationOptions } from './common.ts';
 import { Extraction } from './extraction.ts';
 import { extractTree } from './extract-tree.ts';
 import type { NetworkOptions } from './network.ts';
@@ -97,16 +95,6 @@ function whatOf(o: ExtractOptions): ExtractWhat {
   return v.getBigUint64(16, true) & CA_FORMAT_WITH_MASK ? 'archive-index' : 'blob-index';
 }
 
-/** Progress from the extraction's batches, for onProgress. */
-export function progressOf(o: Pick<OperationOptions, 'onProgress'>, total: number | null) {
-  const done: ProgressReport & { sources: FetchStats } = { done: 0, total, sources: emptyFetchStats() };
-  return (bytes: number, stats: FetchStats) => {
-    done.done += bytes;
-    for (const k of Object.keys(stats) as (keyof FetchStats)[]) done.sources[k] += stats[k];
-    o.onProgress?.({ ...done, sources: { ...done.sources } });
-  };
-}
-
 async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
   if (o.output === undefined && !o.onData) throw usageError('extract: a blob needs `output` or `onData`');
   const output = o.output === undefined ? undefined : stripFileUrl(o.output);
@@ -144,15 +132,7 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
     }
     const staleSeeds = ex.settle(r);
     const chunks = list.finish();
-    if (output !== undefined && chunks && ex.seeds.cache) {
-      const fd = openSync(output, 'r');
-      try {
-        const size = chunks.ends.length ? chunks.ends[chunks.ends.length - 1] : 0;
-        ex.seeds.cache.saveBlob(ex.seeds.cache.key('blob', output, seedParams(ex.header, ex.digest, false)), size, fstatSync(fd, { bigint: true }), chunks);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    if (output !== undefined && chunks) rememberBlob(ex.seeds, output, seedParams(ex.header, ex.digest, false), chunks);
     const { size, chunks: count, ...sources } = r;
     return { what: 'blob-index', size, chunks: count, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
   } catch (e) {

@@ -13,6 +13,7 @@ import { digestOfFlags } from '../../../format/feature-flags.ts';
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../../../format/index-file.ts';
 import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
+import type { WriteStore } from '../../../stores/store.ts';
 import { openBlobInput } from '../io/blob-file.ts';
 import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
 import { ChunkPipeline, type ChunkTotals } from '../pool/chunk-pipeline.ts';
@@ -219,28 +220,27 @@ class Making {
 
   /** The output, the store chunks go to (none for an archive) and the executors. */
   private open(bytes: number, mode: number, chunked = true) {
-    const storeLoc = !chunked ? null : this.o.store !== undefined ? this.o.store : this.output && this.output !== '-' ? defaultStoreFor(this.output) : undefined;
-    if (chunked && this.output && classifyLocator(this.output) === 'ssh' && typeof storeLoc !== 'string') {
+    const storeLoc = chunked ? (this.o.store ?? (this.output && this.output !== '-' ? defaultStoreFor(this.output) : undefined)) : undefined;
+    const pushed = this.output !== undefined && classifyLocator(this.output) === 'ssh';
+    if (chunked && pushed && typeof storeLoc !== 'string') {
       throw unsupported(`${this.output}: an index made on an ssh host takes its chunks to a store given as a path or [user@]host:path`);
     }
-    const out = (this.out = new MadeOutput(this.output, this.net, { mode, store: typeof storeLoc === 'string' ? stripFileUrl(storeLoc) : null, cache: this.o.cache ?? null }));
+    const storeName = typeof storeLoc === 'string' ? stripFileUrl(storeLoc) : null;
+    const out = (this.out = new MadeOutput(this.output, this.net, { mode, store: storeName, cache: this.o.cache ?? null }));
     const executors = (this.executors = new Executors(bytes, this.o.workers));
-    let graph: StoreGraph | null = null;
-    let name: string | null = null;
-    if (chunked) {
-      let store;
-      if (out.chunkStore !== undefined) store = this.stores.writing(out.chunkStore ?? undefined, null);
-      else {
-        if (typeof storeLoc === 'string' && classifyLocator(stripFileUrl(storeLoc)) === 'ssh') {
-          throw unsupported(`${storeLoc}: chunks can be pushed to an ssh store only with the index on the same host (make HOST:PATH.caidx), as with casync`);
-        }
-        if (storeLoc === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not written to a file');
-        store = this.stores.writing(storeLoc ?? undefined, null);
-      }
-      graph = this.stores.graph(store, executors.chunks.parallelism);
-      name = store.name;
+    const store = chunked ? this.chunkStore(out, storeLoc) : null;
+    const graph = store && this.stores.graph(store, executors.chunks.parallelism);
+    return { out, store: { graph, name: store?.name ?? null }, executors };
+  }
+
+  /** Where new chunks go: an ssh push's staging store, else the store given or beside the output. */
+  private chunkStore(out: MadeOutput, loc: StoreLike | undefined): WriteStore {
+    if (out.chunkStore) return this.stores.writing(out.chunkStore, null);
+    if (typeof loc === 'string' && classifyLocator(stripFileUrl(loc)) === 'ssh') {
+      throw unsupported(`${loc}: chunks can be pushed to an ssh store only with the index on the same host (make HOST:PATH.caidx), as with casync`);
     }
-    return { out, store: { graph, name }, executors };
+    if (loc === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not written to a file');
+    return this.stores.writing(loc, null);
   }
 
   private pipeline(

@@ -27,8 +27,8 @@ export class MadeOutput {
   private readonly parts: Uint8Array[] = [];
   private readonly finishing: () => Promise<Pushed | null> = async () => null;
   private readonly cleanup: () => void = () => {};
-  /** where make puts new chunks instead of its store (ssh: a staging store), or undefined */
-  readonly chunkStore: string | null | undefined;
+  /** where make puts new chunks instead of its store (an ssh push's staging store) */
+  readonly chunkStore: string | null = null;
 
   /**
    * `loc`: a path, URL, ssh location or '-'; undefined keeps the bytes in

@@ -21,11 +21,11 @@ import { HttpStore } from '../../../stores/http-store.ts';
 import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
 import { describeStore, type StoreGraph } from '../../../stores/store-graph.ts';
 import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
-
-export type { StoreObject };
 import { LocalStore } from '../storage/local-store.ts';
 import { StoreRelay } from '../storage/store-relay.ts';
 import type { Network } from './network.ts';
+
+export type { StoreObject };
 
 /** A path, a file://, http(s):// or ssh locator, or a store object. */
 export type StoreLike = string | StoreObject | ChunkStore;
@@ -43,7 +43,6 @@ export interface StoreChoice {
 
 export class OperationStores {
   private relay: StoreRelay | null = null;
-  private readonly opened: ChunkStore[] = [];
 
   /** `ssh`: whether ssh locations may be used (by this operation) */
   constructor(
@@ -56,15 +55,13 @@ export class OperationStores {
     if (typeof s !== 'string') return asStore(s, what);
     const loc = stripFileUrl(s);
     const kind = classifyLocator(loc);
-    let store: ChunkStore;
-    if (kind === 'path') store = new LocalStore(loc);
-    else if (kind === 'ssh') {
+    if (kind === 'path') return new LocalStore(loc);
+    if (kind === 'ssh') {
       if (!this.ssh) throw unsupported(`${loc}: ssh stores are not supported by this command`);
-      store = this.net.ssh.store(loc);
-    } else if (/^https?:/.test(loc)) store = new HttpStore(loc, this.net.client);
-    else throw unsupported(`${loc}: unsupported protocol (stores may be paths, http(s):// URLs or [user@]host:path)`);
-    this.opened.push(store);
-    return store;
+      return this.net.ssh.store(loc);
+    }
+    if (/^https?:/.test(loc)) return new HttpStore(loc, this.net.client);
+    throw unsupported(`${loc}: unsupported protocol (stores may be paths, http(s):// URLs or [user@]host:path)`);
   }
 
   /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */
@@ -85,7 +82,7 @@ export class OperationStores {
     }
     const primary = this.primary(o.store, index);
     const all = [...(primary ? [primary] : []), ...(o.extraStores ?? []).map((s) => this.resolve(s, 'extra store'))];
-    if (!all.length) throw usageError('no chunk store: give --store=PATH (the index is read from standard input)');
+    if (!all.length) throw usageError('no chunk store: give --store=PATH (or `store`): the index has no place beside which default.castr would be');
     const local: ChunkStore[] = all.filter((s) => s instanceof LocalStore);
     const remote = all.filter((s) => !(s instanceof LocalStore));
     if (o.cache !== undefined) {
@@ -99,7 +96,7 @@ export class OperationStores {
   /** The store new chunks are written to, for an index at `index`. */
   writing(store: StoreLike | undefined, index: string | null): WriteStore {
     const s = this.primary(store, index);
-    if (!s) throw usageError('no chunk store: give --store=PATH when the index is not a file');
+    if (!s) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not a file');
     if (!isWriteStore(s)) throw usageError(`${s.name}: chunks cannot be written to this store`);
     return s;
   }

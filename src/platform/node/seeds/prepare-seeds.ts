@@ -5,7 +5,7 @@
 // from its files.  The persistent seed index (SeedCache) is asked first and
 // filled afterwards, so the same seed is chunked only once.
 
-import { fstatSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import type { IndexHeader } from '../../../format/index-file.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
@@ -132,6 +132,18 @@ async function treeSeed(path: string, number: number, seeds: Seeds, o: SeedOptio
   if (key) seeds.cache!.saveTree(key, fingerprint, done, map);
   seeds.reports.push({ path, chunks: done.ends.length, how: 'encoded' });
   return done;
+}
+
+/** Records a blob just written (a file or device) in the seed index, so the next update from it chunks nothing. */
+export function rememberBlob(seeds: Seeds, path: string, params: SeedParams, list: ChunkList) {
+  if (!seeds.cache) return;
+  const fd = openSync(path, 'r');
+  try {
+    const size = list.ends.length ? list.ends[list.ends.length - 1] : 0;
+    seeds.cache.saveBlob(seeds.cache.key('blob', path, params), size, fstatSync(fd, { bigint: true }), list);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function addList(index: SeedIndex, seed: number, list: ChunkList) {
