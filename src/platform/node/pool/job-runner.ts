@@ -97,7 +97,9 @@ export class JobRunner {
   /**
    * The ids of a batch of chunks; with a store, those it lacks are compressed
    * and put.  All has() questions go out at once (for a remote store they are
-   * HEAD requests, bounded by its gate), then the missing chunks are sent.
+   * HEAD requests, bounded by its gate).  A local store takes the missing
+   * chunks one after another from one reused buffer; a remote one gets them all
+   * at once, each in memory of its own, so that the uploads overlap.
    */
   private async chunkBatch(job: ChunkJob): Promise<ChunkResult> {
     const n = job.chunks.length / 2;
@@ -117,19 +119,21 @@ export class JobRunner {
     let storedBytes = 0;
     if (job.store) {
       const store = this.graphs.writer(job.store);
+      const local = job.store.store.kind === 'local';
       const present = await Promise.all([...fresh.keys()].map((id) => store.has(id)));
       const sends: Promise<void>[] = [];
       let k = 0;
       for (const [id, chunk] of fresh) {
         if (present[k++]) continue;
-        const packed = await this.chunks.codec.compress(job.compression, chunk);
-        sends.push(
-          store.put(id, packed).then((added) => {
-            if (!added) return;
-            stored++;
-            storedBytes += packed.length;
-          }),
-        );
+        const packed = await this.chunks.codec.compress(job.compression, chunk, true);
+        const body = local ? packed : packed.slice();
+        const sent = store.put(id, body).then((added) => {
+          if (!added) return;
+          stored++;
+          storedBytes += body.length;
+        });
+        if (local) await sent;
+        else sends.push(sent);
       }
       await Promise.all(sends);
     }

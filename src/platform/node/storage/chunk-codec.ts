@@ -33,13 +33,21 @@ const ZSTD_LEVEL = 3;
 export class ChunkCodec {
   private cctx: InstanceType<ZstdBinding['CCtx']> | undefined;
   private dctx: InstanceType<ZstdBinding['DCtx']> | undefined;
+  private packed = Buffer.alloc(0);
 
-  compress(kind: Compression, data: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  /**
+   * `data` as casync stores a chunk.  With `reuse`, zstd writes into a buffer
+   * of this codec's, valid until its next call (a caller that stores each chunk
+   * at once saves an allocation).
+   */
+  compress(kind: Compression, data: Uint8Array, reuse = false): Uint8Array | Promise<Uint8Array> {
     switch (kind) {
       case 'zstd': {
         const z = zstdBinding();
         this.cctx ??= new z.CCtx();
-        const out = Buffer.allocUnsafe(z.compressBound(data.length));
+        const bound = z.compressBound(data.length);
+        if (reuse && this.packed.length < bound) this.packed = Buffer.allocUnsafe(Math.max(bound, 1 << 20));
+        const out = reuse ? this.packed : Buffer.allocUnsafe(bound);
         return out.subarray(0, this.cctx.compress(out, data, ZSTD_LEVEL));
       }
       case 'gzip':
