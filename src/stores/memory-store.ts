@@ -20,7 +20,7 @@ export class MemoryStore implements WriteStore {
 
   async put(id: string, chunk: Uint8Array): Promise<boolean> {
     if (this.chunks.has(id)) return false;
-    this.chunks.set(id, chunk.slice());
+    this.chunks.set(id, Uint8Array.prototype.slice.call(chunk));
     return true;
   }
 

@@ -79,7 +79,7 @@ export class MadeOutput {
   /** Appends, in order; small writes are gathered into large ones. */
   write(bytes: Uint8Array): Promise<void> {
     if (this.out) return this.out.write(bytes);
-    this.parts.push(bytes.slice());
+    this.parts.push(Uint8Array.prototype.slice.call(bytes));
     return Promise.resolve();
   }
 

@@ -126,7 +126,8 @@ export class JobRunner {
       for (const [id, chunk] of fresh) {
         if (present[k++]) continue;
         const packed = await this.chunks.codec.compress(job.compression, chunk, true);
-        const body = local ? packed : packed.slice();
+        // (Buffer.prototype.slice shares memory; Uint8Array's copies.)
+        const body = local ? packed : Uint8Array.prototype.slice.call(packed);
         const sent = store.put(id, body).then((added) => {
           if (!added) return;
           stored++;
