@@ -16,7 +16,7 @@ export type TreeWhat = 'archive' | 'archive-index' | 'directory';
 const WHATS: readonly What[] = ['archive', 'archive-index', 'blob', 'blob-index', 'directory'];
 
 /** `--what=` checked against what `verb` accepts. */
-export function checkWhat<W extends What>(verb: string, what: string | undefined, allowed: readonly W[]): W | undefined {
+function checkWhat<W extends What>(verb: string, what: string | undefined, allowed: readonly W[]): W | undefined {
   if (what === undefined) return undefined;
   if (!WHATS.includes(what as What)) throw usageError(`--what=${what}: not one of ${WHATS.join(', ')}`);
   if (!allowed.includes(what as W)) {
@@ -27,7 +27,7 @@ export function checkWhat<W extends What>(verb: string, what: string | undefined
 }
 
 /** What a locator's suffix names, or null. */
-export function whatOfSuffix(loc: string): MadeWhat | null {
+function whatOfSuffix(loc: string): MadeWhat | null {
   if (hasSuffix(loc, '.catar')) return 'archive';
   if (hasSuffix(loc, '.caidx')) return 'archive-index';
   if (hasSuffix(loc, '.caibx')) return 'blob-index';
