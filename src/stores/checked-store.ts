@@ -11,7 +11,7 @@
 import { toHex } from '../chunk/chunk-id.ts';
 import type { DigestName } from '../chunk/digest.ts';
 import { chunkCorrupt } from '../errors.ts';
-import { isWriteStore, whereOf, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { whereOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export interface ChunkCheck {
   readonly digest: DigestName;
@@ -75,25 +75,20 @@ export class CheckedStore implements ChunkSource, WriteStore {
     throw chunkCorrupt(id, where, data);
   }
 
-  get = (id: string) => this.inner.get(id);
+  get = (id: string, into?: Uint8Array) => this.inner.get(id, into);
   has = (id: string) => this.inner.has(id);
   close = () => this.inner.close();
   where = (id: string) => whereOf(this.inner, id);
 
   put(id: string, chunk: Uint8Array) {
-    return this.writable().put(id, chunk);
+    return writable(this.inner).put(id, chunk);
   }
 
   remove(id: string) {
-    return this.writable().remove(id);
+    return writable(this.inner).remove(id);
   }
 
   list() {
-    return this.writable().list();
-  }
-
-  private writable(): WriteStore {
-    if (!isWriteStore(this.inner)) throw new TypeError(`${this.name}: this store cannot be written to`);
-    return this.inner;
+    return writable(this.inner).list();
   }
 }

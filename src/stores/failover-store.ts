@@ -7,7 +7,7 @@
 // go to the current member the same way (every member must take them).
 
 import { ChunkCorruptError, WasyncError, networkError } from '../errors.ts';
-import { isWriteStore, readOf, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { readOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export class FailoverStore implements ChunkSource, WriteStore {
   readonly name: string;
@@ -61,9 +61,4 @@ export class FailoverStore implements ChunkSource, WriteStore {
     }
     throw networkError(`every store of the failover group ${this.name} failed: ${failures.join('; ')}`);
   }
-}
-
-function writable(s: ChunkStore): WriteStore {
-  if (!isWriteStore(s)) throw new WasyncError('EUSAGE', `${s.name}: this store cannot be written to`);
-  return s;
 }

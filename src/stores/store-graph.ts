@@ -10,12 +10,11 @@
 // caller's store object, an ssh session) is described as a relay entry: the
 // calling thread serves it, and the threads reach it through the relay.
 
-import { WasyncError } from '../errors.ts';
 import { CacheStore } from './cache-store.ts';
 import { ChainStore } from './chain-store.ts';
 import { CheckedStore, type ChunkCheck } from './checked-store.ts';
 import { FailoverStore } from './failover-store.ts';
-import { isWriteStore, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { writable, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export type StoreSpec =
   | { kind: 'local'; dir: string }
@@ -123,9 +122,4 @@ function build(
     }
   };
   return b(graph.store, false);
-}
-
-function writable(s: ChunkStore): WriteStore {
-  if (!isWriteStore(s)) throw new WasyncError('EUSAGE', `${s.name}: this store cannot be written to`);
-  return s;
 }

@@ -12,6 +12,8 @@
 // is trusted: what extraction, verification and random access use comes from
 // a ChunkSource (checked-store.ts), which decompresses and hashes every copy.
 
+import { WasyncError } from '../errors.ts';
+
 export interface ChunkStore {
   /** how messages name the store (a path, a URL, a name the caller gave) */
   readonly name: string;
@@ -78,6 +80,12 @@ export const isWriteStore = (s: ChunkStore): s is WriteStore =>
   typeof (s as Partial<WriteStore>).put === 'function' &&
   typeof (s as Partial<WriteStore>).remove === 'function' &&
   typeof (s as Partial<WriteStore>).list === 'function';
+
+/** `s` as a write store, or a usage error naming it. */
+export function writable(s: ChunkStore): WriteStore {
+  if (!isWriteStore(s)) throw new WasyncError('EUSAGE', `${s.name}: this store cannot be written to`);
+  return s;
+}
 
 export const whereOf = (s: ChunkStore, id: string) => s.where?.(id) ?? s.name;
 

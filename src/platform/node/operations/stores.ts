@@ -66,23 +66,14 @@ export class OperationStores {
 
   /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */
   locators(o: StoreChoice, index: string | null): string[] {
-    const given =
-      o.stores !== undefined
-        ? Array.isArray(o.stores) ? o.stores : [o.stores]
-        : [o.store ?? (index === null ? undefined : defaultStoreFor(stripFileUrl(index))), ...(o.extraStores ?? [])];
-    return given.filter((s): s is string => typeof s === 'string' && s !== '').map(stripFileUrl);
+    return given(o, index).filter((s): s is string => typeof s === 'string').map(stripFileUrl);
   }
 
   /** The store chunks are read from, for an index at `index` (null: none, e.g. standard input). */
   reading(o: StoreChoice, index: string | null): ChunkStore {
-    if (o.stores !== undefined) {
-      const list = (Array.isArray(o.stores) ? o.stores : [o.stores]).map((s, i) => this.resolve(s, `store ${i + 1}`));
-      if (!list.length) throw usageError('no chunk store given');
-      return list.length === 1 ? list[0] : new ChainStore(list);
-    }
-    const primary = this.primary(o.store, index);
-    const all = [...(primary ? [primary] : []), ...(o.extraStores ?? []).map((s) => this.resolve(s, 'extra store'))];
+    const all = given(o, index).map((s, i) => this.resolve(s, o.stores !== undefined ? `store ${i + 1}` : i ? 'extra store' : 'store'));
     if (!all.length) throw usageError('no chunk store: give --store=PATH (or `store`): the index has no place beside which default.castr would be');
+    if (o.stores !== undefined) return all.length === 1 ? all[0] : new ChainStore(all);
     const local: ChunkStore[] = all.filter((s) => s instanceof LocalStore);
     const remote = all.filter((s) => !(s instanceof LocalStore));
     if (o.cache !== undefined) {
@@ -95,10 +86,11 @@ export class OperationStores {
 
   /** The store new chunks are written to, for an index at `index`. */
   writing(store: StoreLike | undefined, index: string | null): WriteStore {
-    const s = this.primary(store, index);
-    if (!s) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not a file');
-    if (!isWriteStore(s)) throw usageError(`${s.name}: chunks cannot be written to this store`);
-    return s;
+    const [s] = given({ store }, index);
+    if (s === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not a file');
+    const w = this.resolve(s);
+    if (!isWriteStore(w)) throw usageError(`${w.name}: chunks cannot be written to this store`);
+    return w;
   }
 
   /** `store` described for jobs on `threads` threads. */
@@ -111,11 +103,13 @@ export class OperationStores {
     this.relay?.close();
     this.relay = null;
   }
+}
 
-  private primary(store: StoreLike | undefined, index: string | null): ChunkStore | null {
-    if (store !== undefined) return this.resolve(store);
-    return index === null ? null : this.resolve(defaultStoreFor(stripFileUrl(index)));
-  }
+/** The stores chosen, in order: those given, else the store (default: beside the index) and the extra stores. */
+function given(o: StoreChoice, index: string | null): StoreLike[] {
+  if (o.stores !== undefined) return Array.isArray(o.stores) ? o.stores : [o.stores];
+  const store = o.store ?? (index === null ? undefined : defaultStoreFor(stripFileUrl(index)));
+  return [...(store === undefined ? [] : [store]), ...(o.extraStores ?? [])];
 }
 
 /** A caller's object as a store; wasync's own stores are taken as they are. */

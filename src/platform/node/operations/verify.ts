@@ -37,9 +37,8 @@ export interface VerifyResult {
 /** Checks every chunk of an index: present in a store, decompresses, matches its id. */
 export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   if (typeof o?.index !== 'string' && !(o?.index instanceof Uint8Array)) throw usageError('verify: `index` (a path, URL or the bytes of an index) is required');
-  if (typeof o.index === 'string' && !hasSuffix(stripFileUrl(o.index), '.caibx') && !hasSuffix(stripFileUrl(o.index), '.caidx')) {
-    throw usageError(`${stripFileUrl(o.index)}: expected an index (.caibx or .caidx)`);
-  }
+  const loc = typeof o.index === 'string' ? stripFileUrl(o.index) : null;
+  if (loc !== null && !hasSuffix(loc, '.caibx') && !hasSuffix(loc, '.caidx')) throw usageError(`${loc}: expected an index (.caibx or .caidx)`);
   checkAborted(o.signal);
   const ex = await Extraction.open({ ...o, index: o.index, stores: o, network: o });
   try {
