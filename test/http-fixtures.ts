@@ -15,6 +15,8 @@ import { WASYNC } from './helpers.ts';
 
 export interface Served {
   url: string;
+  /** the server process (for its memory in /proc) */
+  pid: number;
   stop(): Promise<void>;
   stderr(): string;
 }
@@ -37,7 +39,7 @@ export function startServe(dir: string, extra: string[] = [], env: NodeJS.Proces
     child.stderr!.on('data', (b: Buffer) => {
       err += b.toString();
       const m = /on (http:\/\/[^/]+)\//.exec(err);
-      if (m) resolve({ url: m[1], stop, stderr: () => err });
+      if (m) resolve({ url: m[1], pid: child.pid!, stop, stderr: () => err });
     });
     child.once('exit', (code) => reject(new Error(`wasync serve exited (${code}): ${err}`)));
   });

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { ok, rand, sha512_256, storeChunks, tempDir, wasync } from './helpers.ts';
 import { rawRequest, startServe, zstdChunk } from './http-fixtures.ts';
@@ -77,8 +78,7 @@ test('uploads are verified: bad chunks, bad indexes and other paths are refused'
     assert.equal((await rawRequest(s.url, 'PUT', p, 'x', { authorization: 'Bearer t' })).status, 400, p);
   }
   assert.ok(!existsSync(join(dir, 'escape.caibx')));
-  assert.deepEqual(readdirSync(up).filter((n) => n !== 's'), [], 'nothing written');
-  assert.deepEqual(storeChunks(join(up, 's')), []);
+  assert.deepEqual(readdirSync(up), [], 'nothing written, not even the store directory');
   // A real index is taken, and replaces the old one whole.
   const img = join(dir, 'small.img');
   writeFileSync(img, rand('small', 200_000));
@@ -86,4 +86,96 @@ test('uploads are verified: bad chunks, bad indexes and other paths are refused'
   assert.equal((await put('/small.caibx', readFileSync(join(dir, 'small.caibx')))).status, 201);
   assert.ok(readFileSync(join(up, 'small.caibx')).equals(readFileSync(join(dir, 'small.caibx'))));
   assert.ok(!existsSync(join(up, 'x.caibx')));
+});
+
+/** Everything under `d`, as relative paths (symlinks listed, not followed). */
+function tree(d: string, prefix = ''): string[] {
+  return readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? [`${prefix}${e.name}/`, ...tree(join(d, e.name), `${prefix}${e.name}/`)] : [`${prefix}${e.name}`],
+  );
+}
+
+test('PUT through a symlink out of the directory creates nothing outside; one inside is followed', async () => {
+  const up = join(dir, 'up3');
+  const elsewhere = join(dir, 'elsewhere');
+  mkdirSync(join(up, 'in'), { recursive: true });
+  mkdirSync(elsewhere);
+  symlinkSync(elsewhere, join(up, 'lnk')); // absolute, out
+  symlinkSync('../elsewhere', join(up, 'rel')); // relative, out
+  symlinkSync('in', join(up, 'inlnk')); // stays inside
+  const s = await startServe(up, ['--writable', '--token=t'], { WASYNC_TOKEN: '' });
+  const put = (p: string, body: Uint8Array) => fetch(`${s.url}${p}`, { method: 'PUT', body, headers: { authorization: 'Bearer t' } });
+  const { id, body } = zstdChunk(rand('chunk-link', 5000));
+  const img = join(dir, 'link.img');
+  writeFileSync(img, rand('link', 100_000));
+  ok(wasync(['make', '--store', join(dir, 'link.castr'), join(dir, 'link.caibx'), img]));
+  const index = readFileSync(join(dir, 'link.caibx'));
+  for (const p of [`/lnk/${id.slice(0, 4)}/${id}.cacnk`, '/lnk/a/b/c/x.caibx', `/rel/s/${id.slice(0, 4)}/${id}.cacnk`, '/rel/x.caibx']) {
+    const r = await put(p, p.endsWith('.cacnk') ? body : index);
+    assert.equal(r.status, 403, p);
+    assert.match(await r.text(), /(lnk|rel) leads outside the served directory/, p);
+  }
+  assert.deepEqual(tree(elsewhere), [], 'nothing created outside');
+  assert.deepEqual(tree(up).sort(), ['in/', 'inlnk', 'lnk', 'rel'], 'nothing left inside');
+  // A link that stays inside is a directory like another.
+  assert.equal((await put(`/inlnk/s/${id.slice(0, 4)}/${id}.cacnk`, body)).status, 201);
+  assert.equal((await put('/inlnk/a/b/x.caibx', index)).status, 201);
+  assert.deepEqual(tree(join(up, 'in')).sort(), ['a/', 'a/b/', 'a/b/x.caibx', 's/', `s/${id.slice(0, 4)}/`, `s/${id.slice(0, 4)}/${id}.cacnk`]);
+  assert.ok(readFileSync(join(up, 'in/a/b/x.caibx')).equals(index));
+  assert.ok(Buffer.from(await (await fetch(`${s.url}/inlnk/a/b/x.caibx`)).arrayBuffer()).equals(index));
+  // A file where a directory is wanted.
+  const r = await put('/in/a/b/x.caibx/y.caibx', index);
+  assert.equal(r.status, 409);
+  assert.match(await r.text(), /in\/a\/b\/x\.caibx is not a directory/);
+  assert.deepEqual(tree(elsewhere), []);
+});
+
+test('GET and HEAD never follow a symlink out of the directory', async () => {
+  const served = join(dir, 'served');
+  const outside = join(dir, 'outside');
+  mkdirSync(join(served, 'in'), { recursive: true });
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'f.caibx'), 'outside');
+  writeFileSync(join(served, 'in', 'f.caibx'), 'inside');
+  symlinkSync(outside, join(served, 'lnk'));
+  symlinkSync('../outside', join(served, 'rel'));
+  symlinkSync(join(outside, 'f.caibx'), join(served, 'file.caibx'));
+  symlinkSync('in', join(served, 'inlnk'));
+  symlinkSync('in/f.caibx', join(served, 'alias.caibx'));
+  const s = await startServe(served);
+  for (const p of ['/lnk/f.caibx', '/rel/f.caibx', '/file.caibx']) {
+    for (const method of ['GET', 'HEAD']) {
+      const r = await rawRequest(s.url, method, p);
+      assert.equal(r.status, 404, `${method} ${p}`);
+      assert.doesNotMatch(r.text, /outside/);
+    }
+  }
+  for (const p of ['/inlnk/f.caibx', '/alias.caibx', '/in/f.caibx']) {
+    const r = await rawRequest(s.url, 'GET', p);
+    assert.deepEqual([r.status, r.text], [200, 'inside'], p);
+  }
+});
+
+test('an upload cut off mid-body leaves no temporary file', async () => {
+  const up = join(dir, 'up4');
+  mkdirSync(up);
+  const s = await startServe(up, ['--writable', '--token=t', '-v'], { WASYNC_TOKEN: '' });
+  const src = join(dir, 'cut-src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'big'), rand('cut', 3_000_000));
+  ok(wasync(['make', join(dir, 'cut.catar'), src]));
+  const archive = readFileSync(join(dir, 'cut.catar'));
+  const u = new URL(s.url);
+  await new Promise<void>((resolve) => {
+    const req = request({ host: u.hostname, port: u.port, method: 'PUT', path: '/sub/cut.catar', headers: { authorization: 'Bearer t', 'content-length': archive.length } });
+    req.on('error', () => resolve());
+    // Half of it, then the connection goes.
+    req.write(archive.subarray(0, archive.length >> 1), () => setTimeout(() => req.destroy(), 200));
+  });
+  for (let i = 0; i < 100 && !/PUT \/sub\/cut\.catar/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(tree(up), [], 'no temporary file, no directory');
+  // The whole archive goes in.
+  assert.equal((await fetch(`${s.url}/sub/cut.catar`, { method: 'PUT', body: archive, headers: { authorization: 'Bearer t' } })).status, 201);
+  assert.deepEqual(tree(up), ['sub/', 'sub/cut.catar']);
+  assert.ok(readFileSync(join(up, 'sub/cut.catar')).equals(archive));
 });

@@ -74,6 +74,7 @@ export async function serve(dir: string, opts: GlobalOptions) {
       listen: opts.listen,
       writable: opts.writable,
       token: network(opts).token,
+      chunkSize: opts.chunkSize,
       webRoot: packageFile('dist/web'),
       signal,
       onListening: (url) => process.stderr.write(`Serving ${dir} on ${url}${opts.writable ? ' (writable)' : ''}\n`),

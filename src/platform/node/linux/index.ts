@@ -1,7 +1,8 @@
 // The Linux adapter: everything the tree walker and extractor need that Node's fs
 // lacks (xattrs, ACLs, chattr/FAT attributes, project ids, btrfs subvolumes,
-// nanosecond times, device nodes, fd-relative never-follow operations, raw-byte
-// directory listing, NSS names, reflinks and hole punching), as one object.
+// nanosecond times, device nodes, fd-relative never-follow operations, opening
+// beneath a directory (openat2), raw-byte directory listing, NSS names, reflinks
+// and hole punching), as one object.
 //
 // linuxFs() builds it once per thread from the libc table of libc.ts (koffi on
 // Node).  Where that cannot be had it returns null, and linuxFsUnavailable() says
@@ -21,9 +22,10 @@ import { fsInfoOps, type FsInfoOps } from './fs-info.ts';
 import { userOps, type UserOps } from './users.ts';
 import { dirFdOps, type DirFdOps } from './dirfd.ts';
 import { rangeOps, type RangeOps } from './file-ranges.ts';
+import { beneathOps, type BeneathOps } from './beneath.ts';
 
 export type { LinuxStat, Name } from './dirfd.ts';
-export type { XattrOps, FlagOps, FsInfoOps, UserOps, DirFdOps, RangeOps };
+export type { XattrOps, FlagOps, FsInfoOps, UserOps, DirFdOps, RangeOps, BeneathOps };
 export {
   AT_FDCWD,
   O_RDONLY,
@@ -46,9 +48,9 @@ export * from './acl.ts';
 
 /**
  * The adapter: the members are documented on the interfaces it joins (XattrOps,
- * FlagOps, FsInfoOps, UserOps, DirFdOps, RangeOps).
+ * FlagOps, FsInfoOps, UserOps, DirFdOps, RangeOps, BeneathOps).
  */
-export interface LinuxFs extends XattrOps, FlagOps, FsInfoOps, UserOps, DirFdOps, RangeOps {
+export interface LinuxFs extends XattrOps, FlagOps, FsInfoOps, UserOps, DirFdOps, RangeOps, BeneathOps {
   /** the FFI in use, e.g. "koffi 3.3.4" */
   readonly backend: string;
 }
@@ -69,6 +71,7 @@ export function linuxFs(): LinuxFs | null {
     ...userOps(libc),
     ...dirFdOps(libc),
     ...rangeOps(libc),
+    ...beneathOps(libc),
   };
   return fs;
 }

@@ -59,6 +59,7 @@ function loadKoffiLibc(): Libc {
     statx: fn('statx', 'int', ['int', P, 'int', 'uint32_t', P]),
 
     openat: fn('openat', 'int', ['int', P, 'int', 'uint32_t']),
+    openat2: openat2(fn('syscall', 'intptr_t', ['intptr_t', 'int', P, P, 'size_t'])),
     mkdirat: fn('mkdirat', 'int', ['int', P, 'uint32_t']),
     symlinkat: fn('symlinkat', 'int', [P, 'int', P]),
     unlinkat: fn('unlinkat', 'int', ['int', P, 'int']),
@@ -85,6 +86,15 @@ function loadKoffiLibc(): Libc {
   };
   return table;
 }
+
+// SYS_openat2 is 437 on every ABI libc.ts accepts (the numbers were unified from
+// 424 on).  syscall() is variadic; its integer and pointer arguments travel as
+// fixed ones do, as for openat() above.
+const SYS_openat2 = 437;
+const openat2 =
+  (syscall: (...a: unknown[]) => number) =>
+  (dirfd: number, path: Uint8Array | null, how: Uint8Array | null, size: number): number =>
+    syscall(SYS_openat2, dirfd, path, how, size);
 
 // A blocking ioctl (NBD_DO_IT waits until the device is disconnected) runs on a
 // thread of its own that blocks every signal first: a signal landing on the

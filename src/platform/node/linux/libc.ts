@@ -48,6 +48,8 @@ export interface Libc {
   statx(dirfd: number, path: Ptr, flags: number, mask: number, buf: Ptr): number;
 
   openat(dirfd: number, path: Ptr, flags: number, mode: number): number;
+  /** the openat2 system call (Linux ≥ 5.6; glibc has no wrapper): `how` is struct open_how */
+  openat2(dirfd: number, path: Ptr, how: Ptr, size: number): number;
   mkdirat(dirfd: number, path: Ptr, mode: number): number;
   symlinkat(target: Ptr, dirfd: number, path: Ptr): number;
   unlinkat(dirfd: number, path: Ptr, flags: number): number;

@@ -4,18 +4,21 @@
 //
 // GET and HEAD serve regular files, with single byte ranges (a broken-off
 // download resumes).  Paths are confined to DIR: no "..", NUL or backslash, no
-// dot-file component, and the real path, after symlinks, must lie inside DIR.
-// With --writable, PUT takes a chunk (<store>/<4hex>/<64hex>.cacnk, checked: it
-// must decompress to bytes whose SHA-512/256 or SHA-256 digest is its name) or
-// an index or archive (.caibx, .caidx, .catar; an index must parse), only with
-// the bearer token, and always through a temporary name; a chunk already present
-// is kept (200), a new one is created (201).  /_web/ serves the verification page.
+// dot-file component, and every file is opened beneath DIR's descriptor
+// (served-dir.ts), so a symlink may lead elsewhere inside DIR, never out.  With
+// --writable, PUT takes a chunk (<store>/<4hex>/<64hex>.cacnk, checked: it must
+// decompress to bytes whose SHA-512/256 or SHA-256 digest is its name), an index
+// (.caibx, .caidx) or an archive (.catar), both checked as they stream (put.ts),
+// only with the bearer token, and always through a temporary name; a chunk
+// already present is kept (200), a new one is created (201).  /_web/ serves the
+// verification page.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createReadStream, realpathSync, statSync, type Stats } from 'node:fs';
+import { createReadStream, closeSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
-import { join, sep } from 'node:path';
-import { acceptPut, PutRefused } from './put.ts';
+import { acceptPut, DEFAULT_CHUNK_MAX } from './put.ts';
+import { PutRefused, ServedDir } from './served-dir.ts';
 
 export interface ServeOptions {
   root: string;
@@ -23,20 +26,35 @@ export interface ServeOptions {
   token: string | null;
   /** the built web page (dist/web), served under /_web/ when present */
   webRoot?: string | null;
+  /** the largest chunk (decompressed) an upload may be; default DEFAULT_CHUNK_MAX */
+  chunkMax?: number;
   log?: (line: string) => void;
 }
 
 export function chunkServer(o: ServeOptions): Server {
-  const root = realpathSync(o.root);
-  const webRoot = o.webRoot && statSync(o.webRoot, { throwIfNoEntry: false })?.isDirectory() ? realpathSync(o.webRoot) : null;
-  const server = createServer((req, res) => {
+  if (o.writable) ServedDir.checkWritable();
+  const root = new ServedDir(o.root);
+  const webRoot = o.webRoot && statSync(o.webRoot, { throwIfNoEntry: false })?.isDirectory() ? new ServedDir(o.webRoot) : null;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e) => {
       o.log?.(`${req.method} ${req.url}: ${(e as Error).message}`);
       if (!res.headersSent) reply(res, 500, 'internal error');
       else res.destroy();
     });
-  });
+  };
+  const server = createServer(onRequest);
+  // "Expect: 100-continue" (curl's large uploads): the body is asked for only
+  // once the path, the token and the declared size have passed.
+  server.on('checkContinue', onRequest);
   server.keepAliveTimeout = 60_000;
+  // An upload of many gigabytes may take longer than Node's 5 minutes for a whole
+  // request; a connection that stalls is cut after 2 idle minutes instead.
+  server.requestTimeout = 0;
+  server.timeout = 120_000;
+  server.on('close', () => {
+    root.close();
+    webRoot?.close();
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = confinedPath(req.url ?? '/');
@@ -51,13 +69,31 @@ export function chunkServer(o: ServeOptions): Server {
       return sendFile(req, res, root, path);
     }
     if (req.method === 'PUT') {
-      if (!o.writable) return reply(res, 405, 'this server is read-only (start it with --writable)');
-      if (!authorized(req, o.token)) return reply(res, 401, 'a valid bearer token is needed');
+      // A client that sent "Expect: 100-continue" sends the body only when asked.
+      let asked = !expectsContinue(req);
+      const refuse = (status: number, text: string) => {
+        // Unasked, there is no body: the connection closes.  Otherwise the rest
+        // of the body is read and dropped: closing while the client is still
+        // sending resets the connection, and the client loses the answer.
+        if (!asked) res.setHeader('connection', 'close');
+        reply(res, status, text);
+        if (asked && !req.complete) req.resume();
+      };
+      if (!o.writable) return refuse(405, 'this server is read-only (start it with --writable)');
+      if (!authorized(req, o.token)) return refuse(401, 'a valid bearer token is needed');
       try {
-        const created = await acceptPut(root, path, req);
+        const created = await acceptPut(root, path, req, o.chunkMax ?? DEFAULT_CHUNK_MAX, () => {
+          if (!asked) res.writeContinue();
+          asked = true;
+        });
         return reply(res, created ? 201 : 200, created ? 'created' : 'already present');
       } catch (e) {
-        if (e instanceof PutRefused) return reply(res, e.status, e.message);
+        // A client that went away mid-body gets no answer; its temporary file is gone already.
+        if (req.destroyed && !req.complete) {
+          o.log?.(`${req.method} ${req.url}: the client went away before the end of the body; nothing stored`);
+          return res.destroy();
+        }
+        if (e instanceof PutRefused) return refuse(e.status, e.message);
         throw e;
       }
     }
@@ -95,16 +131,12 @@ function reply(res: ServerResponse, status: number, text: string) {
   res.end(`${text}\n`);
 }
 
-function sendFile(req: IncomingMessage, res: ServerResponse, root: string, rel: string) {
-  let real: string;
-  let st: Stats;
-  try {
-    real = realpathSync(join(root, rel));
-    st = statSync(real);
-  } catch {
-    return reply(res, 404, 'not found');
-  }
-  if ((real !== root && !real.startsWith(root + sep)) || !st.isFile()) return reply(res, 404, 'not found');
+const expectsContinue = (req: IncomingMessage) => /^100-continue$/i.test(req.headers.expect ?? '');
+
+function sendFile(req: IncomingMessage, res: ServerResponse, dir: ServedDir, rel: string) {
+  const file = dir.openFile(rel);
+  if (!file) return reply(res, 404, 'not found');
+  const { fd, st } = file;
   const headers: Record<string, string | number> = {
     'content-type': contentType(rel),
     'accept-ranges': 'bytes',
@@ -125,6 +157,7 @@ function sendFile(req: IncomingMessage, res: ServerResponse, root: string, rel: 
     } else if (m && a === null && b !== null && b > 0) {
       start = Math.max(0, st.size - b);
     } else {
+      closeSync(fd);
       res.writeHead(416, { 'content-range': `bytes */${st.size}` });
       return res.end();
     }
@@ -133,10 +166,12 @@ function sendFile(req: IncomingMessage, res: ServerResponse, root: string, rel: 
   }
   headers['content-length'] = end - start;
   res.writeHead(status, headers);
-  if (req.method === 'HEAD' || end === start) return res.end();
-  createReadStream(real, { start, end: end - 1 })
-    .on('error', () => res.destroy())
-    .pipe(res);
+  if (req.method === 'HEAD' || end === start) {
+    closeSync(fd);
+    return res.end();
+  }
+  // pipeline: a client that goes away also ends the read (and closes the descriptor).
+  pipeline(createReadStream('', { fd, start, end: end - 1 }), res, () => {});
 }
 
 function contentType(path: string): string {

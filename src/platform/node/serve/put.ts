@@ -1,98 +1,182 @@
 // What `wasync serve --writable` accepts by PUT, checked before anything lands
 // under its final name: a chunk whose bytes decompress to content with its name
-// as SHA-512/256 or SHA-256 digest (stored once, never replaced), or an index
-// (parsed completely) or archive, replaced atomically.
+// as SHA-512/256 or SHA-256 digest (stored once, never replaced), or an index or
+// archive that parses completely, replaced atomically.
+//
+// Memory stays bounded whatever is sent.  A chunk is held whole (it must be, to
+// be decompressed and hashed), so its body is capped by what the largest chunk
+// accepted can compress to, and refused by Content-Length before it is read.
+// An index or archive is checked as it streams: each piece goes through the
+// incremental index parser or the catar decoder and on to a temporary file, and
+// the first byte that does not parse ends the upload with its offset.
 
 import type { IncomingMessage } from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { close as closeCb, write as writeCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { IndexParser } from '../../../format/index-file.ts';
+import { CatarDecoder } from '../../../format/catar-decoder.ts';
 import { ChunkCodec } from '../storage/chunk-codec.ts';
+import { PutRefused, type ServedDir } from './served-dir.ts';
 
 const CHUNK_PATH = /(^|\/)([0-9a-f]{4})\/(\2[0-9a-f]{60})\.cacnk$/;
-const CHUNK_MAX = 64 << 20;
-const FILE_MAX = 4 * 2 ** 30;
-/** Largest chunk casync allows (CA_CHUNK_SIZE_LIMIT_MAX). */
-const CHUNK_SIZE_LIMIT = 128 << 20;
+/** The largest chunk content taken when the server is not told (64 × casync's default maximum). */
+export const DEFAULT_CHUNK_MAX = 16 << 20;
 
-export class PutRefused extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const write = promisify(writeCb);
+const close = promisify(closeCb);
+
+/** The most bytes a chunk of `max` bytes takes compressed: zstd, gzip and xz add well under 1/64 plus headers. */
+export const chunkBodyMax = (max: number) => max + Math.ceil(max / 64) + 4096;
 
 const codec = new ChunkCodec();
-/** zstd decodes into this (the largest chunk casync allows), not into a fresh buffer per upload. */
+/** zstd decodes into this, not into a fresh buffer per upload. */
 let scratch: Uint8Array | null = null;
 
-export async function acceptPut(root: string, path: string, req: IncomingMessage): Promise<boolean> {
+/** What an index or archive upload is fed through. */
+interface Check {
+  push(piece: Uint8Array): void;
+  end(): void;
+}
+
+/**
+ * Stores the upload at `path`; true if it created or replaced a file, false if
+ * the chunk was there.  `reading` is called once the path and the declared
+ * size have passed, just before the body is read.
+ */
+export async function acceptPut(dir: ServedDir, path: string, req: IncomingMessage, chunkMax: number, reading: () => void): Promise<boolean> {
   const chunk = CHUNK_PATH.exec(path);
   const kind = chunk ? 'chunk' : /\.(caibx|caidx)$/.test(path) ? 'index' : path.endsWith('.catar') ? 'archive' : null;
   if (!kind) throw new PutRefused(403, 'only chunks (<4hex>/<64hex>.cacnk), indexes and archives may be written');
-  const target = join(root, path);
-  const dir = dirname(target);
-  mkdirSync(dir, { recursive: true });
-  const realDir = realpathSync(dir);
-  if (realDir !== root && !realDir.startsWith(root + sep)) throw new PutRefused(403, 'outside the served directory');
-  const body = await readBody(req, kind === 'chunk' ? CHUNK_MAX : FILE_MAX);
-  if (kind === 'chunk') {
-    if (statSync(target, { throwIfNoEntry: false })) return false;
-    const why = await chunkProblem(chunk![3], body);
-    if (why) throw new PutRefused(422, `chunk ${chunk![3]} refused: ${why}`);
-  } else if (kind === 'index') {
-    try {
-      const p = new IndexParser(path);
-      p.push(body);
-      p.end();
-    } catch (e) {
-      throw new PutRefused(422, `index refused: ${(e as Error).message}`);
-    }
-  }
-  const tmp = join(realDir, `.#${randomBytes(8).toString('hex')}.tmp`);
-  writeFileSync(tmp, body, { flag: 'wx', mode: 0o644 });
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const cap = kind === 'chunk' ? chunkBodyMax(chunkMax) : Infinity;
+  if (declared > cap) throw tooLarge(path, declared, cap, chunkMax);
+  const place = dir.place(path);
+  let temp: string | null = null;
   try {
-    if (kind !== 'chunk') {
-      renameSync(tmp, target);
-      return true;
+    reading();
+    if (kind === 'chunk') {
+      const present = dir.exists(place);
+      const body = await readBody(req, path, declared, cap, chunkMax, !present);
+      if (present) return false;
+      const why = await chunkProblem(chunk![3], body, chunkMax);
+      if (why) throw new PutRefused(422, `chunk ${chunk![3]} refused: ${why}`);
+      const t = dir.createTemp(place);
+      temp = t.name;
+      await writeAndClose(t.fd, body);
+      return dir.commit(place, temp, true);
     }
-    linkSync(tmp, target);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
+    const check = kind === 'index' ? indexCheck(path) : archiveCheck(path);
+    const t = dir.createTemp(place);
+    temp = t.name;
+    await streamChecked(req, path, declared, check, t.fd);
+    return dir.commit(place, temp, false);
   } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {}
+    if (temp !== null) dir.discard(place, temp);
+    dir.release(place);
   }
 }
 
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > max) throw new PutRefused(413, `body larger than ${max} bytes`);
+function indexCheck(path: string): Check {
+  const p = new IndexParser(path);
+  // The entries are only counted here: none is kept.
+  return { push: (b) => void p.push(b), end: () => void p.end() };
+}
+
+function archiveCheck(path: string): Check {
+  const d = new CatarDecoder(path);
+  const drain = () => {
+    while (d.next());
+  };
+  return {
+    push(b) {
+      d.push(b);
+      drain();
+    },
+    end() {
+      d.end();
+      drain();
+    },
+  };
+}
+
+/** Every piece through the check, then into the file at `fd` (closed on return). */
+async function streamChecked(req: IncomingMessage, path: string, declared: number, check: Check, fd: number) {
+  let size = 0;
+  try {
+    for await (const piece of pieces(req)) {
+      size += (piece as Buffer).length;
+      try {
+        check.push(piece as Buffer);
+      } catch (e) {
+        throw notParsed(path, e);
+      }
+      await writeAll(fd, piece as Buffer);
+    }
+    checkLength(size, declared);
+    try {
+      check.end();
+    } catch (e) {
+      throw notParsed(path, e);
+    }
+  } finally {
+    await close(fd);
+  }
+}
+
+/** The body of a chunk upload, counted against the cap (and thrown away unless `keep`). */
+async function readBody(req: IncomingMessage, path: string, declared: number, cap: number, chunkMax: number, keep: boolean) {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const piece of req) {
+  for await (const piece of pieces(req)) {
     size += (piece as Buffer).length;
-    if (size > max) throw new PutRefused(413, `body larger than ${max} bytes`);
-    parts.push(piece as Buffer);
+    if (size > cap) throw tooLarge(path, size, cap, chunkMax);
+    if (keep) parts.push(piece as Buffer);
   }
-  if (Number.isFinite(declared) && size !== declared) throw new PutRefused(400, `body of ${size} bytes, ${declared} declared`);
+  checkLength(size, declared);
   return Buffer.concat(parts);
 }
 
-async function chunkProblem(hex: string, body: Uint8Array): Promise<string | null> {
+/**
+ * The body as it arrives.  Leaving the loop early (a refusal) must not destroy
+ * the request, as for-await on it would: that resets the connection, and the
+ * client loses the answer saying why.
+ */
+const pieces = (req: IncomingMessage): AsyncIterable<Buffer> => ({ [Symbol.asyncIterator]: () => req.iterator({ destroyOnReturn: false }) });
+
+function checkLength(size: number, declared: number) {
+  if (Number.isFinite(declared) && size !== declared) throw new PutRefused(400, `body of ${size} bytes, ${declared} declared`);
+}
+
+const tooLarge = (path: string, size: number, cap: number, chunkMax: number) =>
+  new PutRefused(413, `${path}: body of ${size} bytes or more, larger than the ${cap} bytes a chunk of at most ${chunkMax} bytes takes (serve --chunk-size sets the largest)`);
+
+function notParsed(path: string, e: unknown): PutRefused {
+  const what = path.endsWith('.catar') ? 'archive' : 'index';
+  return new PutRefused(422, `${what} refused: ${(e as Error).message}`);
+}
+
+async function writeAll(fd: number, b: Uint8Array) {
+  for (let o = 0; o < b.length; ) o += (await write(fd, b, o, b.length - o)).bytesWritten;
+}
+
+async function writeAndClose(fd: number, b: Uint8Array) {
+  try {
+    await writeAll(fd, b);
+  } finally {
+    await close(fd);
+  }
+}
+
+async function chunkProblem(hex: string, body: Uint8Array, max: number): Promise<string | null> {
   let data: Uint8Array | null;
   try {
     // zstd answers synchronously into the scratch buffer: hash it before yielding.
-    const out = codec.decompress(body, CHUNK_SIZE_LIMIT, (scratch ??= new Uint8Array(CHUNK_SIZE_LIMIT)));
+    if (!scratch || scratch.length < max) scratch = new Uint8Array(max);
+    const out = codec.decompress(body, max, scratch);
     data = out instanceof Promise ? await out : out;
   } catch (e) {
-    return `does not decompress (${(e as Error).message})`;
+    return `does not decompress to at most ${max} bytes (${(e as Error).message})`;
   }
   if (!data) return 'not in a known compression format (zstd, gzip, xz)';
   for (const digest of ['sha512-256', 'sha256']) {

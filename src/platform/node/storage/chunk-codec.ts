@@ -19,6 +19,7 @@ interface ZstdBinding {
 interface Lzma {
   compress(data: Uint8Array, opts: { preset: number; check: number }): Promise<Buffer>;
   decompress(data: Uint8Array): Promise<Buffer>;
+  createDecompressor(): import('node:stream').Transform;
   CHECK_CRC64: number;
 }
 
@@ -73,9 +74,29 @@ export class ChunkCodec {
       case 'gzip':
         return gunzipSync(data, size > 0 ? { maxOutputLength: size } : {});
       case 'xz':
-        return xz().decompress(data);
+        return size > 0 ? xzAtMost(data, size) : xz().decompress(data);
       default:
         return null;
     }
   }
+}
+
+/** xz decoded as a stream, stopped as soon as it passes `size` bytes: a small chunk may expand to gigabytes. */
+function xzAtMost(data: Uint8Array, size: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const d = xz().createDecompressor();
+    const parts: Buffer[] = [];
+    let n = 0;
+    d.on('data', (b: Buffer) => {
+      n += b.length;
+      if (n <= size) parts.push(b);
+      else {
+        d.destroy();
+        reject(new Error(`decompresses to more than ${size} bytes`));
+      }
+    });
+    d.on('error', reject);
+    d.on('end', () => resolve(Buffer.concat(parts)));
+    d.end(data);
+  });
 }
