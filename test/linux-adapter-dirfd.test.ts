@@ -1,7 +1,7 @@
 // The Linux adapter's fd-relative calls (src/platform/node/linux/dirfd.ts and
 // file-ranges.ts): device nodes, nanosecond times, symlink refusal, renameat2,
-// raw directory listing, statx, links, reflinks and hole punching, checked
-// against Node's fs and stat(1).
+// raw directory listing, statx, links, reflinks, hole punching and opening
+// beneath a directory (beneath.ts), checked against Node's fs and stat(1).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +11,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import {
-  O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, type LinuxStat,
+  O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, type LinuxStat,
 } from '../src/platform/node/linux/index.ts';
+import { beneathOps } from '../src/platform/node/linux/beneath.ts';
+import { loadLibc } from '../src/platform/node/linux/libc.ts';
+import { koffiBackend } from '../src/platform/node/linux/libc-koffi.ts';
 import { isRoot, requires } from './helpers.ts';
 import { adapter, base, errCode, mounted, run, scratch, withFd } from './linux-fixtures.ts';
 
@@ -256,4 +259,42 @@ test('punchHole deallocates blocks and reads back zeros', (t) => {
   assert.ok(back.subarray(256 * 1024, 768 * 1024).every((b) => b === 0));
   assert.ok(back.subarray(0, 256 * 1024).every((b) => b === 0x5a));
   withFd('/proc/self/status', (fd) => assert.throws(() => fs.punchHole(fd, 0, 1), errCode('EBADF', 'fallocate')));
+});
+
+test('openBeneath follows symlinks only while they stay inside; without openat2 it follows none', (t) => {
+  const fs = adapter(t);
+  if (!fs) return;
+  const d = scratch();
+  const outside = scratch();
+  writeFileSync(join(outside, 'x'), 'outside');
+  mkdirSync(join(d, 'in'));
+  writeFileSync(join(d, 'in', 'f'), 'inside');
+  symlinkSync(outside, join(d, 'lnk'));
+  symlinkSync(`../${outside.split('/').pop()}`, join(d, 'rel'));
+  symlinkSync('in', join(d, 'inlnk'));
+  symlinkSync('in/f', join(d, 'alias'));
+  const read = (fd: number) => {
+    try {
+      return readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  };
+  // A stand-in for a kernel without openat2: ENOSYS, so every component is opened with O_NOFOLLOW.
+  const libc = loadLibc([koffiBackend])!;
+  let refused = false;
+  const old = beneathOps({ ...libc, openat2: () => ((refused = true), -1), errno: () => (refused ? ((refused = false), 38) : libc.errno()) });
+  inDir(d, (dfd) => {
+    assert.equal(read(fs.openBeneath(dfd, 'inlnk/f', O_RDONLY)), 'inside');
+    assert.equal(read(fs.openBeneath(dfd, 'alias', O_RDONLY)), 'inside');
+    const self = fs.openBeneath(dfd, '', O_RDONLY | O_DIRECTORY);
+    assert.ok(fstatSync(self).isDirectory());
+    closeSync(self);
+    for (const p of ['lnk/x', 'rel/x', '../x', `${outside}/x`]) assert.throws(() => fs.openBeneath(dfd, p, O_RDONLY), errCode('EXDEV', 'openat2'), p);
+    assert.throws(() => fs.openBeneath(dfd, 'alias', O_RDONLY | O_NOFOLLOW), errCode('ELOOP', 'openat2'));
+    assert.throws(() => fs.openBeneath(dfd, 'in/missing', O_RDONLY), errCode('ENOENT', 'openat2'));
+    assert.equal(read(old.openBeneath(dfd, 'in/f', O_RDONLY)), 'inside');
+    for (const p of ['inlnk/f', 'alias', 'lnk/x', 'rel/x']) assert.throws(() => old.openBeneath(dfd, p, O_RDONLY), errCode('ELOOP', 'openat'), p);
+    assert.throws(() => old.openBeneath(dfd, '../x', O_RDONLY), errCode('EXDEV', 'openat'));
+  });
 });

@@ -12,6 +12,7 @@
 
 import { sysError, showAt, type Libc } from './libc.ts';
 import { CStrings } from './c-strings.ts';
+import { AT_SYMLINK_NOFOLLOW, STATX_SIZE, STX } from './fs-info.ts';
 
 const O_DIRECTORY = 0o200000;
 const O_NOFOLLOW = 0o400000;
@@ -21,6 +22,11 @@ const RESOLVE_BENEATH = 0x08;
 const OPEN_HOW_SIZE = 24;
 const ENOSYS = 38;
 const EXDEV = 18;
+const ENOTDIR = 20;
+const ELOOP = 40;
+const STATX_TYPE = 0x1;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
 
 export interface BeneathOps {
   /**
@@ -36,6 +42,7 @@ export interface BeneathOps {
 export function beneathOps(libc: Libc): BeneathOps {
   const c = new CStrings(1);
   const how = Buffer.alloc(OPEN_HOW_SIZE);
+  const stx = Buffer.allocUnsafeSlow(Math.max(STATX_SIZE, 4096));
   let haveOpenat2 = true;
 
   const fail = (syscall: string, dirfd: number, path: string, errno = libc.errno()) =>
@@ -62,8 +69,16 @@ export function beneathOps(libc: Libc): BeneathOps {
       for (let i = 0; i < parts.length; i++) {
         const last = i === parts.length - 1;
         const f = last ? flags | O_NOFOLLOW | O_CLOEXEC : O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-        const fd = libc.openat(at, c.path(0, parts[i], 'openat'), f, last ? mode : 0);
-        if (fd < 0) throw fail('openat', dirfd, parts.slice(0, i + 1).join('/'));
+        const name = c.path(0, parts[i], 'openat');
+        const fd = libc.openat(at, name, f, last ? mode : 0);
+        if (fd < 0) {
+          let errno = libc.errno();
+          // O_DIRECTORY reports a symlink as ENOTDIR: say it was a symlink, as openat2 would.
+          if (errno === ENOTDIR && f & O_DIRECTORY && libc.statx(at, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, stx) >= 0) {
+            if ((stx.readUInt16LE(STX.mode) & S_IFMT) === S_IFLNK) errno = ELOOP;
+          }
+          throw fail('openat', dirfd, parts.slice(0, i + 1).join('/'), errno);
+        }
         if (at !== dirfd) libc.close(at);
         at = fd;
       }
