@@ -131,6 +131,12 @@ test('PUT through a symlink out of the directory creates nothing outside; one in
   const r = await put('/in/a/b/x.caibx/y.caibx', index);
   assert.equal(r.status, 409);
   assert.match(await r.text(), /in\/a\/b\/x\.caibx is not a directory/);
+  mkdirSync(join(up, 'in', 'd.caibx'));
+  const d = await put('/in/d.caibx', index);
+  assert.equal(d.status, 409);
+  assert.equal(await d.text(), 'in/d.caibx: is a directory\n');
+  assert.deepEqual(readdirSync(join(up, 'in', 'd.caibx')), [], 'no temporary file left');
+  assert.deepEqual(tree(up).filter((n) => n.includes('.#')), [], 'no temporary file anywhere');
   assert.deepEqual(tree(elsewhere), []);
 });
 

@@ -71,10 +71,20 @@ export async function acceptPut(dir: ServedDir, path: string, req: IncomingMessa
     temp = t.name;
     await streamChecked(req, path, declared, check, t.fd);
     return dir.commit(place, temp, false);
+  } catch (e) {
+    throw storageRefusal(path, e);
   } finally {
     if (temp !== null) dir.discard(place, temp);
     dir.release(place);
   }
+}
+
+/** What the file system said, as an answer the client can act on. */
+function storageRefusal(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new PutRefused(507, `${path}: no space left on the server`);
+  if (code === 'EISDIR' || code === 'ENOTEMPTY') return new PutRefused(409, `${path}: is a directory`);
+  return e;
 }
 
 function indexCheck(path: string): Check {
