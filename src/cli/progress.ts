@@ -1,12 +1,13 @@
 // --progress=auto|bar|json|no: how far make, extract and verify are.  A bar on
 // standard error when it is a terminal (auto, the default): bytes done of the
 // total, where the chunks came from, rate and time left, redrawn in place and
-// wiped when done.  json: one object per line on standard error, about twice a
-// second and once at the end ("final": true), for updaters to parse.  Nothing
-// when standard error is not a terminal, unless json is asked for.
+// wiped when done; repainted ten times a second.  json: one object per line on
+// standard error, four times a second and once at the end ("final": true), for
+// updaters to parse.  Nothing when standard error is not a terminal, unless
+// json is asked for.
 //
-// The reporter samples the operation's latest progress report on a timer, so
-// the cost on the data path is keeping one object per batch.
+// The reporter samples the operation's latest progress report on a timer; the
+// operation passes on counters its jobs bump per chunk (onProgress, every 100 ms).
 
 import { formatBytes } from '../format/units.ts';
 import { usageError } from '../errors.ts';
@@ -16,6 +17,9 @@ import type { FetchStats } from '../platform/node/pool/jobs.ts';
 type ProgressSnapshot = ProgressReport;
 
 type Mode = 'bar' | 'json' | 'none';
+
+const BAR_EVERY_MS = 100;
+const JSON_EVERY_MS = 250;
 
 export function progressMode(v: string | undefined, isTTY = !!process.stderr.isTTY): Mode {
   switch (v ?? 'auto') {
@@ -43,7 +47,7 @@ export class Progress {
     private readonly verb: string,
     private readonly snapshot: () => ProgressSnapshot,
   ) {
-    this.timer = mode === 'none' ? null : setInterval(() => this.emit(false), mode === 'bar' ? 100 : 500);
+    this.timer = mode === 'none' ? null : setInterval(() => this.emit(false), mode === 'bar' ? BAR_EVERY_MS : JSON_EVERY_MS);
     this.timer?.unref();
   }
 

@@ -9,7 +9,8 @@ import { DIGESTS, type DigestName } from '../../../chunk/digest.ts';
 import { usageError } from '../../../errors.ts';
 import { CA_FORMAT_SUPPORTED_WITH_MASK } from '../../../format/feature-flags.ts';
 import { combineFeatureFlags, featureFlagsFromOptions } from '../../../format/feature-flag-names.ts';
-import { emptyFetchStats, type FetchStats } from '../pool/jobs.ts';
+import type { FetchStats } from '../pool/jobs.ts';
+import { progressBuffer, readProgress } from '../pool/progress-counter.ts';
 
 export type { ChunkSizes, Compression, DigestName, FetchStats };
 
@@ -28,7 +29,11 @@ export interface OperationOptions {
    * inputs of 16 MiB and more and the calling thread below.
    */
   workers?: number;
-  /** called after each batch of chunks (about every 4 MiB) */
+  /**
+   * called every 100 ms while the figures move (bytes are counted per chunk as
+   * it is written) and once at the end; what it throws fails the operation
+   * when that ends
+   */
   onProgress?(progress: ProgressReport): void;
   /** what went wrong but did not stop the operation (a corrupt copy another store replaced, …) */
   onWarning?(message: string): void;
@@ -39,14 +44,69 @@ export interface OperationOptions {
   signal?: AbortSignal;
 }
 
-/** onProgress fed by an extraction's batches: bytes done, and where they came from. */
-export function progressOf(o: Pick<OperationOptions, 'onProgress'>, total: number | null) {
-  const done: ProgressReport & { sources: FetchStats } = { done: 0, total, sources: emptyFetchStats() };
-  return (bytes: number, stats: FetchStats) => {
-    done.done += bytes;
-    for (const k of Object.keys(stats) as (keyof FetchStats)[]) done.sources[k] += stats[k];
-    o.onProgress?.({ ...done, sources: { ...done.sources } });
-  };
+/** How often a running operation passes its progress on. */
+const PROGRESS_EVERY_MS = 100;
+
+/**
+ * An operation's progress, read on a timer and passed to onProgress when it
+ * moved, and once more by end().  The data path only counts; no onProgress,
+ * no timer.
+ */
+export class ProgressTicker {
+  private readonly timer: ReturnType<typeof setInterval> | null;
+  private last = -1;
+  private failure: { error: unknown } | null = null;
+
+  constructor(
+    private readonly o: Pick<OperationOptions, 'onProgress'>,
+    private readonly read: () => ProgressReport,
+    /** the counters the jobs bump (progress-counter.ts), when they count */
+    readonly buffer?: SharedArrayBuffer,
+  ) {
+    this.timer = o.onProgress ? setInterval(() => this.tick(), PROGRESS_EVERY_MS) : null;
+    this.timer?.unref();
+  }
+
+  /** The last report, all done; rethrows what onProgress threw while the work ran. */
+  end() {
+    this.stop();
+    if (this.failure) throw this.failure.error;
+    this.o.onProgress?.(this.read());
+  }
+
+  /** No more reports (the operation failed, or end() was called). */
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private tick() {
+    const p = this.read();
+    if (p.done === this.last) return;
+    this.last = p.done;
+    try {
+      this.o.onProgress!(p);
+    } catch (error) {
+      this.failure = { error };
+      this.stop();
+    }
+  }
+}
+
+/**
+ * Progress the jobs count per chunk in shared memory: make's bytes digested
+ * and stored, an extraction's bytes written and (`sources`) where they came from.
+ */
+export function countedProgress(o: Pick<OperationOptions, 'onProgress'>, total: number | null, sources: boolean): ProgressTicker {
+  if (!o.onProgress) return new ProgressTicker(o, () => ({ done: 0, total }));
+  const buffer = progressBuffer();
+  return new ProgressTicker(
+    o,
+    () => {
+      const c = readProgress(buffer);
+      return sources ? { done: c.done, total, sources: c.sources } : { done: c.done, total };
+    },
+    buffer,
+  );
 }
 
 /** Throws the signal's reason once it is aborted. */

@@ -15,7 +15,7 @@ import { Executors } from '../pool/executors.ts';
 import { emptyFetchStats } from '../pool/jobs.ts';
 import type { ExtractTreeOptions } from '../tree/extract-tree.ts';
 import { TreeStream } from '../tree/tree-stream.ts';
-import { checkAborted, progressOf } from './common.ts';
+import { ProgressTicker, checkAborted, countedProgress } from './common.ts';
 import type { ExtractOptions, ExtractResult } from './extract.ts';
 import { Extraction } from './extraction.ts';
 import { Network } from './network.ts';
@@ -48,9 +48,12 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
   options.executor = ex.executors.chunks;
   if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees.values()];
   let tree: TreeStream | null = null;
+  // (Bytes count as the jobs assemble them, a few batches ahead of the files written from them.)
+  const progress = countedProgress(o, ex.blobSize, true);
   try {
     const t = (tree = new TreeStream(`${ex.name} (archive stream)`, ex.header.flags, options));
-    const r = await ex.run({ seedTrees: ex.seeds.trees, onData: (b, origins) => t.push(b, origins), onBatch: progressOf(o, ex.blobSize) });
+    const r = await ex.run({ seedTrees: ex.seeds.trees, onData: (b, origins) => t.push(b, origins), progress: progress.buffer });
+    progress.end();
     checkAborted(o.signal);
     await t.end();
     const { size, chunks, ...sources } = r;
@@ -62,6 +65,7 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
     tree?.abort();
     throw e;
   } finally {
+    progress.stop();
     await ex.close();
   }
 }
@@ -77,11 +81,11 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
   const local = input !== null && classifyLocator(input) === 'path';
   const total = o.input instanceof Uint8Array ? o.input.length : local ? (statSync(input, { throwIfNoEntry: false })?.size ?? null) : null;
   let done = 0;
+  const progress = new ProgressTicker(o, () => ({ done, total }));
   const push = async (piece: Uint8Array) => {
     checkAborted(o.signal);
     await tree.push(piece);
     done += piece.length;
-    o.onProgress?.({ done, total });
   };
   try {
     if (o.input instanceof Uint8Array) await push(o.input);
@@ -97,8 +101,10 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
     tree.abort();
     throw e instanceof WasyncError || o.signal?.aborted ? e : ioError('EINPUT', name, e);
   } finally {
+    progress.stop();
     await executors.close();
     await net.close();
   }
+  progress.end();
   return { what: 'archive', size: done, chunks: 0, entries: tree.entries, clonedBytes: tree.clonedBytes, linkedBytes: tree.linkedBytes, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
 }

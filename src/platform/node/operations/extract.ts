@@ -19,7 +19,7 @@ import { rawBlockDeviceSize } from '../io/blob-file.ts';
 import type { FetchStats, FileRef } from '../pool/jobs.ts';
 import { ListBuilder, rememberBlob, seedParams, type SeedReport } from '../seeds/prepare-seeds.ts';
 import type { UidShift } from '../tree/apply-metadata.ts';
-import { checkAborted, progressOf, type FeatureOptions, type OperationOptions } from './common.ts';
+import { checkAborted, countedProgress, type FeatureOptions, type OperationOptions } from './common.ts';
 import { Extraction } from './extraction.ts';
 import { extractTree } from './extract-tree.ts';
 import type { NetworkOptions } from './network.ts';
@@ -108,6 +108,7 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
   // The output's chunks are the index's: remembered as a seed for the next update
   // (up to a million chunks, 40 MB; 64 GiB at the default sizes).
   const list = new ListBuilder(1 << 20);
+  const progress = countedProgress(o, ex.blobSize, true);
   try {
     if (outStat?.isBlockDevice()) device = openDevice(output!, ex.blobSize);
     else if (output !== undefined) {
@@ -121,9 +122,10 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
       compareOutput: device !== null,
       zeros: true,
       onData: o.onData,
-      onBatch: progressOf(o, ex.blobSize),
+      progress: progress.buffer,
       onEntries: (batch) => list.add(batch.map((e) => e.offset + e.size), packIds(batch)),
     });
+    progress.end();
     // An abort during the last batch still leaves the output as it was.
     checkAborted(o.signal);
     if (file) {
@@ -141,6 +143,7 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
     file?.abort();
     throw e;
   } finally {
+    progress.stop();
     if (device) closeSync(device.fd);
     await ex.close();
   }

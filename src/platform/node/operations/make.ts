@@ -19,12 +19,15 @@ import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
 import { ChunkPipeline, type ChunkTotals } from '../pool/chunk-pipeline.ts';
 import { Executors } from '../pool/executors.ts';
 import { blobIndexFlags, makeBlob } from '../pool/make-blob.ts';
+import { progressBuffer, readProgress } from '../pool/progress-counter.ts';
 import { RingWriter, ringSizeFor } from '../pool/ring-writer.ts';
 import { encodeTree } from '../tree/encode-tree.ts';
 import {
+  ProgressTicker,
   archiveFlags,
   checkAborted,
   chunkSizes,
+  countedProgress,
   compressionName,
   digestName,
   type ChunkSizes,
@@ -135,6 +138,7 @@ class Making {
 
   async blobFile(path: string): Promise<MakeResult> {
     const input = openBlobInput(path);
+    const progress = countedProgress(this.o, input.size, false);
     try {
       const { out, store, executors } = this.open(input.size, input.stat.mode & 0o666);
       const r = await makeBlob({
@@ -150,10 +154,12 @@ class Making {
           checkAborted(this.o.signal);
           return out.write(b);
         },
-        onProgress: (done) => this.o.onProgress?.({ done, total: input.size }),
+        progress: progress.buffer,
       });
+      progress.end();
       return await this.finish(blobIndexFlags(this.digest), r, r.size, store.name);
     } finally {
+      progress.stop();
       input.close();
     }
   }
@@ -163,19 +169,24 @@ class Making {
     const total = source instanceof Uint8Array ? source.length : null;
     const { out, store, executors } = this.open(total ?? Infinity, 0o666);
     const flags = blobIndexFlags(this.digest);
-    const { pipeline, writer } = this.pipeline('the blob given as bytes', this.digest, store.graph, executors, true, (ends, ids) => {
-      this.o.onProgress?.({ done: ends[ends.length - 1], total });
-      return out.write(encodeIndexItems(ends, ids));
-    });
-    await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
-    for await (const piece of source instanceof Uint8Array ? [source] : source) {
-      checkAborted(this.o.signal);
-      if (!(piece instanceof Uint8Array)) throw usageError('make: the source iterable yielded something other than a Uint8Array');
-      await writer.write(piece);
+    const progress = countedProgress(this.o, total, false);
+    try {
+      const { pipeline, writer } = this.pipeline('the blob given as bytes', this.digest, store.graph, executors, true, progress.buffer, (ends, ids) =>
+        out.write(encodeIndexItems(ends, ids)),
+      );
+      await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
+      for await (const piece of source instanceof Uint8Array ? [source] : source) {
+        checkAborted(this.o.signal);
+        if (!(piece instanceof Uint8Array)) throw usageError('make: the source iterable yielded something other than a Uint8Array');
+        await writer.write(piece);
+      }
+      const totals = await pipeline.finish(writer.written);
+      await out.write(encodeIndexTail(totals.chunks));
+      progress.end();
+      return await this.finish(flags, totals, writer.written, store.name);
+    } finally {
+      progress.stop();
     }
-    const totals = await pipeline.finish(writer.written);
-    await out.write(encodeIndexTail(totals.chunks));
-    return this.finish(flags, totals, writer.written, store.name);
   }
 
   async tree(root: string): Promise<MakeResult> {
@@ -183,31 +194,38 @@ class Making {
     const flags = archiveFlags(this.o.features, this.digest);
     const linux = linuxFs();
     const { out, store, executors } = this.open(Infinity, 0o666, chunked);
-    const { pipeline, writer } = this.pipeline(`${root} (archive stream)`, digestOfFlags(flags), store.graph, executors, chunked, (ends, ids) =>
+    // Chunked: the bytes of chunks done, as the jobs count them; else the bytes written out.
+    const counted = this.o.onProgress && chunked ? progressBuffer() : undefined;
+    const { pipeline, writer } = this.pipeline(`${root} (archive stream)`, digestOfFlags(flags), store.graph, executors, chunked, counted, (ends, ids) =>
       out.write(encodeIndexItems(ends, ids)),
     );
-    if (chunked) await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
-    let reported = 0;
-    const tree = await encodeTree({
-      root,
-      featureFlags: flags,
-      linux,
-      linuxMissing: linux ? null : linuxFsUnavailable(),
-      sink: {
-        // Cancellation and progress at each record write (once per file or so).
-        write: async (b) => {
-          checkAborted(this.o.signal);
-          if (writer.written - reported >= 1 << 20) this.o.onProgress?.({ done: (reported = writer.written), total: null });
-          await writer.write(b);
+    let total: number | null = null;
+    const progress = new ProgressTicker(this.o, () => ({ done: counted ? readProgress(counted).done : writer.written, total }), counted);
+    try {
+      if (chunked) await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
+      const tree = await encodeTree({
+        root,
+        featureFlags: flags,
+        linux,
+        linuxMissing: linux ? null : linuxFsUnavailable(),
+        sink: {
+          // Cancellation at each record write (once per file or so).
+          write: async (b) => {
+            checkAborted(this.o.signal);
+            await writer.write(b);
+          },
+          reserve: (n) => writer.reserve(n),
+          commit: (n) => writer.commit(n),
         },
-        reserve: (n) => writer.reserve(n),
-        commit: (n) => writer.commit(n),
-      },
-    });
-    const totals = await pipeline.finish(writer.written);
-    if (chunked) await out.write(encodeIndexTail(totals.chunks));
-    this.o.onProgress?.({ done: writer.written, total: writer.written });
-    return { ...(await this.finish(flags, totals, tree.bytes, store.name)), entries: tree.entries };
+      });
+      const totals = await pipeline.finish(writer.written);
+      if (chunked) await out.write(encodeIndexTail(totals.chunks));
+      total = writer.written;
+      progress.end();
+      return { ...(await this.finish(flags, totals, tree.bytes, store.name)), entries: tree.entries };
+    } finally {
+      progress.stop();
+    }
   }
 
   /** Waits for the jobs still in flight (they may read the input or write the store), then releases. */
@@ -249,6 +267,7 @@ class Making {
     store: StoreGraph | null,
     executors: Executors,
     chunked: boolean,
+    progress: SharedArrayBuffer | undefined,
     onChunks: (ends: number[], ids: Uint8Array) => Promise<void>,
   ) {
     const ring = new SharedArrayBuffer(ringSizeFor(this.sizes.max));
@@ -261,6 +280,7 @@ class Making {
       executor: executors.chunks,
       digestExecutor: executors.digest,
       chunk: chunked,
+      progress,
       onChunks: (ends, r) => onChunks(ends, r.ids),
     });
     const writer = new RingWriter(ring, pipeline, chunked ? undefined : (b) => this.out!.write(b));

@@ -41,6 +41,8 @@ export interface ChunkPipelineOptions {
   chunk?: boolean;
   /** Called in stream order with each batch's chunk end offsets and ids. */
   onChunks(ends: number[], result: ChunkResult): void | Promise<void>;
+  /** progress-counter.ts: the bytes of chunks done, bumped by the jobs as they go */
+  progress?: SharedArrayBuffer;
 }
 
 export interface ChunkTotals {
@@ -217,8 +219,8 @@ export class ChunkPipeline {
         chunks[2 * i + 1] = end - start;
         start = end;
       });
-      const { digest, store, compression } = this.o;
-      const job = { kind: 'chunks', input: this.input, chunks, digest, store, compression } as const;
+      const { digest, store, compression, progress } = this.o;
+      const job = { kind: 'chunks', input: this.input, chunks, digest, store, compression, progress } as const;
       const batch = Object.assign(this.pending(this.batchStart, start, this.o.executor.run<ChunkResult>(job)), { ends });
       this.batches.push(batch);
       this.batchStart = start;

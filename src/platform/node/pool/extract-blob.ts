@@ -49,8 +49,8 @@ export interface ExtractBlobOptions {
   /** the bytes in order, with where seed-tree parts of them came from */
   onData?(bytes: Uint8Array, origins: Origin[]): void | Promise<void>;
   onWarning?(message: string): void;
-  /** after each batch, in order: the bytes it covered and where they came from */
-  onBatch?(bytes: number, stats: FetchStats): void;
+  /** progress-counter.ts: the bytes written and where they came from, bumped by the jobs per chunk */
+  progress?: SharedArrayBuffer;
 }
 
 export interface ExtractBlobResult extends FetchStats {
@@ -63,15 +63,13 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
   const depth = 4 * o.executor.parallelism;
   const seeds = (o.seedFiles ?? []).map(fileRef);
   const out = o.out ? fileRef(o.out) : null;
-  const inFlight: { result: Promise<FetchResult>; bytes: number }[] = [];
+  const inFlight: Promise<FetchResult>[] = [];
   let batch: IndexEntry[] = [];
   let batchBytes = 0;
 
   const drainOne = async () => {
-    const next = inFlight.shift()!;
-    const r = await next.result;
+    const r = await inFlight.shift()!;
     for (const k of Object.keys(r.stats) as (keyof FetchStats)[]) totals[k] += r.stats[k];
-    o.onBatch?.(next.bytes, r.stats);
     for (const w of r.warnings) o.onWarning?.(w);
     if (r.data) await o.onData?.(r.data, r.origins);
   };
@@ -99,9 +97,8 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
         plan[p + 4] = seed.offset;
       } else plan[p + 2] = Source.Store;
     });
-    inFlight.push({
-      bytes: batchBytes,
-      result: handled(
+    inFlight.push(
+      handled(
         o.executor.run<FetchResult>({
           kind: 'fetch',
           ids,
@@ -113,9 +110,10 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           holes: !!o.holes,
           compareOutput: !!o.compareOutput,
           recipes,
+          progress: o.progress,
         }),
       ),
-    });
+    );
     batch = [];
     batchBytes = 0;
     while (inFlight.length > depth) await drainOne();

@@ -20,7 +20,6 @@ import type { ChunkRead } from '../../../stores/store.ts';
 import {
   FETCH_PLAN_FIELDS,
   Source,
-  emptyFetchStats,
   type FetchJob,
   type FetchResult,
   type FileRef,
@@ -29,14 +28,18 @@ import {
 } from './jobs.ts';
 import type { NodeChunks } from '../storage/node-check.ts';
 import { readFully, writeFully } from '../io/file-io.ts';
+import { JobTally, type ChunkSource } from './progress-counter.ts';
 
 export type Prefetched = Map<number, Promise<ChunkRead | null>>;
 
-const SOURCE_STATS = {
+const SOURCE_STATS: Record<'store' | 'cache' | 'remote', ChunkSource> = {
   store: ['fromStore', 'fromStoreBytes'],
   cache: ['fromCache', 'fromCacheBytes'],
   remote: ['fromRemote', 'fromRemoteBytes'],
-} as const;
+};
+const UNCHANGED: ChunkSource = ['unchanged', 'unchangedBytes'];
+const ZERO: ChunkSource = ['zero', 'zeroBytes'];
+const SEED: ChunkSource = ['fromSeed', 'fromSeedBytes'];
 
 export class FetchRunner {
   private buf = Buffer.alloc(0);
@@ -66,7 +69,8 @@ export class FetchRunner {
   }
 
   async run(job: FetchJob, early: Prefetched): Promise<FetchResult> {
-    const stats = emptyFetchStats();
+    // Counted per chunk as it is written, so that progress moves while the job runs.
+    const tally = new JobTally(job.progress);
     const stores = this.storesOf(job.stores, job.digest);
     const warnings: string[] = [];
     const origins: Origin[] = [];
@@ -80,34 +84,33 @@ export class FetchRunner {
       const [offset, size, source, seedNo, seedOffset] = job.plan.subarray(i * FETCH_PLAN_FIELDS, (i + 1) * FETCH_PLAN_FIELDS);
       const id = job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE);
       let data: Uint8Array | null = null;
+      let from: ChunkSource | null = null;
       if (job.out && job.compareOutput && this.check.matches(job.digest, id, this.read(job.out, offset, size))) {
-        stats.unchanged++;
-        stats.unchangedBytes += size;
+        tally.chunk(size, UNCHANGED);
         continue;
       }
       if (source === Source.Zero) {
-        stats.zero++;
-        stats.zeroBytes += size;
-        if (job.out && job.holes) continue;
+        if (job.out && job.holes) {
+          tally.chunk(size, ZERO);
+          continue;
+        }
         data = this.check.zeroBytes(size);
+        from = ZERO;
       } else if (source === Source.Seed || source === Source.Recipe) {
         const candidate =
           source === Source.Seed ? this.read(job.seeds[seedNo], seedOffset, size) : this.rebuild(job.recipes![seedOffset], size);
         if (candidate && this.check.matches(job.digest, id, candidate)) {
           data = candidate;
-          stats.fromSeed++;
-          stats.fromSeedBytes += size;
+          from = SEED;
           if (source === Source.Recipe) addOrigins(origins, job.recipes![seedOffset], offset);
-        } else stats.seedMisses++;
+        } else tally.seedMiss();
       }
       if (!data) {
         const hex = toHex(id);
         const got = await (early.get(i) ?? stores.source.read(hex, size, this.scratch(size)));
         if (!got) throw chunkMissing(hex, [stores.source.name]);
         data = got.data;
-        const [count, bytes] = SOURCE_STATS[stores.kindOf(got.store)];
-        stats[count]++;
-        stats[bytes] += size;
+        from = SOURCE_STATS[stores.kindOf(got.store)];
       }
       if (collected) {
         collected.set(data, collectedAt);
@@ -115,8 +118,9 @@ export class FetchRunner {
       } else {
         writeFully(job.out as FileRef, data, offset);
       }
+      tally.chunk(size, from!);
     }
-    return { stats, data: collected, warnings, origins };
+    return { stats: tally.stats, data: collected, warnings, origins };
   }
 
   private read(f: FileRef, pos: number, len: number): Uint8Array {

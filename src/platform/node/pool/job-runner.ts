@@ -32,6 +32,7 @@ import { BuiltGraphs } from '../storage/node-stores.ts';
 import { FetchRunner } from './fetch-job.ts';
 import { readInput } from '../io/file-io.ts';
 import { runVerify } from './verify-job.ts';
+import { JobTally } from './progress-counter.ts';
 
 export interface JobOutput {
   result: unknown;
@@ -99,7 +100,8 @@ export class JobRunner {
    * and put.  All has() questions go out at once (for a remote store they are
    * HEAD requests, bounded by its gate).  A local store takes the missing
    * chunks one after another from one reused buffer; a remote one gets them all
-   * at once, each in memory of its own, so that the uploads overlap.
+   * at once, each in memory of its own, so that the uploads overlap.  A chunk
+   * counts as done for progress once digested and, if the store lacked it, put.
    */
   private async chunkBatch(job: ChunkJob): Promise<ChunkResult> {
     const n = job.chunks.length / 2;
@@ -108,12 +110,16 @@ export class JobRunner {
     const data = this.read(job.input, first, total);
     const ids = new Uint8Array(n * CHUNK_ID_SIZE);
     const fresh = new Map<string, Uint8Array>();
+    const tally = new JobTally(job.progress);
     for (let i = 0; i < n; i++) {
       const o = job.chunks[2 * i] - first;
       const chunk = data.subarray(o, o + job.chunks[2 * i + 1]);
       const id = this.chunks.idOf(job.digest, chunk);
       ids.set(id, i * CHUNK_ID_SIZE);
-      if (job.store) fresh.set(toHex(id), chunk);
+      const hex = job.store && toHex(id);
+      // A chunk repeated in the batch is stored once; its repeats count at once.
+      if (!hex || fresh.has(hex)) tally.chunk(chunk.length);
+      else fresh.set(hex, chunk);
     }
     let stored = 0;
     let storedBytes = 0;
@@ -124,11 +130,16 @@ export class JobRunner {
       const sends: Promise<void>[] = [];
       let k = 0;
       for (const [id, chunk] of fresh) {
-        if (present[k++]) continue;
+        if (present[k++]) {
+          tally.chunk(chunk.length);
+          continue;
+        }
         const packed = await this.chunks.codec.compress(job.compression, chunk, true);
         // (Buffer.prototype.slice shares memory; Uint8Array's copies.)
         const body = local ? packed : Uint8Array.prototype.slice.call(packed);
+        const size = chunk.length;
         const sent = store.put(id, body).then((added) => {
+          tally.chunk(size);
           if (!added) return;
           stored++;
           storedBytes += body.length;

@@ -59,6 +59,8 @@ export interface ChunkJob {
   digest: DigestName;
   store: StoreGraph | null;
   compression: Compression;
+  /** progress-counter.ts: bumped per chunk digested and stored */
+  progress?: SharedArrayBuffer;
 }
 export interface ChunkResult {
   ids: Uint8Array;
@@ -102,6 +104,8 @@ export interface FetchJob {
   compareOutput: boolean;
   /** Source.Recipe chunks: the plan's seed-offset field indexes this list. */
   recipes?: RecipePiece[][];
+  /** progress-counter.ts: bumped per chunk written */
+  progress?: SharedArrayBuffer;
 }
 export const FETCH_PLAN_FIELDS = 5;
 /** Where a fetch job's chunks came from: counts and bytes per source. */

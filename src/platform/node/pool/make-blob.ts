@@ -14,8 +14,6 @@ export interface MakeBlobOptions extends Omit<ChunkPipelineOptions, 'onChunks' |
   /** Runs the whole-blob digest; jobs sent to it must run in order. */
   digestExecutor: Executor;
   writeIndex(bytes: Uint8Array): void | Promise<void>;
-  /** bytes of the blob chunked so far */
-  onProgress?(done: number): void;
 }
 
 export interface MakeBlobResult extends ChunkTotals {
@@ -31,10 +29,7 @@ export async function makeBlob(o: MakeBlobOptions): Promise<MakeBlobResult> {
   await o.writeIndex(encodeIndexPreamble({ flags: blobIndexFlags(o.digest), ...o.sizes }));
   const totals = await chunkFile({
     ...o,
-    onChunks: (ends, r) => {
-      o.onProgress?.(ends[ends.length - 1]);
-      return o.writeIndex(encodeIndexItems(ends, r.ids));
-    },
+    onChunks: (ends, r) => o.writeIndex(encodeIndexItems(ends, r.ids)),
   });
   await o.writeIndex(encodeIndexTail(totals.chunks));
   return { ...totals, digest: totals.digest!, size: o.size };
