@@ -14,8 +14,8 @@ import {
   CA_FORMAT_ACL_DEFAULT, CA_FORMAT_ACL_DEFAULT_GROUP, CA_FORMAT_ACL_DEFAULT_USER, CA_FORMAT_ACL_GROUP,
   CA_FORMAT_ACL_GROUP_OBJ, CA_FORMAT_ACL_USER, CA_FORMAT_DEVICE, CA_FORMAT_ENTRY, CA_FORMAT_FCAPS,
   CA_FORMAT_GROUP, CA_FORMAT_QUOTA_PROJID, CA_FORMAT_SELINUX, CA_FORMAT_SYMLINK, CA_FORMAT_USER,
-  CA_FORMAT_XATTR, HAVE_ACL_NAMED, HAVE_DEFAULT, HAVE_DEFAULT_NAMED, HAVE_GROUP, HAVE_GROUP_OBJ,
-  HAVE_USER, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, St, CA_FORMAT_WITH_16BIT_UIDS,
+  CA_FORMAT_XATTR, HAVE_ACL_NAMED, HAVE_DEFAULT, HAVE_DEFAULT_NAMED, HAVE_GROUP_OBJ,
+  S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, St, CA_FORMAT_WITH_16BIT_UIDS,
   CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_ACL, CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_QUOTA_PROJID, CA_FORMAT_WITH_SELINUX,
   CA_FORMAT_WITH_SYMLINKS, CA_FORMAT_WITH_USER_NAMES, CA_FORMAT_WITH_XATTRS, R_N0, compareBytes, fail, putName,
   EV_ACL_DEFAULT, EV_ACL_DEFAULT_GROUP, EV_ACL_DEFAULT_USER, EV_ACL_GROUP, EV_ACL_GROUP_OBJ, EV_ACL_USER,
@@ -127,6 +127,23 @@ export function nameOk(p: usize, n: usize): bool {
   // casync never writes "root" (it is implied by id 0) and refuses it wherever it appears.
   if (n == 5 && load<u32>(p) == 0x746f6f72) return fail('user or group name "root" in {r0} record', St.recType);
   return true;
+}
+
+/**
+ * The decimal id casync writes as the name of an owner it has no name for when
+ * the archive keeps no ids.  casync's reader refuses it, although its
+ * extraction means it (it parses a decimal name as the id); wasync reads it.
+ */
+function decimalIdName(p: usize, n: usize): bool {
+  if ((St.flags & (CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS)) != 0 || n < 2 || n > 11) return false;
+  if (load<u8>(p + n - 1) != 0 || (load<u8>(p) == 0x30 && n > 2)) return false;
+  let v: u64 = 0;
+  for (let i: usize = 0; i < n - 1; i++) {
+    const c = load<u8>(p + i);
+    if (c < 0x30 || c > 0x39) return false;
+    v = v * 10 + <u64>(c - 0x30);
+  }
+  return v != 0 && v < 0xffffffff;
 }
 
 /** 16/32-bit ids: casync refuses (uid_t) -1 and, with 32-bit ids, 65535 too.  kind: 0 uid, 1 gid, 2 ACL. */
@@ -254,20 +271,16 @@ export function deviceOk(): bool {
 
 /** Marks which kinds a node has, for the checks made once its metadata is complete. */
 export function noteRecord(r: i32): void {
-  if (r == 1) St.have |= HAVE_USER;
-  else if (r == 2) St.have |= HAVE_GROUP;
-  else if (r == 4 || r == 5) St.have |= HAVE_ACL_NAMED;
+  if (r == 4 || r == 5) St.have |= HAVE_ACL_NAMED;
   else if (r == 8 || r == 9) St.have |= HAVE_DEFAULT_NAMED;
 }
 
 /** Rules that need the whole metadata (casync checks them after the last record). */
 export function metadataComplete(): bool {
-  const f = St.flags;
+  // casync's reader also wants USER and GROUP on every node under user-names
+  // without ids, but its writer leaves them out for root: wasync reads such a
+  // node as owned by root, as casync's extraction would.
   const h = St.have;
-  if ((f & CA_FORMAT_WITH_USER_NAMES) && !(f & (CA_FORMAT_WITH_16BIT_UIDS | CA_FORMAT_WITH_32BIT_UIDS)) &&
-      (h & (HAVE_USER | HAVE_GROUP)) != (HAVE_USER | HAVE_GROUP)) {
-    return fail('node at byte {d0} lacks USER or GROUP, required with user-names but no uid flags', St.nodeOff);
-  }
   if ((h & HAVE_ACL_NAMED) && !(h & HAVE_GROUP_OBJ)) {
     return fail('node at byte {d0} has named ACL entries but no ACL_GROUP_OBJ', St.nodeOff);
   }
@@ -312,7 +325,7 @@ export function recordEvent(): i32 {
   if (r != St.rank) St.prevKeyLen = -1;
   let ev = EV_ERROR;
   if (r == 1 || r == 2) {
-    if (!nameOk(p + 16, n)) return EV_ERROR;
+    if (!decimalIdName(p + 16, n) && !nameOk(p + 16, n)) return EV_ERROR;
     put(1, p + 16);
     put(2, n - 1);
     ev = r == 1 ? EV_USER : EV_GROUP;

@@ -67,8 +67,6 @@ export class St {
 }
 
 // Presence bits of St.have.
-export const HAVE_USER: u32 = 1;
-export const HAVE_GROUP: u32 = 2;
 export const HAVE_ACL_NAMED: u32 = 4;
 export const HAVE_GROUP_OBJ: u32 = 8;
 export const HAVE_DEFAULT: u32 = 16;

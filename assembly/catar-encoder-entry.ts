@@ -11,9 +11,11 @@
 // casync stores numeric ids with 16bit-uids or 32bit-uids (16-bit refuses ids
 // above 0xffff) and names with user-names: never for id 0, nothing when the name
 // is unknown and an id is stored, the decimal id when no id is stored.  Its
-// reader refuses ids 0xffff and 0xffffffff, numeric or otherwise invalid names,
-// and, under user-names without ids, any entry lacking USER or GROUP (so every
-// root-owned one).  The encoder refuses all of those instead of writing them.
+// reader refuses ids 0xffff and 0xffffffff and invalid names, which the encoder
+// refuses too.  Under user-names without ids casync's reader also refuses what
+// its writer makes of root (no USER or GROUP) and of an unnamed id (a decimal
+// name); the encoder writes those as casync does, byte for byte, and wasync's
+// decoder reads them as casync's extraction means them (root; that id).
 
 import { Bytes } from './catar-encoder-buffer';
 import {
@@ -21,8 +23,7 @@ import {
   CA_FORMAT_WITH_CHATTR, CA_FORMAT_WITH_FAT_ATTRS, CA_FORMAT_WITH_NSEC_TIME, CA_FORMAT_WITH_PERMISSIONS,
   CA_FORMAT_WITH_READ_ONLY, CA_FORMAT_WITH_SEC_TIME, CA_FORMAT_WITH_SUBVOLUME, CA_FORMAT_WITH_SUBVOLUME_RO,
   CA_FORMAT_WITH_USEC_TIME, CA_FORMAT_WITH_USER_NAMES, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
-  E_GID_16BIT, E_GID_INVALID, E_GROUP_NAME_INVALID, E_GROUP_NUMERIC, E_GROUP_ROOT_UNNAMED,
-  E_UID_16BIT, E_UID_INVALID, E_USER_NAME_INVALID, E_USER_NUMERIC, E_USER_ROOT_UNNAMED, UID_BITS,
+  E_GID_16BIT, E_GID_INVALID, E_GROUP_NAME_INVALID, E_UID_16BIT, E_UID_INVALID, E_USER_NAME_INVALID, UID_BITS,
 } from './catar-encoder-format';
 import { NO_NAME, pool, validUserName } from './catar-encoder-metadata';
 
@@ -53,22 +54,47 @@ export function checkOwner(flags: u64, uid: u32, gid: u32, user: u32, userLen: u
     if (gid > 0xffff) return refuse(E_GID_16BIT, gid);
   }
   if (!names) return 0;
-  const u = checkName(ids, uid, user, userLen, E_USER_ROOT_UNNAMED, E_USER_NAME_INVALID, E_USER_NUMERIC);
+  const u = checkName(uid, user, userLen, E_USER_NAME_INVALID);
   if (u < 0) return u;
-  return checkName(ids, gid, group, groupLen, E_GROUP_ROOT_UNNAMED, E_GROUP_NAME_INVALID, E_GROUP_NUMERIC);
+  return checkName(gid, group, groupLen, E_GROUP_NAME_INVALID);
 }
 
-function checkName(ids: bool, id: u32, name: u32, len: u32, rootUnnamed: i32, invalid: i32, numeric: i32): i32 {
-  if (id == 0) return ids ? 0 : refuse(rootUnnamed, id);
-  if (name != NO_NAME) return validUserName(pool.ptr + name, len) ? 0 : refuse(invalid, id);
-  return ids ? 0 : refuse(numeric, id);
+function checkName(id: u32, name: u32, len: u32, invalid: i32): i32 {
+  if (id == 0 || name == NO_NAME) return 0;
+  return validUserName(pool.ptr + name, len) ? 0 : refuse(invalid, id);
 }
 
 /** USER and GROUP records for an owner checkOwner accepted. */
 export function ownerRecords(flags: u64, uid: u32, gid: u32, user: u32, userLen: u32, group: u32, groupLen: u32, out: Bytes): void {
   if ((flags & CA_FORMAT_WITH_USER_NAMES) == 0) return;
-  if (uid != 0 && user != NO_NAME) out.cstringRecord(CA_FORMAT_USER, pool.ptr + user, userLen);
-  if (gid != 0 && group != NO_NAME) out.cstringRecord(CA_FORMAT_GROUP, pool.ptr + group, groupLen);
+  const ids = (flags & UID_BITS) != 0;
+  nameRecord(CA_FORMAT_USER, uid, user, userLen, ids, out);
+  nameRecord(CA_FORMAT_GROUP, gid, group, groupLen, ids, out);
+}
+
+/** Room for a decimal u32 (10 digits). */
+const DECIMAL = memory.data(16);
+
+function nameRecord(type: u64, id: u32, name: u32, len: u32, ids: bool, out: Bytes): void {
+  if (id == 0) return;
+  if (name != NO_NAME) {
+    out.cstringRecord(type, pool.ptr + name, len);
+    return;
+  }
+  if (ids) return;
+  // No name and no id stored: casync writes the id in decimal as the name.
+  let n: usize = 0;
+  let v = id;
+  do {
+    store<u8>(DECIMAL + n++, 0x30 + <u8>(v % 10));
+    v /= 10;
+  } while (v != 0);
+  for (let i: usize = 0; i < n / 2; i++) {
+    const t = load<u8>(DECIMAL + i);
+    store<u8>(DECIMAL + i, load<u8>(DECIMAL + n - 1 - i));
+    store<u8>(DECIMAL + n - 1 - i, t);
+  }
+  out.cstringRecord(type, DECIMAL, n);
 }
 
 export function entryMode(flags: u64, mode: u32): u64 {

@@ -33,11 +33,13 @@ export const networkError = (message: string, cause?: unknown) => new WasyncErro
 
 export const unsupported = (message: string) => new WasyncError('EUNSUPPORTED', message);
 
-export const chunkMissing = (id: string, tried: readonly string[]) =>
-  new WasyncError(
-    'ECHUNKMISSING',
-    `chunk ${id} is missing: not found in ${tried.length ? tried.join(', ') : 'any store (none given)'}`,
-  );
+/** No seed or store has chunk `id`; `absent`: the stores tried that do not exist. */
+export function chunkMissing(id: string, tried: readonly string[], absent: readonly string[] = []): WasyncError {
+  const where = tried.join(', ');
+  const gone = absent.length === 1 ? `store ${absent[0]} does not exist` : `stores ${absent.join(', ')} do not exist`;
+  const why = !tried.length ? 'not found in any store (none given)' : absent.length && absent.join(', ') === where ? gone : `not found in ${where}${absent.length ? `; ${gone}` : ''}`;
+  return new WasyncError('ECHUNKMISSING', `chunk ${id} is missing: ${why}`);
+}
 
 /** A stored copy that is not its chunk: where it was, and why. */
 export class ChunkCorruptError extends WasyncError {

@@ -116,7 +116,7 @@ test('uid/gid: 16/32-bit flags, refusals of ids casync cannot store or read back
   assert.equal(owned(0n, 65535, 0xffffffff).uid, 0);
 });
 
-test('USER/GROUP: names only with user-names, never for id 0, refused where casync cannot read them back', () => {
+test('USER/GROUP: names only with user-names, never for id 0, the decimal id for an unnamed owner when no ids are kept', () => {
   const named = (flags: bigint, uid: number, gid: number, userName: string | null, groupName: string | null) =>
     child(flags, file(0o644, '', 0n, { uid, gid, userName, groupName }))
       .lines.map((l) => l.trim().replace(/^@\d+ /, ''))
@@ -126,11 +126,15 @@ test('USER/GROUP: names only with user-names, never for id 0, refused where casy
   assert.deepEqual(named(F(0x1n), 1, 1, 'daemon', 'daemon').length, 0);
   assert.throws(() => named(DEFAULT, 5, 0, 'john.doe', null), refused('EUNSUPPORTED', /"john\.doe"/));
   assert.throws(() => named(DEFAULT, 5, 0, 'root', null), refused('EUNSUPPORTED', /"root" of id 5/));
+  // Under user-names without ids casync writes no name for root and the decimal
+  // id for an owner it has no name for (its reader refuses both; wasync's reads them).
   const namesOnly = F(0x4n);
   assert.equal(named(namesOnly, 1, 1, 'daemon', 'daemon').length, 2);
-  assert.throws(() => named(namesOnly, 0, 1, 'root', 'daemon'), refused('EUNSUPPORTED', /uid 0 \(root\)/));
-  assert.throws(() => named(namesOnly, 1, 0, 'daemon', 'root'), refused('EUNSUPPORTED', /gid 0 \(root\)/));
-  assert.throws(() => named(namesOnly, 2000, 1, null, 'daemon'), refused('EUNSUPPORTED', /uid 2000 has no name/));
+  assert.deepEqual(named(namesOnly, 0, 1, 'root', 'daemon'), ["GROUP size=23 'daemon'"]);
+  assert.deepEqual(named(namesOnly, 1, 0, 'daemon', 'root'), ["USER size=23 'daemon'"]);
+  assert.deepEqual(named(namesOnly, 2000, 4294967294, null, 'daemon'), ["USER size=21 '2000'", "GROUP size=23 'daemon'"]);
+  assert.deepEqual(named(namesOnly, 7, 4294967294, 'daemon', null), ["USER size=23 'daemon'", "GROUP size=27 '4294967294'"]);
+  assert.equal(named(F(0x6n), 2000, 1, null, null).length, 0, 'with ids, an unnamed owner has no record');
 });
 
 test('ENTRY.flags: node flags AND feature flags, files and directories only; subvolume on directories', () => {

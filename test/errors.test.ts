@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
-import { ok, rand, tempDir, wasync } from './helpers.ts';
+import { casync, haveCasync, ok, rand, requires, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir();
 const p = (name: string) => join(dir, name);
@@ -51,6 +51,38 @@ test('a missing chunk names the chunk and every store tried', () => {
     new RegExp(`chunk [0-9a-f]{64} is missing: not found in ${p('empty.castr')}, ${p('nowhere.castr')}`));
 });
 
+test('a store that does not exist is named as such; make creates the store but not its parents, as casync', (t) => {
+  const none = p('nosuch.castr');
+  const chunk = `chunk [0-9a-f]{64} is missing`;
+  fails(['extract', `--store=${none}`, p('good.caibx'), p('o1')], new RegExp(`${chunk}: store ${none} does not exist$`));
+  fails(['extract', `--store=${none}`, `--extra-store=${p('none2.castr')}`, p('good.caibx'), p('o1')],
+    new RegExp(`${chunk}: stores ${none}, ${p('none2.castr')} do not exist$`));
+  mkdirSync(p('empty2.castr'));
+  fails(['extract', `--store=${p('empty2.castr')}`, `--extra-store=${none}`, p('good.caibx'), p('o1')],
+    new RegExp(`${chunk}: not found in ${p('empty2.castr')}, ${none}; store ${none} does not exist$`));
+  // a missing store is no error when another store (or a seed) has the chunks
+  ok(wasync(['extract', `--store=${none}`, `--extra-store=${p('s.castr')}`, p('good.caibx'), p('o2')]));
+  ok(wasync(['extract', `--store=${none}`, `--seed=${p('in.img')}`, p('good.caibx'), p('o3')]));
+  const v = wasync(['verify', `--store=${none}`, p('good.caibx')]);
+  assert.equal(v.status, 1);
+  assert.match(v.stderr, new RegExp(`good\\.caibx: \\d+ missing and 0 corrupt of \\d+ chunks \\(store ${none} does not exist\\)\n$`));
+  fails(['gc', `--store=${none}`, p('good.caibx')], new RegExp(`^wasync: store ${none} does not exist$`));
+  fails(['make', `--store=${p('no/such.castr')}`, p('deep.caibx'), p('in.img')], new RegExp(`store ${p('no/such.castr')} cannot be created: its parent directory does not exist`));
+  ok(wasync(['make', `--store=${p('fresh.castr')}`, p('fresh.caibx'), p('in.img')]));
+  assert.ok(existsSync(p('fresh.castr')));
+  if (!requires(t, haveCasync, 'the casync binary')) return;
+  // casync: the same failures, without saying why
+  const c = casync(['extract', `--store=${none}`, p('good.caibx'), p('c1')]);
+  assert.equal(c.status, 1);
+  assert.match(c.stderr, /No such file or directory/);
+  assert.match(casync(['gc', `--store=${none}`, p('good.caibx')]).stderr, /Failed to iterate over store: No such file or directory/);
+  ok(casync(['extract', `--store=${none}`, `--extra-store=${p('s.castr')}`, p('good.caibx'), p('c2')]));
+  assert.notEqual(casync(['make', `--store=${p('no/such2.castr')}`, p('cdeep.caibx'), p('in.img')]).status, 0);
+  assert.ok(!existsSync(p('no')));
+  ok(casync(['make', `--store=${p('cfresh.castr')}`, p('cfresh.caibx'), p('in.img')]));
+  assert.ok(existsSync(p('cfresh.castr')));
+});
+
 test('unreadable or unsuitable input', () => {
   fails(['make', `--store=${p('s.castr')}`, p('x.caibx'), p('does-not-exist')], new RegExp(`${p('does-not-exist')}: cannot read: ENOENT no such file or directory`));
   fails(['make', `--store=${p('s.castr')}`, p('x.caibx'), dir], /is a directory, but a blob index \(\.caibx\) was asked for/);
@@ -67,6 +99,7 @@ test('bad option values', () => {
   fails(mk('--digest=md5'), /--digest=md5: not one of sha512-256, sha256/);
   fails(mk('--compression=lz4'), /--compression=lz4: not one of zstd, gzip, xz/);
   fails(mk('--what=tarball'), /--what=tarball: not one of/);
+  fails(['extract', '--chunk-size=banana', `--store=${p('s.castr')}`, p('good.caibx'), p('o')], /--chunk-size=banana: can't parse average chunk size 'banana'/);
   fails(['make', `--store=${p('s.castr')}`, p('x.tar'), p('in.img')], /x\.tar: the file to create has no valid suffix/);
   fails(['extract', '--seed-output=maybe', `--store=${p('s.castr')}`, p('good.caibx'), p('o')], /--seed-output=maybe: expected yes or no/);
   fails(['frobnicate'], /unknown command 'frobnicate'/);

@@ -5,16 +5,30 @@
 // outside src/cli/ imports from here.
 
 import { packageVersion } from './package-root.ts';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { WasyncError } from '../errors.ts';
+import { featureFlagsHelp } from '../format/feature-flag-names.ts';
 import { exitOnSignals } from '../platform/node/io/atomic-file.ts';
 import { extract, make } from './make.ts';
 import { digest, inspect } from './inspect.ts';
 import { gc, verify } from './verify.ts';
 import { mkdev, mount, pullPush, serve } from './serving.ts';
-import type { GlobalOptions } from './options.ts';
+import { checkOptions, whatHelp, type GlobalOptions } from './options.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/**
+ * `--with=help`, `--without=help` and `--what=help` print casync's lists and
+ * end with status 0 as soon as they are parsed, whatever else is given (as
+ * casync's option parser does); --help ends the same way.
+ */
+function orHelp<T>(text: () => string, parse: (v: string, prev: T) => T) {
+  return (v: string, prev: T): T => {
+    if (v !== 'help') return parse(v, prev);
+    process.stdout.write(text());
+    throw new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)');
+  };
+}
 
 export function program(): Command {
   const p = new Command('wasync')
@@ -32,10 +46,10 @@ export function program(): Command {
     .option('--seed <PATH>', 'Additional file or block device to use as seed (repeatable)', repeat)
     .option('--seed-output <yes|no>', 'Implicitly add pre-existing output as seed when extracting (default yes)')
     .addOption(
-      new Option('--what <WHAT>', 'Operate on: archive, archive-index, blob, blob-index, directory'),
+      new Option('--what <WHAT>', 'Operate on: archive, archive-index, blob, blob-index, directory (see --what=help)').argParser(orHelp(whatHelp, (v: string) => v)),
     )
-    .option('--with <FEATURE>', 'Store this metadata in archives (repeatable; see --with=help)', repeat)
-    .option('--without <FEATURE>', 'Leave this metadata out of archives (repeatable)', repeat)
+    .option('--with <FEATURE>', 'Store this metadata in archives (repeatable; see --with=help)', orHelp(featureFlagsHelp, repeat))
+    .option('--without <FEATURE>', 'Leave this metadata out of archives (repeatable; see --without=help)', orHelp(featureFlagsHelp, repeat))
     .option('--exclude-nodump <yes|no>', "Exclude files and directories with chattr(1)'s +d flag (default yes)")
     .option('--exclude-submounts <yes|no>', 'Exclude submounts when creating an archive (default no)')
     .option('--exclude-file <yes|no>', 'Respect .caexclude files in the tree (default yes)')
@@ -52,6 +66,7 @@ export function program(): Command {
     .option('--progress <auto|bar|json|no>', 'Report progress: a bar when stderr is a terminal (auto, the default), or JSON lines on stderr')
     .option('--token <SECRET>', 'Bearer token for remote stores and servers (default $WASYNC_TOKEN)')
     .option('-l, --log-level <LEVEL>', "Accepted as casync's clients pass it to pull and push; wasync logs with --verbose")
+    .hook('preAction', (_p, verb) => checkOptions(verb.optsWithGlobals() as GlobalOptions))
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 

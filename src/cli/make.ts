@@ -11,12 +11,12 @@ import { writeStdout } from '../platform/node/io/stdout.ts';
 import { statSync } from 'node:fs';
 import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import { Log } from './log.ts';
-import { extraction, features, network, parseCompression, parseDigest, storeChoice, type GlobalOptions } from './options.ts';
+import { chunkSizeOption, extraction, features, network, parseCompression, parseDigest, storeChoice, whatOption, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 
 export async function make(outputArg: string | undefined, inputArg: string | undefined, opts: GlobalOptions) {
   const log = new Log(!!opts.verbose);
-  const what = opts.what as MakeWhat | undefined;
+  const what = whatOption(opts.what) as MakeWhat | undefined;
   // Without an input casync archives the current directory, or reads a blob from standard input.
   const source = inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-');
   const compression = parseCompression(opts.compression);
@@ -28,7 +28,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       what,
       store: storeChoice(opts).store,
       cache: opts.cache,
-      chunkSize: opts.chunkSize,
+      chunkSize: chunkSizeOption(opts.chunkSize),
       digest: parseDigest(opts.digest),
       compression,
       features: features(opts),

@@ -2,11 +2,21 @@
 // values the operations take, with messages that name the option and the bad
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
 // store, $WASYNC_TOKEN for the bearer token.
+//
+// casync parses every option before it looks at the verb, so a bad value fails
+// whatever the verb; checkOptions() does the same (main.ts calls it before
+// every verb) with the very parsers the verbs use.
 
 import { usageError } from '../errors.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
 import { DIGESTS, type DigestName } from '../chunk/digest.ts';
+import { parseChunkSizeOption } from '../chunker/sizes.ts';
+import { parseFeatureFlagName } from '../format/feature-flag-names.ts';
+import { parseSize } from '../format/units.ts';
 import type { FeatureOptions } from '../platform/node/operations/common.ts';
+import { WHATS, whatName, type What } from '../platform/node/operations/resolve.ts';
+import { classifyLocator } from '../stores/locator.ts';
+import { progressMode } from './progress.ts';
 import type { NetworkOptions } from '../platform/node/operations/network.ts';
 import type { StoreChoice } from '../platform/node/operations/stores.ts';
 import type { UidShift } from '../platform/node/tree/apply-metadata.ts';
@@ -39,6 +49,7 @@ export interface GlobalOptions {
   cache?: string;
   token?: string;
   progress?: string;
+  logLevel?: string;
   recursive?: string;
   listen?: string;
   writable?: boolean;
@@ -73,25 +84,56 @@ function positive(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/** --rate-limit-bps: a byte count as casync's parse_size reads it ("1M", "512K"), not zero. */
+function rateLimit(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = parseSize(v);
+  if (n === null) throw usageError(`--rate-limit-bps=${v}: expected bytes per second (a whole number, or with a suffix K, M, G, T, P or E)`);
+  if (n === 0) throw usageError(`--rate-limit-bps=${v}: the rate limit cannot be zero`);
+  return n;
+}
+
+/** --chunk-size=[MIN:]AVG[:MAX] as casync reads it; `auto` is the default. */
+export const chunkSizeOption = (v: string | undefined): string | undefined => {
+  if (v === undefined || v === 'auto') return undefined;
+  parseChunkSizeOption(v);
+  return v;
+};
+
+/** --what=, any of casync's names (which verbs take which is the operations' to say). */
+export const whatOption = (v: string | undefined): What | undefined => whatName(v);
+
+/** Store locators: a scheme wasync cannot reach is refused before anything starts. */
+function locator(v: string | undefined): string | undefined {
+  if (v !== undefined) classifyLocator(v);
+  return v;
+}
+
 /** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN); -v passes on what ssh peers say. */
 export const network = (o: GlobalOptions): NetworkOptions => ({
   concurrency: positive('concurrency', o.concurrency),
-  rateLimitBps: positive('rate-limit-bps', o.rateLimitBps),
+  rateLimitBps: rateLimit(o.rateLimitBps),
   token: o.token ?? process.env.WASYNC_TOKEN,
   verbose: !!o.verbose,
 });
 
 /** --store (default $CASYNC_STORE), --extra-store, --cache. */
 export const storeChoice = (o: GlobalOptions): StoreChoice => ({
-  store: o.store ?? (process.env.CASYNC_STORE || undefined),
-  extraStores: o.extraStore,
-  cache: o.cache,
+  store: locator(o.store ?? (process.env.CASYNC_STORE || undefined)),
+  extraStores: o.extraStore?.map((s) => locator(s)!),
+  cache: locator(o.cache),
 });
+
+/** --with and --without, each name checked. */
+function featureNames(o: GlobalOptions): Pick<FeatureOptions, 'with' | 'without'> {
+  for (const n of o.with ?? []) parseFeatureFlagName(n, '--with');
+  for (const n of o.without ?? []) parseFeatureFlagName(n, '--without');
+  return { with: o.with, without: o.without };
+}
 
 /** --with, --without and the exclusion options. */
 export const features = (o: GlobalOptions): FeatureOptions => ({
-  with: o.with,
-  without: o.without,
+  ...featureNames(o),
   excludeNodump: yesNo('exclude-nodump', o.excludeNodump),
   excludeSubmounts: yesNo('exclude-submounts', o.excludeSubmounts),
   excludeFile: yesNo('exclude-file', o.excludeFile),
@@ -101,7 +143,7 @@ export const features = (o: GlobalOptions): FeatureOptions => ({
 export const extraction = (o: GlobalOptions) => ({
   seeds: o.seed,
   seedOutput: yesNo('seed-output', o.seedOutput),
-  features: { with: o.with, without: o.without },
+  features: featureNames(o),
   delete: yesNo('delete', o.delete),
   undoImmutable: yesNo('undo-immutable', o.undoImmutable),
   punchHoles: yesNo('punch-holes', o.punchHoles),
@@ -120,14 +162,54 @@ function uidShift(opts: GlobalOptions): UidShift | null {
       shift = Number(opts.uidShift);
       if (shift > 0xfffffffe) throw usageError(`--uid-shift=${opts.uidShift}: not a valid uid`);
       apply = true;
-    } else apply = parseYesNo('uid-shift', opts.uidShift, false);
+    } else apply = orYesNo('uid-shift', opts.uidShift, 'a uid to shift by');
   }
   if (opts.uidRange !== undefined) {
     const n = /^\d+$/.test(opts.uidRange) ? Number(opts.uidRange) : NaN;
     if (n >= 1 && n <= 2 ** 32) {
       range = n === 2 ** 32 ? 0 : n;
       apply = true;
-    } else apply = parseYesNo('uid-range', opts.uidRange, false);
+    } else apply = orYesNo('uid-range', opts.uidRange, 'the number of ids, 1 to 4294967296');
   }
   return apply ? { shift, range } : null;
 }
+
+/** yes or no where a number is the other choice, the hint saying both. */
+function orYesNo(name: string, v: string, number: string): boolean {
+  try {
+    return parseYesNo(name, v, false);
+  } catch {
+    throw usageError(`--${name}=${v}: expected yes, no or ${number}`);
+  }
+}
+
+/** casync's log levels (-l, --log-level), passed to pull and push by its clients. */
+const LOG_LEVELS = [['emerg', 'emergency'], ['alert'], ['crit', 'critical'], ['err', 'error'], ['warn', 'warning'], ['notice'], ['info'], ['debug']];
+
+function logLevel(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = LOG_LEVELS.findIndex((names, i) => names.includes(v) || v === String(i));
+  if (n < 0) throw usageError(`--log-level=${v}: not one of ${LOG_LEVELS.map((l) => l[0]).join(', ')} (or 0 to 7)`);
+  return n;
+}
+
+/**
+ * Every option's value checked, whatever the verb, with the parsers the verbs
+ * use: a value one verb would refuse is refused by all of them.
+ */
+export function checkOptions(o: GlobalOptions): void {
+  network(o);
+  storeChoice(o);
+  features(o);
+  extraction(o);
+  chunkSizeOption(o.chunkSize);
+  parseDigest(o.digest);
+  parseCompression(o.compression);
+  whatOption(o.what);
+  progressMode(o.progress);
+  logLevel(o.logLevel);
+  parseYesNo('recursive', o.recursive, true);
+}
+
+/** What `--what=help` prints (casync's list leaves out "archive"; this one does not). */
+export const whatHelp = () => ['Allowed --what= selectors:', ...WHATS].join('\n') + '\n';

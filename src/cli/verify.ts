@@ -29,7 +29,8 @@ export async function verify(index: string, opts: GlobalOptions) {
     for (const c of r.corrupt) out(`  ${c.id}: ${c.why}`);
   }
   if (!r.ok) {
-    throw new WasyncError('ECHUNKCORRUPT', `${stripFileUrl(index)}: ${r.missing.length} missing and ${r.corrupt.length} corrupt of ${r.chunks} chunks`);
+    const gone = r.absent.length ? ` (${r.absent.length === 1 ? `store ${r.absent[0]} does not exist` : `stores ${r.absent.join(', ')} do not exist`})` : '';
+    throw new WasyncError('ECHUNKCORRUPT', `${stripFileUrl(index)}: ${r.missing.length} missing and ${r.corrupt.length} corrupt of ${r.chunks} chunks${gone}`);
   }
   out('All chunks present and intact.');
 }

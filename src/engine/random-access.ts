@@ -20,7 +20,7 @@ import { chunkMissing } from '../errors.ts';
 import { toHex } from '../chunk/chunk-id.ts';
 import { CHUNK_ID_SIZE } from '../format/constants.ts';
 import type { IndexEntry } from '../format/index-file.ts';
-import type { ChunkSource } from '../stores/store.ts';
+import { absentOf, type ChunkSource } from '../stores/store.ts';
 
 /** Positional reads of a byte sequence of known size. */
 export interface ReadAt {
@@ -41,7 +41,7 @@ export const loadFrom =
   async (_i, id, size) => {
     const hex = toHex(id);
     const r = await source.read(hex, size);
-    if (!r) throw chunkMissing(hex, [source.name]);
+    if (!r) throw chunkMissing(hex, [source.name], absentOf(source));
     return r.data;
   };
 

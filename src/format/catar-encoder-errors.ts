@@ -11,9 +11,9 @@ import { WasyncError, type ErrorCode } from '../errors.ts';
 import {
   E_ACL_ID_16BIT, E_ACL_ID_INVALID, E_ACL_NAME_INVALID, E_ACL_NAME_NUMERIC, E_ACL_PERMISSIONS, E_BODY_MISSING,
   E_DEVICE_NUMBER, E_FCAPS_SIZE, E_FILENAME_INVALID, E_FILENAME_ORDER, E_FLAGS, E_GID_16BIT, E_GID_INVALID,
-  E_GROUP_NAME_INVALID, E_GROUP_NUMERIC, E_GROUP_ROOT_UNNAMED, E_MTIME, E_NODE_TYPE, E_NOT_ARCHIVED,
+  E_GROUP_NAME_INVALID, E_MTIME, E_NODE_TYPE, E_NOT_ARCHIVED,
   E_PAYLOAD_SIZE, E_ROOT_NOT_DIR, E_SELINUX_LABEL, E_STATE, E_SYMLINK_TARGET, E_UID_16BIT, E_UID_INVALID,
-  E_USER_NAME_INVALID, E_USER_NUMERIC, E_USER_ROOT_UNNAMED, E_XATTR_DUPLICATE, E_XATTR_NAME,
+  E_USER_NAME_INVALID, E_XATTR_DUPLICATE, E_XATTR_NAME,
   E_XATTR_VALUE_SIZE,
 } from '../generated/core-constants.ts';
 import type { CatarAclEntry, CatarNode } from './catar-node.ts';
@@ -95,18 +95,6 @@ function describe(code: number, d: bigint, ctx: ErrorContext): [ErrorCode, strin
       return unsupported(`${code === E_UID_INVALID ? 'uid' : 'gid'} ${d} cannot be archived: casync's reader refuses ids 65535 and 4294967295`);
     case E_UID_16BIT: case E_GID_16BIT:
       return unsupported(`${code === E_UID_16BIT ? 'uid' : 'gid'} ${d} does not fit in 16 bits (16bit-uids); use 32bit-uids`);
-    case E_USER_NUMERIC: case E_GROUP_NUMERIC: {
-      const what = code === E_USER_NUMERIC ? 'uid' : 'gid';
-      return unsupported(
-        `${what} ${d} has no name; with user-names but no uid flags casync would store "${d}" as the name, ` +
-          `which its reader refuses: ${ADD_UIDS}`,
-      );
-    }
-    case E_USER_ROOT_UNNAMED: case E_GROUP_ROOT_UNNAMED:
-      return unsupported(
-        `${code === E_USER_ROOT_UNNAMED ? 'uid' : 'gid'} 0 (root) gets no name record, and with user-names but no uid flags ` +
-          `casync's reader then refuses the archive: ${ADD_UIDS}`,
-      );
     case E_USER_NAME_INVALID: case E_GROUP_NAME_INVALID: {
       const name = code === E_USER_NAME_INVALID ? n?.userName : n?.groupName;
       return unsupported(`${code === E_USER_NAME_INVALID ? 'user' : 'group'} name ${JSON.stringify(name)} of id ${d}: ${NAME_RULE}`);

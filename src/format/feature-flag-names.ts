@@ -127,9 +127,7 @@ export const featureFlagOfName = (name: string): bigint | undefined => byName.ge
 export function parseFeatureFlagName(name: string, option: '--with' | '--without'): bigint {
   const flag = byName.get(name);
   if (flag === undefined) {
-    throw usageError(
-      `unknown feature flag in ${option}=${name}; known names: ${FEATURE_FLAG_NAMES.map((n) => n.name).join(', ')}`,
-    );
+    throw usageError(`${option}=${name}: unknown feature flag (${option}=help lists them)`);
   }
   return flag;
 }

@@ -6,7 +6,7 @@
 // its own that the other does not.
 
 import { ChunkCorruptError } from '../errors.ts';
-import { readOf, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { absentOf, readOf, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export class CacheStore implements ChunkSource {
   readonly name: string;
@@ -41,6 +41,9 @@ export class CacheStore implements ChunkSource {
   async has(id: string): Promise<boolean> {
     return (await this.cache.has(id)) || this.store.has(id);
   }
+
+  /** A cache that does not exist yet is made by the first chunk it keeps: only the store it fronts counts. */
+  absent = (): string[] => absentOf(this.store);
 
   async close(): Promise<void> {
     await Promise.all([this.cache.close(), this.store.close()]);

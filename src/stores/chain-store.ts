@@ -6,7 +6,7 @@
 // first corrupt copy's error.
 
 import { ChunkCorruptError } from '../errors.ts';
-import { readOf, type ChunkRead, type ChunkSource, type ChunkStore } from './store.ts';
+import { absentOf, readOf, type ChunkRead, type ChunkSource, type ChunkStore } from './store.ts';
 
 export interface ChainOptions {
   /** a corrupt copy that a later store's good one replaced */
@@ -54,6 +54,8 @@ export class ChainStore implements ChunkSource {
     for (const s of this.stores) if (await s.has(id)) return true;
     return false;
   }
+
+  absent = (): string[] => this.stores.flatMap(absentOf);
 
   async close(): Promise<void> {
     await Promise.all(this.stores.map((s) => s.close()));

@@ -11,7 +11,7 @@
 import { toHex } from '../chunk/chunk-id.ts';
 import type { DigestName } from '../chunk/digest.ts';
 import { chunkCorrupt } from '../errors.ts';
-import { whereOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { absentOf, whereOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export interface ChunkCheck {
   readonly digest: DigestName;
@@ -77,6 +77,7 @@ export class CheckedStore implements ChunkSource, WriteStore {
 
   get = (id: string, into?: Uint8Array) => this.inner.get(id, into);
   has = (id: string) => this.inner.has(id);
+  absent = () => absentOf(this.inner);
   close = () => this.inner.close();
   where = (id: string) => whereOf(this.inner, id);
 

@@ -7,7 +7,7 @@
 // go to the current member the same way (every member must take them).
 
 import { ChunkCorruptError, WasyncError, networkError } from '../errors.ts';
-import { readOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { absentOf, readOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export class FailoverStore implements ChunkSource, WriteStore {
   readonly name: string;
@@ -41,6 +41,8 @@ export class FailoverStore implements ChunkSource, WriteStore {
   async *list(): AsyncIterable<string> {
     yield* writable(this.stores[this.current]).list();
   }
+
+  absent = (): string[] => this.stores.flatMap(absentOf);
 
   async close(): Promise<void> {
     await Promise.all(this.stores.map((s) => s.close()));

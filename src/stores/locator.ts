@@ -1,15 +1,37 @@
 // casync's locators (casync-format.md §7.4): a URL ("scheme://host/…"), an ssh
 // location ("[user@]host:path") or a local path; the operation a locator implies
 // from its suffix; and the default store beside an index.
+//
+// A URL of a scheme wasync cannot reach is refused where it is classified, so
+// that no command tries one (casync hands every scheme to a helper program,
+// and reaches ftp:// and sftp:// that way).
+
+import { unsupported } from '../errors.ts';
 
 export type LocatorClass = 'url' | 'ssh' | 'path';
+
+/**
+ * The URL schemes wasync reaches (besides file://, which names a path).  The
+ * one list: a new transport adds its scheme here and its store beside HttpStore.
+ */
+export const URL_SCHEMES: readonly string[] = ['http', 'https'];
+
+/** What a locator may be, for messages about one that is none of them. */
+export const SUPPORTED_LOCATORS = `${URL_SCHEMES.map((s) => `${s}://`).join(', ')} and file:// URLs, [user@]host:path (ssh) or a local path`;
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9_.@:[\]-]+(?:[/;?]|$)/;
 const SSH_RE = /^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+:./;
 
+/** What `loc` is; a URL whose scheme wasync cannot reach is refused (EUNSUPPORTED). */
 export function classifyLocator(loc: string): LocatorClass {
   if (loc.startsWith('/') || loc.startsWith('./') || loc === '.' || loc === '..') return 'path';
-  if (URL_RE.test(loc)) return 'url';
+  if (URL_RE.test(loc)) {
+    const scheme = loc.slice(0, loc.indexOf(':')).toLowerCase();
+    if (scheme !== 'file' && !URL_SCHEMES.includes(scheme)) {
+      throw unsupported(`${loc}: unsupported URL scheme ${scheme}://; wasync reaches ${SUPPORTED_LOCATORS}`);
+    }
+    return 'url';
+  }
   if (SSH_RE.test(loc)) return 'ssh';
   return 'path';
 }

@@ -28,6 +28,12 @@ export interface ChunkStore {
   close(): Promise<void>;
   /** where this store keeps chunk `id`, for messages (a file, a URL); default: the store's name */
   where?(id: string): string;
+  /**
+   * The names of the stores in this one that do not exist (a local store's
+   * directory), asked when a chunk was found nowhere so that the message can
+   * say why; a store that cannot tell leaves it out.
+   */
+  absent?(): string[];
 }
 
 export interface WriteStore extends ChunkStore {
@@ -88,6 +94,9 @@ export function writable(s: ChunkStore): WriteStore {
 }
 
 export const whereOf = (s: ChunkStore, id: string) => s.where?.(id) ?? s.name;
+
+/** The stores of `s` (one, or a combinator's members) that do not exist. */
+export const absentOf = (s: ChunkStore): string[] => s.absent?.() ?? [];
 
 /** read() of a member that must be a ChunkSource (graphs built by store-graph.ts are). */
 export function readOf(s: ChunkStore, id: string, size: number, into?: Uint8Array): Promise<ChunkRead | null> {

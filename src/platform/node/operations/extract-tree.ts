@@ -6,7 +6,7 @@
 // into place (tree/extract-tree.ts).
 
 import { createReadStream, statSync } from 'node:fs';
-import { WasyncError, ioError, networkError, unsupported, usageError } from '../../../errors.ts';
+import { WasyncError, ioError, networkError, usageError } from '../../../errors.ts';
 import { CA_FORMAT_SUPPORTED_WITH_MASK, replayFeatureFlags } from '../../../format/feature-flags.ts';
 import { combineFeatureFlags } from '../../../format/feature-flag-names.ts';
 import { classifyLocator, stripFileUrl } from '../../../stores/locator.ts';
@@ -91,7 +91,6 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
     if (o.input instanceof Uint8Array) await push(o.input);
     else if (input !== null && classifyLocator(input) === 'ssh') for await (const piece of net.ssh.openArchive(input)) await push(piece);
     else if (input !== null && !local) {
-      if (!/^https?:/.test(input)) throw unsupported(`${input}: unsupported protocol (archives may be paths, http(s):// URLs or [user@]host:path)`);
       if (!(await net.client.stream(input, push))) throw networkError(`${input}: not found (404)`);
     } else for await (const piece of input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 })) await push(piece as Buffer);
     await tree.end();

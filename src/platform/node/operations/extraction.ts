@@ -14,6 +14,7 @@ import { digestOfFlags } from '../../../format/feature-flags.ts';
 import type { IndexEntry, IndexHeader } from '../../../format/index-file.ts';
 import { classifyLocator, stripFileUrl } from '../../../stores/locator.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
+import { absentOf } from '../../../stores/store.ts';
 import { indexFromBytes, openIndexLocator, type IndexInput } from '../io/index-input.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { Executors } from '../pool/executors.ts';
@@ -53,6 +54,8 @@ export class Extraction {
     readonly stores: StoreGraph,
     /** the stores read from, for messages ("a, b") */
     readonly storeNames: string,
+    /** those of them that do not exist (local directories), asked when chunks were found nowhere */
+    readonly absentStores: () => string[],
     readonly seeds: Seeds,
     private readonly setup: ExtractionSetup,
     private readonly release: () => Promise<void>,
@@ -79,7 +82,7 @@ export class Extraction {
       const reading = stores.reading(s.stores, loc);
       const graph = stores.graph(reading, e.chunks.parallelism);
       seeds = await prepareSeeds(s.seeds ?? [], { header, digest, executor: e.chunks, onWarning: s.onWarning, trees: s.trees && { linux: s.trees }, lenient: !!s.trees });
-      return new Extraction(index.name, header, digest, index.blobSize, abortable(entries, s.signal), e, graph, reading.name, seeds, s, release);
+      return new Extraction(index.name, header, digest, index.blobSize, abortable(entries, s.signal), e, graph, reading.name, () => absentOf(reading), seeds, s, release);
     } catch (e) {
       await release();
       throw e;

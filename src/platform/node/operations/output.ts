@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { networkError, unsupported } from '../../../errors.ts';
+import { networkError } from '../../../errors.ts';
 import { classifyLocator } from '../../../stores/locator.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
 import { BufferedOutput } from '../io/buffered-output.ts';
@@ -53,7 +53,6 @@ export class MadeOutput {
       this.finishing = () => t.push();
       this.cleanup = () => t.cleanup();
     } else if (kind === 'url') {
-      if (!/^https?:/.test(loc)) throw unsupported(`${loc}: unsupported protocol (outputs may be paths, http(s):// URLs or [user@]host:path)`);
       const staged = (this.file = new AtomicFile(join(tmpdir(), 'wasync-upload'), 0o600));
       this.finishing = async () => {
         const status = await net.client.send('PUT', loc, readFileSync(staged.tmpPath));

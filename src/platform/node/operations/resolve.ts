@@ -13,12 +13,17 @@ export type What = 'archive' | 'archive-index' | 'blob' | 'blob-index' | 'direct
 export type MadeWhat = 'archive' | 'archive-index' | 'blob-index';
 export type TreeWhat = 'archive' | 'archive-index' | 'directory';
 
-const WHATS: readonly What[] = ['archive', 'archive-index', 'blob', 'blob-index', 'directory'];
+export const WHATS: readonly What[] = ['archive', 'archive-index', 'blob', 'blob-index', 'directory'];
+
+/** `--what=` as a name casync knows, whatever the verb. */
+export function whatName(what: string | undefined): What | undefined {
+  if (what !== undefined && !WHATS.includes(what as What)) throw usageError(`--what=${what}: not one of ${WHATS.join(', ')}`);
+  return what as What | undefined;
+}
 
 /** `--what=` checked against what `verb` accepts. */
 function checkWhat<W extends What>(verb: string, what: string | undefined, allowed: readonly W[]): W | undefined {
-  if (what === undefined) return undefined;
-  if (!WHATS.includes(what as What)) throw usageError(`--what=${what}: not one of ${WHATS.join(', ')}`);
+  if (whatName(what) === undefined) return undefined;
   if (!allowed.includes(what as W)) {
     const list = allowed.map((w) => `--what=${w}`);
     throw usageError(`"${verb}" may only be combined with ${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`);

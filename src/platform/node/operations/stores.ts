@@ -60,8 +60,8 @@ export class OperationStores {
       if (!this.ssh) throw unsupported(`${loc}: ssh stores are not supported by this command`);
       return this.net.ssh.store(loc);
     }
-    if (/^https?:/.test(loc)) return new HttpStore(loc, this.net.client);
-    throw unsupported(`${loc}: unsupported protocol (stores may be paths, http(s):// URLs or [user@]host:path)`);
+    // classifyLocator refused the schemes wasync cannot reach.
+    return new HttpStore(loc, this.net.client);
   }
 
   /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */

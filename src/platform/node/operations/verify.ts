@@ -28,6 +28,8 @@ export interface VerifyResult {
   bytes: number;
   /** the stores checked, in the order they were tried */
   stores: string;
+  /** those of them that do not exist (local directories), when chunks are missing */
+  absent: string[];
   /** ids no store has */
   missing: string[];
   /** ids with no good copy, and why */
@@ -69,7 +71,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     await Promise.all(jobs);
     const missing = problems.filter((p) => p.verdict === 'missing').map((p) => p.hex);
     const corrupt = problems.filter((p) => p.verdict === 'invalid').map((p) => ({ id: p.hex, why: p.why ?? '' }));
-    return { ok: !missing.length && !corrupt.length, chunks: chunks.count, bytes: chunks.bytes, stores: ex.storeNames, missing, corrupt };
+    const absent = missing.length ? ex.absentStores() : [];
+    return { ok: !missing.length && !corrupt.length, chunks: chunks.count, bytes: chunks.bytes, stores: ex.storeNames, absent, missing, corrupt };
   } finally {
     await ex.close();
   }

@@ -16,7 +16,7 @@ import type { DigestName } from '../../../chunk/digest.ts';
 import { chunkMissing } from '../../../errors.ts';
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import type { BuiltStores, StoreGraph } from '../../../stores/store-graph.ts';
-import type { ChunkRead } from '../../../stores/store.ts';
+import { absentOf, type ChunkRead } from '../../../stores/store.ts';
 import {
   FETCH_PLAN_FIELDS,
   Source,
@@ -108,7 +108,7 @@ export class FetchRunner {
       if (!data) {
         const hex = toHex(id);
         const got = await (early.get(i) ?? stores.source.read(hex, size, this.scratch(size)));
-        if (!got) throw chunkMissing(hex, [stores.source.name]);
+        if (!got) throw chunkMissing(hex, [stores.source.name], absentOf(stores.source));
         data = got.data;
         from = SOURCE_STATS[stores.kindOf(got.store)];
       }

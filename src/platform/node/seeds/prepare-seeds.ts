@@ -18,6 +18,7 @@ import type { LinuxFs } from '../linux/index.ts';
 import { SeedCache, treeFingerprint, type ChunkList, type SeedParams } from './seed-cache.ts';
 import { indexSeedTree } from './seed-tree.ts';
 import { unsupported } from '../../../errors.ts';
+import { classifyLocator } from '../../../stores/locator.ts';
 
 /** How a seed was prepared: its chunk list taken from the seed index, or made anew. */
 export interface SeedReport {
@@ -71,6 +72,10 @@ export async function prepareSeeds(paths: string[], o: SeedOptions): Promise<See
   };
   for (const [number, path] of paths.entries()) {
     try {
+      // A seed is read at random offsets, so it is local whatever its name looks like (as in casync).
+      if (classifyLocator(path) === 'url') {
+        throw unsupported(`${path}: a seed is a local file, block device or directory, not a URL`);
+      }
       const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory();
       if (isDir && !o.trees) throw unsupported(`${path}: directory seeds are not supported for blobs`);
       const list = isDir ? await treeSeed(path, number, seeds, o) : await blobSeed(path, number, seeds, o);

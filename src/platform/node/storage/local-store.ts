@@ -4,6 +4,11 @@
 // be missing.  Writes go to a temporary name in the same directory and are linked
 // into place, so a chunk file is never partial and never replaced.
 //
+// The first chunk written creates the store's directory, but not its parents,
+// as casync does (a mistyped path fails instead of growing a tree).  A store
+// read from may not exist: it then has no chunks, and absent() says so for the
+// message about a chunk found nowhere.
+//
 // The calls are synchronous inside async methods: worker threads read one chunk
 // after another, and a small file read costs less than a trip through libuv's
 // thread pool.  A chunk read lands in memory of its own, or in the caller's
@@ -13,7 +18,7 @@ import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdir
 import { threadId } from 'node:worker_threads';
 import { CHUNK_SUFFIX, chunkPathBase, isChunkIdHex } from '../../../chunk/chunk-id.ts';
 import { storedUncompressed } from '../../../chunk/compression.ts';
-import { ioError } from '../../../errors.ts';
+import { WasyncError, ioError } from '../../../errors.ts';
 import type { StoreSpec } from '../../../stores/store-graph.ts';
 import type { WriteStore } from '../../../stores/store.ts';
 
@@ -21,6 +26,7 @@ let tmpCounter = 0;
 
 export class LocalStore implements WriteStore {
   private readonly knownDirs = new Set<string>();
+  private made = false;
   /** chunk directories gc emptied and removed */
   removedDirectories = 0;
 
@@ -57,6 +63,7 @@ export class LocalStore implements WriteStore {
   async put(id: string, chunk: Uint8Array): Promise<boolean> {
     const sub = `${this.dir}/${id.slice(0, 4)}`;
     if (!this.knownDirs.has(sub)) {
+      if (!this.made) this.create();
       mkdirSync(sub, { recursive: true, mode: 0o777 });
       this.knownDirs.add(sub);
     }
@@ -96,6 +103,7 @@ export class LocalStore implements WriteStore {
     try {
       subdirs = readdirSync(this.dir);
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new WasyncError('EINPUT', `store ${this.dir} does not exist`);
       throw ioError('EINPUT', this.dir, e);
     }
     for (const sub of subdirs) {
@@ -114,6 +122,22 @@ export class LocalStore implements WriteStore {
         else onStray?.(`${dir}/${name}`);
       }
     }
+  }
+
+  /** [this store] when its directory does not exist. */
+  absent(): string[] {
+    return statSync(this.dir, { throwIfNoEntry: false }) ? [] : [this.dir];
+  }
+
+  private create(): void {
+    try {
+      mkdirSync(this.dir, { mode: 0o777 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new WasyncError('EOUTPUT', `store ${this.dir} cannot be created: its parent directory does not exist`);
+      if (code !== 'EEXIST') throw ioError('EOUTPUT', this.dir, e);
+    }
+    this.made = true;
   }
 
   async close(): Promise<void> {}

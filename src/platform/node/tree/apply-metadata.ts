@@ -133,6 +133,8 @@ export class MetadataApplier {
     if (!(f & UID_FLAGS)) return false;
     const byName = (name: string | null, look: (n: string) => number | null, what: string) => {
       if (!(f & CA_FORMAT_WITH_USER_NAMES) || name === null) return null;
+      // A decimal name is the id casync wrote for an owner it had no name for.
+      if (/^[1-9][0-9]*$/.test(name)) return this.shifted(Number(name));
       const id = look(name);
       if (id === null) throw new WasyncError('EOUTPUT', `${ref.path()}: ${what} "${name}" does not exist here`);
       return id;
