@@ -13,6 +13,7 @@ import { digest, inspect } from './inspect.ts';
 import { gc, verify } from './verify.ts';
 import { mkdev, mount, pullPush, serve } from './serving.ts';
 import type { GlobalOptions } from './options.ts';
+import { serviceNotifier } from './service.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -136,18 +137,25 @@ export async function main(argv: string[]): Promise<number> {
     const p = program();
     p.exitOverride();
     await p.parseAsync(argv, { from: 'user' });
+    await serviceNotifier().flush();
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number };
+    const service = serviceNotifier();
     if (err.code?.startsWith('commander.')) {
+      if (err.exitCode) service.failed(`wasync: ${err.message.replace(/^error: /, '')}`, new WasyncError('EUSAGE', err.message));
+      await service.flush();
       return err.exitCode ?? 1;
     }
     if (e instanceof WasyncError) {
       process.stderr.write(`wasync: ${e.message}\n`);
       if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+      service.failed(`wasync: ${e.message}`, e);
     } else {
       process.stderr.write(`wasync: internal error: ${err?.stack ?? String(e)}\n`);
+      service.failed(`wasync: internal error: ${err?.message ?? String(e)}`, e);
     }
+    await service.flush();
     return 1;
   }
 }

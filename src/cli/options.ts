@@ -1,7 +1,8 @@
 // The options wasync shares with casync, turned from strings into the typed
 // values the operations take, with messages that name the option and the bad
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
-// store, $WASYNC_TOKEN for the bearer token.
+// store, $WASYNC_TOKEN for the bearer token, $NOTIFY_SOCKET for the service
+// manager (service.ts).
 
 import { usageError } from '../errors.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
@@ -72,6 +73,9 @@ function positive(name: string, v: string | undefined): number | undefined {
   if (!(n >= 1 && Number.isSafeInteger(n))) throw usageError(`--${name}=${v}: expected a positive whole number`);
   return n;
 }
+
+/** Where the service manager listens (sd_notify), if anywhere. */
+export const notifySocket = (): string | undefined => process.env.NOTIFY_SOCKET || undefined;
 
 /** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN); -v passes on what ssh peers say. */
 export const network = (o: GlobalOptions): NetworkOptions => ({

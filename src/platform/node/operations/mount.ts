@@ -108,6 +108,7 @@ export async function mount(o: MountOptions): Promise<MountResult> {
         throw new WasyncError('EOUTPUT', `${mountpoint}: the kernel ended the connection before it was set up${problem ? `: ${problem}` : ''}`);
       }
       mounted = attached = true;
+      o.notify?.({ state: 'ready' });
       o.onMounted?.({ mountpoint, featureFlags: source.featureFlags, notShown: (source.featureFlags ?? 0n) & NOT_SHOWN });
       // A signal that came before the mount was up unmounts it now.
       if (o.signal?.aborted) unmount();
