@@ -1,8 +1,11 @@
 // The wasync command line: casync's verbs, options and messages.  Each verb
 // turns its strings into an operation's typed options (options.ts), runs it,
 // prints what casync prints, and main() turns a failure into one line on
-// standard error (the stack too with --verbose) and exit status 1.  Nothing
-// outside src/cli/ imports from here.
+// standard error (the stack too with --verbose) and exit status 1.  Called as
+// fuse3's mount.fuse calls a file system's program (`wasync SOURCE MOUNTPOINT
+// -o OPTIONS`, for the type fuse.wasync), it is the mount helper
+// (mount-helper.ts, also bin/mount.wasync.js).  Nothing outside src/cli/
+// imports from here.
 
 import { packageVersion } from './package-root.ts';
 import { Command, Option } from 'commander';
@@ -12,6 +15,7 @@ import { extract, make } from './make.ts';
 import { digest, inspect } from './inspect.ts';
 import { gc, verify } from './verify.ts';
 import { mkdev, mount, pullPush, serve } from './serving.ts';
+import { mountHelper } from './mount-helper.ts';
 import type { GlobalOptions } from './options.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -130,8 +134,17 @@ export function program(): Command {
   return p;
 }
 
+export { mountHelper };
+
+/** `SOURCE MOUNTPOINT … -o OPTIONS` where a verb would be: how mount.fuse runs the program of a fuse.TYPE. */
+function isMountHelperCall(p: Command, argv: string[]): boolean {
+  const verbs = new Set(p.commands.map((c) => c.name()));
+  return argv.length >= 4 && !argv[0].startsWith('-') && !verbs.has(argv[0]) && !argv[1].startsWith('-') && argv.slice(2).includes('-o');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  if (isMountHelperCall(program(), argv)) return mountHelper(argv);
   exitOnSignals();
   try {
     const p = program();

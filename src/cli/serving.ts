@@ -23,6 +23,9 @@ import { serviceNotifier } from './service.ts';
 function onStop<T>(verb: string, run: (signal: AbortSignal) => Promise<T>, extra: NodeJS.Signals[] = []): Promise<T> {
   const ac = new AbortController();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...extra];
+  // A server outlives whoever read its output (mount.wasync, which returns
+  // once the file system is up; a closed pipe): a failed write must not end it.
+  for (const s of [process.stdout, process.stderr]) if (s.listenerCount('error') === 0) s.on('error', () => {});
   const stop = (signal: NodeJS.Signals) => {
     if (!ac.signal.aborted) serviceNotifier().stopping(verb, signal);
     ac.abort(signal);
@@ -42,7 +45,7 @@ const served = (opts: GlobalOptions, log: Log) => ({
   notify: serviceNotifier().notice,
 });
 
-export async function mount(input: string | undefined, mountpoint: string | undefined, opts: GlobalOptions, hooks: { onMounted?(): void } = {}) {
+export async function mount(input: string | undefined, mountpoint: string | undefined, opts: GlobalOptions, extra: { noexec?: boolean } = {}) {
   const log = new Log(!!opts.verbose);
   const r = await onStop(
     'mount',
@@ -52,12 +55,12 @@ export async function mount(input: string | undefined, mountpoint: string | unde
         input: input ?? '',
         mountpoint: mountpoint ?? '',
         what: opts.what as MadeWhat | undefined,
+        noexec: extra.noexec,
         signal,
         onMounted: (m) => {
           process.stdout.write(`Mounted: ${m.mountpoint}\n`);
           serviceNotifier().status(`Mounted ${input} on ${m.mountpoint}`);
           if (m.notShown) log.info(`Not shown in the mounted file system: ${formatFeatureFlagNames(m.notShown)}`);
-          hooks.onMounted?.();
         },
       }),
     ['SIGHUP'],

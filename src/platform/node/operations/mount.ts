@@ -32,6 +32,8 @@ export interface MountOptions extends IndexServeOptions {
   /** a directory (or, for a blob, a regular file) */
   mountpoint: string;
   what?: MadeWhat;
+  /** mount it noexec (it is always read-only, nosuid and nodev) */
+  noexec?: boolean;
   /** unmounts when aborted */
   signal?: AbortSignal;
   /** a request that failed (an I/O error answered), and why */
@@ -101,7 +103,7 @@ export async function mount(o: MountOptions): Promise<MountResult> {
     };
     o.signal?.addEventListener('abort', onAbort);
     try {
-      await fuseMount(d.fd, { source: input, mountpoint, rootMode: source.rootMode });
+      await fuseMount(d.fd, { source: input, mountpoint, rootMode: source.rootMode, noexec: o.noexec });
       const first = await Promise.race([session.initialized.then(() => 'ready'), over.then(() => 'ended')]);
       if (first === 'ended') {
         const problem = await over;
