@@ -129,7 +129,7 @@ export class ServiceNotifier {
 export function progressLine(verb: string, p: ProgressReport, seconds: number): string {
   const rate = seconds > 0 ? p.done / seconds : 0;
   const pct = p.total ? ` (${Math.min(100, Math.floor((p.done * 100) / p.total))}%)` : '';
-  const parts = [`${verb}: ${formatBytes(p.done)}${p.total !== null ? ` of ${formatBytes(p.total)}` : ''}${pct}`, `${formatBytes(rate)}/s`];
+  const parts = [`${verb}: ${formatBytes(p.done)}${p.total !== null ? ` of ${formatBytes(p.total)}` : ''}${pct}`, `${formatBytes(Math.round(rate))}/s`];
   const s = p.sources;
   if (s && p.done > 0) {
     const shares = (
