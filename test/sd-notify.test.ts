@@ -3,12 +3,13 @@
 // notifies from giving the same READY=1 (and DEVICE=) messages; then what
 // wasync sends beyond casync: STATUS= progress at most once a second, ERRNO=
 // and the error line on failure, STOPPING=1 on SIGTERM for mount and mkdev,
-// EXTEND_TIMEOUT_USEC= while a seed is chunked; under Bun and Deno too.
+// EXTEND_TIMEOUT_USEC= while a seed is chunked; under Bun and Deno too; and the
+// library's notify callback, which the command line wires to the socket.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, WASYNC, casync, haveCasync, isRoot, ok, rand, requires, tempDir, wasync, wasyncAsync } from './helpers.ts';
 import { faultyServer } from './http-fixtures.ts';
@@ -211,3 +212,33 @@ for (const rt of runtimes) {
     }
   });
 }
+
+test("the library's notify: 'ready' before any progress, then 'seeding' while a seed is chunked", async () => {
+  const { make, extract } = await import('../src/index.ts');
+  const events: string[] = [];
+  const out = join(dir, 'library');
+  mkdirSync(out);
+  await make({
+    source: img,
+    output: join(out, 'x.caibx'),
+    notify: (n) => events.push(n.state),
+    onProgress: () => events.at(-1) !== 'progress' && events.push('progress'),
+  });
+  assert.deepEqual(events, ['ready', 'progress']);
+  const seeding: { seed: string; done: number; total: number | null }[] = [];
+  const order: string[] = [];
+  // A file the seed index has not seen, so that it is chunked.
+  const seed = join(out, 'seed.img');
+  writeFileSync(seed, readFileSync(img));
+  await extract({
+    input: join(out, 'x.caibx'),
+    output: join(out, 'out.img'),
+    seeds: [seed],
+    notify: (n) => {
+      if (order.at(-1) !== n.state) order.push(n.state);
+      if (n.state === 'seeding') seeding.push(n);
+    },
+  });
+  assert.deepEqual(order, ['ready', 'seeding'], "casync's order: ready, then the seeds are chunked");
+  assert.deepEqual(seeding.at(-1), { state: 'seeding', seed, done: 3 << 20, total: 3 << 20 });
+});
