@@ -38,7 +38,7 @@ export { readIndex, type IndexInfo } from './platform/node/operations/read-index
 export { COMPRESSIONS, compress, decompress, detectCompression } from './platform/node/operations/codecs.ts';
 export type { StoreChoice, StoreLike, StoreObject } from './platform/node/operations/stores.ts';
 export type { NetworkOptions } from './platform/node/operations/network.ts';
-export type { ChunkSizes, Compression, DigestName, FeatureOptions, FetchStats, OperationOptions, ProgressReport } from './platform/node/operations/common.ts';
+export type { ChunkSizes, Compression, DigestName, FeatureOptions, FetchStats, OperationNotice, OperationOptions, ProgressReport } from './platform/node/operations/common.ts';
 export type { ChunkRead, ChunkSource, ChunkStore, WriteStore } from './stores/store.ts';
 export { CacheStore } from './stores/cache-store.ts';
 export { ChainStore } from './stores/chain-store.ts';

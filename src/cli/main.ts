@@ -1,8 +1,11 @@
 // The wasync command line: casync's verbs, options and messages.  Each verb
 // turns its strings into an operation's typed options (options.ts), runs it,
 // prints what casync prints, and main() turns a failure into one line on
-// standard error (the stack too with --verbose) and exit status 1.  Nothing
-// outside src/cli/ imports from here.
+// standard error (the stack too with --verbose) and exit status 1.  Called as
+// fuse3's mount.fuse calls a file system's program (`wasync SOURCE MOUNTPOINT
+// -o OPTIONS`, for the type fuse.wasync), it is the mount helper
+// (mount-helper.ts, also bin/mount.wasync.js).  Nothing outside src/cli/
+// imports from here.
 
 import { packageVersion } from './package-root.ts';
 import { Command, CommanderError, Option } from 'commander';
@@ -14,6 +17,8 @@ import { digest, inspect } from './inspect.ts';
 import { gc, verify } from './verify.ts';
 import { mkdev, mount, pullPush, serve } from './serving.ts';
 import { checkOptions, whatHelp, type GlobalOptions } from './options.ts';
+import { mountHelper } from './mount-helper.ts';
+import { serviceNotifier } from './service.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -144,25 +149,41 @@ export function program(): Command {
   return p;
 }
 
+export { mountHelper };
+
+/** `SOURCE MOUNTPOINT … -o OPTIONS` where a verb would be: how mount.fuse runs the program of a fuse.TYPE. */
+function isMountHelperCall(p: Command, argv: string[]): boolean {
+  const verbs = new Set(p.commands.map((c) => c.name()));
+  return argv.length >= 4 && !argv[0].startsWith('-') && !verbs.has(argv[0]) && !argv[1].startsWith('-') && argv.slice(2).includes('-o');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  if (isMountHelperCall(program(), argv)) return mountHelper(argv);
   exitOnSignals();
   try {
     const p = program();
     p.exitOverride();
     await p.parseAsync(argv, { from: 'user' });
+    await serviceNotifier().flush();
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number };
+    const service = serviceNotifier();
     if (err.code?.startsWith('commander.')) {
+      if (err.exitCode) service.failed(`wasync: ${err.message.replace(/^error: /, '')}`, new WasyncError('EUSAGE', err.message));
+      await service.flush();
       return err.exitCode ?? 1;
     }
     if (e instanceof WasyncError) {
       process.stderr.write(`wasync: ${e.message}\n`);
       if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+      service.failed(`wasync: ${e.message}`, e);
     } else {
       process.stderr.write(`wasync: internal error: ${err?.stack ?? String(e)}\n`);
+      service.failed(`wasync: internal error: ${err?.message ?? String(e)}`, e);
     }
+    await service.flush();
     return 1;
   }
 }

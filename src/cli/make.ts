@@ -13,6 +13,7 @@ import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import { Log } from './log.ts';
 import { chunkSizeOption, extraction, features, network, parseCompression, parseDigest, storeChoice, whatOption, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
+import { serviceNotifier } from './service.ts';
 
 export async function make(outputArg: string | undefined, inputArg: string | undefined, opts: GlobalOptions) {
   const log = new Log(!!opts.verbose);
@@ -20,7 +21,8 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   // Without an input casync archives the current directory, or reads a blob from standard input.
   const source = inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-');
   const compression = parseCompression(opts.compression);
-  const progress = progressReporter(opts.progress, 'make');
+  const service = serviceNotifier();
+  const progress = service.progress(progressReporter(opts.progress, 'make'), 'make');
   try {
     const r = await makeOp({
       source,
@@ -35,6 +37,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       ...network(opts),
       onProgress: progress.onProgress,
       onWarning: log.warn,
+      notify: service.notice,
     });
     progress.stop(true);
     log.made(r, compression ?? 'zstd');
@@ -58,7 +61,8 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
     output: output === undefined ? undefined : statSync(output, { throwIfNoEntry: false }),
   });
   const tree = what !== 'blob-index';
-  const progress = progressReporter(opts.progress, 'extract');
+  const service = serviceNotifier();
+  const progress = service.progress(progressReporter(opts.progress, 'extract'), 'extract');
   try {
     const r = await extractOp({
       input,
@@ -71,6 +75,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       ...extraction(opts),
       onProgress: progress.onProgress,
       onWarning: log.warn,
+      notify: service.notice,
     });
     progress.stop(true);
     log.extracted(r, output ?? '.');

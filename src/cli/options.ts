@@ -1,7 +1,8 @@
 // The options wasync shares with casync, turned from strings into the typed
 // values the operations take, with messages that name the option and the bad
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
-// store, $WASYNC_TOKEN for the bearer token.
+// store, $WASYNC_TOKEN for the bearer token, $NOTIFY_SOCKET for the service
+// manager (service.ts).
 //
 // casync parses every option before it looks at the verb, so a bad value fails
 // whatever the verb; checkOptions() does the same (main.ts calls it before
@@ -108,6 +109,9 @@ function locator(v: string | undefined): string | undefined {
   if (v !== undefined) classifyLocator(v);
   return v;
 }
+
+/** Where the service manager listens (sd_notify), if anywhere. */
+export const notifySocket = (): string | undefined => process.env.NOTIFY_SOCKET || undefined;
 
 /** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN); -v passes on what ssh peers say. */
 export const network = (o: GlobalOptions): NetworkOptions => ({

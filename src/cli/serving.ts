@@ -1,6 +1,7 @@
 // The verbs that serve until stopped: mount, mkdev and serve run until SIGINT
 // or SIGTERM (which abort their signal: unmount, detach, close), printing what
-// casync prints once they are up; pull and push speak CA_PROTOCOL on standard
+// casync prints once they are up and telling the service manager (READY=1
+// once up, STOPPING=1 when stopped: service.ts); pull and push speak CA_PROTOCOL on standard
 // input and output for an ssh client, so nothing else may go to standard output.
 
 import { formatFeatureFlagNames } from '../format/feature-flag-names.ts';
@@ -12,36 +13,53 @@ import { serve as serveOp } from '../platform/node/operations/serve.ts';
 import { Log } from './log.ts';
 import { network, storeChoice, type GlobalOptions } from './options.ts';
 import { packageFile } from './package-root.ts';
+import { serviceNotifier } from './service.ts';
 
 /**
  * An AbortSignal that SIGINT and SIGTERM (and `extra`) abort.  The handlers are
  * in place before anything starts, so a signal never kills the process half-way
  * (which could leave a dead mount behind).
  */
-function onStop<T>(run: (signal: AbortSignal) => Promise<T>, extra: NodeJS.Signals[] = []): Promise<T> {
+function onStop<T>(verb: string, run: (signal: AbortSignal) => Promise<T>, extra: NodeJS.Signals[] = []): Promise<T> {
   const ac = new AbortController();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...extra];
-  const stop = (signal: NodeJS.Signals) => ac.abort(signal);
+  // A server outlives whoever read its output (mount.wasync, which returns
+  // once the file system is up; a closed pipe): a failed write must not end it.
+  for (const s of [process.stdout, process.stderr]) if (s.listenerCount('error') === 0) s.on('error', () => {});
+  const stop = (signal: NodeJS.Signals) => {
+    if (!ac.signal.aborted) serviceNotifier().stopping(verb, signal);
+    ac.abort(signal);
+  };
   for (const s of signals) process.on(s, stop);
   return run(ac.signal).finally(() => {
     for (const s of signals) process.off(s, stop);
   });
 }
 
-const served = (opts: GlobalOptions, log: Log) => ({ ...storeChoice(opts), ...network(opts), seeds: opts.seed, onWarning: log.warn, onLog: log.line });
+const served = (opts: GlobalOptions, log: Log) => ({
+  ...storeChoice(opts),
+  ...network(opts),
+  seeds: opts.seed,
+  onWarning: log.warn,
+  onLog: log.line,
+  notify: serviceNotifier().notice,
+});
 
-export async function mount(input: string | undefined, mountpoint: string | undefined, opts: GlobalOptions) {
+export async function mount(input: string | undefined, mountpoint: string | undefined, opts: GlobalOptions, extra: { noexec?: boolean } = {}) {
   const log = new Log(!!opts.verbose);
   const r = await onStop(
+    'mount',
     (signal) =>
       mountOp({
         ...served(opts, log),
         input: input ?? '',
         mountpoint: mountpoint ?? '',
         what: opts.what as MadeWhat | undefined,
+        noexec: extra.noexec,
         signal,
         onMounted: (m) => {
           process.stdout.write(`Mounted: ${m.mountpoint}\n`);
+          serviceNotifier().status(`Mounted ${input} on ${m.mountpoint}`);
           if (m.notShown) log.info(`Not shown in the mounted file system: ${formatFeatureFlagNames(m.notShown)}`);
         },
       }),
@@ -53,7 +71,7 @@ export async function mount(input: string | undefined, mountpoint: string | unde
 
 export async function mkdev(input: string | undefined, node: string | undefined, opts: GlobalOptions) {
   const log = new Log(!!opts.verbose);
-  await onStop((signal) =>
+  await onStop('mkdev', (signal) =>
     mkdevOp({
       ...served(opts, log),
       input: input ?? '-',
@@ -62,13 +80,17 @@ export async function mkdev(input: string | undefined, node: string | undefined,
       listen: opts.listen,
       debug: !!opts.verbose,
       signal,
-      onReady: (r) => process.stdout.write(r.uri ? `Listening on ${r.uri}\n` : `Attached: ${r.device}\n`),
+      onReady: (r) => {
+        const line = r.uri ? `Listening on ${r.uri}` : `Attached: ${r.node}`;
+        process.stdout.write(`${line}\n`);
+        serviceNotifier().status(line);
+      },
     }),
   );
 }
 
 export async function serve(dir: string, opts: GlobalOptions) {
-  await onStop((signal) =>
+  await onStop('serve', (signal) =>
     serveOp({
       dir,
       listen: opts.listen,
@@ -77,7 +99,13 @@ export async function serve(dir: string, opts: GlobalOptions) {
       chunkSize: opts.chunkSize,
       webRoot: packageFile('dist/web'),
       signal,
-      onListening: (url) => process.stderr.write(`Serving ${dir} on ${url}${opts.writable ? ' (writable)' : ''}\n`),
+      onListening: (url) => {
+        const line = `Serving ${dir} on ${url}${opts.writable ? ' (writable)' : ''}`;
+        process.stderr.write(`${line}\n`);
+        // Not a casync verb: READY=1 for Type=notify units all the same.
+        serviceNotifier().send('READY=1');
+        serviceNotifier().status(line);
+      },
       onLog: opts.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
     }),
   );

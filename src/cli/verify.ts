@@ -8,11 +8,12 @@ import { verify as verifyOp } from '../platform/node/operations/verify.ts';
 import { stripFileUrl } from '../stores/locator.ts';
 import { network, storeChoice, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
+import { serviceNotifier } from './service.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function verify(index: string, opts: GlobalOptions) {
-  const progress = progressReporter(opts.progress, 'verify');
+  const progress = serviceNotifier().progress(progressReporter(opts.progress, 'verify'), 'verify');
   let r;
   try {
     r = await verifyOp({ index, ...storeChoice(opts), ...network(opts), onProgress: progress.onProgress });

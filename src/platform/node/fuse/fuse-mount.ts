@@ -25,6 +25,8 @@ export interface FuseMountOptions {
   mountpoint: string;
   /** S_IFDIR, or S_IFREG to mount a single file onto a file */
   rootMode: number;
+  /** the kernel refuses to execute files from it */
+  noexec?: boolean;
 }
 
 interface ToolRun {
@@ -46,6 +48,7 @@ function tool(cmd: string, args: string[], fd?: number): Promise<ToolRun> {
 export async function fuseMount(fd: number, o: FuseMountOptions): Promise<void> {
   const options = [
     'ro', 'nosuid', 'nodev',
+    ...(o.noexec ? ['noexec'] : []),
     'fd=3',
     `rootmode=${o.rootMode.toString(8)}`,
     `user_id=${process.getuid?.() ?? 0}`,

@@ -55,6 +55,8 @@ function loadKoffiLibc(): Libc {
     ioctlValue: fn('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']),
     ioctlValueBlocking: (fd, request, arg) => blockingIoctl(koffiPath, fd, request, arg),
     socketpair: fn('socketpair', 'int', ['int', 'int', 'int', P]),
+    socket: fn('socket', 'int', ['int', 'int', 'int']),
+    sendto: fn('sendto', ssize, ['int', P, 'size_t', 'int', P, 'uint32_t']),
     fstatfs: fn('fstatfs', 'int', ['int', P]),
     statx: fn('statx', 'int', ['int', P, 'int', 'uint32_t', P]),
 

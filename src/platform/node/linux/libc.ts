@@ -44,6 +44,9 @@ export interface Libc {
    */
   ioctlValueBlocking(fd: number, request: number, arg: number): Promise<{ result: number; errno: number }>;
   socketpair(domain: number, type: number, protocol: number, sv: Ptr): number;
+  socket(domain: number, type: number, protocol: number): number;
+  /** datagrams to a Unix socket (sd-notify.ts), whose address `addr` holds */
+  sendto(fd: number, buf: Ptr, len: number, flags: number, addr: Ptr, addrlen: number): number;
   fstatfs(fd: number, buf: Ptr): number;
   statx(dirfd: number, path: Ptr, flags: number, mask: number, buf: Ptr): number;
 

@@ -22,6 +22,21 @@ export interface ProgressReport {
   sources?: FetchStats;
 }
 
+/**
+ * The moments a service manager is told of (sd_notify: the command line sends
+ * them to $NOTIFY_SOCKET).  The operation decides when; the caller, how.
+ */
+export type OperationNotice =
+  /**
+   * The work is under way: the inputs are open, nothing processed yet (where
+   * casync sends READY=1; seeds are chunked after it).  mount: the file system
+   * is live; mkdev: the export is up, at `device` (the /dev/nbdN attached, or
+   * the NBD URI clients connect to).
+   */
+  | { state: 'ready'; device?: string }
+  /** a seed is being chunked (bytes of it so far, of `total` when known); before 'ready' for mount and mkdev */
+  | { state: 'seeding'; seed: string; done: number; total: number | null };
+
 export interface OperationOptions {
   /**
    * Worker threads for hashing, compression and chunk I/O: 0 runs everything on
@@ -37,6 +52,8 @@ export interface OperationOptions {
   onProgress?(progress: ProgressReport): void;
   /** what went wrong but did not stop the operation (a corrupt copy another store replaced, …) */
   onWarning?(message: string): void;
+  /** the moments a service manager waits for (see OperationNotice) */
+  notify?(notice: OperationNotice): void;
   /**
    * Cancels the operation between batches: it rejects with the signal's reason,
    * having removed its temporary files (the output is left as it was).

@@ -40,7 +40,7 @@ export async function digest(o: DigestOptions): Promise<string> {
   const path = splitSeekPath(o.path ?? '');
   const what = resolveDigest(o.what, input, path.length > 0);
   let d: Uint8Array;
-  if (what === 'blob') d = await digestBlob(arg, digestName(o.digest));
+  if (what === 'blob') d = await digestBlob(arg, digestName(o.digest), o);
   else if (what === 'blob-index') d = await digestBlobIndex(input, o);
   else d = await digestTree(what, input, path, o.path ?? '', o);
   return toHex(d);
@@ -49,6 +49,7 @@ export async function digest(o: DigestOptions): Promise<string> {
 /** The digest of an archive, an index's archive or a directory's, or of the node at `path`. */
 async function digestTree(kind: TreeKind, input: string | null, path: Uint8Array[], pathArg: string, o: TreeSourceOptions): Promise<Uint8Array> {
   const tree = await openTree(kind, input, o);
+  o.notify?.({ state: 'ready' });
   try {
     const alg = digestOfFlags(tree.featureFlags);
     let content: Hash | null = null;
@@ -80,9 +81,10 @@ async function digestTree(kind: TreeKind, input: string | null, path: Uint8Array
   }
 }
 
-async function digestBlob(path: string, digest: DigestName): Promise<Uint8Array> {
+async function digestBlob(path: string, digest: DigestName, o: TreeSourceOptions): Promise<Uint8Array> {
   const input = openBlobInput(path);
   const executors = new Executors(0);
+  o.notify?.({ state: 'ready' });
   try {
     return await executors.digest.run<Uint8Array>({ kind: 'digest', input, start: 0, end: input.size, digest, final: true });
   } finally {
@@ -97,7 +99,7 @@ async function digestBlob(path: string, digest: DigestName): Promise<Uint8Array>
  * `digest`), so the result equals what `make` printed.
  */
 async function digestBlobIndex(index: string | null, o: DigestOptions): Promise<Uint8Array> {
-  const ex = await Extraction.open({ index, stores: o, network: o });
+  const ex = await Extraction.open({ index, stores: o, network: o, notify: o.notify, announceReady: true });
   try {
     const hash = createHash(o.digest ? digestName(o.digest) : ex.digest);
     await ex.run({ onData: (b) => void hash.update(b) });

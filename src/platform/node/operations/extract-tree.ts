@@ -44,7 +44,7 @@ export async function extractTree(o: ExtractOptions, what: 'archive-index' | 'ar
 async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOptions, target: string): Promise<ExtractResult> {
   const seeds = [...(o.seeds ?? [])];
   if (o.seedOutput !== false && statSync(target, { throwIfNoEntry: false })?.isDirectory()) seeds.push(target);
-  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux });
+  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux, announceReady: true });
   options.executor = ex.executors.chunks;
   if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees.values()];
   let tree: TreeStream | null = null;
@@ -87,6 +87,7 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
     await tree.push(piece);
     done += piece.length;
   };
+  o.notify?.({ state: 'ready' });
   try {
     if (o.input instanceof Uint8Array) await push(o.input);
     else if (input !== null && classifyLocator(input) === 'ssh') for await (const piece of net.ssh.openArchive(input)) await push(piece);

@@ -29,7 +29,7 @@ import { OperationStores, type StoreChoice } from './stores.ts';
 /** Zero runs are cut into chunks of the largest size; ids of all-zero chunks up to this size are known up front. */
 const ZERO_ID_LIMIT = 16 << 20;
 
-export interface ExtractionSetup extends Pick<OperationOptions, 'workers' | 'signal' | 'onWarning'> {
+export interface ExtractionSetup extends Pick<OperationOptions, 'workers' | 'signal' | 'onWarning' | 'notify'> {
   /** a path, URL or ssh location; the index's bytes; null for standard input */
   index: string | Uint8Array | null;
   stores: StoreChoice;
@@ -40,6 +40,12 @@ export interface ExtractionSetup extends Pick<OperationOptions, 'workers' | 'sig
   trees?: LinuxFs;
   /** random access: worker threads whatever the size */
   pool?: boolean;
+  /**
+   * notify 'ready' once the index is open and the stores chosen, before the
+   * seeds are chunked: casync's moment for extract and digest (mount and
+   * mkdev are ready later, once they serve)
+   */
+  announceReady?: boolean;
 }
 
 export class Extraction {
@@ -81,7 +87,17 @@ export class Extraction {
       executors.push(e);
       const reading = stores.reading(s.stores, loc);
       const graph = stores.graph(reading, e.chunks.parallelism);
-      seeds = await prepareSeeds(s.seeds ?? [], { header, digest, executor: e.chunks, onWarning: s.onWarning, trees: s.trees && { linux: s.trees }, lenient: !!s.trees });
+      const notify = s.notify;
+      if (s.announceReady) notify?.({ state: 'ready' });
+      seeds = await prepareSeeds(s.seeds ?? [], {
+        header,
+        digest,
+        executor: e.chunks,
+        onWarning: s.onWarning,
+        onProgress: notify && ((seed, done, total) => notify({ state: 'seeding', seed, done, total })),
+        trees: s.trees && { linux: s.trees },
+        lenient: !!s.trees,
+      });
       return new Extraction(index.name, header, digest, index.blobSize, abortable(entries, s.signal), e, graph, reading.name, () => absentOf(reading), seeds, s, release);
     } catch (e) {
       await release();

@@ -20,7 +20,7 @@ import { HttpReadAt } from '../../../stores/http-read-at.ts';
 import { classifyLocator } from '../../../stores/locator.ts';
 import { FileReadAt } from '../io/random-access.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
-import { archiveFlags, type FeatureOptions } from './common.ts';
+import { archiveFlags, type FeatureOptions, type OperationOptions } from './common.ts';
 import { Extraction } from './extraction.ts';
 import { DirectoryStream } from './inspect-directory.ts';
 import { PathFilter } from './inspect-walk.ts';
@@ -31,7 +31,7 @@ import type { StoreChoice } from './stores.ts';
 export type TreeKind = TreeWhat;
 
 /** Where a tree is read from, and how a directory would be archived. */
-export interface TreeSourceOptions extends NetworkOptions, StoreChoice {
+export interface TreeSourceOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'notify'> {
   features?: FeatureOptions;
   /** directories: the digest their archive would use */
   digest?: DigestName;

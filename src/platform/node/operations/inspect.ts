@@ -56,6 +56,7 @@ export async function inspectText(verb: InspectVerb, o: ListOptions, add: (text:
   const path = splitSeekPath(o.path ?? '');
   const tree = await openTree(kind, input, o);
   const out = { add };
+  o.notify?.({ state: 'ready' });
   try {
     const f: FormatOptions = { featureFlags: tree.featureFlags, mask, digest: o.digest };
     if (verb === 'stat') await statBlock(tree, path, f, out);

@@ -248,6 +248,8 @@ class Making {
     const executors = (this.executors = new Executors(bytes, this.o.workers));
     const store = chunked ? this.chunkStore(out, storeLoc) : null;
     const graph = store && this.stores.graph(store, executors.chunks.parallelism);
+    // Input and output open, nothing chunked yet: where casync says READY=1.
+    this.o.notify?.({ state: 'ready' });
     return { out, store: { graph, name: store?.name ?? null }, executors };
   }
 

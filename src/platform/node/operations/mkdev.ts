@@ -31,8 +31,8 @@ export interface MkdevOptions extends IndexServeOptions {
   listen?: string;
   /** stops serving (the device is detached, sockets and symlinks removed) when aborted */
   signal?: AbortSignal;
-  /** the export is up: the device attached (and its symlink), or the NBD URI clients connect to */
-  onReady?(r: { device?: string; uri?: string }): void;
+  /** the export is up: the device attached (`node`: the symlink to it, else the device), or the NBD URI clients connect to */
+  onReady?(r: { device?: string; node?: string; uri?: string }): void;
   /** a request that failed (an I/O error answered), and why; with `debug`, every request */
   onLog?(line: string): void;
   debug?: boolean;
@@ -68,7 +68,9 @@ export async function mkdev(o: MkdevOptions): Promise<void> {
     const server = new NbdServer({ export: exp, log, debug: o.debug ? log : undefined });
     if (address) {
       const bound = await server.listen(address);
-      o.onReady?.({ uri: nbdUri(bound, name) });
+      const uri = nbdUri(bound, name);
+      o.notify?.({ state: 'ready', device: uri });
+      o.onReady?.({ uri });
       await aborted(o.signal);
       await server.close();
       return;
@@ -79,7 +81,9 @@ export async function mkdev(o: MkdevOptions): Promise<void> {
       node: o.node,
       serve: (socket, device) => server.attach(socket, { transmissionOnly: true, peer: device }),
     });
-    o.onReady?.({ device: attached.link ?? attached.device });
+    // casync's DEVICE= is the device itself, even when a symlink to it was asked for.
+    o.notify?.({ state: 'ready', device: attached.device });
+    o.onReady?.({ device: attached.device, node: attached.link ?? attached.device });
     const why = await Promise.race([aborted(o.signal).then(() => 'signal' as const), attached.released]);
     try {
       await attached.detach();

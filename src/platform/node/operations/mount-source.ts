@@ -32,7 +32,7 @@ import { Network, type NetworkOptions } from './network.ts';
 import type { StoreChoice } from './stores.ts';
 
 /** What an index served by random access (mount, mkdev) reads from. */
-export interface IndexServeOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'workers' | 'onWarning'> {
+export interface IndexServeOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'workers' | 'onWarning' | 'notify'> {
   /** files, block devices or (archive indexes) directories whose chunks are used first */
   seeds?: string[];
 }

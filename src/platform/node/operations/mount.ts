@@ -32,6 +32,8 @@ export interface MountOptions extends IndexServeOptions {
   /** a directory (or, for a blob, a regular file) */
   mountpoint: string;
   what?: MadeWhat;
+  /** mount it noexec (it is always read-only, nosuid and nodev) */
+  noexec?: boolean;
   /** unmounts when aborted */
   signal?: AbortSignal;
   /** a request that failed (an I/O error answered), and why */
@@ -101,13 +103,14 @@ export async function mount(o: MountOptions): Promise<MountResult> {
     };
     o.signal?.addEventListener('abort', onAbort);
     try {
-      await fuseMount(d.fd, { source: input, mountpoint, rootMode: source.rootMode });
+      await fuseMount(d.fd, { source: input, mountpoint, rootMode: source.rootMode, noexec: o.noexec });
       const first = await Promise.race([session.initialized.then(() => 'ready'), over.then(() => 'ended')]);
       if (first === 'ended') {
         const problem = await over;
         throw new WasyncError('EOUTPUT', `${mountpoint}: the kernel ended the connection before it was set up${problem ? `: ${problem}` : ''}`);
       }
       mounted = attached = true;
+      o.notify?.({ state: 'ready' });
       o.onMounted?.({ mountpoint, featureFlags: source.featureFlags, notShown: (source.featureFlags ?? 0n) & NOT_SHOWN });
       // A signal that came before the mount was up unmounts it now.
       if (o.signal?.aborted) unmount();

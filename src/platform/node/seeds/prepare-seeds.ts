@@ -45,6 +45,8 @@ export interface SeedOptions {
   executor: Executor;
   /** a seed left out (lenient) */
   onWarning?(message: string): void;
+  /** a seed being chunked: bytes of it so far (of the file, or of a directory's archive stream), of `total` when known */
+  onProgress?(seed: string, done: number, total: number | null): void;
   /** directories allowed (tree extraction), with the Linux adapter to read them */
   trees?: { linux: LinuxFs };
   /** a seed that cannot be read is skipped with a warning (trees) instead of failing */
@@ -108,7 +110,10 @@ async function blobSeed(path: string, number: number, seeds: Seeds, o: SeedOptio
   const list = new ListBuilder();
   await chunkFile({
     input: f, size: f.size, sizes: o.header, digest: o.digest, store: null, compression: 'zstd', executor: o.executor,
-    onChunks: (ends, r) => list.add(ends, r.ids),
+    onChunks: (ends, r) => {
+      list.add(ends, r.ids);
+      if (ends.length) o.onProgress?.(path, ends[ends.length - 1], f.size);
+    },
   });
   const done = list.finish()!;
   if (key) seeds.cache!.saveBlob(key, f.size, st, done);
@@ -130,7 +135,10 @@ async function treeSeed(path: string, number: number, seeds: Seeds, o: SeedOptio
   const list = new ListBuilder();
   const map = await indexSeedTree({
     dir: path, featureFlags: o.header.flags, sizes: o.header, digest: o.digest, executor: o.executor, linux: o.trees!.linux,
-    onChunks: (ends, ids) => list.add(ends, ids),
+    onChunks: (ends, ids) => {
+      list.add(ends, ids);
+      if (ends.length) o.onProgress?.(path, ends[ends.length - 1], null);
+    },
   });
   seeds.trees.set(number, map);
   const done = list.finish()!;
