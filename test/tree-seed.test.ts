@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
 import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
@@ -110,4 +110,32 @@ test('--hardlink=yes links identical seed files instead of copying them', () => 
   // Without the option, nothing is linked.
   ok(wasync(['extract', `--store=${store}`, `--seed=${p('v1')}`, p('v2.caidx'), p('out7')]));
   assert.notEqual(statSync(p('out7/sub/f0')).ino, statSync(p('v1/sub/f0')).ino);
+});
+
+test('--hardlink=yes links every file that matches the seed, as casync does (21 of one size, one changed or all renamed)', (t) => {
+  if (!requires(t, haveCasync, 'casync')) return;
+  const d = p('many');
+  const v1Dir = join(d, 'v1');
+  mkdirSync(v1Dir, { recursive: true });
+  for (let i = 0; i < 21; i++) writeFileSync(join(v1Dir, `f${i}`), rand(`one-size${i}`, 190_000));
+  execFileSync('cp', ['-a', v1Dir, join(d, 'v2')]);
+  writeFileSync(join(d, 'v2/f7'), rand('one-size-changed', 190_000));
+  // v3: the same files under other names (mv keeps their times).
+  execFileSync('cp', ['-a', v1Dir, join(d, 'v3')]);
+  for (let i = 0; i < 21; i++) renameSync(join(d, `v3/f${i}`), join(d, `v3/g${i}`));
+  const s = join(d, 's.castr');
+  const hardlinked = (stderr: string) => /Bytes cloned through hardlinks: (\S+)/.exec(stderr)?.[1];
+  const seedInodes = new Set(readdirSync(v1Dir).map((n) => statSync(join(v1Dir, n)).ino));
+  const linked = (out: string) => readdirSync(out).filter((n) => seedInodes.has(statSync(join(out, n)).ino)).sort();
+  for (const [tree, expected] of [['v2', 20], ['v3', 21]] as const) {
+    const index = join(d, `${tree}.caidx`);
+    ok(casync(['make', `--store=${s}`, index, join(d, tree)]));
+    const c = ok(casync(['extract', '-v', '--hardlink=yes', `--store=${s}`, `--seed=${v1Dir}`, index, join(d, `${tree}-casync`)]));
+    const w = ok(wasync(['extract', '-v', '--hardlink=yes', `--store=${s}`, `--seed=${v1Dir}`, index, join(d, `${tree}-wasync`)]));
+    assert.equal(ok(casync(['mtree', join(d, `${tree}-wasync`)])).stdout, ok(casync(['mtree', join(d, tree)])).stdout);
+    assert.equal(linked(join(d, `${tree}-casync`)).length, expected, `casync on ${tree}`);
+    assert.deepEqual(linked(join(d, `${tree}-wasync`)), linked(join(d, `${tree}-casync`)), tree);
+    assert.equal(hardlinked(w.stderr), hardlinked(c.stderr), `${tree}: ${w.stderr}`);
+  }
+  assert.equal(statSync(join(v1Dir, 'f0')).nlink, 5, 'f0: itself and one link from each of four extractions');
 });

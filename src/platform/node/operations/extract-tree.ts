@@ -46,7 +46,7 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
   if (o.seedOutput !== false && statSync(target, { throwIfNoEntry: false })?.isDirectory()) seeds.push(target);
   const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux });
   options.executor = ex.executors.chunks;
-  if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees.values()];
+  if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees].map(([n, map]) => ({ root: seeds[n], map }));
   let tree: TreeStream | null = null;
   try {
     const t = (tree = new TreeStream(`${ex.name} (archive stream)`, ex.header.flags, options));
