@@ -92,7 +92,7 @@ test('--reflink clones seed data on XFS; ext4 falls back to copying', (t) => {
   assert.ok(Number(cloned[1]) > 0 && cloned[2] === 'M', r.stderr);
   same(join(base, 'v2'), join(base, 'out'));
   const r2 = ok(wasync(['extract', '-v', '--reflink=no', `--store=${s}`, `--seed=${join(base, 'v1')}`, join(base, 'v2.caidx'), join(base, 'out2')]));
-  assert.match(r2.stderr, /Bytes cloned through reflinks: 0B/);
+  assert.doesNotMatch(r2.stderr, /Bytes cloned through reflinks/, 'no count without --reflink, as casync');
   same(join(base, 'v2'), join(base, 'out2'));
   // On ext4 (no reflinks) the same extraction copies.
   const r3 = ok(wasync(['extract', '-v', `--store=${store}`, `--seed=${p('v1')}`, p('v2.caidx'), p('out5')]));

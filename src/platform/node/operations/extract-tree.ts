@@ -53,9 +53,12 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
     const r = await ex.run({ seedTrees: ex.seeds.trees, onData: (b, origins) => t.push(b, origins), onBatch: progressOf(o, ex.blobSize) });
     checkAborted(o.signal);
     await t.end();
-    const { size, chunks, ...sources } = r;
+    const { size, chunks, clonedBytes: _fromBlobs, ...sources } = r;
     const staleSeeds = ex.settle(r);
-    return { what: 'archive-index', size, chunks, entries: t.entries, clonedBytes: t.clonedBytes, linkedBytes: t.linkedBytes, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
+    // As casync: each count only where its option is on.
+    const clonedBytes = options.reflink ? t.clonedBytes : undefined;
+    const linkedBytes = o.hardlink ? t.linkedBytes : undefined;
+    return { what: 'archive-index', size, chunks, entries: t.entries, clonedBytes, linkedBytes, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
   } catch (e) {
     // The jobs write files under temporary names: they end before those go.
     await ex.executors.close();

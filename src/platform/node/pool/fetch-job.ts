@@ -29,6 +29,8 @@ import {
 } from './jobs.ts';
 import type { NodeChunks } from '../storage/node-check.ts';
 import { readFully, writeFully } from '../io/file-io.ts';
+import { linuxFs } from '../linux/index.ts';
+import { SeedCloner } from './seed-clones.ts';
 
 export type Prefetched = Map<number, Promise<ChunkRead | null>>;
 
@@ -76,6 +78,9 @@ export class FetchRunner {
     // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
     const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
     let collectedAt = 0;
+    const linux = job.out && job.cloneSeeds ? linuxFs() : null;
+    const last = n ? job.plan[(n - 1) * FETCH_PLAN_FIELDS] + job.plan[(n - 1) * FETCH_PLAN_FIELDS + 1] : 0;
+    const cloner = linux ? new SeedCloner(linux, job.out!, job.seeds, job.cloneSeeds!, job.last ? last : Infinity) : null;
     for (let i = 0; i < n; i++) {
       const [offset, size, source, seedNo, seedOffset] = job.plan.subarray(i * FETCH_PLAN_FIELDS, (i + 1) * FETCH_PLAN_FIELDS);
       const id = job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE);
@@ -88,6 +93,7 @@ export class FetchRunner {
       if (source === Source.Zero) {
         stats.zero++;
         stats.zeroBytes += size;
+        cloner?.other();
         if (job.out && job.holes) continue;
         data = this.check.zeroBytes(size);
       } else if (source === Source.Seed || source === Source.Recipe) {
@@ -98,8 +104,13 @@ export class FetchRunner {
           stats.fromSeed++;
           stats.fromSeedBytes += size;
           if (source === Source.Recipe) addOrigins(origins, job.recipes![seedOffset], offset);
+          else if (cloner) {
+            cloner.seedChunk(data, offset, seedNo, seedOffset);
+            continue;
+          }
         } else stats.seedMisses++;
       }
+      cloner?.other();
       if (!data) {
         const hex = toHex(id);
         const got = await (early.get(i) ?? stores.source.read(hex, size, this.scratch(size)));
@@ -116,7 +127,7 @@ export class FetchRunner {
         writeFully(job.out as FileRef, data, offset);
       }
     }
-    return { stats, data: collected, warnings, origins };
+    return { stats, data: collected, warnings, origins, clones: cloner?.finish() };
   }
 
   private read(f: FileRef, pos: number, len: number): Uint8Array {
