@@ -1,14 +1,17 @@
 // --reflink for blobs, in the fetch job: chunks that come from a seed file at
 // consecutive offsets form a run, and a run's whole blocks are cloned from the
 // seed (FICLONERANGE) instead of written, as casync does after writing.  A
-// chunk is cloned only once it has been checked against its id.
+// chunk joins the run once it has been checked against its id; the run is
+// cloned in one call when it ends (one extent, not one per chunk).  Should the
+// seed refuse then, the range is copied from it instead: cloning takes the
+// seed's bytes as they are at that moment too, so a copy is no less checked.
 //
 // casync's rules (reflink.c): seed and output must be regular files, a run's
 // offsets must be alike modulo 4096 in both files, its start is rounded up to
 // a block and its end down, unless it reaches the end of both files, where
 // the last partial block is cloned too.  The bytes of a run outside those
-// blocks are written; so is a chunk of a seed that refuses (ext4, another file
-// system), and that seed is not tried again.
+// blocks are written; a seed that refuses (ext4, another file system) is not
+// tried again.
 //
 // Batches go to different threads, so a run may cross from one job to the
 // next: each job clones the blocks wholly inside its part and reports the runs
@@ -17,11 +20,12 @@
 
 import { fstatSync } from 'node:fs';
 import type { LinuxFs } from '../linux/index.ts';
-import { writeFully } from '../io/file-io.ts';
+import { readFully, writeFully } from '../io/file-io.ts';
 import type { FileRef } from './jobs.ts';
 
 /** casync's FS_BLOCK_SIZE: what clones are aligned to */
 export const CLONE_BLOCK = 4096;
+const COPY_PIECE = 1 << 20;
 
 /** Consecutive chunks of the output that a seed holds at consecutive offsets. */
 export interface SeedRun {
@@ -47,10 +51,11 @@ const up = (x: number) => Math.ceil(x / CLONE_BLOCK) * CLONE_BLOCK;
 
 export class SeedCloner {
   private run: (SeedRun & { clones: boolean; head: boolean }) | null = null;
-  /** output bytes before this are written or cloned */
+  /** output bytes before this are written, or in [cloneFrom, cloneTo) */
   private settled = 0;
-  /** the next block to clone */
+  /** the blocks of the run to clone when it ends */
   private cloneFrom = 0;
+  private cloneTo = 0;
   /** bytes [settled, run.end) when cloning: less than a block, kept until it is known whether they are cloned */
   private readonly pending = Buffer.allocUnsafe(2 * CLONE_BLOCK);
   private pendingLen = 0;
@@ -83,7 +88,7 @@ export class SeedCloner {
       const delta = seedOffset - offset;
       run = this.run = { seed, start: offset, end: offset, delta, clones: delta % CLONE_BLOCK === 0 && this.cloneable(seed), head: first };
       this.settled = offset;
-      this.cloneFrom = up(offset);
+      this.cloneFrom = this.cloneTo = up(offset);
       this.pendingLen = 0;
     }
     run.end = end;
@@ -96,17 +101,10 @@ export class SeedCloner {
     const to = toEof ? end : down(end);
     // Bytes before the run's first whole block are never cloned.
     this.emit(data, offset, Math.min(this.cloneFrom, end));
-    if (to > this.cloneFrom) {
-      if (this.linux.cloneRange(this.seeds[seed].fd, this.cloneFrom + run.delta, to - this.cloneFrom, this.out.fd, this.cloneFrom)) {
-        this.report.bytes += to - this.cloneFrom;
-        this.cloneFrom = this.settled = to;
-        this.pendingLen = 0;
-      } else {
-        this.refuse(seed);
-        run.clones = false;
-        this.emit(data, offset, end);
-        return;
-      }
+    if (to > this.cloneTo) {
+      // What was kept lies below `to`: it goes with the clone.
+      this.cloneTo = this.settled = to;
+      this.pendingLen = 0;
     }
     this.keep(data, offset, end);
   }
@@ -126,10 +124,27 @@ export class SeedCloner {
   private endRun() {
     const run = this.run;
     if (!run) return;
+    if (this.cloneTo > this.cloneFrom) this.clone(run);
     if (this.pendingLen) writeFully(this.out, this.pending.subarray(0, this.pendingLen), this.settled);
     this.pendingLen = 0;
     if (run.head) this.report.head = runOf(run);
     this.run = null;
+  }
+
+  private clone(run: SeedRun) {
+    const seed = this.seeds[run.seed];
+    const [from, to] = [this.cloneFrom, this.cloneTo];
+    if (this.linux.cloneRange(seed.fd, from + run.delta, to - from, this.out.fd, from)) {
+      this.report.bytes += to - from;
+      return;
+    }
+    this.refuse(run.seed);
+    const buf = Buffer.allocUnsafe(Math.min(COPY_PIECE, to - from));
+    for (let at = from; at < to; at += buf.length) {
+      const n = Math.min(buf.length, to - at);
+      readFully(seed, buf, 0, n, at + run.delta);
+      writeFully(this.out, buf.subarray(0, n), at);
+    }
   }
 
   /** Writes bytes [settled, to) of the run (the pending ones, then the chunk's own). */
