@@ -3,14 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
 import { toHex, chunkPathBase } from '../src/chunk/chunk-id.ts';
 import { extract } from '../src/index.ts';
 import { WASYNC, casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync } from './helpers.ts';
-import { mounted } from './linux-fixtures.ts';
+import { mounted, sharedBytes } from './linux-fixtures.ts';
 
 const dir = tempDir();
 const p = (name: string) => join(dir, name);
@@ -146,16 +146,6 @@ test('extracting to a symlink replaces the file it points to, keeping its mode',
   assert.ok(readFileSync(p('real.img')).equals(v1));
   assert.equal(statSync(p('real.img')).mode & 0o777, 0o640);
 });
-
-/** Bytes of `path` in extents FIEMAP marks shared (filefrag -v), after its file system is synced. */
-function sharedBytes(path: string): number {
-  execFileSync('sync', ['-f', path]);
-  const ff = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' });
-  const block = Number(/blocks of (\d+) bytes/.exec(ff)?.[1]);
-  let shared = 0;
-  for (const m of ff.matchAll(/^\s*\d+:\s+(\d+)\.\.\s*(\d+):.*$/gm)) if (/\bshared\b/.test(m[0])) shared += (Number(m[2]) - Number(m[1]) + 1) * block;
-  return shared;
-}
 
 const reflinkLine = (stderr: string) => /^Bytes cloned through reflinks: .*$/m.exec(stderr)?.[0];
 

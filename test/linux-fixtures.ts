@@ -76,6 +76,16 @@ export function mounted(kind: 'ext4' | 'xfs' | 'btrfs'): string | null {
 
 export const MOUNTS_NEED = 'root, mkfs.ext4 and loop mounts';
 
+/** Bytes of `path` in extents FIEMAP marks shared (filefrag -v), after its file system is synced. */
+export function sharedBytes(path: string): number {
+  execFileSync('sync', ['-f', path]);
+  const ff = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' });
+  const block = Number(/blocks of (\d+) bytes/.exec(ff)?.[1]);
+  let shared = 0;
+  for (const m of ff.matchAll(/^\s*\d+:\s+(\d+)\.\.\s*(\d+):.*$/gm)) if (/\bshared\b/.test(m[0])) shared += (Number(m[2]) - Number(m[1]) + 1) * block;
+  return shared;
+}
+
 /** Opens `path` (read-only unless told), runs `f`, closes. */
 export function withFd<T>(path: string, f: (fd: number) => T, flags = 'r'): T {
   const fd = openSync(path, flags);

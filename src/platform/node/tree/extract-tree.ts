@@ -273,7 +273,7 @@ export class TreeExtractor {
     const f = this.file!;
     try {
       let from = 0;
-      for (const [a, b] of this.cloner.clone(f.fd, f.pos, offset, data.length)) {
+      for (const [a, b] of this.cloner.clone(f.fd, f.pos, offset, data.length, f.node.size!)) {
         this.writer.write(f.fd, f.pos, data, from, a);
         from = b;
       }
