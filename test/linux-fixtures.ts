@@ -60,8 +60,10 @@ export function mounted(kind: 'ext4' | 'xfs' | 'btrfs'): string | null {
     const mnt = join(base, kind);
     mkdirSync(mnt);
     run('truncate', ['-s', SIZES[kind], img]);
-    // 4 KiB blocks: a small ext4 defaults to 1 KiB, too little for the xattr tests.
-    run(`mkfs.${kind}`, kind === 'ext4' ? ['-q', '-F', '-b', '4096', img] : ['-q', img]);
+    // 4 KiB blocks: a small ext4 defaults to 1 KiB, too little for the xattr tests; XFS with
+    // reflinks whatever the xfsprogs default.
+    const args = { ext4: ['-q', '-F', '-b', '4096', img], xfs: ['-q', '-m', 'reflink=1', img], btrfs: ['-q', img] };
+    run(`mkfs.${kind}`, args[kind]);
     if (spawnSync('mount', ['-o', 'loop', img, mnt]).status === 0) {
       dir = mnt;
       cleanups.push(() => {
