@@ -65,7 +65,7 @@ export interface ExtractResult {
   chunks: number;
   /** trees: entries created */
   entries?: number;
-  /** bytes cloned from seed files (with `reflink`, to a file or a tree) and hard-linked to them (trees, with `hardlink`) */
+  /** bytes cloned from seed files (with `reflink`, to a file, device or tree) and hard-linked to them (trees, with `hardlink`); undefined without the option, as casync prints none */
   clonedBytes?: number;
   linkedBytes?: number;
   /** where the chunks came from (counts and bytes; blobs: zero chunks and chunks already in place) */
