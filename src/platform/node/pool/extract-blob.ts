@@ -8,9 +8,8 @@
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import type { IndexEntry } from '../../../format/index-file.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
-import { fstatSync } from 'node:fs';
 import { handled } from './chunk-pipeline.ts';
-import { stitchSeam, type SeedRun } from './seed-clones.ts';
+import { isFile, stitchSeam, type SeedRun } from './seed-clones.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import {
   FETCH_PLAN_FIELDS,
@@ -74,7 +73,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
   const out = o.out ? fileRef(o.out) : null;
   const linux = out && o.reflink;
   // Only regular files: on a device the same ioctl number means something else.
-  const cloneSeeds = linux ? Array.from(seedFiles, (f) => !!f && fstatSync(f.fd).isFile()) : null;
+  const cloneSeeds = linux ? Array.from(seedFiles, (f) => !!f && isFile(linux, f.fd)) : null;
   /** the run the last job drained ended with, its start as far back as the run goes */
   let tail: SeedRun | null = null;
   const inFlight: { result: Promise<FetchResult>; bytes: number }[] = [];

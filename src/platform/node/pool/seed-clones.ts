@@ -18,7 +18,7 @@
 // at its two ends (head, tail); the block across the seam is cloned by
 // stitchSeam() once both jobs have written it.
 
-import { fstatSync } from 'node:fs';
+import { S_IFMT, S_IFREG } from '../../../format/catar-node.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { readFully, writeFully } from '../io/file-io.ts';
 import type { FileRef } from './jobs.ts';
@@ -73,7 +73,7 @@ export class SeedCloner {
     /** where the output ends, when this job holds its last chunk */
     private readonly outEnd: number,
   ) {
-    this.tryable = fstatSync(out.fd).isFile() ? [...tryable] : [];
+    this.tryable = isFile(linux, out.fd) ? [...tryable] : [];
   }
 
   /** A chunk from seed `seed` at `seedOffset`, checked; it is cloned or written here. */
@@ -181,8 +181,8 @@ export class SeedCloner {
     let size = this.sizes.get(seed);
     if (size === undefined) {
       const f = this.seeds[seed];
-      const st = f ? fstatSync(f.fd) : null;
-      size = st?.isFile() ? st.size : null;
+      const st = f ? this.linux.statFd(f.fd) : null;
+      size = st && (st.mode & S_IFMT) === S_IFREG ? st.size : null;
       this.sizes.set(seed, size);
     }
     return size;
@@ -193,6 +193,9 @@ export class SeedCloner {
     this.tryable[seed] = false;
   }
 }
+
+/** Through the adapter: Deno's node:fs refuses descriptors another thread opened. */
+export const isFile = (linux: LinuxFs, fd: number) => (linux.statFd(fd).mode & S_IFMT) === S_IFREG;
 
 const runOf = (r: SeedRun): SeedRun => ({ seed: r.seed, start: r.start, end: r.end, delta: r.delta });
 
@@ -208,6 +211,6 @@ export function stitchSeam(linux: LinuxFs, out: FileRef, seed: FileRef, before: 
   const a = down(seam);
   const b = up(seam);
   if (a === b || before.start > a || after.end < b) return 0;
-  if (!fstatSync(seed.fd).isFile() || !fstatSync(out.fd).isFile()) return 0;
+  if (!isFile(linux, seed.fd) || !isFile(linux, out.fd)) return 0;
   return linux.cloneRange(seed.fd, a + before.delta, b - a, out.fd, a) ? b - a : -1;
 }

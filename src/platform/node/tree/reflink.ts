@@ -5,7 +5,7 @@
 // Where the file system cannot, the first refusal stops all further tries and
 // the bytes are written as usual.
 
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import type { Origin } from '../pool/jobs.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { HOLE_BLOCK } from './file-writer.ts';
@@ -98,7 +98,7 @@ export class Cloner {
 
   private sizeOf(fd: number): number {
     let size = this.seedSizes.get(fd);
-    if (size === undefined) this.seedSizes.set(fd, (size = fstatSync(fd).size));
+    if (size === undefined) this.seedSizes.set(fd, (size = this.linux.statFd(fd).size));
     return size;
   }
 
