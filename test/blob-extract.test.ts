@@ -4,11 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIndex } from '../src/format/index-file.ts';
 import { toHex, chunkPathBase } from '../src/chunk/chunk-id.ts';
-import { WASYNC, ok, rand, storeChunks, tempDir, wasync } from './helpers.ts';
+import { extract } from '../src/index.ts';
+import { WASYNC, casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync } from './helpers.ts';
+import { mounted, sharedBytes } from './linux-fixtures.ts';
 
 const dir = tempDir();
 const p = (name: string) => join(dir, name);
@@ -143,4 +145,70 @@ test('extracting to a symlink replaces the file it points to, keeping its mode',
   assert.ok(lstatSync(p('link.img')).isSymbolicLink());
   assert.ok(readFileSync(p('real.img')).equals(v1));
   assert.equal(statSync(p('real.img')).mode & 0o777, 0o640);
+});
+
+const reflinkLine = (stderr: string) => /^Bytes cloned through reflinks: .*$/m.exec(stderr)?.[0];
+
+test('--reflink clones a blob seed\'s blocks on btrfs and XFS as casync does; elsewhere it copies', async (t) => {
+  if (!requires(t, haveCasync, 'casync')) return;
+  // Over three 4 MiB batches (runs cross jobs), an unaligned end (the last block is cloned
+  // to the end of both files), an aligned shift (8192 inserted) and a stretch shifted by
+  // 5000 bytes, which neither tool can clone.
+  const seed = rand('reflink-seed', (12 << 20) + 1234);
+  const img = Buffer.concat([
+    seed.subarray(0, 3 << 20),
+    rand('aligned-insert', 8192),
+    seed.subarray(3 << 20, 6 << 20),
+    rand('unaligned-insert', 5000),
+    seed.subarray(6 << 20, 8 << 20),
+    seed.subarray((8 << 20) + 5000),
+  ]);
+  writeFileSync(p('rl-seed.img'), seed);
+  writeFileSync(p('rl.img'), img);
+  const s = p('rl.castr');
+  ok(casync(['make', `--store=${s}`, p('rl.caibx'), p('rl.img')]));
+  for (const kind of ['btrfs', 'xfs'] as const) {
+    const mnt = mounted(kind);
+    if (!requires(t, mnt !== null, `root, mkfs.${kind} and loop mounts (reflinks)`)) return;
+    const at = (n: string) => join(mnt!, `blob-${process.pid}-${n}`);
+    copyFileSync(p('rl-seed.img'), at('seed.img'));
+    const w = ok(wasync(['extract', '-v', `--store=${s}`, `--seed=${at('seed.img')}`, p('rl.caibx'), at('w.img')]));
+    assert.ok(readFileSync(at('w.img')).equals(img), kind);
+    const c = ok(casync(['extract', '-v', `--store=${s}`, `--seed=${at('seed.img')}`, p('rl.caibx'), at('c.img')]));
+    assert.match(reflinkLine(c.stderr) ?? '', /: [1-9]/, `${kind}: ${c.stderr}`);
+    assert.equal(reflinkLine(w.stderr), reflinkLine(c.stderr), kind);
+    const shared = sharedBytes(at('w.img'));
+    assert.equal(shared, sharedBytes(at('c.img')), `${kind}: the same blocks shared as casync's`);
+    // The exact count: the shared blocks, the last one only partly (1234 bytes).
+    const r = await extract({ input: p('rl.caibx'), store: s, seeds: [at('seed.img')], output: at('api.img') });
+    assert.equal(r.clonedBytes, shared - 4096 + 1234, kind);
+    assert.equal(sharedBytes(at('api.img')), shared);
+    // An update in place clones from the old file (the existing output is a seed; casync
+    // fails there with ESTALE).  The old file goes, so FIEMAP has nothing to show shared.
+    copyFileSync(p('rl-seed.img'), at('update.img'));
+    const u = ok(wasync(['extract', '-v', `--store=${s}`, p('rl.caibx'), at('update.img')]));
+    assert.ok(readFileSync(at('update.img')).equals(img));
+    assert.equal(reflinkLine(u.stderr), reflinkLine(w.stderr), `${kind}: update in place`);
+    // --reflink=no: written, and no count (casync prints none either).
+    const wNo = ok(wasync(['extract', '-v', '--reflink=no', `--store=${s}`, `--seed=${at('seed.img')}`, p('rl.caibx'), at('w-no.img')]));
+    const cNo = ok(casync(['extract', '-v', '--reflink=no', `--store=${s}`, `--seed=${at('seed.img')}`, p('rl.caibx'), at('c-no.img')]));
+    assert.equal(reflinkLine(wNo.stderr), undefined);
+    assert.equal(reflinkLine(cNo.stderr), undefined);
+    assert.equal(sharedBytes(at('w-no.img')), 0);
+    // A seed on another file system: copied, silently, and counted as 0.
+    const x = ok(wasync(['extract', '-v', `--store=${s}`, `--seed=${p('rl-seed.img')}`, p('rl.caibx'), at('x.img')]));
+    assert.ok(readFileSync(at('x.img')).equals(img));
+    assert.equal(reflinkLine(x.stderr), 'Bytes cloned through reflinks: 0B');
+    assert.doesNotMatch(x.stderr, /warn|error/i);
+    for (const n of ['seed.img', 'w.img', 'c.img', 'api.img', 'update.img', 'w-no.img', 'c-no.img', 'x.img']) rmSync(at(n));
+  }
+  // ext4 cannot: the same extraction copies and says 0, as casync does.
+  const ext4 = mounted('ext4');
+  if (!requires(t, ext4 !== null, 'root, mkfs.ext4 and loop mounts')) return;
+  copyFileSync(p('rl-seed.img'), join(ext4!, 'seed.img'));
+  const w = ok(wasync(['extract', '-v', `--store=${s}`, `--seed=${join(ext4!, 'seed.img')}`, p('rl.caibx'), join(ext4!, 'w.img')]));
+  const c = ok(casync(['extract', '-v', `--store=${s}`, `--seed=${join(ext4!, 'seed.img')}`, p('rl.caibx'), join(ext4!, 'c.img')]));
+  assert.ok(readFileSync(join(ext4!, 'w.img')).equals(img));
+  assert.equal(reflinkLine(w.stderr), 'Bytes cloned through reflinks: 0B');
+  assert.equal(reflinkLine(w.stderr), reflinkLine(c.stderr));
 });

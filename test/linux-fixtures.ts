@@ -60,8 +60,10 @@ export function mounted(kind: 'ext4' | 'xfs' | 'btrfs'): string | null {
     const mnt = join(base, kind);
     mkdirSync(mnt);
     run('truncate', ['-s', SIZES[kind], img]);
-    // 4 KiB blocks: a small ext4 defaults to 1 KiB, too little for the xattr tests.
-    run(`mkfs.${kind}`, kind === 'ext4' ? ['-q', '-F', '-b', '4096', img] : ['-q', img]);
+    // 4 KiB blocks: a small ext4 defaults to 1 KiB, too little for the xattr tests; XFS with
+    // reflinks whatever the xfsprogs default.
+    const args = { ext4: ['-q', '-F', '-b', '4096', img], xfs: ['-q', '-m', 'reflink=1', img], btrfs: ['-q', img] };
+    run(`mkfs.${kind}`, args[kind]);
     if (spawnSync('mount', ['-o', 'loop', img, mnt]).status === 0) {
       dir = mnt;
       cleanups.push(() => {
@@ -75,6 +77,16 @@ export function mounted(kind: 'ext4' | 'xfs' | 'btrfs'): string | null {
 }
 
 export const MOUNTS_NEED = 'root, mkfs.ext4 and loop mounts';
+
+/** Bytes of `path` in extents FIEMAP marks shared (filefrag -v), after its file system is synced. */
+export function sharedBytes(path: string): number {
+  execFileSync('sync', ['-f', path]);
+  const ff = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' });
+  const block = Number(/blocks of (\d+) bytes/.exec(ff)?.[1]);
+  let shared = 0;
+  for (const m of ff.matchAll(/^\s*\d+:\s+(\d+)\.\.\s*(\d+):.*$/gm)) if (/\bshared\b/.test(m[0])) shared += (Number(m[2]) - Number(m[1]) + 1) * block;
+  return shared;
+}
 
 /** Opens `path` (read-only unless told), runs `f`, closes. */
 export function withFd<T>(path: string, f: (fd: number) => T, flags = 'r'): T {

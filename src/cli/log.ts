@@ -67,14 +67,11 @@ export class Log {
     if (r.entries !== undefined) this.info(`Extracted ${r.entries} entries into ${target}`);
     if (r.what === 'archive') return;
     const stats = { ...r.sources, chunks: r.chunks, size: r.size };
-    if (r.what === 'blob-index') {
-      this.info(`Zero bytes written as sparse files: ${formatBytes(r.sources.zeroBytes)}`);
-      if (r.sources.unchanged) this.info(`Chunks already in place: ${r.sources.unchanged} (${formatBytes(r.sources.unchangedBytes)})`);
-      this.sources(stats);
-      return;
-    }
+    if (r.what === 'blob-index') this.info(`Zero bytes written as sparse files: ${formatBytes(r.sources.zeroBytes)}`);
+    // casync's order; each count only where its option is on.
+    if (r.clonedBytes !== undefined) this.info(`Bytes cloned through reflinks: ${formatBytes(r.clonedBytes)}`);
+    if (r.linkedBytes !== undefined) this.info(`Bytes cloned through hardlinks: ${formatBytes(r.linkedBytes)}`);
+    if (r.sources.unchanged) this.info(`Chunks already in place: ${r.sources.unchanged} (${formatBytes(r.sources.unchangedBytes)})`);
     this.sources(stats);
-    this.info(`Bytes cloned through reflinks: ${formatBytes(r.clonedBytes ?? 0)}`);
-    this.info(`Bytes cloned through hardlinks: ${formatBytes(r.linkedBytes ?? 0)}`);
   }
 }

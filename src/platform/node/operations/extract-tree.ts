@@ -46,7 +46,7 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
   if (o.seedOutput !== false && statSync(target, { throwIfNoEntry: false })?.isDirectory()) seeds.push(target);
   const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux, announceReady: true });
   options.executor = ex.executors.chunks;
-  if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees.values()];
+  if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees].map(([n, map]) => ({ root: seeds[n], map }));
   let tree: TreeStream | null = null;
   // (Bytes count as the jobs assemble them, a few batches ahead of the files written from them.)
   const progress = countedProgress(o, ex.blobSize, true);
@@ -56,9 +56,12 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
     progress.end();
     checkAborted(o.signal);
     await t.end();
-    const { size, chunks, ...sources } = r;
+    const { size, chunks, clonedBytes: _fromBlobs, ...sources } = r;
     const staleSeeds = ex.settle(r);
-    return { what: 'archive-index', size, chunks, entries: t.entries, clonedBytes: t.clonedBytes, linkedBytes: t.linkedBytes, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
+    // As casync: each count only where its option is on.
+    const clonedBytes = options.reflink ? t.clonedBytes : undefined;
+    const linkedBytes = o.hardlink ? t.linkedBytes : undefined;
+    return { what: 'archive-index', size, chunks, entries: t.entries, clonedBytes, linkedBytes, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
   } catch (e) {
     // The jobs write files under temporary names: they end before those go.
     await ex.executors.close();

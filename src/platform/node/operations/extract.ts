@@ -15,6 +15,7 @@ import { CA_FORMAT_WITH_MASK } from '../../../format/feature-flags.ts';
 import type { IndexEntry } from '../../../format/index-file.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
+import { linuxFs } from '../linux/index.ts';
 import { rawBlockDeviceSize } from '../io/blob-file.ts';
 import type { FetchStats, FileRef } from '../pool/jobs.ts';
 import { ListBuilder, rememberBlob, seedParams, type SeedReport } from '../seeds/prepare-seeds.ts';
@@ -49,7 +50,7 @@ export interface ExtractOptions extends OperationOptions, NetworkOptions, StoreC
   undoImmutable?: boolean;
   /** trees: leave runs of zeros as holes (default true) */
   punchHoles?: boolean;
-  /** trees: clone seed data with FICLONERANGE where the file system can (default true) */
+  /** clone seed data with FICLONERANGE where the file system can, into a file or a tree (default true) */
   reflink?: boolean;
   /** trees: hard-link seed files identical to the archived ones (default false) */
   hardlink?: boolean;
@@ -62,8 +63,9 @@ export interface ExtractResult {
   /** bytes of the blob or archive stream */
   size: number;
   chunks: number;
-  /** trees: entries created, and the bytes cloned from seed files and hard-linked to them */
+  /** trees: entries created */
   entries?: number;
+  /** bytes cloned from seed files (with `reflink`, to a file, device or tree) and hard-linked to them (trees, with `hardlink`); undefined without the option, as casync prints none */
   clonedBytes?: number;
   linkedBytes?: number;
   /** where the chunks came from (counts and bytes; blobs: zero chunks and chunks already in place) */
@@ -116,9 +118,11 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
       file = new AtomicFile(outStat ? realpathSync(output) : output);
       if (outStat) file.chmod(outStat.mode & 0o7777);
     }
+    const reflink = o.reflink ?? true;
     const r = await ex.run({
       out: device ?? (file ? { fd: file.fd, path: output! } : null),
       holes: file !== null,
+      reflink: file && reflink ? linuxFs() : null,
       compareOutput: device !== null,
       zeros: true,
       onData: o.onData,
@@ -129,14 +133,17 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
     // An abort during the last batch still leaves the output as it was.
     checkAborted(o.signal);
     if (file) {
-      ftruncateSync(file.fd, r.size);
+      // Only if needed (trailing holes): XFS zeroes past the end of the last block even when the size stays, unsharing a cloned one.
+      if (fstatSync(file.fd).size !== r.size) ftruncateSync(file.fd, r.size);
       file.commit();
     }
     const staleSeeds = ex.settle(r);
     const chunks = list.finish();
     if (output !== undefined && chunks) rememberBlob(ex.seeds, output, seedParams(ex.header, ex.digest, false), chunks);
-    const { size, chunks: count, ...sources } = r;
-    return { what: 'blob-index', size, chunks: count, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
+    const { size, chunks: count, clonedBytes, ...sources } = r;
+    // As casync: with --reflink, a count for a file or a device (on which nothing clones).
+    const cloned = output !== undefined && reflink ? clonedBytes : undefined;
+    return { what: 'blob-index', size, chunks: count, clonedBytes: cloned, sources, seeds: ex.seeds.reports, seedChunks: ex.seeds.index.size, staleSeeds };
   } catch (e) {
     // The jobs write into the temporary file: they end before it goes.
     await ex.executors.close();

@@ -1,13 +1,16 @@
 // `extract X.caibx OUT`: reassembles a blob from seeds and stores.  The index is
 // read as a stream; its entries are planned in batches (zero chunk, seed location
 // or store) and handed to fetch jobs, which verify every chunk against its id and
-// write it at its offset.  With no output descriptor the bytes come back in order
-// through onData (stdout, digests).
+// write it at its offset, or clone it from its seed file (seed-clones.ts).  With
+// no output descriptor the bytes come back in order through onData (stdout,
+// digests).
 
 import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
 import type { IndexEntry } from '../../../format/index-file.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 import { handled } from './chunk-pipeline.ts';
+import { isFile, stitchSeam, type SeedRun } from './seed-clones.ts';
+import type { LinuxFs } from '../linux/index.ts';
 import {
   FETCH_PLAN_FIELDS,
   Source,
@@ -41,6 +44,8 @@ export interface ExtractBlobOptions {
   out?: FileRef | null;
   /** with `out`: zero chunks are left as holes */
   holes?: boolean;
+  /** with `out` (a regular file): seed data is cloned (FICLONERANGE) where the file systems can */
+  reflink?: LinuxFs | null;
   /** with `out` (a block device): chunks already there are not rewritten */
   compareOutput?: boolean;
   /** Ids of all-zero chunks, by size; those chunks are never fetched.  None: all are. */
@@ -56,25 +61,49 @@ export interface ExtractBlobOptions {
 export interface ExtractBlobResult extends FetchStats {
   size: number;
   chunks: number;
+  /** with `reflink`: bytes cloned from seed files rather than written */
+  clonedBytes: number;
 }
 
 export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobResult> {
-  const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0 };
+  const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0, clonedBytes: 0 };
   const depth = 4 * o.executor.parallelism;
-  const seeds = (o.seedFiles ?? []).map(fileRef);
+  const seedFiles = o.seedFiles ?? [];
+  const seeds = seedFiles.map(fileRef);
   const out = o.out ? fileRef(o.out) : null;
+  const linux = out && o.reflink;
+  // Only regular files: on a device the same ioctl number means something else.
+  const cloneSeeds = linux ? Array.from(seedFiles, (f) => !!f && isFile(linux, f.fd)) : null;
+  /** the run the last job drained ended with, its start as far back as the run goes */
+  let tail: SeedRun | null = null;
   const inFlight: Promise<FetchResult>[] = [];
   let batch: IndexEntry[] = [];
   let batchBytes = 0;
 
+  const stitch = (r: FetchResult) => {
+    const c = r.clones;
+    if (!c || !linux || !out || !cloneSeeds) return void (tail = null);
+    totals.clonedBytes += c.bytes;
+    for (const s of c.refused) cloneSeeds[s] = false;
+    const head = c.head;
+    const joined = tail && head && tail.seed === head.seed && tail.end === head.start && tail.delta === head.delta;
+    if (joined && cloneSeeds[head.seed]) {
+      const got = stitchSeam(linux, out, seeds[head.seed], tail!, head);
+      if (got < 0) cloneSeeds[head.seed] = false;
+      else totals.clonedBytes += got;
+    }
+    tail = joined && c.tail && c.tail.start === head.start ? { ...c.tail, start: tail!.start } : c.tail;
+  };
+
   const drainOne = async () => {
     const r = await inFlight.shift()!;
     for (const k of Object.keys(r.stats) as (keyof FetchStats)[]) totals[k] += r.stats[k];
+    stitch(r);
     for (const w of r.warnings) o.onWarning?.(w);
     if (r.data) await o.onData?.(r.data, r.origins);
   };
 
-  const dispatch = async () => {
+  const dispatch = async (last: boolean) => {
     const n = batch.length;
     const ids = new Uint8Array(n * CHUNK_ID_SIZE);
     const plan = new Float64Array(n * FETCH_PLAN_FIELDS);
@@ -111,6 +140,8 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           compareOutput: !!o.compareOutput,
           recipes,
           progress: o.progress,
+          cloneSeeds: cloneSeeds ? [...cloneSeeds] : undefined,
+          last,
         }),
       ),
     );
@@ -121,14 +152,15 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
 
   for await (const entries of o.entries) {
     for (const e of entries) {
+      // A full batch goes once the next entry shows it is not the last (the last may clone to the end).
+      if (batchBytes >= BATCH_BYTES) await dispatch(false);
       batch.push(e);
       batchBytes += e.size;
       totals.chunks++;
       totals.size = e.offset + e.size;
-      if (batchBytes >= BATCH_BYTES) await dispatch();
     }
   }
-  if (batch.length) await dispatch();
+  if (batch.length) await dispatch(true);
   while (inFlight.length) await drainOne();
   return totals;
 }

@@ -29,6 +29,8 @@ import {
 import type { NodeChunks } from '../storage/node-check.ts';
 import { readFully, writeFully } from '../io/file-io.ts';
 import { JobTally, type ChunkSource } from './progress-counter.ts';
+import { linuxFs } from '../linux/index.ts';
+import { SeedCloner } from './seed-clones.ts';
 
 export type Prefetched = Map<number, Promise<ChunkRead | null>>;
 
@@ -80,6 +82,9 @@ export class FetchRunner {
     // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
     const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
     let collectedAt = 0;
+    const linux = job.out && job.cloneSeeds ? linuxFs() : null;
+    const last = n ? job.plan[(n - 1) * FETCH_PLAN_FIELDS] + job.plan[(n - 1) * FETCH_PLAN_FIELDS + 1] : 0;
+    const cloner = linux ? new SeedCloner(linux, job.out!, job.seeds, job.cloneSeeds!, job.last ? last : Infinity) : null;
     for (let i = 0; i < n; i++) {
       const [offset, size, source, seedNo, seedOffset] = job.plan.subarray(i * FETCH_PLAN_FIELDS, (i + 1) * FETCH_PLAN_FIELDS);
       const id = job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE);
@@ -90,6 +95,7 @@ export class FetchRunner {
         continue;
       }
       if (source === Source.Zero) {
+        cloner?.other();
         if (job.out && job.holes) {
           tally.chunk(size, ZERO);
           continue;
@@ -103,8 +109,14 @@ export class FetchRunner {
           data = candidate;
           from = SEED;
           if (source === Source.Recipe) addOrigins(origins, job.recipes![seedOffset], offset);
+          else if (cloner) {
+            cloner.seedChunk(data, offset, seedNo, seedOffset);
+            tally.chunk(size, SEED);
+            continue;
+          }
         } else tally.seedMiss();
       }
+      cloner?.other();
       if (!data) {
         const hex = toHex(id);
         const got = await (early.get(i) ?? stores.source.read(hex, size, this.scratch(size)));
@@ -120,7 +132,7 @@ export class FetchRunner {
       }
       tally.chunk(size, from!);
     }
-    return { stats: tally.stats, data: collected, warnings, origins };
+    return { stats: tally.stats, data: collected, warnings, origins, clones: cloner?.finish() };
   }
 
   private read(f: FileRef, pos: number, len: number): Uint8Array {

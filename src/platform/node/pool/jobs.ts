@@ -10,6 +10,7 @@ import type { DigestName } from '../../../chunk/digest.ts';
 import type { PackedFiles } from './file-batch.ts';
 import type { ChunkVerdict } from '../../../engine/verify.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
+import type { CloneReport } from './seed-clones.ts';
 
 /** Bytes one scan job covers; also the scanner's window size. */
 export const SCAN_SEGMENT = 8 << 20;
@@ -106,6 +107,10 @@ export interface FetchJob {
   recipes?: RecipePiece[][];
   /** progress-counter.ts: bumped per chunk written */
   progress?: SharedArrayBuffer;
+  /** --reflink (a regular output file): per seed number, whether to clone from it (seed-clones.ts) */
+  cloneSeeds?: boolean[];
+  /** with cloneSeeds: the job holds the output's last chunk */
+  last?: boolean;
 }
 export const FETCH_PLAN_FIELDS = 5;
 /** Where a fetch job's chunks came from: counts and bytes per source. */
@@ -144,6 +149,8 @@ export interface FetchResult {
   origins: Origin[];
   data: Uint8Array | null;
   warnings: string[];
+  /** with cloneSeeds: what was cloned rather than written */
+  clones?: CloneReport;
 }
 
 /**

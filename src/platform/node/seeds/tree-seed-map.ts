@@ -27,6 +27,8 @@ export class TreeSeedMap {
   private readonly files: Uint8Array[] = [];
   /** seed files by size, for --hardlink */
   private readonly bySize = new Map<number, Uint8Array[]>();
+  /** seed files' paths (latin1), made when --hardlink first asks */
+  private paths: Set<string> | null = null;
   /** every payload() in order, so a saved map can be replayed */
   private readonly payloads: { path: Uint8Array; size: number }[] = [];
   size = 0;
@@ -56,6 +58,12 @@ export class TreeSeedMap {
   /** Seed files of this size (paths). */
   filesOfSize(size: number): readonly Uint8Array[] {
     return this.bySize.get(size) ?? [];
+  }
+
+  /** Whether `path` is one of the seed's files. */
+  holdsFile(path: Uint8Array): boolean {
+    this.paths ??= new Set(this.payloads.map((p) => latin1(p.path)));
+    return this.paths.has(latin1(path));
   }
 
   records(bytes: Uint8Array): void {
@@ -123,3 +131,5 @@ export class TreeSeedMap {
     return lo;
   }
 }
+
+const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');

@@ -18,10 +18,9 @@ import type { CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import type { Executor, FilesJob, FilesResult, Origin } from '../pool/jobs.ts';
-import type { TreeSeedMap } from '../seeds/tree-seed-map.ts';
 import { MetadataApplier, type Fresh, type UidShift } from './apply-metadata.ts';
 import { Remover } from './remove-tree.ts';
-import { HardLinker } from './hardlink.ts';
+import { HardLinker, type HardlinkSeed } from './hardlink.ts';
 import { Cloner } from './reflink.ts';
 import { FileWriter, UMASK, temporaryName, wrapError } from './file-writer.ts';
 import { FileBatchBuilder } from '../pool/file-batch.ts';
@@ -39,7 +38,7 @@ export interface ExtractTreeOptions {
   /** clone data taken from seed files (FICLONERANGE) where the file system can */
   reflink: boolean;
   /** --hardlink=yes: seed trees whose identical files are linked instead of copied */
-  hardlinkSeeds: TreeSeedMap[] | null;
+  hardlinkSeeds: HardlinkSeed[] | null;
   uidShift: UidShift | null;
   warn(message: string): void;
   /** where small files are written; none: all on this thread */
@@ -50,6 +49,8 @@ interface Frame {
   fd: number;
   node: CatarNode;
   path: string;
+  /** its path below the target, as archived (empty for the target) */
+  rel: Buffer;
   /** created by this extraction: it held nothing, and its children inherit nothing */
   fresh: Fresh;
   /** names present before extraction (for --delete), as latin1 strings */
@@ -192,15 +193,15 @@ export class TreeExtractor {
       const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY);
       this.rootFd = fd;
       const fresh = { created: !st, inheritsNothing: this.passesNothing(fd) };
-      this.stack.push(this.frame(fd, node, target, fresh, this.ownerOfNew(fd)));
+      this.stack.push(this.frame(fd, node, target, EMPTY, fresh, this.ownerOfNew(fd)));
     } catch (e) {
       throw ioError('EOUTPUT', target, e);
     }
   }
 
-  private frame(fd: number, node: CatarNode, path: string, fresh: Fresh, newOwner: Frame['newOwner']): Frame {
+  private frame(fd: number, node: CatarNode, path: string, rel: Buffer, fresh: Fresh, newOwner: Frame['newOwner']): Frame {
     const existing = this.o.deleteExtra && !fresh.created ? new Set(this.linux.readDirAt(fd).map((n) => n.toString('latin1'))) : null;
-    return { fd, node, path, fresh, newOwner, existing, seen: new Set(), pending: 0, ended: false };
+    return { fd, node, path, rel, fresh, newOwner, existing, seen: new Set(), pending: 0, ended: false };
   }
 
   private ownerOfNew(fd: number): Frame['newOwner'] {
@@ -264,7 +265,7 @@ export class TreeExtractor {
     // on to its children only what its parent passed on to it.
     const fresh = { created, inheritsNothing: created ? parent.fresh.inheritsNothing : this.passesNothing(fd) };
     // mkdir passes a set-gid parent's group and bit on, so new entries here get what they get in the parent.
-    this.stack.push(this.frame(fd, node, path, fresh, created ? parent.newOwner : this.ownerOfNew(fd)));
+    this.stack.push(this.frame(fd, node, path, below(parent, name), fresh, created ? parent.newOwner : this.ownerOfNew(fd)));
   }
 
   private payload(data: Uint8Array, offset: number) {
@@ -272,7 +273,7 @@ export class TreeExtractor {
     const f = this.file!;
     try {
       let from = 0;
-      for (const [a, b] of this.cloner.clone(f.fd, f.pos, offset, data.length)) {
+      for (const [a, b] of this.cloner.clone(f.fd, f.pos, offset, data.length, f.node.size!)) {
         this.writer.write(f.fd, f.pos, data, from, a);
         from = b;
       }
@@ -300,7 +301,7 @@ export class TreeExtractor {
       const link = this.hardlinks && this.temporary(f.parent);
       if (link) {
         this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node, target.fresh);
-        if (this.hardlinks!.link(f.fd, f.node, f.parent.fd, f.name, link)) {
+        if (this.hardlinks!.link(f.fd, f.node, below(f.parent, f.name), f.parent.fd, f.name, link)) {
           this.linux.unlinkAt(f.parent.fd, f.tmp, false);
         } else {
           this.writer.install(f.parent.fd, f.tmp, f.name, target.dirCreated, f.path);
@@ -397,6 +398,12 @@ export class TreeExtractor {
     this.temporaries.delete(`${parent.fd}:${tmp.toString('latin1')}`);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+const SLASH = Buffer.from('/');
+
+/** The path below the target of `name` in `dir`. */
+const below = (dir: Frame, name: Buffer) => (dir.rel.length ? Buffer.concat([dir.rel, SLASH, name]) : name);
 
 function safely(f: () => void) {
   try {

@@ -88,7 +88,8 @@ export class FileWriter {
 
   /** The file has all its bytes (the last written unless it ends in a hole): size, metadata, rename, late attributes. */
   finish(f: FileTarget, size: number, endsInHole: boolean) {
-    if (endsInHole) truncateFd(f.fd, size);
+    // Not when the size is right already (a clone to the end): XFS would unshare the last block.
+    if (endsInHole && this.linux.statFd(f.fd).size !== size) truncateFd(f.fd, size);
     this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node, f.fresh);
     this.install(f.dirfd, f.tmp, f.name, f.dirCreated, f.path);
     this.meta.afterRename(f.fd, f.node, () => f.path, f.fresh);
