@@ -227,7 +227,7 @@ test('missing chunks and bad inputs end with one clear line', (t) => {
   ]);
   // Chunks missing from the primary store are taken from an extra store.
   assert.equal(extra.stdout, ok(cas(['mtree', `--store=${store}`, caidx])).stdout);
-  assert.match(noStore.stderr, /^wasync: chunk [0-9a-f]{64} is missing: not found in .*default\.castr\n$/);
+  assert.match(noStore.stderr, /^wasync: chunk [0-9a-f]{64} is missing: store .*default\.castr does not exist\n$/);
   assert.match(wrongWhat.stderr, /--what=archive, --what=archive-index or --what=directory/);
   assert.match(fileInput.stderr, /should be a directory, \.catar or \.caidx/);
   assert.match(nonexistent.stderr, /nothing-here: cannot read/);
