@@ -6,7 +6,7 @@ import { digest as digestOp } from '../platform/node/operations/digest.ts';
 import { inspectText, type InspectVerb } from '../platform/node/operations/inspect.ts';
 import type { TreeWhat, What } from '../platform/node/operations/resolve.ts';
 import { writeStdout } from '../platform/node/io/stdout.ts';
-import { features, network, parseDigest, parseYesNo, storeChoice, type GlobalOptions } from './options.ts';
+import { features, network, parseDigest, parseYesNo, storeChoice, trust, type GlobalOptions } from './options.ts';
 
 /**
  * Standard output in large pieces.  A failed write (a closed pipe) is thrown by
@@ -48,7 +48,7 @@ class Out {
 /** Without an input casync reads the current directory, unless --what names something else. */
 const inputOf = (arg: string | undefined, what: string | undefined) => arg ?? (what === undefined || what === 'directory' ? '.' : '-');
 
-const treeOptions = (opts: GlobalOptions) => ({ ...storeChoice(opts), ...network(opts), features: features(opts), digest: parseDigest(opts.digest) });
+const treeOptions = (opts: GlobalOptions) => ({ ...storeChoice(opts), ...network(opts), ...trust(opts), features: features(opts), digest: parseDigest(opts.digest) });
 
 export async function inspect(verb: InspectVerb, inputArg: string | undefined, path: string | undefined, opts: GlobalOptions) {
   const out = new Out();

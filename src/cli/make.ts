@@ -11,7 +11,7 @@ import { writeStdout } from '../platform/node/io/stdout.ts';
 import { statSync } from 'node:fs';
 import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import { Log } from './log.ts';
-import { extraction, features, network, parseCompression, parseDigest, storeChoice, type GlobalOptions } from './options.ts';
+import { extraction, features, network, parseCompression, parseDigest, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 
 export async function make(outputArg: string | undefined, inputArg: string | undefined, opts: GlobalOptions) {
@@ -69,6 +69,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       ...storeChoice(opts),
       ...network(opts),
       ...extraction(opts),
+      ...trust(opts),
       onProgress: progress.onProgress,
       onWarning: log.warn,
     });

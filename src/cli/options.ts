@@ -1,7 +1,8 @@
 // The options wasync shares with casync, turned from strings into the typed
 // values the operations take, with messages that name the option and the bad
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
-// store, $WASYNC_TOKEN for the bearer token.
+// store, $WASYNC_TOKEN for the bearer token, $WASYNC_TRUSTED_KEYS for the keys
+// indexes must be signed with.
 
 import { usageError } from '../errors.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
@@ -10,6 +11,7 @@ import type { FeatureOptions } from '../platform/node/operations/common.ts';
 import type { NetworkOptions } from '../platform/node/operations/network.ts';
 import type { StoreChoice } from '../platform/node/operations/stores.ts';
 import type { UidShift } from '../platform/node/tree/apply-metadata.ts';
+import type { TrustOptions } from '../platform/node/trust/signed-input.ts';
 
 export interface GlobalOptions {
   verbose?: boolean;
@@ -42,6 +44,8 @@ export interface GlobalOptions {
   recursive?: string;
   listen?: string;
   writable?: boolean;
+  trustedKey?: string[];
+  minVersion?: string;
 }
 
 export function parseYesNo(name: string, v: string | undefined, dflt: boolean): boolean {
@@ -87,6 +91,20 @@ export const storeChoice = (o: GlobalOptions): StoreChoice => ({
   extraStores: o.extraStore,
   cache: o.cache,
 });
+
+/**
+ * --trusted-key (repeatable; else $WASYNC_TRUSTED_KEYS, keys or .pub files
+ * separated by whitespace or commas) and --min-version.
+ */
+export function trust(o: GlobalOptions): TrustOptions {
+  const keys = o.trustedKey ?? (process.env.WASYNC_TRUSTED_KEYS ?? '').split(/[\s,]+/).filter(Boolean);
+  let minVersion: number | undefined;
+  if (o.minVersion !== undefined) {
+    minVersion = /^\d+$/.test(o.minVersion) ? Number(o.minVersion) : NaN;
+    if (!Number.isSafeInteger(minVersion)) throw usageError(`--min-version=${o.minVersion}: expected a whole number`);
+  }
+  return { trustedKeys: keys, minVersion };
+}
 
 /** --with, --without and the exclusion options. */
 export const features = (o: GlobalOptions): FeatureOptions => ({

@@ -10,7 +10,7 @@ import { pull, push } from '../platform/node/operations/pull-push.ts';
 import type { MadeWhat } from '../platform/node/operations/resolve.ts';
 import { serve as serveOp } from '../platform/node/operations/serve.ts';
 import { Log } from './log.ts';
-import { network, storeChoice, type GlobalOptions } from './options.ts';
+import { network, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { packageFile } from './package-root.ts';
 
 /**
@@ -28,7 +28,7 @@ function onStop<T>(run: (signal: AbortSignal) => Promise<T>, extra: NodeJS.Signa
   });
 }
 
-const served = (opts: GlobalOptions, log: Log) => ({ ...storeChoice(opts), ...network(opts), seeds: opts.seed, onWarning: log.warn, onLog: log.line });
+const served = (opts: GlobalOptions, log: Log) => ({ ...storeChoice(opts), ...network(opts), ...trust(opts), seeds: opts.seed, onWarning: log.warn, onLog: log.line });
 
 export async function mount(input: string | undefined, mountpoint: string | undefined, opts: GlobalOptions) {
   const log = new Log(!!opts.verbose);
