@@ -49,6 +49,8 @@ export { ChainStore } from './stores/chain-store.ts';
 export { CheckedStore, type ChunkCheck } from './stores/checked-store.ts';
 export { FailoverStore } from './stores/failover-store.ts';
 export { MemoryStore } from './stores/memory-store.ts';
+export { EncryptedStore, type EncryptionOptions } from './stores/encrypted-store.ts';
+export { CIPHERS, encryptedExtension, encryptionKeyId, type CipherName } from './stores/chunk-cipher.ts';
 export { HttpStore, LocalStore };
 export { WasyncError, type ErrorCode } from './errors.ts';
 export type { UidShift } from './platform/node/tree/apply-metadata.ts';

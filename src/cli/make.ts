@@ -27,6 +27,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       output: outputArg ?? '-',
       what,
       store: storeChoice(opts).store,
+      encryption: storeChoice(opts).encryption,
       cache: opts.cache,
       chunkSize: opts.chunkSize,
       digest: parseDigest(opts.digest),

@@ -2,9 +2,11 @@
 // values the operations take, with messages that name the option and the bad
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
 // store, $WASYNC_TOKEN for the bearer token, $WASYNC_TRUSTED_KEYS for the keys
-// indexes must be signed with.
+// indexes must be signed with, $WASYNC_ENCRYPTION_KEY for encrypted stores.
 
-import { usageError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
+import { ioError, usageError } from '../errors.ts';
+import { cipherName, parseEncryptionKey } from '../stores/chunk-cipher.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
 import { DIGESTS, type DigestName } from '../chunk/digest.ts';
 import type { FeatureOptions } from '../platform/node/operations/common.ts';
@@ -46,6 +48,9 @@ export interface GlobalOptions {
   writable?: boolean;
   trustedKey?: string[];
   minVersion?: string;
+  encryptionKey?: string;
+  encryptionKeyFile?: string;
+  encryptionAlgorithm?: string;
 }
 
 export function parseYesNo(name: string, v: string | undefined, dflt: boolean): boolean {
@@ -85,12 +90,37 @@ export const network = (o: GlobalOptions): NetworkOptions => ({
   verbose: !!o.verbose,
 });
 
-/** --store (default $CASYNC_STORE), --extra-store, --cache. */
+/** --store (default $CASYNC_STORE), --extra-store, --cache, and their encryption. */
 export const storeChoice = (o: GlobalOptions): StoreChoice => ({
   store: o.store ?? (process.env.CASYNC_STORE || undefined),
   extraStores: o.extraStore,
   cache: o.cache,
+  encryption: encryption(o),
 });
+
+/**
+ * --encryption-key=HEX, --encryption-key-file=FILE (the hex digits in a file)
+ * or $WASYNC_ENCRYPTION_KEY, and --encryption-algorithm (desync's names); the
+ * algorithm alone is refused, as desync refuses it, rather than writing plain chunks.
+ */
+function encryption(o: GlobalOptions): StoreChoice['encryption'] {
+  if (o.encryptionKey !== undefined && o.encryptionKeyFile !== undefined) throw usageError('--encryption-key and --encryption-key-file: give one');
+  let key = o.encryptionKey;
+  if (o.encryptionKeyFile !== undefined) {
+    try {
+      key = readFileSync(o.encryptionKeyFile, 'utf8').trim();
+    } catch (e) {
+      throw ioError('EINPUT', o.encryptionKeyFile, e);
+    }
+  }
+  key ??= process.env.WASYNC_ENCRYPTION_KEY || undefined;
+  if (key === undefined) {
+    if (o.encryptionAlgorithm !== undefined) throw usageError(`--encryption-algorithm=${o.encryptionAlgorithm} without a key (--encryption-key, --encryption-key-file or $WASYNC_ENCRYPTION_KEY)`);
+    return undefined;
+  }
+  const what = o.encryptionKeyFile ?? (o.encryptionKey !== undefined ? '--encryption-key' : '$WASYNC_ENCRYPTION_KEY');
+  return { key: parseEncryptionKey(key, what), cipher: cipherName(o.encryptionAlgorithm) };
+}
 
 /**
  * --trusted-key (repeatable; else $WASYNC_TRUSTED_KEYS, keys or .pub files

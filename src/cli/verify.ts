@@ -39,6 +39,7 @@ export async function gc(indexes: string[], opts: GlobalOptions) {
   const r = await gcOp({
     indexes,
     store: storeChoice(opts).store,
+    encryption: storeChoice(opts).encryption,
     dryRun: opts.dryRun,
     ...network(opts),
     onRemove: (id) => {
