@@ -12,6 +12,7 @@ import { classifyLocator } from '../../../stores/locator.ts';
 import { parsePublicKey, SIG_SUFFIX, type PublicKey } from '../../../trust/minisign.ts';
 import { checkSignature, FileDigests, type FileDigest, type Signer, type TrustPolicy } from '../../../trust/signature-check.ts';
 import { splitSshLocator } from '../ssh/ssh-process.ts';
+import { signatureUrl, urlBaseName } from '../../../trust/signature-place.ts';
 
 export interface TrustOptions {
   /**
@@ -53,25 +54,11 @@ function loadKey(k: string | PublicKey): PublicKey {
 }
 
 /** Where the signature of `loc` is: `.minisig` appended to its path (before a URL's query). */
-export function signatureLocator(loc: string): string {
-  if (classifyLocator(loc) === 'url') {
-    const cut = loc.search(/[?;]/);
-    return cut < 0 ? loc + SIG_SUFFIX : loc.slice(0, cut) + SIG_SUFFIX + loc.slice(cut);
-  }
-  return loc + SIG_SUFFIX;
-}
+export const signatureLocator = (loc: string) => (classifyLocator(loc) === 'url' ? signatureUrl(loc) : loc + SIG_SUFFIX);
 
-/** The base name a trusted comment states for `loc` (a URL's last path segment, unescaped). */
+/** The base name a trusted comment states for `loc`. */
 export function baseNameOf(loc: string): string {
-  if (classifyLocator(loc) === 'url') {
-    const path = loc.replace(/[?;#].*$/, '');
-    const last = path.slice(path.lastIndexOf('/') + 1);
-    try {
-      return decodeURIComponent(last);
-    } catch {
-      return last;
-    }
-  }
+  if (classifyLocator(loc) === 'url') return urlBaseName(loc);
   if (classifyLocator(loc) === 'ssh') return basename(splitSshLocator(loc).path);
   return basename(loc);
 }
