@@ -3,7 +3,8 @@
 //
 //   readIndex            a .caibx or .caidx held in memory → chunk table, distinct chunks
 //   HttpStore/HttpClient casync's HTTP store layout over plain fetch, with retries
-//   ChainStore, CacheStore, FailoverStore, CheckedStore, MemoryStore   stores over stores
+//   ChainStore, CacheStore, FailoverStore, CheckedStore, MemoryStore,
+//   EncryptedStore                                                     stores over stores
 //   webStores            HTTP stores checked with browser codecs + wasm digests, for the readers below
 //   verifyChunk, verifyWithWorkers   one chunk; every chunk of an index on every core
 //   decompressChunk      zstd, gzip and xz chunks (decode only)
@@ -28,6 +29,8 @@ export { CacheStore } from './stores/cache-store.ts';
 export { FailoverStore } from './stores/failover-store.ts';
 export { CheckedStore, checkStored, type ChunkCheck } from './stores/checked-store.ts';
 export { MemoryStore } from './stores/memory-store.ts';
+export { EncryptedStore, type EncryptionOptions } from './stores/encrypted-store.ts';
+export { CIPHERS, encryptedExtension, encryptionKeyId, type CipherName } from './stores/chunk-cipher.ts';
 export { HttpStore, storeBaseUrl } from './stores/http-store.ts';
 export { HttpClient, type HttpOptions } from './stores/http-client.ts';
 export { defaultStoreFor } from './stores/locator.ts';

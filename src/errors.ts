@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'ECHUNKCORRUPT' // a chunk that does not decompress or match its id
   | 'ENETWORK' // a remote that cannot be reached or answers with an error
   | 'EINPUT' // an input that cannot be read
-  | 'EOUTPUT'; // an output that cannot be written
+  | 'EOUTPUT' // an output that cannot be written
+  | 'ESIGNATURE'; // an index or archive whose signature is missing, malformed, untrusted or does not match
 
 export class WasyncError extends Error {
   constructor(
@@ -32,6 +33,8 @@ export const formatError = (file: string, offset: number, what: string) =>
 export const networkError = (message: string, cause?: unknown) => new WasyncError('ENETWORK', message, { cause });
 
 export const unsupported = (message: string) => new WasyncError('EUNSUPPORTED', message);
+
+export const signatureError = (message: string) => new WasyncError('ESIGNATURE', message);
 
 /** No seed or store has chunk `id`; `absent`: the stores tried that do not exist. */
 export function chunkMissing(id: string, tried: readonly string[], absent: readonly string[] = []): WasyncError {

@@ -6,7 +6,7 @@ import { digest as digestOp } from '../platform/node/operations/digest.ts';
 import { inspectText, type InspectVerb } from '../platform/node/operations/inspect.ts';
 import type { TreeWhat, What } from '../platform/node/operations/resolve.ts';
 import { writeStdout } from '../platform/node/io/stdout.ts';
-import { features, network, parseDigest, parseYesNo, storeChoice, type GlobalOptions } from './options.ts';
+import { features, network, parseDigest, parseYesNo, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { serviceNotifier } from './service.ts';
 
 /**
@@ -52,6 +52,7 @@ const inputOf = (arg: string | undefined, what: string | undefined) => arg ?? (w
 const treeOptions = (opts: GlobalOptions) => ({
   ...storeChoice(opts),
   ...network(opts),
+  ...trust(opts),
   features: features(opts),
   digest: parseDigest(opts.digest),
   notify: serviceNotifier().notice,

@@ -19,6 +19,7 @@ import { mkdev, mount, pullPush, serve } from './serving.ts';
 import { checkOptions, whatHelp, type GlobalOptions } from './options.ts';
 import { mountHelper } from './mount-helper.ts';
 import { serviceNotifier } from './service.ts';
+import { keygen, sign, type SignOptions } from './sign.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -70,6 +71,11 @@ export function program(): Command {
     .option('--cache <PATH>', 'A local store that keeps chunks fetched from remote stores, and is read first next time')
     .option('--progress <auto|bar|json|no>', 'Report progress: a bar when stderr is a terminal (auto, the default), or JSON lines on stderr')
     .option('--token <SECRET>', 'Bearer token for remote stores and servers (default $WASYNC_TOKEN)')
+    .option('--encryption-key <HEX>', "Chunk stores hold chunks encrypted with this 256-bit key, in desync's layout (default $WASYNC_ENCRYPTION_KEY)")
+    .option('--encryption-key-file <FILE>', 'Read the encryption key (64 hex digits) from FILE')
+    .option('--encryption <ALG>', 'Cipher of encrypted stores: xchacha20-poly1305 (default) or aes-256-gcm')
+    .option('--trusted-key <FILE|BASE64>', 'Require indexes and archives to be signed by this minisign public key (repeatable; default $WASYNC_TRUSTED_KEYS)', repeat)
+    .option('--min-version <N>', 'Refuse an index or archive whose signed version is lower than N (with --trusted-key)')
     .option('-l, --log-level <LEVEL>', "Accepted as casync's clients pass it to pull and push; wasync logs with --verbose")
     .hook('preAction', (_p, verb) => checkOptions(verb.optsWithGlobals() as GlobalOptions))
     .showHelpAfterError(false)
@@ -142,6 +148,19 @@ export function program(): Command {
     .description('Check that every chunk INDEX names is in a store, decompresses and matches its id')
     .argument('<INDEX>')
     .action((index, _o, cmd) => verify(index, opts(cmd)));
+  p.command('keygen')
+    .description('Create a minisign key pair: the secret key (protected by a password unless --without-password) and the public key')
+    .option('--key <SECRET>', 'Where the secret key goes (default wasync.key)')
+    .option('--public-key <PUBLIC>', 'Where the public key goes (default the secret key with .pub for .key)')
+    .option('--without-password', 'Leave the secret key unprotected (as minisign -W)')
+    .option('--force', 'Replace existing key files')
+    .action((_o, cmd) => keygen(cmd.opts() as SignOptions));
+  p.command('sign')
+    .description('Sign INDEX or ARCHIVE with a minisign secret key: writes INDEX.minisig, its trusted comment stating the name, size, SHA-256 and version')
+    .argument('<INDEX|ARCHIVE...>')
+    .option('--key <SECRET>', 'The secret key file (wasync keygen, minisign -G)')
+    .option('--version <N>', 'The version the signature states (default: the time in seconds since 1970)')
+    .action((files, _o, cmd) => sign(files, cmd.opts() as SignOptions));
   p.command('gc')
     .description('Remove chunks that none of the given indexes references from the store')
     .argument('<INDEX...>')

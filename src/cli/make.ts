@@ -11,7 +11,7 @@ import { writeStdout } from '../platform/node/io/stdout.ts';
 import { statSync } from 'node:fs';
 import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import { Log } from './log.ts';
-import { chunkSizeOption, extraction, features, network, parseCompression, parseDigest, storeChoice, whatOption, type GlobalOptions } from './options.ts';
+import { chunkSizeOption, extraction, features, network, parseCompression, parseDigest, storeChoice, trust, whatOption, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -29,6 +29,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       output: outputArg ?? '-',
       what,
       store: storeChoice(opts).store,
+      encryption: storeChoice(opts).encryption,
       cache: opts.cache,
       chunkSize: chunkSizeOption(opts.chunkSize),
       digest: parseDigest(opts.digest),
@@ -73,6 +74,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       ...storeChoice(opts),
       ...network(opts),
       ...extraction(opts),
+      ...trust(opts),
       onProgress: progress.onProgress,
       onWarning: log.warn,
       notify: service.notice,

@@ -2,13 +2,16 @@
 // values the operations take, with messages that name the option and the bad
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
 // store, $WASYNC_TOKEN for the bearer token, $NOTIFY_SOCKET for the service
-// manager (service.ts).
+// manager (service.ts), $WASYNC_TRUSTED_KEYS for the keys indexes must be
+// signed with, $WASYNC_ENCRYPTION_KEY for encrypted stores.
 //
 // casync parses every option before it looks at the verb, so a bad value fails
 // whatever the verb; checkOptions() does the same (main.ts calls it before
 // every verb) with the very parsers the verbs use.
 
-import { usageError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
+import { ioError, usageError } from '../errors.ts';
+import { cipherName, parseEncryptionKey } from '../stores/chunk-cipher.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
 import { DIGESTS, type DigestName } from '../chunk/digest.ts';
 import { parseChunkSizeOption } from '../chunker/sizes.ts';
@@ -21,6 +24,7 @@ import { progressMode } from './progress.ts';
 import type { NetworkOptions } from '../platform/node/operations/network.ts';
 import type { StoreChoice } from '../platform/node/operations/stores.ts';
 import type { UidShift } from '../platform/node/tree/apply-metadata.ts';
+import type { TrustOptions } from '../platform/node/trust/signed-input.ts';
 
 export interface GlobalOptions {
   verbose?: boolean;
@@ -54,6 +58,11 @@ export interface GlobalOptions {
   recursive?: string;
   listen?: string;
   writable?: boolean;
+  trustedKey?: string[];
+  minVersion?: string;
+  encryptionKey?: string;
+  encryptionKeyFile?: string;
+  encryption?: string;
 }
 
 export function parseYesNo(name: string, v: string | undefined, dflt: boolean): boolean {
@@ -121,11 +130,12 @@ export const network = (o: GlobalOptions): NetworkOptions => ({
   verbose: !!o.verbose,
 });
 
-/** --store (default $CASYNC_STORE), --extra-store, --cache. */
+/** --store (default $CASYNC_STORE), --extra-store, --cache, and their encryption. */
 export const storeChoice = (o: GlobalOptions): StoreChoice => ({
   store: locator(o.store ?? (process.env.CASYNC_STORE || undefined)),
   extraStores: o.extraStore?.map((s) => locator(s)!),
   cache: locator(o.cache),
+  encryption: encryption(o),
 });
 
 /** --with and --without, each name checked. */
@@ -133,6 +143,44 @@ function featureNames(o: GlobalOptions): Pick<FeatureOptions, 'with' | 'without'
   for (const n of o.with ?? []) parseFeatureFlagName(n, '--with');
   for (const n of o.without ?? []) parseFeatureFlagName(n, '--without');
   return { with: o.with, without: o.without };
+}
+
+/**
+ * --encryption-key=HEX, --encryption-key-file=FILE (the hex digits in a file)
+ * or $WASYNC_ENCRYPTION_KEY, and --encryption (desync's names); the
+ * algorithm alone is refused, as desync refuses it, rather than writing plain chunks.
+ */
+function encryption(o: GlobalOptions): StoreChoice['encryption'] {
+  if (o.encryptionKey !== undefined && o.encryptionKeyFile !== undefined) throw usageError('--encryption-key and --encryption-key-file: give one');
+  let key = o.encryptionKey;
+  if (o.encryptionKeyFile !== undefined) {
+    try {
+      key = readFileSync(o.encryptionKeyFile, 'utf8').trim();
+    } catch (e) {
+      throw ioError('EINPUT', o.encryptionKeyFile, e);
+    }
+  }
+  key ??= process.env.WASYNC_ENCRYPTION_KEY || undefined;
+  if (key === undefined) {
+    if (o.encryption !== undefined) throw usageError(`--encryption=${o.encryption} without a key (--encryption-key, --encryption-key-file or $WASYNC_ENCRYPTION_KEY)`);
+    return undefined;
+  }
+  const what = o.encryptionKeyFile ?? (o.encryptionKey !== undefined ? '--encryption-key' : '$WASYNC_ENCRYPTION_KEY');
+  return { key: parseEncryptionKey(key, what), cipher: cipherName(o.encryption) };
+}
+
+/**
+ * --trusted-key (repeatable; else $WASYNC_TRUSTED_KEYS, keys or .pub files
+ * separated by whitespace or commas) and --min-version.
+ */
+export function trust(o: GlobalOptions): TrustOptions {
+  const keys = o.trustedKey ?? (process.env.WASYNC_TRUSTED_KEYS ?? '').split(/[\s,]+/).filter(Boolean);
+  let minVersion: number | undefined;
+  if (o.minVersion !== undefined) {
+    minVersion = /^\d+$/.test(o.minVersion) ? Number(o.minVersion) : NaN;
+    if (!Number.isSafeInteger(minVersion)) throw usageError(`--min-version=${o.minVersion}: expected a whole number`);
+  }
+  return { trustedKeys: keys, minVersion };
 }
 
 /** --with, --without and the exclusion options. */

@@ -11,7 +11,7 @@ import { pull, push } from '../platform/node/operations/pull-push.ts';
 import type { MadeWhat } from '../platform/node/operations/resolve.ts';
 import { serve as serveOp } from '../platform/node/operations/serve.ts';
 import { Log } from './log.ts';
-import { network, storeChoice, type GlobalOptions } from './options.ts';
+import { network, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { packageFile } from './package-root.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -39,6 +39,7 @@ function onStop<T>(verb: string, run: (signal: AbortSignal) => Promise<T>, extra
 const served = (opts: GlobalOptions, log: Log) => ({
   ...storeChoice(opts),
   ...network(opts),
+  ...trust(opts),
   seeds: opts.seed,
   onWarning: log.warn,
   onLog: log.line,

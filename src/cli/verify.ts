@@ -6,7 +6,7 @@ import { formatBytes } from '../format/units.ts';
 import { gc as gcOp } from '../platform/node/operations/gc.ts';
 import { verify as verifyOp } from '../platform/node/operations/verify.ts';
 import { stripFileUrl } from '../stores/locator.ts';
-import { network, storeChoice, type GlobalOptions } from './options.ts';
+import { network, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -16,10 +16,11 @@ export async function verify(index: string, opts: GlobalOptions) {
   const progress = serviceNotifier().progress(progressReporter(opts.progress, 'verify'), 'verify');
   let r;
   try {
-    r = await verifyOp({ index, ...storeChoice(opts), ...network(opts), onProgress: progress.onProgress });
+    r = await verifyOp({ index, ...storeChoice(opts), ...network(opts), ...trust(opts), onProgress: progress.onProgress });
   } finally {
     progress.stop(true);
   }
+  if (r.signer) out(`Signed by key ${r.signer.keyId}${r.signer.version === null ? '' : `, version ${r.signer.version}`}.`);
   out(`Chunks: ${r.chunks} (${formatBytes(r.bytes)}), checked in ${r.stores}`);
   if (r.missing.length) {
     out(`Missing chunks (${r.missing.length}):`);
@@ -40,6 +41,7 @@ export async function gc(indexes: string[], opts: GlobalOptions) {
   const r = await gcOp({
     indexes,
     store: storeChoice(opts).store,
+    encryption: storeChoice(opts).encryption,
     dryRun: opts.dryRun,
     ...network(opts),
     onRemove: (id) => {

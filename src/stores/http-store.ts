@@ -24,12 +24,19 @@ export class HttpStore implements WriteStore {
     readonly name: string,
     readonly client: HttpClient = new HttpClient(),
     private readonly gate?: Semaphore,
+    /** what chunk files are named with after their id (an encrypted store's is longer: encrypted-store.ts) */
+    readonly suffix = CHUNK_SUFFIX,
   ) {
     this.base = storeBaseUrl(name);
   }
 
+  /** The same store, its chunk files named `<id><suffix>`. */
+  withSuffix(suffix: string): HttpStore {
+    return new HttpStore(this.name, this.client, this.gate, suffix);
+  }
+
   chunkUrl(id: string): string {
-    return `${this.base}/${chunkPathBase(id)}${CHUNK_SUFFIX}`;
+    return `${this.base}/${chunkPathBase(id)}${this.suffix}`;
   }
 
   where(id: string): string {

@@ -6,7 +6,8 @@
 //
 // Building for reading wraps every leaf in a CheckedStore, so that whatever a
 // caller composed, each copy is checked where it was found and a corrupt one
-// falls through to the next store.  What has no description of its own (a
+// falls through to the next store (an encrypted store counts as a leaf: it is
+// checked above its decryption).  What has no description of its own (a
 // caller's store object, an ssh session) is described as a relay entry: the
 // calling thread serves it, and the threads reach it through the relay.
 
@@ -15,6 +16,9 @@ import { ChainStore } from './chain-store.ts';
 import { CheckedStore, type ChunkCheck } from './checked-store.ts';
 import { FailoverStore } from './failover-store.ts';
 import { writable, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
+import { EncryptedStore } from './encrypted-store.ts';
+import type { CipherFactory, CipherName } from './chunk-cipher.ts';
+import { fromHex } from '../chunk/chunk-id.ts';
 
 export type StoreSpec =
   | { kind: 'local'; dir: string }
@@ -22,7 +26,9 @@ export type StoreSpec =
   | { kind: 'relay'; channel: string; store: number; name: string }
   | { kind: 'chain'; stores: StoreSpec[] }
   | { kind: 'failover'; stores: StoreSpec[] }
-  | { kind: 'cache'; cache: StoreSpec; store: StoreSpec };
+  | { kind: 'cache'; cache: StoreSpec; store: StoreSpec }
+  /** a local or HTTP store holding chunks sealed with `key` (64 hex digits), desync's layout */
+  | { kind: 'encrypted'; store: LeafSpec; cipher: CipherName; key: string };
 
 export type LeafSpec = Extract<StoreSpec, { kind: 'local' | 'http' | 'relay' }>;
 
@@ -65,6 +71,8 @@ export function describeStore(store: ChunkStore, relay: (s: ChunkStore) => Store
 /** The stores of a platform, as a thread makes them from their specs. */
 export interface StoreLeaves {
   leaf(spec: LeafSpec, net: NetSpec): ChunkStore;
+  /** the platform's ciphers for encrypted stores (default @noble/ciphers') */
+  ciphers?: CipherFactory;
 }
 
 /** Where a chunk came from, as extraction counts it. */
@@ -117,6 +125,11 @@ function build(
         return new FailoverStore(spec.stores.map((s) => b(s, cache)));
       case 'cache':
         return new CacheStore(writable(b(spec.cache, true)), b(spec.store, cache));
+      case 'encrypted': {
+        // Sealed chunks are opened beneath the check, which sees the compressed chunk as from any leaf.
+        const inner = leaves.leaf(spec.store, graph.net);
+        return wrap(new EncryptedStore(inner, { key: fromHex(spec.key)!, cipher: spec.cipher, ciphers: leaves.ciphers }), spec.store, cache);
+      }
       default:
         return wrap(leaves.leaf(spec, graph.net), spec, cache);
     }

@@ -11,6 +11,7 @@ import { CA_FORMAT_SUPPORTED_WITH_MASK, replayFeatureFlags } from '../../../form
 import { combineFeatureFlags } from '../../../format/feature-flag-names.ts';
 import { classifyLocator, stripFileUrl } from '../../../stores/locator.ts';
 import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
+import { checkSignedFile, trustPolicy } from '../trust/signed-input.ts';
 import { Executors } from '../pool/executors.ts';
 import { emptyFetchStats } from '../pool/jobs.ts';
 import type { ExtractTreeOptions } from '../tree/extract-tree.ts';
@@ -44,7 +45,7 @@ export async function extractTree(o: ExtractOptions, what: 'archive-index' | 'ar
 async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOptions, target: string): Promise<ExtractResult> {
   const seeds = [...(o.seeds ?? [])];
   if (o.seedOutput !== false && statSync(target, { throwIfNoEntry: false })?.isDirectory()) seeds.push(target);
-  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux, announceReady: true });
+  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, trees: options.linux, announceReady: true, trust: o });
   options.executor = ex.executors.chunks;
   if (o.hardlink) options.hardlinkSeeds = [...ex.seeds.trees].map(([n, map]) => ({ root: seeds[n], map }));
   let tree: TreeStream | null = null;
@@ -92,6 +93,7 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
   };
   o.notify?.({ state: 'ready' });
   try {
+    await checkSignedFile(o.input instanceof Uint8Array ? o.input : input, trustPolicy(o), net.client, o.signature);
     if (o.input instanceof Uint8Array) await push(o.input);
     else if (input !== null && classifyLocator(input) === 'ssh') for await (const piece of net.ssh.openArchive(input)) await push(piece);
     else if (input !== null && !local) {

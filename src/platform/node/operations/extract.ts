@@ -26,10 +26,11 @@ import { extractTree } from './extract-tree.ts';
 import type { NetworkOptions } from './network.ts';
 import { resolveExtract, type MadeWhat } from './resolve.ts';
 import type { StoreChoice } from './stores.ts';
+import type { TrustOptions } from '../trust/signed-input.ts';
 
 export type ExtractWhat = MadeWhat;
 
-export interface ExtractOptions extends OperationOptions, NetworkOptions, StoreChoice {
+export interface ExtractOptions extends OperationOptions, NetworkOptions, StoreChoice, TrustOptions {
   /** a .caibx, .caidx or .catar (a path, URL or ssh location; '-' is standard input), or its bytes */
   input: string | Uint8Array;
   /** what `input` is; default: from its suffix, or from its bytes (an index without metadata flags is a blob index) */
@@ -104,7 +105,7 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
   if (outStat && !outStat.isFile() && !outStat.isBlockDevice()) throw usageError(`${output}: neither a regular file nor a block device; refusing`);
   const seeds = [...(o.seeds ?? [])];
   if (output !== undefined && outStat && o.seedOutput !== false) seeds.push(output);
-  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, announceReady: true });
+  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, announceReady: true, trust: o });
   let file: AtomicFile | null = null;
   let device: FileRef | null = null;
   // The output's chunks are the index's: remembered as a seed for the next update

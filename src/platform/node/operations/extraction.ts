@@ -16,6 +16,9 @@ import { classifyLocator, stripFileUrl } from '../../../stores/locator.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import { absentOf } from '../../../stores/store.ts';
 import { indexFromBytes, openIndexLocator, type IndexInput } from '../io/index-input.ts';
+import { checkSigned, checkSignedBytes, refuseUnsignable, trustPolicy, type TrustOptions } from '../trust/signed-input.ts';
+import type { Signer, TrustPolicy } from '../../../trust/signature-check.ts';
+import { formatError } from '../../../errors.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { Executors } from '../pool/executors.ts';
 import { extractBlob, type ExtractBlobOptions, type ExtractBlobResult } from '../pool/extract-blob.ts';
@@ -46,7 +49,12 @@ export interface ExtractionSetup extends Pick<OperationOptions, 'workers' | 'sig
    * mkdev are ready later, once they serve)
    */
   announceReady?: boolean;
+  /** the keys the index must be signed with; checked before any chunk is asked for */
+  trust?: TrustOptions;
 }
+
+/** The largest index read whole to check its signature (48 bytes a chunk: some 350 GiB of 64 KiB chunks). */
+const SIGNED_INDEX_LIMIT = 256 << 20;
 
 export class Extraction {
   private constructor(
@@ -63,11 +71,15 @@ export class Extraction {
     /** those of them that do not exist (local directories), asked when chunks were found nowhere */
     readonly absentStores: () => string[],
     readonly seeds: Seeds,
+    /** who signed the index, when trusted keys were given */
+    readonly signer: Signer | null,
     private readonly setup: ExtractionSetup,
     private readonly release: () => Promise<void>,
   ) {}
 
   static async open(s: ExtractionSetup): Promise<Extraction> {
+    const policy = trustPolicy(s.trust);
+    if (policy && (s.index === null || s.index === '-')) refuseUnsignable('an index on standard input');
     const net = new Network(s.network);
     const stores = new OperationStores(net);
     const executors: Executors[] = [];
@@ -80,7 +92,9 @@ export class Extraction {
     };
     try {
       const loc = typeof s.index === 'string' ? stripFileUrl(s.index) : null;
-      const index = await openIndex(s.index, net, stores.locators(s.stores, loc));
+      let index = await openIndex(s.index, net, stores.locators(s.stores, loc));
+      let signer: Signer | null = null;
+      if (policy) ({ index, signer } = await checkedIndex(index, s, policy, net));
       const { header, entries } = await openIndexStream(index.bytes, index.name);
       const digest = digestOfFlags(header.flags);
       const e = new Executors(s.pool ? Infinity : (index.blobSize ?? Infinity), s.workers);
@@ -98,7 +112,7 @@ export class Extraction {
         trees: s.trees && { linux: s.trees },
         lenient: !!s.trees,
       });
-      return new Extraction(index.name, header, digest, index.blobSize, abortable(entries, s.signal), e, graph, reading.name, () => absentOf(reading), seeds, s, release);
+      return new Extraction(index.name, header, digest, index.blobSize, abortable(entries, s.signal), e, graph, reading.name, () => absentOf(reading), seeds, signer, s, release);
     } catch (e) {
       await release();
       throw e;
@@ -168,6 +182,28 @@ async function openIndex(index: string | Uint8Array | null, net: Network, storeL
   const loc = index === null || index === '-' ? null : stripFileUrl(index);
   if (loc !== null && classifyLocator(loc) === 'ssh') return net.ssh.openIndex(loc, storeLocators);
   return openIndexLocator(loc, net.client);
+}
+
+/** The index read whole and its signature checked, before any chunk it names is asked for. */
+async function checkedIndex(index: IndexInput, s: ExtractionSetup, policy: TrustPolicy, net: Network): Promise<{ index: IndexInput; signer: Signer }> {
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  for await (const piece of index.bytes) {
+    size += piece.length;
+    if (size > SIGNED_INDEX_LIMIT) throw formatError(index.name, SIGNED_INDEX_LIMIT, 'larger than any index whose signature can be checked');
+    pieces.push(piece);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of pieces) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  const signer =
+    s.index instanceof Uint8Array
+      ? await checkSignedBytes(bytes, s.trust?.signature, policy)
+      : await checkSigned(stripFileUrl(s.index as string), { bytes }, policy, net.client);
+  return { index: indexFromBytes(bytes, index.name), signer };
 }
 
 async function* watched(entries: AsyncIterable<IndexEntry[]>, see: (batch: IndexEntry[]) => void): AsyncGenerator<IndexEntry[]> {

@@ -10,7 +10,7 @@ import { stripFileUrl } from '../../../stores/locator.ts';
 import { openIndexLocator } from '../io/index-input.ts';
 import { LocalStore } from '../storage/local-store.ts';
 import { Network, type NetworkOptions } from './network.ts';
-import { OperationStores, type StoreLike } from './stores.ts';
+import { OperationStores, type StoreChoice, type StoreLike } from './stores.ts';
 
 export interface GcOptions extends NetworkOptions {
   /** the indexes whose chunks are kept (paths or URLs) */
@@ -19,6 +19,8 @@ export interface GcOptions extends NetworkOptions {
   store?: StoreLike;
   /** only say what would be removed */
   dryRun?: boolean;
+  /** the store's encrypted chunks under this key are collected (its plain ones are left alone), see StoreChoice */
+  encryption?: StoreChoice['encryption'];
   /** each chunk removed (or, dry, that would be) */
   onRemove?(id: string): void;
   /** what is not as it should be but does not stop gc (a stray file, a chunk that cannot be removed) */
@@ -44,7 +46,7 @@ export async function gc(o: GcOptions): Promise<GcResult> {
   const stores = new OperationStores(net, false);
   try {
     const indexes = o.indexes.map(stripFileUrl);
-    const store = stores.writing(o.store, indexes[0]);
+    const store = stores.writing(o.store, indexes[0], o.encryption);
     const used = new Set<string>();
     let references = 0;
     for (const path of indexes) {

@@ -27,11 +27,12 @@ import { PathFilter } from './inspect-walk.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import type { TreeWhat } from './resolve.ts';
 import type { StoreChoice } from './stores.ts';
+import { checkSignedFile, trustPolicy, type TrustOptions } from '../trust/signed-input.ts';
 
 export type TreeKind = TreeWhat;
 
 /** Where a tree is read from, and how a directory would be archived. */
-export interface TreeSourceOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'notify'> {
+export interface TreeSourceOptions extends NetworkOptions, StoreChoice, TrustOptions, Pick<OperationOptions, 'notify'> {
   features?: FeatureOptions;
   /** directories: the digest their archive would use */
   digest?: DigestName;
@@ -64,15 +65,17 @@ export async function openTree(kind: TreeKind, input: string | null, o: TreeSour
   let close = async () => {};
   let indexFlags: bigint | null = null;
   if (kind === 'archive') {
+    const net = new Network(o);
+    await checkSignedFile(input, trustPolicy(o), net.client);
     if (input === null) r = new BytesReadAt(await readStdin(), name);
-    else if (classifyLocator(input) === 'url') r = await HttpReadAt.open(input, new Network(o).client);
+    else if (classifyLocator(input) === 'url') r = await HttpReadAt.open(input, net.client);
     else {
       const f = await FileReadAt.open(input);
       r = f;
       close = () => f.close();
     }
   } else {
-    const ex = await Extraction.open({ index: input, stores: o, network: o });
+    const ex = await Extraction.open({ index: input, stores: o, network: o, trust: o });
     try {
       r = await ex.reader({ cacheChunks: 32, readAhead: 2 });
     } catch (e) {

@@ -39,7 +39,7 @@ import {
 import { Network, type NetworkOptions } from './network.ts';
 import { MadeOutput, type Pushed } from './output.ts';
 import { resolveMake, type MadeWhat } from './resolve.ts';
-import { OperationStores, type StoreLike } from './stores.ts';
+import { OperationStores, type StoreChoice, type StoreLike } from './stores.ts';
 
 export type MakeWhat = MadeWhat;
 
@@ -65,6 +65,8 @@ export interface MakeOptions extends OperationOptions, NetworkOptions {
   compression?: Compression;
   /** archives: the metadata kept (casync's --with/--without) */
   features?: FeatureOptions;
+  /** the store (given as a path or URL) keeps chunks encrypted, as desync does (see StoreChoice) */
+  encryption?: StoreChoice['encryption'];
 }
 
 export interface MakeResult {
@@ -255,12 +257,15 @@ class Making {
 
   /** Where new chunks go: an ssh push's staging store, else the store given or beside the output. */
   private chunkStore(out: MadeOutput, loc: StoreLike | undefined): WriteStore {
-    if (out.chunkStore) return this.stores.writing(out.chunkStore, null);
+    if (out.chunkStore) {
+      if (this.o.encryption) throw unsupported(`${this.output}: chunks pushed over ssh cannot be encrypted (casync's protocol has no place for them)`);
+      return this.stores.writing(out.chunkStore, null);
+    }
     if (typeof loc === 'string' && classifyLocator(stripFileUrl(loc)) === 'ssh') {
       throw unsupported(`${loc}: chunks can be pushed to an ssh store only with the index on the same host (make HOST:PATH.caidx), as with casync`);
     }
     if (loc === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not written to a file');
-    return this.stores.writing(loc, null);
+    return this.stores.writing(loc, null, this.o.encryption);
   }
 
   private pipeline(

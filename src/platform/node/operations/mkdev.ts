@@ -19,6 +19,8 @@ import { FileReadAt } from '../io/random-access.ts';
 import { attachKernelNbd, kernelNbdDevices } from '../nbd/kernel-device.ts';
 import { NbdServer, nbdUri, parseListenAddress } from '../nbd/server.ts';
 import { openIndexReader, type IndexServeOptions } from './mount-source.ts';
+import { checkSignedFile, trustPolicy } from '../trust/signed-input.ts';
+import { httpClient } from '../storage/node-fetch.ts';
 import { resolveMkdev } from './resolve.ts';
 
 export interface MkdevOptions extends IndexServeOptions {
@@ -102,6 +104,7 @@ export async function mkdev(o: MkdevOptions): Promise<void> {
 async function openSource(input: string, what: 'blob' | 'blob-index', o: MkdevOptions): Promise<{ reader: ReadAt; description: string; close(): Promise<void> }> {
   if (what === 'blob') {
     if (classifyLocator(input) !== 'path') throw unsupported(`${input}: a remote blob cannot be served; give its .caibx index`);
+    await checkSignedFile(input, trustPolicy(o), httpClient());
     const file = await FileReadAt.open(input);
     return { reader: file, description: `${input} (${file.size} bytes, served by wasync)`, close: () => file.close() };
   }

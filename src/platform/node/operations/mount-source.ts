@@ -30,9 +30,10 @@ import type { OperationOptions } from './common.ts';
 import { Extraction } from './extraction.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import type { StoreChoice } from './stores.ts';
+import { checkSignedFile, trustPolicy, type TrustOptions } from '../trust/signed-input.ts';
 
 /** What an index served by random access (mount, mkdev) reads from. */
-export interface IndexServeOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'workers' | 'onWarning' | 'notify'> {
+export interface IndexServeOptions extends NetworkOptions, StoreChoice, TrustOptions, Pick<OperationOptions, 'workers' | 'onWarning' | 'notify'> {
   /** files, block devices or (archive indexes) directories whose chunks are used first */
   seeds?: string[];
 }
@@ -89,7 +90,7 @@ function chunkReadAhead(r: IndexReadAt, remember: number): (offset: number, leng
  */
 export async function openIndexReader(loc: string, o: IndexServeOptions, tuning: { cacheChunks: (h: IndexHeader) => number; readAhead: number; treeSeeds: boolean }) {
   const linux = tuning.treeSeeds && o.seeds?.length ? linuxFs() : null;
-  const ex = await Extraction.open({ ...o, index: loc, stores: o, network: o, pool: true, trees: linux ?? undefined });
+  const ex = await Extraction.open({ ...o, index: loc, stores: o, network: o, pool: true, trees: linux ?? undefined, trust: o });
   try {
     const reader = await ex.reader({ cacheChunks: tuning.cacheChunks(ex.header), readAhead: tuning.readAhead });
     return { header: ex.header, reader, close: () => ex.close() };
@@ -143,7 +144,9 @@ export async function openMountSource(
   let indexFlags: bigint | null = null;
   let readAhead: ((offset: number, length: number) => void) | undefined;
   if (what === 'archive') {
-    if (url) r = await HttpReadAt.open(input, new Network(o).client);
+    const net = new Network(o);
+    await checkSignedFile(input, trustPolicy(o), net.client);
+    if (url) r = await HttpReadAt.open(input, net.client);
     else {
       const f = await FileReadAt.open(input);
       r = f;

@@ -22,6 +22,9 @@ import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/
 import { describeStore, type StoreGraph } from '../../../stores/store-graph.ts';
 import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
 import { LocalStore } from '../storage/local-store.ts';
+import { nodeCiphers } from '../storage/node-cipher.ts';
+import { EncryptedStore } from '../../../stores/encrypted-store.ts';
+import { cipherName, parseEncryptionKey, type CipherName } from '../../../stores/chunk-cipher.ts';
 import { StoreRelay } from '../storage/store-relay.ts';
 import type { Network } from './network.ts';
 
@@ -39,7 +42,17 @@ export interface StoreChoice {
   extraStores?: StoreLike[];
   /** a local store kept of what remote stores sent, read before them */
   cache?: StoreLike;
+  /**
+   * Every store given as a path or URL (store, extra stores, cache) holds its
+   * chunks encrypted, as desync lays them out: `key` 32 bytes (or 64 hex
+   * digits), `cipher` xchacha20-poly1305 (default) or aes-256-gcm.  Store
+   * objects are taken as they are (wrap them in an EncryptedStore).
+   */
+  encryption?: { key: string | Uint8Array; cipher?: CipherName };
 }
+
+/** Whether chunks of `s` are on this machine (read before remote ones). */
+const isLocal = (s: ChunkStore) => s instanceof LocalStore || (s instanceof EncryptedStore && s.inner instanceof LocalStore);
 
 export class OperationStores {
   private relay: StoreRelay | null = null;
@@ -50,8 +63,15 @@ export class OperationStores {
     private readonly ssh = true,
   ) {}
 
-  /** `s` as a store object; `what` names it in messages about a bad value. */
-  resolve(s: StoreLike, what = 'store'): ChunkStore {
+  /** `s` as a store object (encrypted if `encryption` says so); `what` names it in messages about a bad value. */
+  resolve(s: StoreLike, what = 'store', encryption?: StoreChoice['encryption']): ChunkStore {
+    if (typeof s !== 'string' || !encryption) return this.plain(s, what);
+    if (classifyLocator(stripFileUrl(s)) === 'ssh') throw unsupported(`${s}: an ssh store cannot hold encrypted chunks (casync's protocol has no place for them)`);
+    const key = typeof encryption.key === 'string' ? parseEncryptionKey(encryption.key) : encryption.key;
+    return new EncryptedStore(this.plain(s, what), { key, cipher: cipherName(encryption.cipher), ciphers: nodeCiphers });
+  }
+
+  private plain(s: StoreLike, what: string): ChunkStore {
     if (typeof s !== 'string') return asStore(s, what);
     const loc = stripFileUrl(s);
     const kind = classifyLocator(loc);
@@ -71,13 +91,13 @@ export class OperationStores {
 
   /** The store chunks are read from, for an index at `index` (null: none, e.g. standard input). */
   reading(o: StoreChoice, index: string | null): ChunkStore {
-    const all = given(o, index).map((s, i) => this.resolve(s, o.stores !== undefined ? `store ${i + 1}` : i ? 'extra store' : 'store'));
+    const all = given(o, index).map((s, i) => this.resolve(s, o.stores !== undefined ? `store ${i + 1}` : i ? 'extra store' : 'store', o.encryption));
     if (!all.length) throw usageError('no chunk store: give --store=PATH (or `store`): the index has no place beside which default.castr would be');
     if (o.stores !== undefined) return all.length === 1 ? all[0] : new ChainStore(all);
-    const local: ChunkStore[] = all.filter((s) => s instanceof LocalStore);
-    const remote = all.filter((s) => !(s instanceof LocalStore));
+    const local: ChunkStore[] = all.filter(isLocal);
+    const remote = all.filter((s) => !isLocal(s));
     if (o.cache !== undefined) {
-      const cache = this.resolve(o.cache, 'cache');
+      const cache = this.resolve(o.cache, 'cache', o.encryption);
       if (!isWriteStore(cache)) throw usageError(`${cache.name}: the cache must be a store that can be written to`);
       local.push(new CacheStore(cache, remote.length === 1 ? remote[0] : new ChainStore(remote)));
     } else local.push(...remote);
@@ -85,10 +105,10 @@ export class OperationStores {
   }
 
   /** The store new chunks are written to, for an index at `index`. */
-  writing(store: StoreLike | undefined, index: string | null): WriteStore {
+  writing(store: StoreLike | undefined, index: string | null, encryption?: StoreChoice['encryption']): WriteStore {
     const [s] = given({ store }, index);
     if (s === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not a file');
-    const w = this.resolve(s);
+    const w = this.resolve(s, 'store', encryption);
     if (!isWriteStore(w)) throw usageError(`${w.name}: chunks cannot be written to this store`);
     return w;
   }

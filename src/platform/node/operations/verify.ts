@@ -12,10 +12,12 @@ import { checkAborted, type OperationOptions } from './common.ts';
 import { Extraction } from './extraction.ts';
 import type { NetworkOptions } from './network.ts';
 import type { StoreChoice } from './stores.ts';
+import type { TrustOptions } from '../trust/signed-input.ts';
+import type { Signer } from '../../../trust/signature-check.ts';
 
 const BATCH_BYTES = 4 << 20;
 
-export interface VerifyOptions extends NetworkOptions, StoreChoice, Pick<OperationOptions, 'onProgress' | 'signal' | 'workers'> {
+export interface VerifyOptions extends NetworkOptions, StoreChoice, TrustOptions, Pick<OperationOptions, 'onProgress' | 'signal' | 'workers'> {
   /** a .caibx or .caidx: a path, URL or ssh location, or its bytes */
   index: string | Uint8Array;
 }
@@ -34,6 +36,8 @@ export interface VerifyResult {
   missing: string[];
   /** ids with no good copy, and why */
   corrupt: { id: string; why: string }[];
+  /** who signed the index, when trusted keys were given */
+  signer: Signer | null;
 }
 
 /** Checks every chunk of an index: present in a store, decompresses, matches its id. */
@@ -42,7 +46,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const loc = typeof o.index === 'string' ? stripFileUrl(o.index) : null;
   if (loc !== null && !hasSuffix(loc, '.caibx') && !hasSuffix(loc, '.caidx')) throw usageError(`${loc}: expected an index (.caibx or .caidx)`);
   checkAborted(o.signal);
-  const ex = await Extraction.open({ ...o, index: o.index, stores: o, network: o });
+  const ex = await Extraction.open({ ...o, index: o.index, stores: o, network: o, trust: o });
   try {
     const chunks = new DistinctChunks();
     for await (const batch of ex.entries()) chunks.add(batch);
@@ -72,7 +76,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     const missing = problems.filter((p) => p.verdict === 'missing').map((p) => p.hex);
     const corrupt = problems.filter((p) => p.verdict === 'invalid').map((p) => ({ id: p.hex, why: p.why ?? '' }));
     const absent = missing.length ? ex.absentStores() : [];
-    return { ok: !missing.length && !corrupt.length, chunks: chunks.count, bytes: chunks.bytes, stores: ex.storeNames, absent, missing, corrupt };
+    return { ok: !missing.length && !corrupt.length, chunks: chunks.count, bytes: chunks.bytes, stores: ex.storeNames, absent, missing, corrupt, signer: ex.signer };
   } finally {
     await ex.close();
   }

@@ -30,14 +30,34 @@ export class LocalStore implements WriteStore {
   /** chunk directories gc emptied and removed */
   removedDirectories = 0;
 
-  constructor(readonly dir: string) {}
+  /** `suffix`: what chunk files are named with after their id (an encrypted store's is longer: encrypted-store.ts) */
+  constructor(
+    readonly dir: string,
+    readonly suffix = CHUNK_SUFFIX,
+  ) {}
+
+  /** The same directory, its chunk files named `<id><suffix>`. */
+  withSuffix(suffix: string): LocalStore {
+    return new LocalStore(this.dir, suffix);
+  }
+
+  /** The suffixes chunk `id` is stored under here (plain, or encrypted under some key), for messages. */
+  async suffixesOf(id: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = readdirSync(`${this.dir}/${id.slice(0, 4)}`);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n.startsWith(id) && !n.endsWith('.tmp')).map((n) => n.slice(id.length));
+  }
 
   get name(): string {
     return this.dir;
   }
 
   pathOf(id: string, compressed = true): string {
-    return `${this.dir}/${chunkPathBase(id)}${compressed ? CHUNK_SUFFIX : ''}`;
+    return `${this.dir}/${chunkPathBase(id)}${compressed ? this.suffix : ''}`;
   }
 
   where(id: string): string {
@@ -45,13 +65,16 @@ export class LocalStore implements WriteStore {
   }
 
   async has(id: string): Promise<boolean> {
-    return statSync(this.pathOf(id), { throwIfNoEntry: false }) !== undefined || statSync(this.pathOf(id, false), { throwIfNoEntry: false }) !== undefined;
+    if (statSync(this.pathOf(id), { throwIfNoEntry: false }) !== undefined) return true;
+    return this.suffix === CHUNK_SUFFIX && statSync(this.pathOf(id, false), { throwIfNoEntry: false }) !== undefined;
   }
 
   /** The stored bytes, or null if the store lacks the chunk (or marks it missing). */
   async get(id: string, into?: Uint8Array): Promise<Uint8Array | null> {
     const packed = readIfExists(this.pathOf(id), into);
     if (packed) return packed;
+    // An uncompressed <id> file is a plain chunk, never one of another suffix's.
+    if (this.suffix !== CHUNK_SUFFIX) return null;
     const plainPath = this.pathOf(id, false);
     const st = lstatSync(plainPath, { throwIfNoEntry: false });
     if (!st || (st.isSymbolicLink() && readlinkSync(plainPath) === '/dev/null')) return null;
@@ -116,8 +139,8 @@ export class LocalStore implements WriteStore {
         throw ioError('EINPUT', dir, e);
       }
       for (const name of names) {
-        if (!name.endsWith(CHUNK_SUFFIX)) continue;
-        const id = name.slice(0, -CHUNK_SUFFIX.length);
+        if (!name.endsWith(this.suffix)) continue;
+        const id = name.slice(0, -this.suffix.length);
         if (isChunkIdHex(id)) yield id;
         else onStray?.(`${dir}/${name}`);
       }

@@ -17,6 +17,7 @@ import type { HttpClient } from '../../../stores/http-client.ts';
 import { LocalStore } from './local-store.ts';
 import { httpClient } from './node-fetch.ts';
 import { RelayedStore } from './store-relay.ts';
+import { nodeCiphers } from './node-cipher.ts';
 
 /** Requests per thread: its share of the operation's concurrency. */
 export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency / Math.max(1, net.threads)));
@@ -25,6 +26,7 @@ export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency
 export class NodeLeaves implements StoreLeaves {
   private readonly locals = new Map<string, LocalStore>();
   private readonly nets = new Map<string, { gate: Semaphore; clients: Map<string, HttpClient> }>();
+  readonly ciphers = nodeCiphers;
 
   leaf(spec: LeafSpec, net: NetSpec): ChunkStore {
     if (spec.kind === 'local') {

@@ -12,8 +12,8 @@ import { formatBytes } from '../../../format/units.ts';
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export function resetView(): void {
-  for (const id of ['progress-box', 'result', 'missing-box', 'invalid-box', 'error', 'tree-box']) $(id).hidden = true;
-  for (const id of ['missing', 'invalid', 'tree', 'status', 'summary', 'download-status']) $(id).textContent = '';
+  for (const id of ['progress-box', 'result', 'missing-box', 'invalid-box', 'error', 'tree-box', 'signer']) $(id).hidden = true;
+  for (const id of ['missing', 'invalid', 'tree', 'status', 'summary', 'download-status', 'signer']) $(id).textContent = '';
   $('summary').className = '';
   const bar = $<HTMLProgressElement>('bar');
   bar.value = 0;
@@ -49,6 +49,11 @@ export function showReport(r: VerifyReport, problems: readonly ChunkVerdict[], w
   $('missing').textContent = missing.map((p) => p.hex).join('\n');
   $('invalid-box').hidden = !invalid.length;
   $('invalid').textContent = invalid.map((p) => `${p.hex}: ${p.why}`).join('\n');
+}
+
+export function showSigner(text: string): void {
+  $('signer').hidden = false;
+  $('signer').textContent = text;
 }
 
 export function showError(message: string): void {

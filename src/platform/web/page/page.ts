@@ -13,8 +13,11 @@
 // chunk is fetched by both, and the tree reuses chunks the workers fetched.
 //
 // Query parameters: index, store (default: default.castr beside the index),
-// concurrency (chunk requests in flight, default 16), workers (default: cores),
-// cache (MiB of verified chunks kept for browsing, default 64; 0 keeps none).
+// key (a minisign public key: the index's .minisig, fetched beside it or
+// dropped with it, must be by it, and is checked before any chunk is fetched;
+// the report then has signer = {keyId, version}), concurrency (chunk requests
+// in flight, default 16), workers (default: cores), cache (MiB of verified
+// chunks kept for browsing, default 64; 0 keeps none).
 
 import { readIndex, indexReader, webStores, type LoadedIndex } from '../access.ts';
 import { verifyWithWorkers } from '../verify-pool.ts';
@@ -25,10 +28,15 @@ import { HttpClient } from '../../../stores/http-client.ts';
 import { defaultStoreFor } from '../../../stores/locator.ts';
 import { networkError } from '../../../errors.ts';
 import { formatBytes } from '../../../format/units.ts';
-import { resetView, showDownloadStatus, showError, showProgress, showReport, showStatus, showTree } from './page-view.ts';
+import { resetView, showDownloadStatus, showError, showProgress, showReport, showSigner, showStatus, showTree } from './page-view.ts';
+import { parsePublicKey } from '../../../trust/minisign.ts';
+import { checkSignature, type Signer } from '../../../trust/signature-check.ts';
+import { signatureUrl, urlBaseName } from '../../../trust/signature-place.ts';
 
 interface PageReport extends VerifyReport {
   error?: string;
+  /** with a key: who signed the index */
+  signer?: { keyId: string; version: number | null };
 }
 
 declare global {
@@ -38,7 +46,7 @@ declare global {
   }
 }
 
-type Source = { name: string; url: string } | { name: string; file: File };
+type Source = { name: string; url: string } | { name: string; file: File; signature?: File };
 
 const params = new URLSearchParams(location.search);
 const numberParam = (name: string) => {
@@ -80,6 +88,7 @@ async function run(src: Source): Promise<void> {
     const store = storeFor(src);
     showStatus(`Reading ${src.name}…`);
     const bytes = 'url' in src ? await fetchIndex(src.url) : new Uint8Array(await src.file.arrayBuffer());
+    const signer = await checkSigned(src, bytes);
     const index = readIndex(bytes, src.name);
     const source = webStores([store], index.digest);
     const share = index.archive ? new ChunkShare({ source, cacheBytes: CACHE_BYTES }) : undefined;
@@ -100,7 +109,7 @@ async function run(src: Source): Promise<void> {
       share,
     });
     showReport(report, problems, store, (performance.now() - started) / 1000);
-    window.wasyncReport = report;
+    window.wasyncReport = signer ? { ...report, signer: { keyId: signer.keyId, version: signer.version } } : report;
   } catch (e) {
     let message = (e as Error).message;
     // What a browser says for a refused connection and for a missing CORS header alike.
@@ -110,6 +119,27 @@ async function run(src: Source): Promise<void> {
   } finally {
     running = false;
   }
+}
+
+/** With a public key given: the index's signature checked before anything else is fetched (null without a key). */
+async function checkSigned(src: Source, bytes: Uint8Array): Promise<Signer | null> {
+  const text = input('key').value.trim();
+  if (!text) return null;
+  const key = parsePublicKey(text, 'the public key');
+  let signature: string | null;
+  let signatureName: string;
+  if ('url' in src) {
+    signatureName = signatureUrl(src.url);
+    const b = await new HttpClient().get(signatureName);
+    signature = b && new TextDecoder().decode(b);
+  } else {
+    signatureName = `${src.name}.minisig`;
+    signature = src.signature ? await src.signature.text() : null;
+  }
+  const baseName = 'url' in src ? urlBaseName(src.url) : src.name;
+  const signer = await checkSignature({ bytes, name: src.name, baseName, signature, signatureName }, { keys: [key] });
+  showSigner(`Signed by ${signer.keyId}${signer.version === null ? '' : `, version ${signer.version}`}.`);
+  return signer;
 }
 
 /** Reads only the chunks the file spans (a reader of its own, no read-ahead), then saves it. */
@@ -142,6 +172,7 @@ function setUp(): void {
   (document.getElementById('cores') as HTMLElement).textContent = `in ${workers} Web Worker${workers === 1 ? '' : 's'}`;
   input('index').value = params.get('index') ?? '';
   input('store').value = params.get('store') ?? '';
+  input('key').value = params.get('key') ?? '';
   document.getElementById('form')!.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input('index').value.trim();
@@ -149,8 +180,13 @@ function setUp(): void {
     const url = new URL(text, location.href).href;
     void run({ name: url, url });
   });
-  const local = (file: File | undefined) => file && void run({ name: file.name, file });
-  input('file').addEventListener('change', () => local(input('file').files?.[0]));
+  // An index, and its .minisig when dropped or chosen with it.
+  const local = (files: FileList | null | undefined) => {
+    const all = files ? Array.from(files) : [];
+    const file = all.find((f) => !f.name.endsWith('.minisig'));
+    if (file) void run({ name: file.name, file, signature: all.find((f) => f.name === `${file.name}.minisig`) });
+  };
+  input('file').addEventListener('change', () => local(input('file').files));
   const drop = document.getElementById('drop')!;
   drop.addEventListener('dragover', (ev) => {
     ev.preventDefault();
@@ -160,7 +196,7 @@ function setUp(): void {
   drop.addEventListener('drop', (ev) => {
     ev.preventDefault();
     drop.classList.remove('over');
-    local(ev.dataTransfer?.files[0]);
+    local(ev.dataTransfer?.files);
   });
   const index = params.get('index');
   if (index) {
