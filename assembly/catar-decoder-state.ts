@@ -15,6 +15,15 @@ export * from './catar-decoder-events';
 /** Offsets above this cannot be told apart by the host's numbers (2^53 − 1). */
 export const MAX_OFFSET: u64 = 0x1fffffffffffff;
 
+/**
+ * How deep an entry may lie below the archive's root (wasync's own limit; casync's
+ * decoder stops at 64 levels).  Depth costs memory in every reader (this decoder's
+ * levels, extraction's directories, the paths list prints), so an archive only
+ * bytes long cannot make them hold gigabytes.  No path a program can pass
+ * (PATH_MAX, 4096 bytes) goes deeper than 2048 levels.
+ */
+export const DEPTH_MAX: u32 = 16384;
+
 /** The largest record buffered whole: an XATTR with a 255-byte name and a 64 KiB value. */
 export const RECORD_MAX: u32 = 16 + 255 + 1 + 65536;
 

@@ -18,7 +18,7 @@
 // FILENAME/GOODBYE header that follows it (which is then handled in C_DIR).
 
 import {
-  CA_FORMAT_DEVICE, CA_FORMAT_ENTRY, CA_FORMAT_FILENAME, CA_FORMAT_GOODBYE, CA_FORMAT_PAYLOAD,
+  CA_FORMAT_DEVICE, CA_FORMAT_ENTRY, CA_FORMAT_FILENAME, CA_FORMAT_GOODBYE, CA_FORMAT_PAYLOAD, DEPTH_MAX,
   CA_FORMAT_SYMLINK, EV_DIRECTORY_END, EV_END, EV_ENTRY, EV_ERROR, EV_FILENAME, EV_MORE, EV_NODE,
   EV_PAYLOAD, EV_PAYLOAD_END, MAX_OFFSET, RECORD_MAX, RESULT, R_OFFSET, S_IFBLK, S_IFCHR, S_IFDIR,
   S_IFLNK, S_IFMT, S_IFREG, St, fail, put,
@@ -214,6 +214,10 @@ function directoryHeader(): i32 {
   const size = St.recSize;
   if (t == CA_FORMAT_FILENAME) {
     closeChild(St.recOff);
+    if (Tree.depth > DEPTH_MAX) {
+      fail('an entry more than {d0} directories deep (wasync reads at most that many levels)', DEPTH_MAX);
+      return error(St.recOff);
+    }
     if (size < 17) {
       fail('{r0} record of {d1} bytes is too small (at least {d2})', t, size, 17);
       return error(St.recOff);

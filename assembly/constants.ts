@@ -9,3 +9,4 @@ export * from './catar-encoder-format';
 export * from './catar-decoder-events';
 export { ACL_USER, ACL_GROUP, ACL_DEFAULT_USER, ACL_DEFAULT_GROUP } from './catar-encoder-metadata';
 export { WINDOW_SIZE } from './chunker';
+export { DEPTH_MAX } from './catar-decoder-state';

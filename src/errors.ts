@@ -75,6 +75,13 @@ export function ioError(code: 'EINPUT' | 'EOUTPUT', path: string, err: unknown):
   });
 }
 
+/** A chunk a store could not take (a full file system, no permission), naming both. */
+export function storeWriteError(store: string, id: string, err: unknown): WasyncError {
+  if (err instanceof WasyncError) return err;
+  const e = err as ErrnoLike | undefined;
+  return new WasyncError('EOUTPUT', `${store}: cannot write chunk ${id}: ${e?.code ? `${e.code} ` : ''}${describe(e)}`, { cause: err });
+}
+
 function describe(e: ErrnoLike | undefined): string {
   if (!e?.message) return String(e);
   // Node's messages repeat the code and path ("ENOENT: no such file…, open 'x'").

@@ -73,7 +73,7 @@ function reference(buf: Buffer, evs: CatarEvent[]): Map<string, CatarNodeLocatio
       stack.length = e.depth;
       const parent = stack[e.depth - 1];
       const isDir = (e.node.mode & 0o170000) === S_IFDIR;
-      const loc = { path: e.name ? [...parent.path, e.name] : [], filenameOffset, entryOffset: e.offset, end: -1, mode: e.node.mode, goodbye: null, index };
+      const loc = { path: e.name ? [...parent.path, e.name] : [], name: e.name ?? null, filenameOffset, entryOffset: e.offset, end: -1, mode: e.node.mode, goodbye: null, index };
       out.set(str(loc.path), loc);
       stack[e.depth] = loc;
       open = isDir ? null : loc;
@@ -130,7 +130,8 @@ test('every path is found at the offsets a full decode reports', async () => {
     const got = await lookup.lookup(want.path);
     assert.ok(got, `found ${path}`);
     const { index: _i, ...w } = want;
-    assert.deepEqual({ ...got, path: str(got.path) }, { ...w, path: str(w.path) }, path);
+    const names = (l: CatarNodeLocation) => ({ path: str(l.path), name: l.name && Buffer.from(l.name).toString('latin1') });
+    assert.deepEqual({ ...got, ...names(got) }, { ...w, ...names(w) }, path);
   }
   // children() lists each directory as the decode met them.
   for (const [path, loc] of ref) {

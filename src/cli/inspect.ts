@@ -11,12 +11,19 @@ import { serviceNotifier } from './service.ts';
 
 /**
  * Standard output in large pieces.  A failed write (a closed pipe) is thrown by
- * the next add(), which ends the walk instead of decoding on for nobody.
+ * the next add(), which ends the walk instead of decoding on for nobody.  Once
+ * a few pieces wait to be written, add() hands back a promise that the walk
+ * waits for: a slow reader holds the decoding back instead of the text piling
+ * up in memory.
  */
+const PIECE = 1 << 16;
+const QUEUED_MAX = 4;
+
 class Out {
   private text = '';
   private failed: unknown = null;
   private writing: Promise<void> = Promise.resolve();
+  private queued = 0;
 
   constructor() {
     // Write errors arrive through the callbacks; without a listener the stream's
@@ -24,10 +31,12 @@ class Out {
     if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {});
   }
 
-  add = (s: string): void => {
+  add = (s: string): void | Promise<void> => {
     if (this.failed) throw this.failed;
     this.text += s;
-    if (this.text.length >= 1 << 16) this.write();
+    if (this.text.length < PIECE) return;
+    this.write();
+    if (this.queued >= QUEUED_MAX) return this.writing;
   };
 
   async flush(): Promise<void> {
@@ -40,9 +49,13 @@ class Out {
     const t = this.text;
     this.text = '';
     if (!t) return;
-    this.writing = this.writing.then(() => writeStdout(Buffer.from(t, 'utf8'))).catch((e) => {
-      this.failed ??= e;
-    });
+    this.queued++;
+    this.writing = this.writing
+      .then(() => writeStdout(Buffer.from(t, 'utf8')))
+      .catch((e) => {
+        this.failed ??= e;
+      })
+      .finally(() => this.queued--);
   }
 }
 

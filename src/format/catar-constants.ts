@@ -12,6 +12,8 @@ export {
   // longest file name (bytes, without the NUL), user/group name, symlink target, SELinux label, …
   CA_FORMAT_FILENAME_MAX, CA_FORMAT_USER_NAME_MAX, CA_FORMAT_SYMLINK_TARGET_MAX, CA_FORMAT_SELINUX_LABEL_MAX,
   CA_FORMAT_XATTR_NAME_MAX, CA_FORMAT_XATTR_VALUE_MAX, CA_FORMAT_FCAPS_MAX,
+  // wasync's own: how many directories deep an entry may lie (casync's decoder stops at 64)
+  DEPTH_MAX,
 } from '../generated/core-constants.ts';
 
 export const CA_FORMAT_GOODBYE_HASH_KEY = Uint8Array.from([

@@ -37,24 +37,12 @@ import {
   CA_FORMAT_GOODBYE_TAIL_MARKER,
   CA_FORMAT_GOODBYE_TAIL_SIZE,
   CA_FORMAT_HEADER_SIZE,
+  DEPTH_MAX,
 } from './catar-constants.ts';
 import { featureFlagsProblem, hex64 } from './feature-flags.ts';
+import { FoundLocation, depthOf, type CatarNodeLocation } from './catar-location.ts';
 
-/** Where one node of an archive lies. */
-export interface CatarNodeLocation {
-  /** its path's components below the root; empty for the root */
-  path: readonly Uint8Array[];
-  /** archive offset of its FILENAME record; null for the root */
-  filenameOffset: number | null;
-  /** archive offset of its ENTRY record */
-  entryOffset: number;
-  /** archive offset just after it: after its GOODBYE for a directory */
-  end: number;
-  /** ENTRY mode */
-  mode: number;
-  /** directories: their GOODBYE record */
-  goodbye: { offset: number; size: number } | null;
-}
+export type { CatarNodeLocation } from './catar-location.ts';
 
 const HDR = CA_FORMAT_HEADER_SIZE;
 const ITEM = CA_FORMAT_GOODBYE_ITEM_SIZE;
@@ -140,7 +128,7 @@ export class CatarLookup {
     const mode = this.#entry(head, 0);
     if (!isDir(mode)) throw formatError(this.file, 0, 'the archive does not start with a directory');
     const goodbye = await this.#goodbyeOf(0, size);
-    this.#root = { path: [], filenameOffset: null, entryOffset: 0, end: size, mode, goodbye };
+    this.#root = new FoundLocation(null, null, null, 0, size, mode, goodbye);
     return this.#root;
   }
 
@@ -158,6 +146,7 @@ export class CatarLookup {
   /** The child of a directory called `name`, null if it has none (or is no directory). */
   async child(dir: CatarNodeLocation, name: Uint8Array): Promise<CatarNodeLocation | null> {
     if (!dir.goodbye || name.length === 0 || name.length > CA_FORMAT_FILENAME_MAX) return null;
+    if (depthOf(dir) >= DEPTH_MAX && dir.goodbye.size > GOODBYE_MIN) throw tooDeep(this.file, dir);
     const h = goodbyeHash(name);
     const n = (dir.goodbye.size - GOODBYE_MIN) / ITEM;
     const items = new Map<number, { offset: bigint; size: bigint; hash: bigint }>();
@@ -168,7 +157,7 @@ export class CatarLookup {
     };
     for await (const i of goodbyeSearch(n, h, hashAt)) {
       const child = await this.#childAt(dir, i, items.get(i)!);
-      if (sameBytes(child.path[child.path.length - 1], name)) return child;
+      if (sameBytes(child.name!, name)) return child;
     }
     return null;
   }
@@ -176,6 +165,7 @@ export class CatarLookup {
   /** A directory's children in archive order, their ranges checked to tile its contents. */
   async children(dir: CatarNodeLocation): Promise<CatarNodeLocation[]> {
     if (!dir.goodbye) return [];
+    if (depthOf(dir) >= DEPTH_MAX && dir.goodbye.size > GOODBYE_MIN) throw tooDeep(this.file, dir);
     const n = (dir.goodbye.size - GOODBYE_MIN) / ITEM;
     const out: CatarNodeLocation[] = [];
     for (let i = 0; i < n; i++) out.push(await this.#childAt(dir, i, await this.#item(dir, i)));
@@ -185,7 +175,7 @@ export class CatarLookup {
       if (prev.end !== out[k].filenameOffset) {
         throw formatError(this.file, dir.goodbye.offset, `GOODBYE items of the directory at byte ${dir.entryOffset} do not tile its contents (a child ends at ${prev.end}, the next starts at ${out[k].filenameOffset})`);
       }
-      if (compareBytes(prev.path[prev.path.length - 1], out[k].path[out[k].path.length - 1]) >= 0) {
+      if (compareBytes(prev.name!, out[k].name!) >= 0) {
         throw formatError(this.file, out[k].filenameOffset!, 'directory children are not in strictly increasing name order');
       }
     }
@@ -271,7 +261,7 @@ export class CatarLookup {
     const entryOffset = start + fs;
     const mode = this.#entry(await this.r.read(entryOffset, CA_FORMAT_ENTRY_SIZE), entryOffset);
     const goodbye = isDir(mode) ? await this.#goodbyeOf(entryOffset, end) : null;
-    return { path: [...dir.path, name], filenameOffset: start, entryOffset, end, mode, goodbye };
+    return new FoundLocation(dir, name, start, entryOffset, end, mode, goodbye);
   }
 
   /** Offset just after the root's metadata records (its first FILENAME or its GOODBYE). */
@@ -294,6 +284,10 @@ export class CatarLookup {
 }
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** The decoder's limit (assembly/catar-decoder-state.ts), told the same way. */
+const tooDeep = (file: string, dir: CatarNodeLocation) =>
+  formatError(file, dir.goodbye!.offset, `an entry more than ${DEPTH_MAX} directories deep (wasync reads at most that many levels)`);
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -351,7 +345,7 @@ export async function* subtreeEvents(lookup: CatarLookup, loc: CatarNodeLocation
   v.setBigUint64(8, CA_FORMAT_GOODBYE, true);
   v.setBigUint64(16, BigInt(own), true);
   v.setBigUint64(24, BigInt(own), true);
-  v.setBigUint64(32, goodbyeHash(loc.path[loc.path.length - 1]), true);
+  v.setBigUint64(32, goodbyeHash(loc.name!), true);
   v.setBigUint64(40, BigInt(g), true);
   v.setBigUint64(48, BigInt(goodbye.length), true);
   v.setBigUint64(56, CA_FORMAT_GOODBYE_TAIL_MARKER, true);

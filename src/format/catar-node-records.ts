@@ -173,7 +173,7 @@ export class CatarNodeReader {
       const start = frame.add(p.filename, loc.filenameOffset!);
       frame.add(p.meta, loc.entryOffset);
       frame.add(p.body, p.metaEnd, !p.realBody);
-      items.push({ start, offset: 0, size: frame.length - start, hash: goodbyeHash(loc.path[loc.path.length - 1]) });
+      items.push({ start, offset: 0, size: frame.length - start, hash: goodbyeHash(loc.name!) });
     }
     const g = frame.length;
     for (const it of items) it.offset = g - it.start;

@@ -28,18 +28,30 @@ export type Bytes = Uint8Array | string;
 const encoder = new TextEncoder();
 export const toBytes = (b: Bytes): Uint8Array => (typeof b === 'string' ? encoder.encode(b) : b);
 
-/** casync's mtree_escape: the bytes with <= 0x20, >= 0x7f, '\' and '#' as \ooo. */
+const ascii = new TextDecoder();
+const escaped = (c: number) => c <= 0x20 || c >= 0x7f || c === 0x5c || c === 0x23;
+const ESCAPES = Array.from({ length: 256 }, (_, c) => '\\' + c.toString(8).padStart(3, '0'));
+
+/**
+ * casync's mtree_escape: the bytes with <= 0x20, >= 0x7f, '\' and '#' as \ooo.
+ * The runs between escapes are decoded whole (they are ASCII): a string built a
+ * character at a time is a rope as long as the path, and paths can be 20,000
+ * bytes long (a tree 10,000 directories deep).
+ */
 export function escapeBytes(input: Bytes): string {
   const b = toBytes(input);
-  let out = '';
-  for (const c of b) {
-    if (c <= 0x20 || c >= 0x7f || c === 0x5c || c === 0x23) {
-      out += '\\' + c.toString(8).padStart(3, '0');
-    } else {
-      out += String.fromCharCode(c);
-    }
+  let parts: string[] | null = null;
+  let run = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (!escaped(b[i])) continue;
+    parts ??= [];
+    if (i > run) parts.push(ascii.decode(b.subarray(run, i)));
+    parts.push(ESCAPES[b[i]]);
+    run = i + 1;
   }
-  return out;
+  if (!parts) return ascii.decode(b);
+  if (run < b.length) parts.push(ascii.decode(b.subarray(run)));
+  return parts.join('');
 }
 
 /** A path as list/mtree/stat print it: escaped, the root (empty or ".") as ".". */

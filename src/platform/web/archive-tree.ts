@@ -96,7 +96,7 @@ export class ArchiveTree {
     }
     return children.map((loc, i) => {
       const { node, payloadOffset } = records[i];
-      const nameBytes = loc.path[loc.path.length - 1];
+      const nameBytes = loc.name!;
       const name = utf8.decode(nameBytes);
       return {
         nameBytes,

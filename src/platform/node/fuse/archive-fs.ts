@@ -264,7 +264,7 @@ export class ArchiveFs implements FuseFs {
     const entries = [dot('.', n.id), dot('..', n.parent)];
     const byName = new Map<string, CatarNodeLocation>();
     for (const c of children) {
-      const name = c.path[c.path.length - 1];
+      const name = c.name!;
       entries.push({ name, ino: c.entryOffset + 1, type: (c.mode & S_IFMT) >> 12 });
       byName.set(nameKey(name), c);
     }

@@ -15,8 +15,19 @@ import type { ChunkSource } from '../../../stores/store.ts';
 import { httpClient } from '../storage/node-fetch.ts';
 import type { HttpClient } from '../../../stores/http-client.ts';
 
-/** A local file read at offsets; close() when done. */
+const BLOCK = 1 << 16;
+const SMALL = 4096;
+const BLOCKS_KEPT = 4;
+
+/**
+ * A local file read at offsets; close() when done.  Small reads (a record, a
+ * GOODBYE item: what path lookups make, thousands of them for a deep path) are
+ * served from the last few 64 KiB blocks read, one system call per block
+ * instead of one per record.
+ */
 export class FileReadAt implements ReadAt {
+  private readonly blocks = new Map<number, Promise<Uint8Array>>();
+
   private constructor(
     private readonly handle: FileHandle,
     readonly size: number,
@@ -42,6 +53,28 @@ export class FileReadAt implements ReadAt {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length, this.path);
+    const b = Math.floor(offset / BLOCK);
+    if (length <= SMALL && Math.floor((offset + length - 1) / BLOCK) === b) {
+      const block = await this.block(b);
+      return block.subarray(offset - b * BLOCK, offset - b * BLOCK + length);
+    }
+    return this.readNew(offset, length);
+  }
+
+  private block(b: number): Promise<Uint8Array> {
+    let p = this.blocks.get(b);
+    if (p) {
+      this.blocks.delete(b); // most recently used last
+    } else {
+      p = this.readNew(b * BLOCK, Math.min(BLOCK, this.size - b * BLOCK));
+      p.catch(() => this.blocks.delete(b));
+      if (this.blocks.size >= BLOCKS_KEPT) this.blocks.delete(this.blocks.keys().next().value!);
+    }
+    this.blocks.set(b, p);
+    return p;
+  }
+
+  private async readNew(offset: number, length: number): Promise<Uint8Array> {
     const buf = new Uint8Array(length);
     let done = 0;
     try {

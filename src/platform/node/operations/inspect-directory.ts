@@ -22,6 +22,7 @@ import {
 import { RING_PIECE } from '../pool/ring-writer.ts';
 import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
 import { encodeTree, type CatarSink } from '../tree/encode-tree.ts';
+import type { EventAnswer } from './inspect-source.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 
 const HISTORY = 4;
@@ -36,7 +37,7 @@ export class DirectoryStream {
   private pos = 0;
   private unfed: { at: number; bytes: Uint8Array } | null = null;
   private tap: { hash: Hash; from: number; to: number | null; done: number } | null = null;
-  private onEvent: (e: CatarEvent) => boolean | void = () => {};
+  private onEvent: (e: CatarEvent) => EventAnswer = () => {};
 
   constructor(
     readonly root: string,
@@ -45,14 +46,17 @@ export class DirectoryStream {
     this.decoder = new CatarDecoder(`${root} (archive stream)`, { expectFlags: featureFlags });
   }
 
-  /** Encodes the tree, handing each decoder event to onEvent until it returns true. */
-  async run(onEvent: (e: CatarEvent) => boolean | void): Promise<void> {
+  /**
+   * Encodes the tree, handing each decoder event to onEvent until it returns
+   * true; a promise it returns holds the encoder back until it settles.
+   */
+  async run(onEvent: (e: CatarEvent) => EventAnswer): Promise<void> {
     this.onEvent = onEvent;
     const linux = linuxFs();
     try {
       await encodeTree({ root: this.root, featureFlags: this.featureFlags, sink: this.sink(), linux, linuxMissing: linux ? null : linuxFsUnavailable() });
       this.decoder.end();
-      this.drain();
+      await this.drain();
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
     }
@@ -123,7 +127,7 @@ export class DirectoryStream {
         const copy = Uint8Array.prototype.slice.call(bytes);
         this.recent.push({ at: this.pos, bytes: copy });
         if (this.recent.length > HISTORY) this.recent.shift();
-        this.pass(copy, true);
+        await this.pass(copy, true);
       },
       reserve: async (n) => [this.buf.subarray(0, n)],
       commit: async (n) => this.pass(this.buf.subarray(0, n), false),
@@ -135,19 +139,21 @@ export class DirectoryStream {
    * record write reaches the tap only once the decoder has seen it: it may hold
    * the GOODBYE that ends the range being digested and records beyond it.
    */
-  private pass(bytes: Uint8Array, records: boolean) {
+  private pass(bytes: Uint8Array, records: boolean): Promise<void> | void {
     if (this.unfed) this.feedTap(this.unfed.at, this.unfed.bytes);
     this.unfed = null;
     if (records) this.unfed = { at: this.pos, bytes };
     else this.feedTap(this.pos, bytes);
     this.pos += bytes.length;
     this.decoder.push(bytes);
-    this.drain();
+    return this.drain();
   }
 
-  private drain() {
+  private drain(): Promise<void> | void {
     for (let e = this.decoder.next(); e; e = this.decoder.next()) {
-      if (this.onEvent(e) === true) throw new Stop();
+      const answer = this.onEvent(e);
+      if (answer instanceof Promise) return answer.then((a) => (a === true ? Promise.reject(new Stop()) : this.drain()));
+      if (answer === true) throw new Stop();
     }
   }
 }

@@ -113,16 +113,20 @@ export interface TargetResult {
 
 const isDir = (mode: number) => (mode & S_IFMT) === S_IFDIR;
 
+/** What an event handler answers: true to stop; a promise to wait for first (output that is behind). */
+export type EventAnswer = boolean | void | Promise<boolean | void>;
+
 /**
  * Decodes the node at `path` and its subtree, events with depths counted from it,
- * until onEvent returns true.  `digestOf(mode)` names an algorithm to digest the
- * node's own bytes with (its ENTRY up to its end: the hardlink digest of a file,
- * the subtree digest of a directory), or null.
+ * until onEvent returns true; a promise it returns is waited for before the next
+ * event.  `digestOf(mode)` names an algorithm to digest the node's own bytes with
+ * (its ENTRY up to its end: the hardlink digest of a file, the subtree digest of
+ * a directory), or null.
  */
 export async function runTarget(
   t: TreeInput,
   path: readonly Uint8Array[],
-  onEvent: (e: CatarEvent) => boolean | void,
+  onEvent: (e: CatarEvent) => EventAnswer,
   digestOf: (mode: number) => DigestName | null = () => null,
 ): Promise<TargetResult> {
   if (t.lookup) {
@@ -139,7 +143,10 @@ export async function runTarget(
         hashed = to;
       }
     };
-    for await (const e of subtreeEvents(t.lookup, loc, { onBytes })) if (onEvent(e) === true) break;
+    for await (const e of subtreeEvents(t.lookup, loc, { onBytes })) {
+      const answer = onEvent(e);
+      if ((answer instanceof Promise ? await answer : answer) === true) break;
+    }
     if (!hash) return { found: true, digest: null };
     await hashRest(t.lookup.r, hash, hashed, loc.end);
     return { found: true, digest: hash.digest() };
@@ -154,7 +161,7 @@ async function hashRest(r: ReadAt, hash: Hash, from: number, to: number) {
 async function runDirectory(
   dir: DirectoryStream,
   path: readonly Uint8Array[],
-  onEvent: (e: CatarEvent) => boolean | void,
+  onEvent: (e: CatarEvent) => EventAnswer,
   digestOf: (mode: number) => DigestName | null,
 ): Promise<TargetResult> {
   const filter = new PathFilter(path);
@@ -170,7 +177,8 @@ async function runDirectory(
   await dir.run((raw) => {
     const e = filter.filter(raw);
     if (!e) return filter.done;
-    let stop = onEvent(e) === true;
+    const answer = onEvent(e);
+    let stop = false;
     if (e.type === 'node' && e.depth === 0) {
       const mode = e.node.mode;
       const alg = digestOf(mode);
@@ -192,7 +200,8 @@ async function runDirectory(
       if (hashing) finish(e.offset + dir.recordsAt(e.offset));
       stop = true;
     }
-    return stop || filter.done;
+    const done = stop || filter.done;
+    return answer instanceof Promise ? answer.then((a) => a === true || done) : answer === true || done;
   });
   return { found: filter.found, digest };
 }

@@ -92,22 +92,48 @@ export interface CollectorOptions {
   onEntry(entry: InspectEntry, depth: number): boolean | void;
 }
 
-/** Collects InspectEntry objects from the events of one node and its subtree. */
+/**
+ * Collects InspectEntry objects from the events of one node and its subtree.
+ * The current path is kept as bytes with the length it had at each depth, so
+ * that a node costs its own name and one copy of its path, not a join of every
+ * component above it (10,000 of them in a tree that deep).
+ */
 export class EntryCollector {
-  private readonly names: Uint8Array[] = [];
+  private path: Uint8Array;
+  /** the path's length with the node at depth d open: ends[d] */
+  private readonly ends: number[];
   private pending: { entry: InspectEntry; depth: number; hash: Hash } | null = null;
 
-  constructor(private readonly o: CollectorOptions) {}
+  constructor(private readonly o: CollectorOptions) {
+    const base = joinPath(o.base);
+    this.path = new Uint8Array(Math.max(256, 2 * base.length));
+    this.path.set(base);
+    this.ends = [base.length];
+  }
+
+  /** The path of the node at `depth` named `name` (depth 0: the base). */
+  private pathAt(depth: number, name: Uint8Array | null): Uint8Array {
+    if (depth === 0) return this.path.slice(0, this.ends[0]);
+    const at = this.ends[depth - 1];
+    const sep = at > 0 ? 1 : 0;
+    const end = at + sep + name!.length;
+    if (end > this.path.length) {
+      const bigger = new Uint8Array(2 * end);
+      bigger.set(this.path.subarray(0, at));
+      this.path = bigger;
+    }
+    if (sep) this.path[at] = SLASH;
+    this.path.set(name!, at + sep);
+    this.ends.length = depth;
+    this.ends.push(end);
+    return this.path.slice(0, end);
+  }
 
   /** Feeds one event (depths counted from the first node); true: stop reading. */
   event(e: CatarEvent): boolean {
     switch (e.type) {
       case 'node': {
-        if (e.depth > 0) {
-          this.names.length = e.depth - 1;
-          this.names[e.depth - 1] = e.name!;
-        }
-        const entry = toEntry(joinPath([...this.o.base, ...this.names.slice(0, e.depth)]), e.offset, e.node);
+        const entry = toEntry(this.pathAt(e.depth, e.name), e.offset, e.node);
         if ((e.node.mode & S_IFMT) === S_IFREG && this.o.payloadDigest) {
           this.pending = { entry, depth: e.depth, hash: createHash(this.o.payloadDigest) };
           return false;

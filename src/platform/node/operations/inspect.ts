@@ -47,8 +47,12 @@ export interface ListOptions extends InspectOptions {
   recursive?: boolean;
 }
 
-/** The text of list, mtree or stat, handed to `add` piece by piece as it is made. */
-export async function inspectText(verb: InspectVerb, o: ListOptions, add: (text: string) => void): Promise<void> {
+/**
+ * The text of list, mtree or stat, handed to `add` piece by piece as it is made.
+ * A promise `add` returns (its output is behind) is waited for before more is
+ * decoded, so the text streams in bounded memory however much of it there is.
+ */
+export async function inspectText(verb: InspectVerb, o: ListOptions, add: (text: string) => void | Promise<void>): Promise<void> {
   if (typeof o?.input !== 'string') throw usageError(`${verb}: \`input\` (an archive, archive index or directory) is required`);
   const input = o.input === '-' ? null : stripFileUrl(o.input);
   const kind = resolveTree(verb, o.what, input);
@@ -90,7 +94,7 @@ export async function stat(o: InspectOptions): Promise<string> {
   return text('stat', o);
 }
 
-type TextSink = { add(text: string): void };
+type TextSink = { add(text: string): void | Promise<void> };
 
 const notFound = (tree: TreeInput, path: readonly Uint8Array[]) =>
   new WasyncError('EINPUT', `${tree.name}: no ${escapePath(joinPath(path))} in the archive (seek path not available)`);
@@ -101,10 +105,17 @@ async function walk(verb: InspectVerb, tree: TreeInput, path: Uint8Array[], o: F
     base: path,
     payloadDigest: verb === 'mtree' ? digestOfFlags(tree.featureFlags) : null,
     onEntry: (e, depth) => {
-      if (recursive || depth <= 1) out.add(verb === 'list' ? formatListLine(e) : formatMtreeLine(e, o));
+      if (recursive || depth <= 1) behind = out.add(verb === 'list' ? formatListLine(e) : formatMtreeLine(e, o));
     },
   });
-  const r = await runTarget(tree, path, (e) => collector.event(e));
+  let behind: void | Promise<void>;
+  const r = await runTarget(tree, path, (e) => {
+    const stop = collector.event(e);
+    if (!behind) return stop;
+    const wait = behind;
+    behind = undefined;
+    return wait.then(() => stop);
+  });
   if (!r.found) throw notFound(tree, path);
 }
 
@@ -114,8 +125,8 @@ async function listShallow(tree: TreeInput, path: Uint8Array[], out: TextSink) {
   const loc = await lookup.lookup(path);
   if (!loc) throw notFound(tree, path);
   const line = (p: readonly Uint8Array[], mode: number) => formatListLine({ path: joinPath(p), mode } as InspectEntry);
-  out.add(line(loc.path, loc.mode));
-  for (const c of await lookup.children(loc)) out.add(line(c.path, c.mode));
+  await out.add(line(loc.path, loc.mode));
+  for (const c of await lookup.children(loc)) await out.add(line(c.path, c.mode));
 }
 
 /** stat: the block of one node, with its digests unless it is a directory. */
@@ -136,7 +147,7 @@ async function statBlock(tree: TreeInput, path: Uint8Array[], o: FormatOptions, 
   if (!entry) throw new Error('stat: the node was found but not decoded');
   const e: InspectEntry = entry;
   if (r.digest) e.hardlinkDigest = r.digest;
-  if (!tree.dir) return out.add(formatStat(e, o));
+  if (!tree.dir) return void (await out.add(formatStat(e, o)));
   // casync shows a directory input through its encoder, which answers from what
   // it read: a project id (0 when there is none) once quota-projid is on, and
   // chattr and FAT attributes only when the flags made it read them.
@@ -147,5 +158,5 @@ async function statBlock(tree: TreeInput, path: Uint8Array[], o: FormatOptions, 
   let block = formatStat(e, o);
   if (fileOrDir && !(f & (CA_FORMAT_WITH_CHATTR | CA_FORMAT_EXCLUDE_NODUMP))) block = block.replace(/^FileAttr: .*\n/m, '');
   if (fileOrDir && !(f & CA_FORMAT_WITH_FAT_ATTRS)) block = block.replace(/^ FATAttr: .*\n/m, '');
-  out.add(block);
+  await out.add(block);
 }

@@ -8,14 +8,23 @@ import { WasyncError, type ErrorCode } from '../../../errors.ts';
 import { JobRunner } from './job-runner.ts';
 import type { Executor, Job } from './jobs.ts';
 
-export function serializeError(e: unknown) {
-  if (e instanceof WasyncError) return { code: e.code, message: e.message };
-  const err = e as Error;
-  return { code: null, message: err?.stack ?? String(e) };
+interface SerializedError {
+  code: ErrorCode | null;
+  message: string;
+  /** a system error's code, call and path, so that the caller can still tell ENOSPC from EACCES */
+  sys?: { code: string; syscall?: string; path?: string };
 }
 
-function deserializeError(e: { code: ErrorCode | null; message: string }): Error {
-  return e.code ? new WasyncError(e.code, e.message) : new Error(e.message);
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof WasyncError) return { code: e.code, message: e.message };
+  const err = e as NodeJS.ErrnoException;
+  const sys = typeof err?.code === 'string' ? { code: err.code, syscall: err.syscall, path: err.path } : undefined;
+  return { code: null, message: err?.stack ?? String(e), sys };
+}
+
+function deserializeError(e: SerializedError): Error {
+  if (e.code) return new WasyncError(e.code, e.message);
+  return Object.assign(new Error(e.message), e.sys);
 }
 
 export class InlineExecutor implements Executor {

@@ -18,7 +18,7 @@ import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdir
 import { threadId } from 'node:worker_threads';
 import { CHUNK_SUFFIX, chunkPathBase, isChunkIdHex } from '../../../chunk/chunk-id.ts';
 import { storedUncompressed } from '../../../chunk/compression.ts';
-import { WasyncError, ioError } from '../../../errors.ts';
+import { WasyncError, ioError, storeWriteError } from '../../../errors.ts';
 import type { StoreSpec } from '../../../stores/store-graph.ts';
 import type { WriteStore } from '../../../stores/store.ts';
 
@@ -87,19 +87,27 @@ export class LocalStore implements WriteStore {
     const sub = `${this.dir}/${id.slice(0, 4)}`;
     if (!this.knownDirs.has(sub)) {
       if (!this.made) this.create();
-      mkdirSync(sub, { recursive: true, mode: 0o777 });
+      try {
+        mkdirSync(sub, { recursive: true, mode: 0o777 });
+      } catch (e) {
+        throw storeWriteError(this.dir, id, e);
+      }
       this.knownDirs.add(sub);
     }
     const tmp = `${sub}/${id}.${process.pid}-${threadId}-${tmpCounter++}.tmp`;
-    writeFileSync(tmp, chunk, { mode: 0o444, flag: 'wx' });
     try {
-      linkSync(tmp, this.pathOf(id));
-      return true;
+      // A write that fails half-way (a full file system) has still created the
+      // temporary file: the finally removes it whatever failed.
+      try {
+        writeFileSync(tmp, chunk, { mode: 0o444, flag: 'wx' });
+        linkSync(tmp, this.pathOf(id));
+        return true;
+      } finally {
+        unlinkIfThere(tmp);
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw e;
-    } finally {
-      unlinkSync(tmp);
+      throw storeWriteError(this.dir, id, e);
     }
   }
 
@@ -167,6 +175,14 @@ export class LocalStore implements WriteStore {
 
   describe(): StoreSpec {
     return { kind: 'local', dir: this.dir };
+  }
+}
+
+function unlinkIfThere(path: string) {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }
 

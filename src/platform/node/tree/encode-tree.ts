@@ -4,6 +4,13 @@
 // (casync-format.md §4.6, §7.1, §7.2): node types without their feature flag,
 // .caexclude patterns, chattr +d (nodump), other mounts, and the contents of API
 // file systems (proc, sysfs, …).
+//
+// Entries are reached by path while the path is short; past LONG_PATH bytes
+// (PATH_MAX is 4096) through the open parent directory as
+// /proc/self/fd/N/NAME, so that a tree of any depth can be archived.  Paths are
+// kept as chains of names (EntryPath), whole only while short: a tree 10,000
+// directories deep would otherwise hold 10,000 paths of up to 20,000 bytes.
+// Messages still name the real path.
 
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type BigIntStats } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
@@ -20,6 +27,7 @@ import { RING_PIECE } from '../pool/ring-writer.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux } from './read-node.ts';
 import { lstatPrecise } from '../io/fd-io.ts';
+import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 
 export interface CatarSink {
   write(bytes: Uint8Array): Promise<void>;
@@ -56,6 +64,45 @@ const O_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | 
 const CAEXCLUDE = Buffer.from('.caexclude');
 const RECORDS_FLUSH = 64 << 10;
 const SLASH = Buffer.from('/');
+const LONG_PATH = 2048;
+
+/** An entry's path: its parent's and its name; its bytes kept only while short. */
+class EntryPath {
+  readonly length: number;
+  /** levels below the root */
+  readonly depth: number;
+  private readonly flat: Buffer | null;
+
+  constructor(
+    private readonly parent: EntryPath | null,
+    readonly name: Buffer,
+  ) {
+    this.length = parent ? parent.length + 1 + name.length : name.length;
+    this.depth = parent ? parent.depth + 1 : 0;
+    if (!parent) this.flat = name;
+    else this.flat = this.length < LONG_PATH ? Buffer.concat([parent.flat!, SLASH, name]) : null;
+  }
+
+  bytes(): Buffer {
+    if (this.flat) return this.flat;
+    const names: Buffer[] = [];
+    let p: EntryPath | null = this;
+    for (; p && !p.flat; p = p.parent) names.push(p.name, SLASH);
+    if (p) names.push(p.flat!);
+    return Buffer.concat(names.reverse());
+  }
+
+  toString(): string {
+    return this.bytes().toString();
+  }
+
+  /** How a system call reaches it: by its path, or (long) as `name` in the open directory `dirfd`, or as `dirfd` itself. */
+  reach(dirfd: number, name: Buffer | null): Buffer {
+    if (this.flat && this.length < LONG_PATH) return this.flat;
+    const dir = Buffer.from(`/proc/self/fd/${dirfd}`);
+    return name ? Buffer.concat([dir, SLASH, name]) : dir;
+  }
+}
 
 export async function encodeTree(o: EncodeTreeOptions): Promise<EncodeTreeResult> {
   requireLinux(o.featureFlags, o.linux, o.linuxMissing ?? null);
@@ -77,12 +124,12 @@ class TreeEncoder {
   }
 
   async run(): Promise<EncodeTreeResult> {
-    const root = Buffer.from(this.o.root);
-    const st = stat(root);
+    const root = new EntryPath(null, Buffer.from(this.o.root));
+    const st = stat(root.bytes(), root);
     if (!st || (Number(st.mode) & S_IFMT) !== S_IFDIR) {
       throw new WasyncError('EUSAGE', `${this.o.root} is not a directory`);
     }
-    const fd = open(root, O_DIR);
+    const fd = open(root.bytes(), root, O_DIR);
     try {
       await this.directory(root, st, fd, ExcludeRules.root());
       await this.flushRecords();
@@ -93,39 +140,44 @@ class TreeEncoder {
   }
 
   /** The node of a directory, its children and its GOODBYE. */
-  private async directory(path: Buffer, st: BigIntStats, fd: number, rules: ExcludeRules) {
+  private async directory(path: EntryPath, st: BigIntStats, fd: number, rules: ExcludeRules) {
     const linux = this.o.linux;
     const apiFs = linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
-    await this.records(this.enc.node(this.reader.read(path, st, fd, apiFs)));
+    await this.records(this.enc.node(this.reader.read(path.reach(fd, null), st, fd, apiFs)));
     this.entries++;
     const mount = linux && this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS ? linux.mountId(fd) : null;
     if (!apiFs) {
       let names: Buffer[];
       try {
-        names = readdirSync(path, { encoding: 'buffer' });
+        names = readdirSync(path.reach(fd, null), { encoding: 'buffer' });
       } catch (e) {
         throw ioError('EINPUT', path.toString(), e);
       }
       names.sort(Buffer.compare);
       if (this.flags & CA_FORMAT_EXCLUDE_FILE && names.some((n) => n.equals(CAEXCLUDE))) {
-        const file = join(path, CAEXCLUDE);
-        rules = rules.withFile(readWhole(file), file.toString());
+        const file = new EntryPath(path, CAEXCLUDE);
+        rules = rules.withFile(readWhole(file.reach(fd, CAEXCLUDE), file), file.toString());
       }
-      for (const name of names) await this.child(path, name, rules, mount, apiFs);
+      for (const name of names) await this.child(path, fd, name, rules, mount, apiFs);
     }
     await this.records(this.enc.endDirectory());
   }
 
   /** `apiFs`: the directory is on an API file system (its files are too, but for bind mounts). */
-  private async child(dir: Buffer, name: Buffer, rules: ExcludeRules, mount: number | null, apiFs: boolean) {
-    const path = join(dir, name);
-    const st = stat(path);
+  private async child(dir: EntryPath, dirfd: number, name: Buffer, rules: ExcludeRules, mount: number | null, apiFs: boolean) {
+    const path = new EntryPath(dir, name);
+    // What the decoder would refuse is not written (see DEPTH_MAX).
+    if (path.depth > DEPTH_MAX) {
+      throw new WasyncError('EUNSUPPORTED', `${path}: more than ${DEPTH_MAX} directories deep (wasync archives at most that many levels)`);
+    }
+    const at = path.reach(dirfd, name);
+    const st = stat(at, path);
     if (!st) return; // vanished since readdir
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
     if (!CatarEncoder.archives(this.flags, mode)) return;
     if (rules.excludes(name, type === S_IFDIR)) return;
-    const fd = type === S_IFDIR ? open(path, O_DIR) : type === S_IFREG ? open(path, O_FILE) : -1;
+    const fd = type === S_IFDIR ? open(at, path, O_DIR) : type === S_IFREG ? open(at, path, O_FILE) : -1;
     try {
       const linux = this.o.linux;
       if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
@@ -138,7 +190,7 @@ class TreeEncoder {
         await this.directory(path, st, fd, rules.enter(name));
         return;
       }
-      const node = this.reader.read(path, st, fd, apiFs);
+      const node = this.reader.read(at, st, fd, apiFs);
       await this.records(this.enc.node(node));
       this.entries++;
       if (type === S_IFREG) {
@@ -174,9 +226,9 @@ class TreeEncoder {
   }
 
   /** Streams exactly `size` bytes of the file into the sink. */
-  private async payload(path: Buffer, fd: number, size: number) {
+  private async payload(path: EntryPath, fd: number, size: number) {
     await this.flushRecords();
-    this.o.observer?.payload(path, size);
+    this.o.observer?.payload(path.bytes(), size);
     for (let done = 0; done < size; ) {
       const n = Math.min(RING_PIECE, size - done);
       const views = await this.o.sink.reserve(n);
@@ -203,26 +255,25 @@ class TreeEncoder {
   }
 }
 
-const join = (dir: Buffer, name: Buffer) => Buffer.concat([dir, SLASH, name]);
-
-function stat(path: Buffer): BigIntStats | undefined {
+/** `at`: how to reach it (see reach()); `path`: what messages call it. */
+function stat(at: Buffer, path: EntryPath): BigIntStats | undefined {
   try {
-    return lstatPrecise(path);
+    return lstatPrecise(at);
   } catch (e) {
     throw ioError('EINPUT', path.toString(), e);
   }
 }
 
-function open(path: Buffer, flags: number): number {
+function open(at: Buffer, path: EntryPath, flags: number): number {
   try {
-    return openSync(path, flags);
+    return openSync(at, flags);
   } catch (e) {
     throw ioError('EINPUT', path.toString(), e);
   }
 }
 
-function readWhole(path: Buffer): Buffer {
-  const fd = open(path, O_FILE);
+function readWhole(at: Buffer, path: EntryPath): Buffer {
+  const fd = open(at, path, O_FILE);
   try {
     const size = fstatSync(fd).size;
     const b = Buffer.alloc(size);

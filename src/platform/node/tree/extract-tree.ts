@@ -11,6 +11,7 @@
 // Directory metadata is applied once a directory and every file job in it are
 // done, root included; with --delete (the default) what the archive does not
 // list is removed then.
+// Deep trees keep a few descriptors open, not one per level (directory-window.ts).
 
 import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
@@ -24,6 +25,7 @@ import { HardLinker, type HardlinkSeed } from './hardlink.ts';
 import { Cloner } from './reflink.ts';
 import { FileWriter, UMASK, temporaryName, wrapError } from './file-writer.ts';
 import { FileBatchBuilder } from '../pool/file-batch.ts';
+import { DirectoryWindow, type WindowedDir } from './directory-window.ts';
 
 export interface ExtractTreeOptions {
   target: string;
@@ -45,8 +47,7 @@ export interface ExtractTreeOptions {
   executor?: Executor;
 }
 
-interface Frame {
-  fd: number;
+interface Frame extends WindowedDir {
   node: CatarNode;
   path: string;
   /** its path below the target, as archived (empty for the target) */
@@ -89,6 +90,7 @@ const S_ISGID = 0o2000;
 
 export class TreeExtractor {
   private readonly stack: Frame[] = [];
+  private readonly window: DirectoryWindow;
   private file: OpenFile | null = null;
   /** the current file goes to `batch` (its directory: `smallIn`) */
   private smallIn: Frame | null = null;
@@ -114,6 +116,7 @@ export class TreeExtractor {
     this.linux = o.linux;
     this.remover = new Remover(o.linux, o.undoImmutable);
     this.cloner = new Cloner(o.linux, o.reflink);
+    this.window = new DirectoryWindow(o.linux, this.stack, (fd) => this.closeDir(fd));
   }
 
   get clonedBytes() {
@@ -175,7 +178,7 @@ export class TreeExtractor {
     }
     for (const t of this.temporaries.values()) safely(() => this.linux.unlinkAt(t.dirfd, t.name, false));
     this.temporaries.clear();
-    while (this.stack.length) safely(() => this.closeDir(this.stack.pop()!.fd));
+    for (const f of this.stack.splice(0).reverse()) if (f.fd >= 0) safely(() => this.closeDir(f.fd));
   }
 
   private root(node: CatarNode, archiveFlags: bigint) {
@@ -193,15 +196,15 @@ export class TreeExtractor {
       const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY);
       this.rootFd = fd;
       const fresh = { created: !st, inheritsNothing: this.passesNothing(fd) };
-      this.stack.push(this.frame(fd, node, target, EMPTY, fresh, this.ownerOfNew(fd)));
+      this.stack.push(this.frame(fd, null, node, target, EMPTY, fresh, this.ownerOfNew(fd)));
     } catch (e) {
       throw ioError('EOUTPUT', target, e);
     }
   }
 
-  private frame(fd: number, node: CatarNode, path: string, rel: Buffer, fresh: Fresh, newOwner: Frame['newOwner']): Frame {
+  private frame(fd: number, name: Buffer | null, node: CatarNode, path: string, rel: Buffer, fresh: Fresh, newOwner: Frame['newOwner']): Frame {
     const existing = this.o.deleteExtra && !fresh.created ? new Set(this.linux.readDirAt(fd).map((n) => n.toString('latin1'))) : null;
-    return { fd, node, path, rel, fresh, newOwner, existing, seen: new Set(), pending: 0, ended: false };
+    return { fd, name, node, path, rel, fresh, newOwner, existing, seen: new Set(), pending: 0, ended: false };
   }
 
   private ownerOfNew(fd: number): Frame['newOwner'] {
@@ -265,7 +268,10 @@ export class TreeExtractor {
     // on to its children only what its parent passed on to it.
     const fresh = { created, inheritsNothing: created ? parent.fresh.inheritsNothing : this.passesNothing(fd) };
     // mkdir passes a set-gid parent's group and bit on, so new entries here get what they get in the parent.
-    this.stack.push(this.frame(fd, node, path, below(parent, name), fresh, created ? parent.newOwner : this.ownerOfNew(fd)));
+    // (The path below the target only for --hardlink: a deep tree would hold every level's.)
+    const rel = this.hardlinks ? below(parent, name) : EMPTY;
+    this.stack.push(this.frame(fd, name, node, path, rel, fresh, created ? parent.newOwner : this.ownerOfNew(fd)));
+    this.window.pushed();
   }
 
   private payload(data: Uint8Array, offset: number) {
@@ -337,7 +343,11 @@ export class TreeExtractor {
     const done = this.o.executor!.run<FilesResult>(job, sealed.transfer).then(
       (r) => {
         for (const w of r.warnings) this.o.warn(w);
-        for (const dir of dirs) if (--dir.pending === 0 && dir.ended) this.finalize(dir);
+        for (const dir of dirs) {
+          if (--dir.pending) continue;
+          if (dir.ended) this.finalize(dir);
+          else this.window.jobsDone(dir);
+        }
       },
       (e) => {
         this.failure ??= e;
@@ -352,6 +362,7 @@ export class TreeExtractor {
     frame.ended = true;
     if (frame.pending) this.flush();
     else this.finalize(frame);
+    this.window.popped();
   }
 
   /** Once a directory and its file jobs are done: --delete, metadata, close. */

@@ -125,7 +125,9 @@ export class FileWriter {
 export function wrapError(e: unknown, path: string): Error {
   if (e instanceof WasyncError) return e;
   const err = e as NodeJS.ErrnoException;
-  return new WasyncError('EOUTPUT', `${path}: ${err.code ?? ''} ${err.message}`);
+  // System errors' messages start with their code ("ENOSPC: no space left…"): said once.
+  const message = err.code && err.message?.startsWith(`${err.code}: `) ? err.message.slice(err.code.length + 2) : err.message;
+  return new WasyncError('EOUTPUT', `${path}: ${err.code ? `${err.code} ` : ''}${message}`);
 }
 
 function writeAll(fd: number, pos: number, data: Uint8Array, from: number, to: number) {
