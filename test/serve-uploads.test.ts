@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
@@ -46,7 +46,9 @@ function streamPut(
     let answered = false;
     const headers: Record<string, string | number> = { ...auth };
     if (!o.chunked) headers['content-length'] = total;
-    const req = request({ host: u.hostname, port: u.port, method: 'PUT', path, headers, agent: false }, (res) => {
+    // Keep-alive, as curl's and wasync's clients are: asked to close, the server ends the
+    // connection as soon as it has answered, and a client still sending may lose the answer.
+    const req = request({ host: u.hostname, port: u.port, method: 'PUT', path, headers, agent: new Agent({ keepAlive: true }) }, (res) => {
       answered = true;
       let text = '';
       res.on('data', (b) => (text += b));

@@ -81,7 +81,6 @@ export async function mount(o: MountOptions): Promise<MountResult> {
     const session = new FuseSession(d, source.fs, { log: (line) => o.onLog?.(line) });
     let end!: (problem: string | null) => void;
     const over = new Promise<string | null>((r) => (end = r));
-    d.start((req) => session.handle(req), (problem) => end(problem));
 
     let mounted = false;
     let unmounting: Promise<void> | null = null;
@@ -104,6 +103,8 @@ export async function mount(o: MountOptions): Promise<MountResult> {
     o.signal?.addEventListener('abort', onAbort);
     try {
       await fuseMount(d.fd, { source: input, mountpoint, rootMode: source.rootMode, noexec: o.noexec });
+      // Read only once mounted: /dev/fuse answers a read before the mount with EPERM.
+      d.start((req) => session.handle(req), (problem) => end(problem));
       const first = await Promise.race([session.initialized.then(() => 'ready'), over.then(() => 'ended')]);
       if (first === 'ended') {
         const problem = await over;
