@@ -27,7 +27,9 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       output: outputArg ?? '-',
       what,
       store: storeChoice(opts).store,
-      cache: opts.cache,
+      // casync's --cache and -c: the encoder cache (refused for blobs, as casync refuses it)
+      encoderCache: opts.cache,
+      encoderCacheAuto: opts.cacheAuto,
       chunkSize: opts.chunkSize,
       digest: parseDigest(opts.digest),
       compression,
@@ -38,8 +40,8 @@ export async function make(outputArg: string | undefined, inputArg: string | und
     });
     progress.stop(true);
     log.made(r, compression ?? 'zstd');
-    // casync has no digest to print when the index or archive goes to standard output.
-    if (outputArg !== undefined && outputArg !== '-') process.stdout.write(`${r.digest}\n`);
+    // casync has no digest to print when the index or archive goes to standard output, nor with a cache.
+    if (outputArg !== undefined && outputArg !== '-' && r.digest !== null) process.stdout.write(`${r.digest}\n`);
   } catch (e) {
     progress.stop(false);
     throw e;

@@ -37,6 +37,7 @@ export interface GlobalOptions {
   concurrency?: string;
   rateLimitBps?: string;
   cache?: string;
+  cacheAuto?: boolean;
   token?: string;
   progress?: string;
   recursive?: string;
