@@ -74,7 +74,7 @@ import type { LinuxFs } from '../linux/index.ts';
 import { handled } from '../pool/chunk-pipeline.ts';
 import { RECIPE_FIELDS, type ChunkResult, type Executor, type ScanFilesResult } from '../pool/jobs.ts';
 import { encodeTree, type PayloadTaker } from './encode-tree.ts';
-import { EDGE, TINY, identityOf, type CacheContents, type CachedFile } from './encoder-cache-file.ts';
+import { EDGE, IDENTITY_SIZE, TINY, identityOf, type CacheContents, type CachedFile } from './encoder-cache-file.ts';
 import type { EncoderCacheDir } from './encoder-cache.ts';
 import { NodeReader, type NodeExtras } from './read-node.ts';
 import { BoundaryScanner } from './boundary-scanner.ts';
@@ -185,6 +185,8 @@ class CachedTree {
   private pendingChunks: { start: number; end: number; pieces: Piece[]; key: string | null }[] = [];
   private pendingBytes = 0;
   private known: CachedFile | null = null;
+  private readonly scratch = Buffer.allocUnsafe(IDENTITY_SIZE);
+  private readonly frame = Buffer.allocUnsafe(17);
   private readonly depth: number;
 
   constructor(private readonly o: CachedMakeOptions) {
@@ -235,7 +237,7 @@ class CachedTree {
       known: (path, st) => {
         const entry = old?.get(this.rel(path));
         if (!entry) return null;
-        if (!identityOf(st).equals(entry.identity) || !this.keepable(st)) {
+        if (!identityOf(st, this.scratch).equals(entry.identity) || !this.keepable(st)) {
           this.result.invalidated++;
           return null;
         }
@@ -262,7 +264,7 @@ class CachedTree {
       // an API file system's file, archived empty
       return;
     }
-    const identity = identityOf(st);
+    const identity = known ? (known.identity as Buffer) : identityOf(st);
     const keep = this.keepable(st);
     const entry: CachedFile = known ?? {
       identity, size, flags: extras!.flags, projid: extras!.projid, xattrs: extras!.xattrs,
@@ -370,13 +372,12 @@ class CachedTree {
           if (!f.batch) this.flushScans();
           while (!f.head) await this.takeScan();
         }
-        const head = this.boundary.feed(f.head!);
-        const inner = Array.from(f.candidates!, (c) => start + c);
+        this.cuts(this.resolver.push(this.boundary.feed(f.head!), 0, start + EDGE));
         this.boundary.jump(start + f.size, f.tail!);
-        this.cuts(this.resolver.push(head.concat(inner), 0, start + f.size));
+        this.cuts(this.resolver.push(f.candidates!, start, start + f.size));
       }
       this.scanSeg++;
-      await this.drainBatches();
+      if (this.batches.length > this.depth) await this.drainBatches();
     }
   }
 
@@ -394,7 +395,7 @@ class CachedTree {
         const from = at - this.segStart[i];
         const len = Math.min(end, this.segStart[i] + this.segLen[i]) - at;
         const src = this.segSrc[i];
-        const frame = Buffer.allocUnsafe(17);
+        const frame = this.frame;
         if (src >= 0) {
           pieces.push({ at: src + from, len, file: -1 });
           frame.writeUInt8(0, 0);

@@ -63,6 +63,8 @@ export interface CachedFile {
   tail: Uint8Array | null;
   /** end positions of candidates inside the content (48..size) */
   candidates: Float64Array | null;
+  /** the entry as read from a cache file, written again as it is */
+  raw?: Uint8Array;
 }
 
 export interface CacheContents {
@@ -71,9 +73,13 @@ export interface CacheContents {
   chunks: Map<string, Uint8Array>;
 }
 
-/** The 40 identity bytes of a stat result. */
-export function identityOf(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): Buffer {
-  const b = Buffer.allocUnsafe(IDENTITY_SIZE);
+const NO_XATTRS: [Buffer, Buffer][] = [];
+
+/** The 40 identity bytes of a stat result, in `b` (default: new bytes). */
+export function identityOf(
+  st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint },
+  b = Buffer.allocUnsafe(IDENTITY_SIZE),
+): Buffer {
   b.writeBigUInt64LE(BigInt.asUintN(64, st.dev), 0);
   b.writeBigUInt64LE(BigInt.asUintN(64, st.ino), 8);
   b.writeBigUInt64LE(BigInt.asUintN(64, st.size), 16);
@@ -101,6 +107,10 @@ export function encodeCacheFile(s: CacheSettings, c: CacheContents): Buffer {
   head.writeBigUInt64LE(BigInt(c.chunks.size), 80);
   parts.push(head);
   for (const [path, f] of c.files) {
+    if (f.raw) {
+      parts.push(f.raw as Buffer);
+      continue;
+    }
     const name = Buffer.from(path, 'latin1');
     let n = 2 + name.length + IDENTITY_SIZE + 12 + 2;
     for (const [k, v] of f.xattrs) n += 6 + k.length + v.length;
@@ -176,6 +186,7 @@ export function decodeCacheFile(b: Buffer, s: CacheSettings): CacheContents {
     if (o + n > body.length) throw new CacheProblem(`truncated at byte ${o}`);
   };
   for (let i = 0; i < nFiles; i++) {
+    const entryStart = o;
     need(2);
     const nameLen = b.readUInt16LE(o);
     need(2 + nameLen + IDENTITY_SIZE + 14);
@@ -188,7 +199,7 @@ export function decodeCacheFile(b: Buffer, s: CacheSettings): CacheContents {
     const projid = b.readUInt32LE(o + 8);
     const nx = b.readUInt16LE(o + 12);
     o += 14;
-    const xattrs: [Buffer, Buffer][] = [];
+    const xattrs: [Buffer, Buffer][] = nx ? [] : NO_XATTRS;
     for (let x = 0; x < nx; x++) {
       need(2);
       const kl = b.readUInt16LE(o);
@@ -215,12 +226,13 @@ export function decodeCacheFile(b: Buffer, s: CacheSettings): CacheContents {
       const c = new Float64Array(n);
       let last = EDGE;
       for (let k = 0; k < n; k++, o += 8) {
-        c[k] = Number(b.readBigUInt64LE(o));
+        c[k] = b.readUInt32LE(o) + b.readUInt32LE(o + 4) * 0x1_0000_0000;
         if (c[k] <= last || c[k] > size) throw new CacheProblem(`${path}: candidate ${c[k]} out of order or range`);
         last = c[k];
       }
       f.candidates = c;
     }
+    f.raw = b.subarray(entryStart, o);
     files.set(path, f);
   }
   need(nChunks * 2 * CHUNK_ID_SIZE);
