@@ -126,7 +126,7 @@ export interface CachedMakeResult {
 
 interface FileInfo {
   path: Buffer;
-  identity: Buffer;
+  identity: Uint8Array;
   size: number;
   /** not too recent to remember */
   keep: boolean;
@@ -135,6 +135,8 @@ interface FileInfo {
   candidates: Float64Array | null;
   /** scan batch that reads it, while pending */
   batch: ScanBatch | null;
+  /** its new cache entry, to be completed by the scan */
+  entry: CachedFile | null;
 }
 
 interface ScanBatch {
@@ -264,8 +266,9 @@ class CachedTree {
       // an API file system's file, archived empty
       return;
     }
-    const identity = known ? (known.identity as Buffer) : identityOf(st);
+    const identity: Uint8Array = known ? known.identity : identityOf(st);
     const keep = this.keepable(st);
+    const rel = keep ? this.rel(path) : '';
     const entry: CachedFile = known ?? {
       identity, size, flags: extras!.flags, projid: extras!.projid, xattrs: extras!.xattrs,
       content: null, head: null, tail: null, candidates: null,
@@ -273,13 +276,13 @@ class CachedTree {
     if (size <= TINY) {
       if (!known) entry.content = readWhole(fd, path, size);
       this.literal(entry.content!);
-      if (keep) this.newFiles.set(this.rel(path), entry);
+      if (keep) this.newFiles.set(rel, entry);
       return;
     }
     const n = this.files.length;
-    const f: FileInfo = { path, identity, size, keep, head: entry.head, tail: entry.tail, candidates: entry.candidates, batch: null };
+    const f: FileInfo = { path, identity, size, keep, head: entry.head, tail: entry.tail, candidates: entry.candidates, batch: null, entry: keep && !known ? entry : null };
     this.files.push(f);
-    if (keep) this.newFiles.set(this.rel(path), entry);
+    if (keep) this.newFiles.set(rel, entry);
     if (!known) {
       this.scanFiles.push(n);
       this.scanBytes += size;
@@ -344,8 +347,7 @@ class CachedTree {
       f.head = r.edges.slice(2 * EDGE * i, 2 * EDGE * i + EDGE);
       f.tail = r.edges.slice(2 * EDGE * i + EDGE, 2 * EDGE * (i + 1));
       f.batch = null;
-      const entry = this.newFiles.get(this.rel(f.path));
-      if (entry && entry.identity === f.identity) Object.assign(entry, { head: f.head, tail: f.tail, candidates: f.candidates });
+      if (f.entry) Object.assign(f.entry, { head: f.head, tail: f.tail, candidates: f.candidates });
     });
   }
 
