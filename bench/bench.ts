@@ -12,7 +12,10 @@
 // read a blob through `wasync mount` (FUSE) and `wasync mkdev` (NBD) against
 // reading the extracted file.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|network|mount|nbd|web] [--tree=DIR]
+// The cache case (encoder-cache.ts) makes a copy of the tree with the encoder
+// cache: first make, and second make after one file changed.
+//
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|cache|network|mount|nbd|web] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -23,6 +26,7 @@ import { benchNetwork } from './network.ts';
 import { benchMount } from './mount.ts';
 import { benchNbd } from './nbd.ts';
 import { benchWeb } from './web.ts';
+import { benchEncoderCache } from './encoder-cache.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
@@ -119,6 +123,11 @@ async function main() {
       const tree = arg('tree') ?? '/usr/share';
       if (existsSync(tree)) await benchTree(tree);
       else console.log(`\n(tree case skipped: ${tree} does not exist)`);
+    }
+    if (!only || only === 'cache') {
+      const tree = arg('tree') ?? '/usr/share';
+      if (existsSync(tree)) console.log(['', ...(await benchEncoderCache(work, tree, runs))].join('\n'));
+      else console.log(`\n(cache case skipped: ${tree} does not exist)`);
     }
     if (!only || only === 'image') {
       const image = join(work, 'usr-share.ext4');

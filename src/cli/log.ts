@@ -51,6 +51,8 @@ export class Log {
       if (r.chunks) this.info(`Effective average chunk size: ${formatBytes(Math.floor(r.size / r.chunks))}`);
     }
     this.info(`Stored ${r.stored} new chunks (${formatBytes(r.storedBytes)} compressed with ${compression}) in ${r.store}`);
+    const c = r.cache;
+    if (c) this.info(`Cache hits: ${c.hits}, misses: ${c.misses}, invalidated: ${c.invalidated}, added: ${c.added}`);
     const p = r.pushed;
     if (!p) return;
     this.info(`Pushed ${p.sent} chunks (${formatBytes(p.sentBytes)}) to ${p.store}`);

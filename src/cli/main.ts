@@ -9,7 +9,7 @@
 
 import { packageVersion } from './package-root.ts';
 import { Command, CommanderError, Option } from 'commander';
-import { WasyncError } from '../errors.ts';
+import { WasyncError, unsupported } from '../errors.ts';
 import { featureFlagsHelp } from '../format/feature-flag-names.ts';
 import { exitOnSignals } from '../platform/node/io/atomic-file.ts';
 import { extract, make } from './make.ts';
@@ -68,7 +68,8 @@ export function program(): Command {
     .option('--hardlink <yes|no>', 'Hard-link identical files from seeds when extracting (default no)')
     .option('--concurrency <N>', 'Requests to remote stores in flight at once (default 16)')
     .option('--rate-limit-bps <N>', 'Limit the bandwidth used for remote indexes, archives and stores to N bytes per second')
-    .option('--cache <PATH>', 'A local store that keeps chunks fetched from remote stores, and is read first next time')
+    .option('--cache <PATH>', 'make: directory to use as encoder cache; extract and other readers: a local store that keeps chunks fetched from remote stores')
+    .option('-c, --cache-auto', 'Pick encoder cache directory automatically (DIR/.cacac)')
     .option('--progress <auto|bar|json|no>', 'Report progress: a bar when stderr is a terminal (auto, the default), or JSON lines on stderr')
     .option('--token <SECRET>', 'Bearer token for remote stores and servers (default $WASYNC_TOKEN)')
     .option('--encryption-key <HEX>', "Chunk stores hold chunks encrypted with this 256-bit key, in desync's layout (default $WASYNC_ENCRYPTION_KEY)")
@@ -82,6 +83,10 @@ export function program(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'wasync: ')) });
 
   const opts = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
+  // -c names an encoder cache, which only make of a tree has; casync ignores it elsewhere, wasync says so.
+  p.hook('preAction', (_p, cmd) => {
+    if (cmd.name() !== 'make' && opts(cmd).cacheAuto) throw unsupported(`${cmd.name()}: Caching only supported when archiving files trees.`);
+  });
   p.command('make')
     .description('Serialize DIR into ARCHIVE (.catar) or chunk it into the store with ARCHIVE_INDEX (.caidx); chunk FILE or BLOCKDEV with BLOB_INDEX (.caibx)')
     .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')

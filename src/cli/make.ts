@@ -30,7 +30,9 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       what,
       store: storeChoice(opts).store,
       encryption: storeChoice(opts).encryption,
-      cache: opts.cache,
+      // casync's --cache and -c: the encoder cache (refused for blobs, as casync refuses it)
+      encoderCache: opts.cache,
+      encoderCacheAuto: opts.cacheAuto,
       chunkSize: chunkSizeOption(opts.chunkSize),
       digest: parseDigest(opts.digest),
       compression,
@@ -42,8 +44,8 @@ export async function make(outputArg: string | undefined, inputArg: string | und
     });
     progress.stop(true);
     log.made(r, compression ?? 'zstd');
-    // casync has no digest to print when the index or archive goes to standard output.
-    if (outputArg !== undefined && outputArg !== '-') process.stdout.write(`${r.digest}\n`);
+    // casync has no digest to print when the index or archive goes to standard output, nor with a cache.
+    if (outputArg !== undefined && outputArg !== '-' && r.digest !== null) process.stdout.write(`${r.digest}\n`);
   } catch (e) {
     progress.stop(false);
     throw e;

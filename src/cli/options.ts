@@ -52,6 +52,7 @@ export interface GlobalOptions {
   concurrency?: string;
   rateLimitBps?: string;
   cache?: string;
+  cacheAuto?: boolean;
   token?: string;
   progress?: string;
   logLevel?: string;

@@ -32,6 +32,8 @@ const utf8 = new TextEncoder();
 
 export class CatarEncoder {
   private readonly core: EncoderCore;
+  /** user and group names as UTF-8 (a tree has few) */
+  private readonly names = new Map<string, Uint8Array>();
 
   /** `featureFlags`: normalized flags (src/format/feature-flags.ts), written into every ENTRY. */
   constructor(readonly featureFlags: bigint) {
@@ -39,6 +41,15 @@ export class CatarEncoder {
     if (problem) throw usageError(`catar encoder: ${problem}`);
     this.core = instantiateCore() as unknown as EncoderCore;
     this.check(this.core.encoderInit(featureFlags), { op: 'init' });
+  }
+
+  private name(s: string): Uint8Array {
+    let b = this.names.get(s);
+    if (!b) {
+      if (this.names.size > 4096) this.names.clear();
+      this.names.set(s, (b = utf8.encode(s)));
+    }
+    return b;
   }
 
   /** Whether a node of this st_mode is archived at all under the flags (symlinks, devices, FIFOs, sockets need their with-bit). */
@@ -74,8 +85,8 @@ export class CatarEncoder {
       c.encoderBegin(u32(node.mode, 'mode'), u32(node.uid, 'uid'), u32(node.gid, 'gid'), mtime, BigInt.asUintN(64, node.flags)),
       { op: 'node', node },
     );
-    if (node.userName !== null) this.check(c.encoderUser(this.put(utf8.encode(node.userName))), { op: 'user name', node });
-    if (node.groupName !== null) this.check(c.encoderGroup(this.put(utf8.encode(node.groupName))), { op: 'group name', node });
+    if (node.userName !== null) this.check(c.encoderUser(this.put(this.name(node.userName))), { op: 'user name', node });
+    if (node.groupName !== null) this.check(c.encoderGroup(this.put(this.name(node.groupName))), { op: 'group name', node });
     for (const x of node.xattrs) {
       this.put(x.name, x.value);
       this.check(c.encoderXattr(x.name.length, x.value.length), { op: 'xattr', name: x.name });

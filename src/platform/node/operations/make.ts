@@ -7,6 +7,7 @@
 // read by the workers themselves.  The output goes where output.ts puts it.
 
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { toHex } from '../../../chunk/chunk-id.ts';
 import { WasyncError, unsupported, usageError } from '../../../errors.ts';
 import { digestOfFlags } from '../../../format/feature-flags.ts';
@@ -15,7 +16,9 @@ import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { WriteStore } from '../../../stores/store.ts';
 import { openBlobInput } from '../io/blob-file.ts';
-import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
+import { linuxFs, linuxFsUnavailable, type LinuxFs } from '../linux/index.ts';
+import { makeCachedTree } from '../tree/cached-make.ts';
+import { EncoderCacheDir } from '../tree/encoder-cache.ts';
 import { ChunkPipeline, type ChunkTotals } from '../pool/chunk-pipeline.ts';
 import { Executors } from '../pool/executors.ts';
 import { blobIndexFlags, makeBlob } from '../pool/make-blob.ts';
@@ -59,6 +62,14 @@ export interface MakeOptions extends OperationOptions, NetworkOptions {
   store?: StoreLike;
   /** ssh outputs: the local store the chunks are staged in before they are pushed (default a temporary one) */
   cache?: string;
+  /**
+   * trees: the encoder cache directory (casync's --cache; see
+   * tree/cached-make.ts): the next make of the tree reads only what changed,
+   * and gives the same index.  As in casync, no archive digest is computed.
+   */
+  encoderCache?: string;
+  /** trees: the encoder cache in the tree's own `.cacac` (casync's -c, --cache-auto) */
+  encoderCacheAuto?: boolean;
   /** `[MIN:]AVG[:MAX]` with suffixes, or the three sizes (default 16K:64K:256K) */
   chunkSize?: string | ChunkSizes;
   digest?: DigestName;
@@ -71,8 +82,8 @@ export interface MakeOptions extends OperationOptions, NetworkOptions {
 
 export interface MakeResult {
   what: MakeWhat;
-  /** the digest `wasync make` prints: of the blob, or of the archive stream (hex) */
-  digest: string;
+  /** the digest `wasync make` prints: of the blob, or of the archive stream (hex); null with an encoder cache, as casync */
+  digest: string | null;
   /** the index's or archive's feature flags, and the chunk sizes */
   flags: bigint;
   sizes: ChunkSizes;
@@ -85,6 +96,8 @@ export interface MakeResult {
   store: string | null;
   /** trees: entries archived */
   entries?: number;
+  /** with an encoder cache: chunk ids taken from it and computed, files found changed, chunk recipes new to it */
+  cache?: { path: string; hits: number; misses: number; invalidated: number; added: number };
   /** the index or archive, when no `output` was given */
   bytes?: Uint8Array;
   /** ssh outputs: the chunks pushed with the index */
@@ -103,6 +116,9 @@ export async function make(o: MakeOptions): Promise<MakeResult> {
   const source = bytes ? 'the bytes given' : stripFileUrl(o.source as string);
   const isDir = !bytes && source !== '-' && (statSync(source, { throwIfNoEntry: false })?.isDirectory() ?? false);
   const what = resolveMake({ what: o.what, output: output === undefined || output === '-' ? null : output, source, isDir, tree: output === '-' ? 'archive' : 'archive-index' });
+  if ((o.encoderCache !== undefined || o.encoderCacheAuto) && what === 'blob-index') {
+    throw unsupported('Caching only supported when archiving files trees.');
+  }
   const m = new Making(o, output, what);
   let r: MakeResult;
   try {
@@ -195,6 +211,9 @@ class Making {
     const chunked = this.what === 'archive-index';
     const flags = archiveFlags(this.o.features, this.digest);
     const linux = linuxFs();
+    const cacheDir = this.o.encoderCache ?? (this.o.encoderCacheAuto ? join(root, '.cacac') : undefined);
+    const cache = cacheDir === undefined ? null : new EncoderCacheDir(cacheDir, linux);
+    if (cache && chunked) return this.cachedTree(root, flags, linux, cache);
     const { out, store, executors } = this.open(Infinity, 0o666, chunked);
     // Chunked: the bytes of chunks done, as the jobs count them; else the bytes written out.
     const counted = this.o.onProgress && chunked ? progressBuffer() : undefined;
@@ -224,7 +243,55 @@ class Making {
       if (chunked) await out.write(encodeIndexTail(totals.chunks));
       total = writer.written;
       progress.end();
-      return { ...(await this.finish(flags, totals, tree.bytes, store.name)), entries: tree.entries };
+      const made = await this.finish(flags, totals, tree.bytes, store.name);
+      // casync computes no archive digest while a cache is in use (for a .catar, the cache has nothing to do).
+      return { ...made, digest: cache ? null : made.digest, entries: tree.entries };
+    } finally {
+      progress.stop();
+    }
+  }
+
+  /** An archive index made with an encoder cache (tree/cached-make.ts). */
+  private async cachedTree(root: string, flags: bigint, linux: LinuxFs | null, cache: EncoderCacheDir): Promise<MakeResult> {
+    const { out, store, executors } = this.open(Infinity, 0o666, true);
+    const top = statSync(root, { bigint: true });
+    const settings = { flags, sizes: this.sizes, digest: this.digest, rootDev: top.dev, rootIno: top.ino };
+    const old = cache.load(settings, (m) => this.o.onWarning?.(m));
+    const counted = this.o.onProgress ? progressBuffer() : undefined;
+    let done = 0;
+    let total: number | null = null;
+    const progress = new ProgressTicker(this.o, () => ({ done: counted ? readProgress(counted).done : done, total }), counted);
+    try {
+      await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
+      const r = await makeCachedTree({
+        root,
+        flags,
+        sizes: this.sizes,
+        digest: this.digest,
+        compression: this.compression,
+        cache,
+        old,
+        linux,
+        linuxMissing: linux ? null : linuxFsUnavailable(),
+        store: store.object!,
+        graph: store.graph!,
+        executor: executors.chunks,
+        writeIndex: (b) => out.write(b),
+        checkAborted: () => checkAborted(this.o.signal),
+        progress: counted,
+      });
+      await out.write(encodeIndexTail(r.chunks));
+      done = total = r.size;
+      progress.end();
+      checkAborted(this.o.signal);
+      cache.save(settings, r.contents);
+      const { bytes, pushed } = await this.out!.commit();
+      const { hits, misses, invalidated, added } = r;
+      return {
+        what: this.what, digest: null, flags, sizes: this.sizes, size: r.size, chunks: r.chunks, stored: r.stored,
+        storedBytes: r.storedBytes, store: store.name, bytes, pushed, entries: r.entries,
+        cache: { path: cache.dir, hits, misses, invalidated, added },
+      };
     } finally {
       progress.stop();
     }
@@ -252,7 +319,7 @@ class Making {
     const graph = store && this.stores.graph(store, executors.chunks.parallelism);
     // Input and output open, nothing chunked yet: where casync says READY=1.
     this.o.notify?.({ state: 'ready' });
-    return { out, store: { graph, name: store?.name ?? null }, executors };
+    return { out, store: { graph, name: store?.name ?? null, object: store }, executors };
   }
 
   /** Where new chunks go: an ssh push's staging store, else the store given or beside the output. */

@@ -21,7 +21,9 @@ import {
   type ScanResult,
   type FilesJob,
   type FilesResult,
+  type RecipeChunksJob,
 } from './jobs.ts';
+import { assembleRecipes, scanFiles } from './cached-make-jobs.ts';
 import { linuxFs, linuxFsUnavailable } from '../linux/index.ts';
 import { FileWriter } from '../tree/file-writer.ts';
 import { unpackFiles } from './file-batch.ts';
@@ -71,6 +73,15 @@ export class JobRunner {
       }
       case 'digest':
         return { result: this.digestRange(job), transfer: [] };
+      case 'scan-files': {
+        this.scanner ??= new CandidateScanner(SCAN_SEGMENT);
+        const r = scanFiles(job, this.scanner);
+        return { result: r, transfer: [r.counts.buffer, r.candidates.buffer, r.edges.buffer] as ArrayBuffer[] };
+      }
+      case 'recipe-chunks': {
+        const r = await this.recipeBatch(job);
+        return { result: r, transfer: [r.ids.buffer as ArrayBuffer] };
+      }
       case 'fetch': {
         const r = await this.fetcher.run(job, early!);
         r.warnings.push(...this.warnings.splice(0));
@@ -103,17 +114,34 @@ export class JobRunner {
    * at once, each in memory of its own, so that the uploads overlap.  A chunk
    * counts as done for progress once digested and, if the store lacked it, put.
    */
-  private async chunkBatch(job: ChunkJob): Promise<ChunkResult> {
+  private chunkBatch(job: ChunkJob): Promise<ChunkResult> {
     const n = job.chunks.length / 2;
     const first = job.chunks[0];
     const total = job.chunks[2 * n - 2] + job.chunks[2 * n - 1] - first;
     const data = this.read(job.input, first, total);
+    return this.storeBatch(n, (i) => {
+      const o = job.chunks[2 * i] - first;
+      return data.subarray(o, o + job.chunks[2 * i + 1]);
+    }, job);
+  }
+
+  /** Chunks assembled from their recipes, then as chunkBatch. */
+  private recipeBatch(job: RecipeChunksJob): Promise<ChunkResult> {
+    const { data, starts } = assembleRecipes(job, this.buf);
+    this.buf = data;
+    return this.storeBatch(starts.length, (i) => data.subarray(starts[i], starts[i] + job.sizes[i]), job);
+  }
+
+  private async storeBatch(
+    n: number,
+    chunkAt: (i: number) => Uint8Array,
+    job: Pick<ChunkJob, 'digest' | 'store' | 'compression' | 'progress'>,
+  ): Promise<ChunkResult> {
     const ids = new Uint8Array(n * CHUNK_ID_SIZE);
     const fresh = new Map<string, Uint8Array>();
     const tally = new JobTally(job.progress);
     for (let i = 0; i < n; i++) {
-      const o = job.chunks[2 * i] - first;
-      const chunk = data.subarray(o, o + job.chunks[2 * i + 1]);
+      const chunk = chunkAt(i);
       const id = this.chunks.idOf(job.digest, chunk);
       ids.set(id, i * CHUNK_ID_SIZE);
       const hex = job.store && toHex(id);

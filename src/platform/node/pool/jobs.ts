@@ -69,6 +69,45 @@ export interface ChunkResult {
   storedBytes: number;
 }
 
+/**
+ * Regular files of a tree made with an encoder cache (tree/cached-make.ts), each
+ * read whole by path: the candidates inside its content and its edges.
+ */
+export interface ScanFilesJob {
+  kind: 'scan-files';
+  /** absolute paths, as latin1 strings of their bytes */
+  paths: string[];
+  sizes: Float64Array;
+  d: number;
+}
+export interface ScanFilesResult {
+  /** per file, how many of `candidates` are its (end positions in the file, 48..size) */
+  counts: Uint32Array;
+  candidates: Float64Array;
+  /** per file, its first and last 47 bytes */
+  edges: Uint8Array;
+}
+
+/**
+ * Chunks given as recipes (tree/cached-make.ts): record bytes and file ranges,
+ * assembled, digested and, with a store, stored when it lacks them.
+ */
+export interface RecipeChunksJob {
+  kind: 'recipe-chunks';
+  /** per chunk, its size; its pieces follow those of the chunk before */
+  sizes: Float64Array;
+  /** per piece, RECIPE_FIELDS numbers: 0, offset in `bytes`, 0, length; or 1, path number, file offset, length */
+  pieces: Float64Array;
+  bytes: Uint8Array;
+  /** as in ScanFilesJob */
+  paths: string[];
+  digest: DigestName;
+  store: StoreGraph | null;
+  compression: Compression;
+  progress?: SharedArrayBuffer;
+}
+export const RECIPE_FIELDS = 4;
+
 /** Feeds input[start, end) to this thread's running digest; `final` returns it. */
 export interface DigestJob {
   kind: 'digest';
@@ -183,7 +222,7 @@ export interface VerifyResult {
   problems: ChunkVerdict[];
 }
 
-export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob | VerifyJob;
+export type Job = ScanJob | ChunkJob | DigestJob | FetchJob | FilesJob | VerifyJob | ScanFilesJob | RecipeChunksJob;
 
 export const emptyFetchStats = (): FetchStats => ({
   fromStore: 0,

@@ -25,7 +25,8 @@ import {
 import { ExcludeRules } from '../../../format/exclude.ts';
 import { RING_PIECE } from '../pool/ring-writer.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
-import { NodeReader, requireLinux } from './read-node.ts';
+import { NodeReader, requireLinux, type NodeExtras } from './read-node.ts';
+import type { CatarNode } from '../../../format/catar-node.ts';
 import { lstatPrecise } from '../io/fd-io.ts';
 import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 
@@ -45,6 +46,25 @@ export interface EncodeTreeOptions {
   linuxMissing?: string | null;
   /** told where each part of the stream comes from (seeds: see TreeSeedMap) */
   observer?: StreamObserver;
+  /** takes the regular files' content instead of the sink (make with an encoder cache) */
+  taker?: PayloadTaker;
+}
+
+/**
+ * Takes regular files' content instead of the sink (which then sees only
+ * record bytes), and may know a file's node without it being opened.
+ */
+export interface PayloadTaker {
+  /** the node of a regular file (lstat `st`) known already, or null to read it */
+  known(path: Buffer, st: BigIntStats): CatarNode | null;
+  /**
+   * The file's content comes next in the stream (node.size bytes).  `fd` is
+   * open while this runs, or -1 when known() gave the node; `extras` is what
+   * was read beyond lstat (null when known).
+   */
+  payload(path: Buffer, st: BigIntStats, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void;
+  /** whether to leave this node out (the cache's own directory) */
+  skip(st: BigIntStats): boolean;
 }
 
 /** Sees the stream as it is produced: record bytes, and file payloads by path. */
@@ -177,6 +197,20 @@ class TreeEncoder {
     const type = mode & S_IFMT;
     if (!CatarEncoder.archives(this.flags, mode)) return;
     if (rules.excludes(name, type === S_IFDIR)) return;
+    const taker = this.o.taker;
+    if (taker?.skip(st)) return;
+    // A known file is not opened: what its descriptor would tell (nodump,
+    // submounts, attributes) is part of what is known, unless submounts matter.
+    const known = taker && type === S_IFREG && mount === null && !apiFs ? taker.known(path.bytes(), st) : null;
+    if (known) {
+      await this.records(this.enc.filename(name));
+      await this.records(this.enc.node(known));
+      this.entries++;
+      await this.flushRecords();
+      await taker!.payload(path.bytes(), st, -1, known, null);
+      this.enc.payloadDone(known.size!);
+      return;
+    }
     const fd = type === S_IFDIR ? open(at, path, O_DIR) : type === S_IFREG ? open(at, path, O_FILE) : -1;
     try {
       const linux = this.o.linux;
@@ -190,10 +224,17 @@ class TreeEncoder {
         await this.directory(path, st, fd, rules.enter(name));
         return;
       }
+      if (taker && type === S_IFREG) this.reader.captured = [];
       const node = this.reader.read(at, st, fd, apiFs);
       await this.records(this.enc.node(node));
       this.entries++;
-      if (type === S_IFREG) {
+      if (taker && type === S_IFREG) {
+        const extras = { flags: node.flags, projid: node.projid, xattrs: this.reader.captured! };
+        this.reader.captured = null;
+        await this.flushRecords();
+        await taker.payload(path.bytes(), st, apiFs ? -1 : fd, node, apiFs ? null : extras);
+        this.enc.payloadDone(node.size!);
+      } else if (type === S_IFREG) {
         await this.payload(path, fd, node.size!);
         this.enc.payloadDone(node.size!);
       }

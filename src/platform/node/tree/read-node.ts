@@ -40,9 +40,21 @@ export function requireLinux(flags: bigint, linux: LinuxFs | null, why: string |
   }
 }
 
+/** What read() learnt beyond lstat, for the encoder cache (encoder-cache-file.ts). */
+export interface NodeExtras {
+  flags: bigint;
+  projid: number;
+  /** the xattrs read, raw (ACLs, labels and capabilities too) */
+  xattrs: [Buffer, Buffer][];
+}
+
+type XattrSource = { list(): Buffer[]; get(name: Buffer): Buffer | null };
+
 export class NodeReader {
   private readonly users = new Map<number, string | null>();
   private readonly groups = new Map<number, string | null>();
+  /** set: read() records the xattrs it reads here */
+  captured: [Buffer, Buffer][] | null = null;
 
   constructor(
     private readonly flags: bigint,
@@ -84,7 +96,16 @@ export class NodeReader {
     }
     // Symlinks carry no xattrs or ACLs in catar.
     if (linux && type !== S_IFLNK && f & (CA_FORMAT_WITH_XATTRS | CA_FORMAT_WITH_ACL | CA_FORMAT_WITH_SELINUX | CA_FORMAT_WITH_FCAPS)) {
-      this.readXattrs(path, fd, type, node);
+      const captured = this.captured;
+      const source: XattrSource = {
+        list: () => (fd >= 0 ? linux.listXattrsFd(fd) : linux.listXattrs(path)),
+        get: (name) => {
+          const v = fd >= 0 ? linux.getXattrFd(fd, name) : linux.getXattr(path, name);
+          if (v && captured) captured.push([name, v]);
+          return v;
+        },
+      };
+      this.readXattrs(source, type, node);
     }
     if (type === S_IFREG) node.size = apiFs ? 0 : Number(st.size);
     else if (type === S_IFLNK) node.target = readlinkSync(path, { encoding: 'buffer' });
@@ -94,12 +115,40 @@ export class NodeReader {
     return node;
   }
 
+  /**
+   * A regular file's node from what an earlier read() learnt (`extras`) and a
+   * fresh lstat: the same node read() gives while the file's ctime is the same
+   * (a change of chattr flags, xattrs, ACLs or project id changes it).  User and
+   * group names are looked up again, as read() does.
+   */
+  fromExtras(st: BigIntStats, extras: NodeExtras): CatarNode {
+    const uid = Number(st.uid);
+    const gid = Number(st.gid);
+    const node: CatarNode = basicNode(Number(st.mode), uid, gid, st.mtimeNs, extras.flags);
+    const linux = this.linux;
+    if (this.flags & CA_FORMAT_WITH_QUOTA_PROJID) node.projid = extras.projid;
+    if (linux && this.flags & CA_FORMAT_WITH_USER_NAMES) {
+      node.userName = cached(this.users, uid, () => linux.userName(uid));
+      node.groupName = cached(this.groups, gid, () => linux.groupName(gid));
+    }
+    if (extras.xattrs.length) {
+      const values = extras.xattrs;
+      this.readXattrs(
+        { list: () => values.map(([k]) => k), get: (name) => values.find(([k]) => k.equals(name))?.[1] ?? null },
+        S_IFREG,
+        node,
+      );
+    }
+    node.size = Number(st.size);
+    return node;
+  }
+
   /** Through the descriptor when there is one (files, directories), else by path. */
-  private readXattrs(path: Buffer, fd: number, type: number, node: CatarNode) {
+  private readXattrs(source: XattrSource, type: number, node: CatarNode) {
     const linux = this.linux!;
     const f = this.flags;
-    const list = () => (fd >= 0 ? linux.listXattrsFd(fd) : linux.listXattrs(path));
-    const get = (name: Buffer) => (fd >= 0 ? linux.getXattrFd(fd, name) : linux.getXattr(path, name));
+    const list = () => source.list();
+    const get = (name: Buffer) => source.get(name);
     let access: Buffer | null = null;
     let dflt: Buffer | null = null;
     for (const name of list()) {

@@ -1,0 +1,66 @@
+// The encoder cache case (make --cache=DIR): a copy of a tree (/usr/share) made
+// into a .caidx without a cache, with an empty one (the first make), and again
+// after one file changed (the second make), by wasync and by casync side by
+// side, alternating; medians.  wasync's cached index must equal its uncached
+// one of the same tree (casync's need not: its cache changes the output).
+
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { median, timed, wasyncBin, type Timing } from './measure.ts';
+
+export async function benchEncoderCache(work: string, tree: string, runs: number): Promise<string[]> {
+  const copy = join(work, 'cache-tree');
+  rmSync(copy, { recursive: true, force: true });
+  if (spawnSync('cp', ['-a', tree, copy]).status !== 0) return [`(encoder cache case skipped: cannot copy ${tree})`];
+  // The file changed before each second make: the largest under the tree's doc/, or any.
+  const changed = spawnSync('sh', ['-c', `find ${copy} -type f -size +20k | head -1`], { encoding: 'utf8' }).stdout.trim();
+  const p = (n: string) => join(work, `cache-${n}`);
+  const clean = (...xs: string[]) => {
+    for (const x of xs) rmSync(x, { recursive: true, force: true });
+  };
+  // Let the copy age past what cached-make.ts refuses to remember (2 s).
+  await new Promise((r) => setTimeout(r, 2500));
+  const t: Record<string, Timing[]> = { wu: [], cu: [], wf: [], cf: [], ws: [], cs: [] };
+  const w = (...a: string[]) => timed(['node', wasyncBin, 'make', ...a]);
+  const c = (...a: string[]) => timed(['casync', 'make', ...a]);
+  for (let i = 0; i < runs; i++) {
+    clean(p('wu.castr'));
+    t.wu.push(w(`--store=${p('wu.castr')}`, p('wu.caidx'), copy));
+    clean(p('cu.castr'));
+    t.cu.push(c(`--store=${p('cu.castr')}`, p('cu.caidx'), copy));
+    clean(p('wc'), p('w.castr'));
+    t.wf.push(w(`--cache=${p('wc')}`, `--store=${p('w.castr')}`, p('wf.caidx'), copy));
+    clean(p('cc'), p('c.castr'));
+    t.cf.push(c(`--cache=${p('cc')}`, `--store=${p('c.castr')}`, p('cf.caidx'), copy));
+  }
+  for (let i = 0; i < runs; i++) {
+    appendFileSync(changed, `changed ${i}\n`);
+    t.ws.push(w(`--cache=${p('wc')}`, `--store=${p('w.castr')}`, p('ws.caidx'), copy));
+    appendFileSync(changed, `changed ${i}.\n`);
+    t.cs.push(c(`--cache=${p('cc')}`, `--store=${p('c.castr')}`, p('cs.caidx'), copy));
+  }
+  // The same tree (as it is now) without the cache: wasync's cached index must be that.
+  appendFileSync(changed, 'last\n');
+  w(`--cache=${p('wc')}`, `--store=${p('w.castr')}`, p('ws.caidx'), copy);
+  clean(p('wu.castr'));
+  w(`--store=${p('wu.castr')}`, p('wu.caidx'), copy);
+  const same = readFileSync(p('ws.caidx')).equals(readFileSync(p('wu.caidx')));
+  const casyncSame = (() => {
+    c(`--cache=${p('cc')}`, `--store=${p('c.castr')}`, p('cs.caidx'), copy);
+    clean(p('cu.castr'));
+    c(`--store=${p('cu.castr')}`, p('cu.caidx'), copy);
+    return readFileSync(p('cs.caidx')).equals(readFileSync(p('cu.caidx')));
+  })();
+  clean(copy, p('wu.castr'), p('cu.castr'), p('w.castr'), p('c.castr'), p('wc'), p('cc'));
+  const s = (k: string) => median(t[k].map((x) => x.seconds));
+  const f = (k: string) => `${s(k).toFixed(2)} s`;
+  if (!same) throw new Error('encoder cache: the cached index differs from the uncached one');
+  return [
+    `encoder cache, tree ${tree} (copy), median of ${runs}:`,
+    `  uncached make             wasync ${f('wu')}   casync ${f('cu')}`,
+    `  first make, empty cache   wasync ${f('wf')} (${(s('wf') / s('wu')).toFixed(2)}x its uncached)   casync ${f('cf')} (${(s('cf') / s('cu')).toFixed(2)}x)`,
+    `  second make, 1 file new   wasync ${f('ws')} (${(s('wu') / s('ws')).toFixed(1)}x faster than its uncached, ${(s('ws') / s('cs')).toFixed(2)}x casync's)   casync ${f('cs')}`,
+    `  cached index = uncached index: wasync ${same ? 'yes' : 'NO'}, casync ${casyncSame ? 'yes' : 'no'}`,
+  ];
+}

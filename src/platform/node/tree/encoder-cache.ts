@@ -1,0 +1,89 @@
+// The encoder cache directory of make --cache=DIR (or -c: the tree's .cacac):
+// loading its file, which is trusted only when it parses, its checksum holds and
+// it was made for this tree with these settings (else a warning and a make
+// that reads everything), and replacing it at the end under a temporary name.
+// A directory it creates gets chattr's +d (nodump), as casync's does, so an
+// archive made without the cache leaves it out too; the walk of a make that
+// uses the cache leaves it out in any case.
+
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { ioError, usageError } from '../../../errors.ts';
+import { AtomicFile } from '../io/atomic-file.ts';
+import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
+import {
+  CACHE_FILE_NAME,
+  CacheProblem,
+  decodeCacheFile,
+  encodeCacheFile,
+  type CacheContents,
+  type CacheSettings,
+} from './encoder-cache-file.ts';
+
+export class EncoderCacheDir {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  private readonly file: string;
+
+  /** Opens (creating it if need be) the cache directory `dir`. */
+  constructor(readonly dir: string, linux: LinuxFs | null) {
+    let st = statSync(dir, { bigint: true, throwIfNoEntry: false });
+    if (!st) {
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+      } catch (e) {
+        throw ioError('EOUTPUT', dir, e);
+      }
+      if (linux) nodump(dir, linux);
+      st = statSync(dir, { bigint: true });
+    }
+    if (!st.isDirectory()) throw usageError(`--cache=${dir}: not a directory (the encoder cache is one)`);
+    this.dev = st.dev;
+    this.ino = st.ino;
+    this.file = join(dir, CACHE_FILE_NAME);
+  }
+
+  /** The cache's contents, or null (none yet, or one not to trust: `warn` says why). */
+  load(s: CacheSettings, warn: (m: string) => void): CacheContents | null {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      warn(`${this.file}: encoder cache not used: ${(e as Error).message}`);
+      return null;
+    }
+    try {
+      return decodeCacheFile(bytes, s);
+    } catch (e) {
+      if (!(e instanceof CacheProblem) && !(e instanceof RangeError)) throw e;
+      warn(`${this.file}: encoder cache not used (${e.message}); reading every file, the cache is replaced`);
+      return null;
+    }
+  }
+
+  save(s: CacheSettings, c: CacheContents): void {
+    const bytes = encodeCacheFile(s, c);
+    const f = new AtomicFile(this.file, 0o644);
+    try {
+      for (let o = 0; o < bytes.length; ) o += writeSync(f.fd, bytes, o, bytes.length - o);
+      f.commit();
+    } catch (e) {
+      f.abort();
+      throw ioError('EOUTPUT', this.file, e);
+    }
+  }
+}
+
+/** chattr +d where the file system has it; elsewhere the walk's own exclusion is what keeps it out. */
+function nodump(dir: string, linux: LinuxFs) {
+  let fd = -1;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    linux.setChattrFlags(fd, FS_NODUMP_FL, FS_NODUMP_FL);
+  } catch {
+    // tmpfs and others have no chattr flags
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
