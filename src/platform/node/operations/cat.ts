@@ -7,6 +7,7 @@
 // the end of the blob is refused before any chunk is fetched (desync fails
 // there too, after writing what there was).
 
+import { toHex } from '../../../chunk/chunk-id.ts';
 import { ioError, usageError } from '../../../errors.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
@@ -17,6 +18,8 @@ import { openIndexReader, type IndexServeOptions } from './mount-source.ts';
 
 /** Chunks fetched ahead of the one being written. */
 const AHEAD = 8;
+/** Bytes of chunks kept by id, so that a chunk repeated in the range (zeros, mostly) is fetched once. */
+const KEPT_BYTES = 32 << 20;
 
 export interface CatOptions extends IndexServeOptions {
   /** a .caibx or .caidx: a path, URL or ssh location */
@@ -55,7 +58,7 @@ export async function cat(o: CatOptions): Promise<CatResult> {
   wholeNumber('length', o.length);
   checkAborted(o.signal);
   const index = stripFileUrl(o.index);
-  const opened = await openIndexReader(index, o, { cacheChunks: () => AHEAD + 2, readAhead: 0, treeSeeds: false });
+  const opened = await openIndexReader(index, o, { cacheChunks: () => 2 * AHEAD + 2, readAhead: 0, treeSeeds: false });
   let file: AtomicFile | null = null;
   try {
     const r = opened.reader;
@@ -78,12 +81,33 @@ export async function cat(o: CatOptions): Promise<CatResult> {
     const end = offset + length;
     const first = length ? t.find(offset) : 0;
     const last = length ? t.find(end - 1) : -1;
+    // The reader's cache is by chunk number; this one is by id, most recently used last.
+    const kept = new Map<string, { bytes: Promise<Uint8Array>; size: number }>();
+    let keptBytes = 0;
+    const chunkAt = (i: number): Promise<Uint8Array> => {
+      const id = toHex(t.id(i));
+      let k = kept.get(id);
+      if (k) kept.delete(id);
+      else {
+        k = { bytes: r.chunk(i), size: t.end(i) - t.start(i) };
+        k.bytes.catch(() => {}); // surfaces where it is awaited
+        keptBytes += k.size;
+      }
+      kept.set(id, k);
+      // The oldest go first, never those of the window being written.
+      for (const [old, { size }] of kept) {
+        if (keptBytes <= KEPT_BYTES || kept.size <= AHEAD + 1) break;
+        kept.delete(old);
+        keptBytes -= size;
+      }
+      return k.bytes;
+    };
     // Fetched in order, AHEAD at a time; each written as soon as it and those before it are in.
-    for (let i = first; i <= Math.min(last, first + AHEAD - 1); i++) void r.chunk(i).catch(() => {});
+    for (let i = first; i <= Math.min(last, first + AHEAD - 1); i++) void chunkAt(i);
     for (let i = first; i <= last; i++) {
       checkAborted(o.signal);
-      if (i + AHEAD <= last) void r.chunk(i + AHEAD).catch(() => {});
-      const c = await r.chunk(i);
+      if (i + AHEAD <= last) void chunkAt(i + AHEAD);
+      const c = await chunkAt(i);
       const from = Math.max(offset, t.start(i)) - t.start(i);
       const to = Math.min(end, t.end(i)) - t.start(i);
       const piece = c.subarray(from, to);
