@@ -117,13 +117,13 @@ export async function info(o: InfoOptions): Promise<InfoResult> {
       for await (const batch of (await openIndexStream(seed.bytes, seed.name)).entries) for (const e of batch) seeded.add(idKey(e.id));
     }
     const dataSeeds = (o.seeds ?? []).filter((s) => !indexSeeds.includes(s)).map(stripFileUrl);
-    const tree = (header.flags & CA_FORMAT_WITH_MASK) !== 0n;
+    const linux = (header.flags & CA_FORMAT_WITH_MASK) !== 0n ? linuxFs() : null;
     const fromData = dataSeeds.length
       ? await prepareSeeds(dataSeeds, {
           header,
           digest: digestOfFlags(header.flags),
           executor: (executors = new Executors(Infinity, o.workers)).chunks,
-          trees: tree ? { linux: linuxFs()! } : undefined,
+          trees: linux ? { linux } : undefined,
         })
       : null;
     if (fromData) closeSeeds = () => fromData.close();
