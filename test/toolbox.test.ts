@@ -232,3 +232,26 @@ test('cat writes byte ranges as dd reads them, fetching only the chunks they spa
   }
   assert.equal(readdirSync(dir).filter((f) => f.includes('.#')).length, 0, 'no temporary files left');
 });
+
+test('the library: chunk, listChunks, info, cat and chop take bytes, callbacks and store objects', async (t) => {
+  const { cat, chop, chunk, info, listChunks, localStore, MemoryStore } = await import('../src/index.ts');
+  const [{ index, store }] = indexes(t);
+  const idx = await readIndex(index);
+  const bytes = readFileSync(index);
+  const table = idx.chunks.map((c) => ({ offset: c.offset, size: c.size, id: c.id }));
+  assert.deepEqual((await chunk({ file: img })).chunks, table);
+  assert.deepEqual((await listChunks({ index: bytes })).chunks, table.map((c) => ({ ...c, storedSize: null })));
+  const r = await info({ index: bytes, extraStores: [localStore(store)] });
+  assert.equal(r.unique, new Set(table.map((c) => c.id)).size);
+  assert.equal(r['in-store'], r.unique);
+  assert.equal(r.download, 0, 'a local store: nothing to download');
+  const pieces: Buffer[] = [];
+  const c = await cat({ index, stores: localStore(store), offset: 70000, length: 300000, output: (b) => void pieces.push(Buffer.from(b)) });
+  assert.ok(Buffer.concat(pieces).equals(readFileSync(img).subarray(70000, 370000)));
+  assert.equal(c.length, 300000);
+  const mem = new MemoryStore();
+  const chopped = await chop({ index: bytes, file: img, store: mem });
+  assert.equal(chopped.stored, new Set(table.map((x) => x.id)).size);
+  const again = await chop({ index: bytes, file: img, store: mem });
+  assert.equal(again.stored, 0, 'a second chop finds every chunk there');
+});

@@ -15,7 +15,7 @@ import { openIndexStream } from '../../../engine/index-stream.ts';
 import { DistinctChunks } from '../../../engine/verify.ts';
 import { usageError } from '../../../errors.ts';
 import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../../format/feature-flags.ts';
-import { classifyLocator, defaultStoreFor, hasSuffix, stripFileUrl } from '../../../stores/locator.ts';
+import { defaultStoreFor, hasSuffix, stripFileUrl } from '../../../stores/locator.ts';
 import type { ChunkStore } from '../../../stores/store.ts';
 import { indexFromBytes, openIndexLocator } from '../io/index-input.ts';
 import { linuxFs } from '../linux/index.ts';
@@ -23,7 +23,7 @@ import { Executors } from '../pool/executors.ts';
 import { prepareSeeds } from '../seeds/prepare-seeds.ts';
 import { checkAborted, type OperationOptions } from './common.ts';
 import { Network, type NetworkOptions } from './network.ts';
-import { OperationStores, type StoreChoice } from './stores.ts';
+import { isLocal, OperationStores, type StoreChoice } from './stores.ts';
 
 export interface InfoOptions extends NetworkOptions, Pick<StoreChoice, 'store' | 'extraStores' | 'cache' | 'encryption'>, Pick<OperationOptions, 'workers' | 'signal'> {
   /** a .caibx or .caidx: a path, URL, '-' for standard input, or its bytes */
@@ -131,10 +131,10 @@ export async function info(o: InfoOptions): Promise<InfoResult> {
 
     // The stores extraction would read: the store (default beside the index) and the extra stores; the cache apart.
     const storeLocs = [o.store ?? (loc === null ? undefined : defaultStoreFor(loc)), ...(o.extraStores ?? [])].filter((s) => s !== undefined);
-    const asked = storeLocs.map((s, i) => ({
-      store: stores.resolve(s, i ? 'extra store' : 'store', o.encryption),
-      local: typeof s === 'string' && classifyLocator(stripFileUrl(s)) === 'path',
-    }));
+    const asked = storeLocs.map((s, i) => {
+      const store = stores.resolve(s, i ? 'extra store' : 'store', o.encryption);
+      return { store, local: isLocal(store) };
+    });
     const cache: ChunkStore | null = o.cache === undefined ? null : stores.resolve(o.cache, 'cache', o.encryption);
 
     const r = {
