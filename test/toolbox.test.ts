@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readIndex } from '../src/index.ts';
-import { casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
+import { casync, haveCasync, ok, rand, requires, runAsync, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
 import { faultyServer } from './http-fixtures.ts';
 
 const dir = tempDir('wasync-toolbox-');
@@ -217,6 +217,15 @@ test('cat writes byte ranges as dd reads them, fetching only the chunks they spa
     assert.ok(r.out.equals(dd(c3.offset + 1, 100000)), `${name}: to standard output`);
   }
   const [{ index, store }] = indexes(t);
+  // Into a FIFO (written in place, not replaced by a file), read by another process.
+  const fifo = join(dir, 'cat.fifo');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  const reader = runAsync('sh', ['-c', `cat '${fifo}' > '${join(dir, 'from-fifo.bin')}'`]);
+  const viaFifo = await wasyncAsync(['cat', `--store=${store}`, '--offset=123', '--length=700000', index, fifo]);
+  assert.equal(viaFifo.status, 0, viaFifo.stderr);
+  assert.equal((await reader).status, 0);
+  assert.ok(readFileSync(join(dir, 'from-fifo.bin')).equals(dd(123, 700000)), 'the bytes through the FIFO');
+  assert.ok(statSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
   for (const [args, message] of [
     [['--offset=' + (size + 1)], `--offset=${size + 1} is past the end of the blob \\(${size} bytes\\)`],
     [[`--offset=${size - 10}`, '--length=11'], `--offset=${size - 10} --length=11 runs past the end of the blob \\(${size} bytes, 10 from the offset\\)`],

@@ -7,6 +7,7 @@
 // the end of the blob is refused before any chunk is fetched (desync fails
 // there too, after writing what there was).
 
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { toHex } from '../../../chunk/chunk-id.ts';
 import { ioError, usageError } from '../../../errors.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
@@ -29,8 +30,8 @@ export interface CatOptions extends IndexServeOptions {
   /** bytes to write (default: to the end) */
   length?: number;
   /**
-   * a file (written under a temporary name and renamed when complete), '-'
-   * for standard output, or a callback taking the bytes in order; default '-'
+   * a file (written under a temporary name and renamed when complete), a
+   * FIFO or device (written in place from its start), '-' for standard output, or a callback taking the bytes in order; default '-'
    */
   output?: string | ((bytes: Uint8Array) => void | Promise<void>);
   signal?: AbortSignal;
@@ -47,6 +48,15 @@ export interface CatResult {
   fetched: number;
 }
 
+/** Writes all of `b` at the descriptor's position (a pipe takes no offsets). */
+function sequentialWrite(fd: number, path: string, b: Uint8Array): void {
+  try {
+    for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done);
+  } catch (e) {
+    throw ioError('EOUTPUT', path, e);
+  }
+}
+
 const wholeNumber = (name: string, v: number | undefined) => {
   if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw usageError(`--${name}=${v}: expected a whole number of bytes`);
 };
@@ -60,6 +70,7 @@ export async function cat(o: CatOptions): Promise<CatResult> {
   const index = stripFileUrl(o.index);
   const opened = await openIndexReader(index, o, { cacheChunks: () => 2 * AHEAD + 2, readAhead: 0, treeSeeds: false });
   let file: AtomicFile | null = null;
+  let device: number | null = null;
   try {
     const r = opened.reader;
     const t = r.table;
@@ -75,8 +86,21 @@ export async function cat(o: CatOptions): Promise<CatResult> {
     if (typeof out === 'function') write = out;
     else if (out === '-') write = writeStdout;
     else {
-      const f = (file = new AtomicFile(stripFileUrl(out), 0o666));
-      write = (b) => writeFully({ fd: f.fd, path: f.path }, b, written);
+      const path = stripFileUrl(out);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st && !st.isFile() && !st.isDirectory()) {
+        // A FIFO, character or block device is written in place, from its start, as desync writes it; never replaced.
+        try {
+          device = openSync(path, st.isBlockDevice() ? 'r+' : 'w');
+        } catch (e) {
+          throw ioError('EOUTPUT', path, e);
+        }
+        const fd = device;
+        write = (b) => sequentialWrite(fd, path, b);
+      } else {
+        const f = (file = new AtomicFile(path, 0o666));
+        write = (b) => writeFully({ fd: f.fd, path: f.path }, b, written);
+      }
     }
     const end = offset + length;
     const first = length ? t.find(offset) : 0;
@@ -125,6 +149,7 @@ export async function cat(o: CatOptions): Promise<CatResult> {
     return { offset, length, size: r.size, chunks: last - first + 1, fetched: r.fetched };
   } finally {
     file?.abort();
+    if (device !== null) closeSync(device);
     await opened.close();
   }
 }
