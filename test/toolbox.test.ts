@@ -150,6 +150,19 @@ test('info over HTTP: what only the remote store has is what an update downloads
   assert.equal(j.missing, 0);
   const chunkRequests = [...server.requests.entries()].filter(([p]) => p.endsWith('.cacnk'));
   assert.equal(chunkRequests.length, distinct.size, 'each distinct chunk asked once (HEAD)');
+  // A cache holding two thirds of them: the rest is what is downloaded.
+  const cache = join(dir, 'info-cache.castr');
+  cpSync(store, cache, { recursive: true });
+  const uncached = [...distinct.keys()].filter((_, i) => i % 3 === 1);
+  for (const id of uncached) rmSync(chunkPath(cache, id));
+  const c = await wasyncAsync(['info', '--json', `--store=${remote}`, `--cache=${cache}`, index]);
+  assert.equal(c.status, 0, c.stderr);
+  const jc = JSON.parse(c.stdout);
+  assert.equal(jc['in-cache'], distinct.size - uncached.length);
+  assert.equal(jc['not-in-seed-nor-cache'], uncached.length);
+  assert.equal(jc.download, uncached.length);
+  assert.equal(jc['download-size'], uncached.reduce((n, id) => n + distinct.get(id)!, 0));
+  assert.deepEqual(jc.stores, [remote, `${cache} (cache)`]);
 });
 
 test('chop into an empty store: casync extracts the file from it; a file that does not match is refused', async (t) => {
@@ -226,6 +239,17 @@ test('cat writes byte ranges as dd reads them, fetching only the chunks they spa
   assert.equal((await reader).status, 0);
   assert.ok(readFileSync(join(dir, 'from-fifo.bin')).equals(dd(123, 700000)), 'the bytes through the FIFO');
   assert.ok(statSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+  // A chunk no store has: one line naming it, and no output left behind.
+  const holed = join(dir, 'holed.castr');
+  rmSync(holed, { recursive: true, force: true });
+  cpSync(store, holed, { recursive: true });
+  const gone = (await readIndex(index)).chunks[2];
+  rmSync(chunkPath(holed, gone.id));
+  const failed = wasync(['cat', `--store=${holed}`, index, join(dir, 'holed.bin')]);
+  assert.equal(failed.status, 1);
+  assert.equal(failed.stderr.trim().split('\n').length, 1, failed.stderr);
+  assert.match(failed.stderr, new RegExp(`chunk ${gone.id} is missing`));
+  assert.ok(!existsSync(join(dir, 'holed.bin')));
   for (const [args, message] of [
     [['--offset=' + (size + 1)], `--offset=${size + 1} is past the end of the blob \\(${size} bytes\\)`],
     [[`--offset=${size - 10}`, '--length=11'], `--offset=${size - 10} --length=11 runs past the end of the blob \\(${size} bytes, 10 from the offset\\)`],
