@@ -20,6 +20,7 @@ import { checkOptions, whatHelp, type GlobalOptions } from './options.ts';
 import { mountHelper } from './mount-helper.ts';
 import { serviceNotifier } from './service.ts';
 import { keygen, sign, type SignOptions } from './sign.ts';
+import { cat, chop, chunk, info, inspectChunks, listChunksCli } from './toolbox.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -153,6 +154,36 @@ export function program(): Command {
     .description('Check that every chunk INDEX names is in a store, decompresses and matches its id')
     .argument('<INDEX>')
     .action((index, _o, cmd) => verify(index, opts(cmd)));
+  p.command('info')
+    .description('Show the chunks of INDEX and how many of them the stores and seeds have: what an update would download')
+    .argument('<INDEX>')
+    .option('--json', 'Print the figures as JSON (desync\'s names)')
+    .action((index, _o, cmd) => info(index, opts(cmd)));
+  p.command('chop')
+    .description('Store the chunks INDEX lists, cut from FILE (what the index was made of), in the store')
+    .argument('<INDEX>')
+    .argument('<FILE>')
+    .action((index, file, _o, cmd) => chop(index, file, opts(cmd)));
+  p.command('cat')
+    .description('Write bytes of the blob of INDEX to OUT or standard output, fetching only the chunks they span')
+    .argument('<INDEX>')
+    .argument('[OUT|-]')
+    .option('--offset <N>', 'First byte (default 0)')
+    .option('--length <N>', 'Number of bytes (default: to the end)')
+    .action((index, out, _o, cmd) => cat(index, out, opts(cmd)));
+  p.command('chunk')
+    .description('Print the start, size and id of each chunk FILE would be cut into, storing nothing')
+    .argument('<FILE>')
+    .action((file, _o, cmd) => chunk(file, opts(cmd)));
+  p.command('list-chunks')
+    .description('Print the chunk ids of INDEX; with --detailed also offsets, sizes and (with a local --store) stored sizes')
+    .argument('<INDEX>')
+    .option('--detailed', 'Print id, offset, size and, with --store, the size stored')
+    .action((index, _o, cmd) => listChunksCli(index, opts(cmd)));
+  p.command('inspect-chunks')
+    .description("Print the chunks of INDEX as desync's JSON: id, uncompressed_size and, with a local --store, compressed_size")
+    .argument('<INDEX>')
+    .action((index, _o, cmd) => inspectChunks(index, opts(cmd)));
   p.command('keygen')
     .description('Create a minisign key pair: the secret key (protected by a password unless --without-password) and the public key')
     .option('--key <SECRET>', 'Where the secret key goes (default wasync.key)')

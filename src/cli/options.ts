@@ -64,6 +64,13 @@ export interface GlobalOptions {
   encryptionKey?: string;
   encryptionKeyFile?: string;
   encryption?: string;
+  /** info */
+  json?: boolean;
+  /** cat */
+  offset?: string;
+  length?: string;
+  /** list-chunks */
+  detailed?: boolean;
 }
 
 export function parseYesNo(name: string, v: string | undefined, dflt: boolean): boolean {
@@ -101,6 +108,14 @@ function rateLimit(v: string | undefined): number | undefined {
   const n = parseSize(v);
   if (n === null) throw usageError(`--rate-limit-bps=${v}: expected bytes per second (a whole number, or with a suffix K, M, G, T, P or E)`);
   if (n === 0) throw usageError(`--rate-limit-bps=${v}: the rate limit cannot be zero`);
+  return n;
+}
+
+/** cat's --offset=N and --length=N: a whole number of bytes. */
+export function byteCount(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw usageError(`--${name}=${v}: expected a whole number of bytes`);
   return n;
 }
 
@@ -262,6 +277,8 @@ export function checkOptions(o: GlobalOptions): void {
   progressMode(o.progress);
   logLevel(o.logLevel);
   parseYesNo('recursive', o.recursive, true);
+  byteCount('offset', o.offset);
+  byteCount('length', o.length);
 }
 
 /** What `--what=help` prints (casync's list leaves out "archive"; this one does not). */

@@ -52,7 +52,7 @@ export interface StoreChoice {
 }
 
 /** Whether chunks of `s` are on this machine (read before remote ones). */
-const isLocal = (s: ChunkStore) => s instanceof LocalStore || (s instanceof EncryptedStore && s.inner instanceof LocalStore);
+export const isLocal = (s: ChunkStore) => s instanceof LocalStore || (s instanceof EncryptedStore && s.inner instanceof LocalStore);
 
 export class OperationStores {
   private relay: StoreRelay | null = null;
