@@ -5,10 +5,12 @@
 // bucket and key, and a failover group goes past a dead member.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
+import { startMkdev } from './nbd-fixtures.ts';
 import { S3_KEYS, deadPort, deleteObject, keys, newBucket, objectBytes, s3Endpoint, stopS3 } from './s3-fixtures.ts';
 
 let url: string | null = null;
@@ -155,6 +157,22 @@ describe('S3 stores (Swift s3api)', () => {
     ok(wasync(['make', `--store=${s3(bucket, 's')}`, s3(bucket, 'x.caibx'), join(dir, 'blob')], { env: e }));
     ok(wasync(['extract', `--store=${s3(bucket, 's')}`, s3(bucket, 'x.caibx'), join(dir, 'out')], { env: e }));
     assert.deepEqual(readFileSync(join(dir, 'out')), readFileSync(join(dir, 'blob')));
+  });
+
+  test('mkdev serves a blob whose index and chunks are in S3 (read back with nbdcopy)', async (t) => {
+    if (!requires(t, url !== null, 'an S3 server')) return;
+    if (!requires(t, spawnSync('nbdcopy', ['--version']).status === 0, 'nbdcopy (libnbd-bin)')) return;
+    const dir = tempDir();
+    const bucket = newBucket(url!);
+    const blob = join(dir, 'blob');
+    writeFileSync(blob, rand('s3-mkdev', 1 << 20));
+    ok(wasync(['make', `--store=${s3(bucket, 's')}`, s3(bucket, 'b.caibx'), blob], { env }));
+    Object.assign(process.env, env); // startMkdev passes this process's environment on
+    const dev = await startMkdev(s3(bucket, 'b.caibx'), `unix:${join(dir, 'nbd.sock')}`, [`--store=${s3(bucket, 's')}`]);
+    const copy = spawnSync('nbdcopy', [dev.uri, join(dir, 'out')]);
+    assert.equal(copy.status, 0, copy.stderr?.toString());
+    assert.deepEqual(readFileSync(join(dir, 'out')), readFileSync(blob));
+    assert.equal(await dev.stop(), 0);
   });
 
   test('a failover group with a dead member: a|b goes on to b', async (t) => {
