@@ -159,6 +159,22 @@ describe('S3 stores (Swift s3api)', () => {
     assert.deepEqual(readFileSync(join(dir, 'out')), readFileSync(join(dir, 'blob')));
   });
 
+  test('an encrypted store in S3: sealed objects in desync layout, extract and gc', async (t) => {
+    if (!requires(t, url !== null, 'an S3 server')) return;
+    const dir = tempDir();
+    const bucket = newBucket(url!);
+    const blob = join(dir, 'blob');
+    writeFileSync(blob, rand('s3-sealed', 1 << 20));
+    const key = `--encryption-key=${'ab'.repeat(32)}`;
+    ok(wasync(['make', key, `--store=${s3(bucket, 'e')}`, join(dir, 'x.caibx'), blob], { env }), 'make encrypted');
+    const names = keys(url!, bucket, 'e/');
+    assert.ok(names.length > 0 && names.every((k) => /^e\/[0-9a-f]{4}\/[0-9a-f]{64}\.cacnk\.[a-z0-9-]+$/.test(k)), names.join(' '));
+    ok(wasync(['extract', key, `--store=${s3(bucket, 'e')}`, join(dir, 'x.caibx'), join(dir, 'out')], { env }), 'extract encrypted');
+    assert.deepEqual(readFileSync(join(dir, 'out')), readFileSync(blob));
+    const dry = ok(wasync(['gc', '--dry-run', key, `--store=${s3(bucket, 'e')}`, join(dir, 'x.caibx')], { env }));
+    assert.match(dry.stdout + dry.stderr, new RegExp(`Would remove 0 chunks, ${names.length} chunks remaining`));
+  });
+
   test('mkdev serves a blob whose index and chunks are in S3 (read back with nbdcopy)', async (t) => {
     if (!requires(t, url !== null, 'an S3 server')) return;
     if (!requires(t, spawnSync('nbdcopy', ['--version']).status === 0, 'nbdcopy (libnbd-bin)')) return;

@@ -30,13 +30,20 @@ export class S3Store implements WriteStore {
     readonly name: string,
     readonly client: HttpClient,
     private readonly gate?: Semaphore,
+    /** what chunk objects are named with after their id (an encrypted store's is longer: encrypted-store.ts) */
+    readonly suffix = CHUNK_SUFFIX,
   ) {
     this.loc = parseS3Locator(name);
     this.prefix = this.loc.key ? `${this.loc.key}/` : '';
   }
 
+  /** The same store, its chunk objects named `<id><suffix>`. */
+  withSuffix(suffix: string): S3Store {
+    return new S3Store(this.name, this.client, this.gate, suffix);
+  }
+
   private key(id: string): string {
-    return `${this.prefix}${chunkPathBase(id)}${CHUNK_SUFFIX}`;
+    return `${this.prefix}${chunkPathBase(id)}${this.suffix}`;
   }
 
   private url(key: string, query = ''): string {
@@ -89,7 +96,8 @@ export class S3Store implements WriteStore {
       for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
         const key = unescapeXml(m[1]);
         const rest = key.slice(this.prefix.length);
-        const id = /^[0-9a-f]{4}\/([0-9a-f]{64})\.cacnk$/.exec(rest)?.[1];
+        if (!rest.endsWith(this.suffix)) continue;
+        const id = /^[0-9a-f]{4}\/([0-9a-f]{64})$/.exec(rest.slice(0, -this.suffix.length))?.[1];
         if (id && ID_RE.test(id) && rest.startsWith(id.slice(0, 4))) yield id;
       }
       const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);

@@ -29,7 +29,7 @@ export type StoreSpec =
   | { kind: 'chain'; stores: StoreSpec[] }
   | { kind: 'failover'; stores: StoreSpec[] }
   | { kind: 'cache'; cache: StoreSpec; store: StoreSpec }
-  /** a local or HTTP store holding chunks sealed with `key` (64 hex digits), desync's layout */
+  /** a local, HTTP or S3 store holding chunks sealed with `key` (64 hex digits), desync's layout */
   | { kind: 'encrypted'; store: LeafSpec; cipher: CipherName; key: string };
 
 export type LeafSpec = Extract<StoreSpec, { kind: 'local' | 'http' | 's3' | 'relay' }>;
