@@ -19,7 +19,7 @@ import { parseFeatureFlagName } from '../format/feature-flag-names.ts';
 import { parseSize } from '../format/units.ts';
 import type { FeatureOptions } from '../platform/node/operations/common.ts';
 import { WHATS, whatName, type What } from '../platform/node/operations/resolve.ts';
-import { classifyLocator } from '../stores/locator.ts';
+import { classifyLocator, isFailoverGroup } from '../stores/locator.ts';
 import { progressMode } from './progress.ts';
 import type { NetworkOptions } from '../platform/node/operations/network.ts';
 import type { StoreChoice } from '../platform/node/operations/stores.ts';
@@ -131,7 +131,7 @@ export const whatOption = (v: string | undefined): What | undefined => whatName(
 
 /** Store locators: a scheme wasync cannot reach is refused before anything starts. */
 function locator(v: string | undefined): string | undefined {
-  if (v !== undefined) classifyLocator(v);
+  if (v !== undefined) for (const member of isFailoverGroup(v) ? v.split('|') : [v]) classifyLocator(member);
   return v;
 }
 

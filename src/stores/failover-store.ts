@@ -50,8 +50,10 @@ export class FailoverStore implements ChunkSource, WriteStore {
 
   private async each<T>(op: (s: ChunkStore) => Promise<T>): Promise<T> {
     const failures: string[] = [];
+    // From the member current when the request began: requests in flight move `current` meanwhile.
+    const first = this.current;
     for (let k = 0; k < this.stores.length; k++) {
-      const i = (this.current + k) % this.stores.length;
+      const i = (first + k) % this.stores.length;
       try {
         const r = await op(this.stores[i]);
         this.current = i;

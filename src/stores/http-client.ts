@@ -7,7 +7,7 @@
 // allows it.  404 is an answer, not a failure: a store without a chunk.  Every
 // other status fails at once, naming the URL and the status.
 
-import { networkError } from '../errors.ts';
+import { WasyncError, networkError } from '../errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface HttpOptions {
@@ -22,6 +22,12 @@ export interface HttpOptions {
   rateLimiter?: RateLimiter | null;
   /** the fetch to use: the platform's cheapest (Node passes one on node:http); default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Reads an answer that is neither a success nor retried (404 included), and
+   * consumes its body: an error to fail with at once, or null to take the
+   * status as usual (S3's XML errors: s3-fetch.ts).
+   */
+  explain?: (res: Response, url: string, method: string) => Promise<Error | null>;
 }
 
 /** Why an attempt failed, and whether another may succeed. */
@@ -31,6 +37,13 @@ class AttemptFailed extends Error {
     readonly retry: boolean,
   ) {
     super(message);
+  }
+}
+
+/** An answer `explain` found to be a failure no retry mends. */
+class Explained extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
   }
 }
 
@@ -81,6 +94,7 @@ export class HttpClient {
         const r = await this.attempt(url, done, total, onData, (n) => (done += n), (t) => (total = t));
         return r;
       } catch (e) {
+        if (e instanceof Explained) throw e.error;
         if (!(e instanceof AttemptFailed)) throw e;
         last = e.message;
         if (!e.retry || attempt >= this.attempts) break;
@@ -91,7 +105,7 @@ export class HttpClient {
   }
 
   /** Sends a body (PUT); retried like a GET.  Returns the status. */
-  async send(method: 'PUT' | 'HEAD', url: string, body?: Uint8Array): Promise<number> {
+  async send(method: 'PUT' | 'HEAD' | 'DELETE', url: string, body?: Uint8Array): Promise<number> {
     let last = '';
     for (let attempt = 1; ; attempt++) {
       const abort = new AbortController();
@@ -99,10 +113,12 @@ export class HttpClient {
       try {
         if (body) await this.o.rateLimiter?.take(body.length);
         const res = await this.fetch(url, { method, body: body as BodyInit | undefined, headers: this.headers(), signal: abort.signal });
-        await res.body?.cancel();
+        if (!(await this.explained(res, url, method))) await res.body?.cancel();
         if (!RETRY_STATUS(res.status)) return res.status;
         last = `${method} answered ${res.status} ${res.statusText}`.trim();
       } catch (e) {
+        if (e instanceof Explained) throw e.error;
+        if (e instanceof WasyncError) throw e; // the fetch refused (no S3 credentials): no retry mends it
         last = `${method} failed: ${describe(e, abort.signal.aborted, this.timeoutMs)}`;
       } finally {
         clearTimeout(timer);
@@ -110,6 +126,14 @@ export class HttpClient {
       if (attempt >= this.attempts) throw networkError(`${url}: ${last} (after ${attempt} attempts)`);
       await sleep(this.backoffMs * 2 ** (attempt - 1));
     }
+  }
+
+  /** Whether `explain` read the answer; throws (as Explained) the error it found. */
+  private async explained(res: Response, url: string, method: string): Promise<boolean> {
+    if (!this.o.explain || (res.status >= 200 && res.status < 300) || RETRY_STATUS(res.status)) return false;
+    const error = await this.o.explain(res, url, method);
+    if (error) throw new Explained(error);
+    return true;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -138,15 +162,17 @@ export class HttpClient {
           signal: abort.signal,
         });
       } catch (e) {
+        if (e instanceof WasyncError) throw e;
         throw new AttemptFailed(describe(e, abort.signal.aborted, this.timeoutMs), true);
       }
+      const resumed = from > 0 && res.status === 206;
+      const read = res.status !== 200 && !resumed && (await this.explained(res, url, 'GET'));
       if (res.status === 404 && from === 0) {
-        await res.body?.cancel();
+        if (!read) await res.body?.cancel();
         return false;
       }
-      const resumed = from > 0 && res.status === 206;
       if (res.status !== 200 && !resumed) {
-        await res.body?.cancel();
+        if (!read) await res.body?.cancel();
         const what = `answered ${res.status} ${res.statusText}`.trim();
         throw new AttemptFailed(from > 0 && res.status !== 200 ? `${what} to a resumed request` : what, RETRY_STATUS(res.status));
       }

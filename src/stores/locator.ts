@@ -14,7 +14,7 @@ export type LocatorClass = 'url' | 'ssh' | 'path';
  * The URL schemes wasync reaches (besides file://, which names a path).  The
  * one list: a new transport adds its scheme here and its store beside HttpStore.
  */
-export const URL_SCHEMES: readonly string[] = ['http', 'https'];
+export const URL_SCHEMES: readonly string[] = ['http', 'https', 's3+http', 's3+https'];
 
 /** What a locator may be, for messages about one that is none of them. */
 export const SUPPORTED_LOCATORS = `${URL_SCHEMES.map((s) => `${s}://`).join(', ')} and file:// URLs, [user@]host:path (ssh) or a local path`;
@@ -35,6 +35,12 @@ export function classifyLocator(loc: string): LocatorClass {
   if (SSH_RE.test(loc)) return 'ssh';
   return 'path';
 }
+
+/**
+ * Whether `loc` is a failover group, `a|b` in desync's notation: members
+ * split at '|', each a locator of its own (classify them one by one).
+ */
+export const isFailoverGroup = (loc: string) => loc.includes('|');
 
 /** file:// URLs become paths (with %-unescaping), as casync does. */
 export function stripFileUrl(loc: string): string {

@@ -23,14 +23,16 @@ import { fromHex } from '../chunk/chunk-id.ts';
 export type StoreSpec =
   | { kind: 'local'; dir: string }
   | { kind: 'http'; url: string; token?: string }
+  /** an S3 bucket (s3+http(s)://host/bucket[/prefix]); each thread takes the credentials from its environment */
+  | { kind: 's3'; url: string }
   | { kind: 'relay'; channel: string; store: number; name: string }
   | { kind: 'chain'; stores: StoreSpec[] }
   | { kind: 'failover'; stores: StoreSpec[] }
   | { kind: 'cache'; cache: StoreSpec; store: StoreSpec }
-  /** a local or HTTP store holding chunks sealed with `key` (64 hex digits), desync's layout */
+  /** a local, HTTP or S3 store holding chunks sealed with `key` (64 hex digits), desync's layout */
   | { kind: 'encrypted'; store: LeafSpec; cipher: CipherName; key: string };
 
-export type LeafSpec = Extract<StoreSpec, { kind: 'local' | 'http' | 'relay' }>;
+export type LeafSpec = Extract<StoreSpec, { kind: 'local' | 'http' | 's3' | 'relay' }>;
 
 /** How an operation reaches remote stores; plain data (the rate limit's clock is shared memory). */
 export interface NetSpec {

@@ -12,7 +12,7 @@ import { toHex } from '../../../chunk/chunk-id.ts';
 import { WasyncError, unsupported, usageError } from '../../../errors.ts';
 import { digestOfFlags } from '../../../format/feature-flags.ts';
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../../../format/index-file.ts';
-import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
+import { classifyLocator, defaultStoreFor, isFailoverGroup, stripFileUrl } from '../../../stores/locator.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { WriteStore } from '../../../stores/store.ts';
 import { openBlobInput } from '../io/blob-file.ts';
@@ -328,7 +328,7 @@ class Making {
       if (this.o.encryption) throw unsupported(`${this.output}: chunks pushed over ssh cannot be encrypted (casync's protocol has no place for them)`);
       return this.stores.writing(out.chunkStore, null);
     }
-    if (typeof loc === 'string' && classifyLocator(stripFileUrl(loc)) === 'ssh') {
+    if (typeof loc === 'string' && !isFailoverGroup(loc) && classifyLocator(stripFileUrl(loc)) === 'ssh') {
       throw unsupported(`${loc}: chunks can be pushed to an ssh store only with the index on the same host (make HOST:PATH.caidx), as with casync`);
     }
     if (loc === undefined) throw usageError('no chunk store: give --store=PATH (or `store`) when the index is not written to a file');

@@ -1,6 +1,7 @@
 // Which stores an operation uses, as objects, and their description for the
-// worker threads.  A store is given as a path, a file:// or http(s):// URL, an
-// ssh location ([user@]host:path), or an object: one of wasync's stores or
+// worker threads.  A store is given as a path, a file://, http(s):// or
+// s3+http(s):// URL, an ssh location ([user@]host:path), a failover group of
+// those (`a|b`, desync's notation), or an object: one of wasync's stores or
 // anything with get, has and put.
 //
 // The stores read from, unless the caller gives their order itself (`stores`),
@@ -18,7 +19,10 @@ import { unsupported, usageError } from '../../../errors.ts';
 import { CacheStore } from '../../../stores/cache-store.ts';
 import { ChainStore } from '../../../stores/chain-store.ts';
 import { HttpStore } from '../../../stores/http-store.ts';
-import { classifyLocator, defaultStoreFor, stripFileUrl } from '../../../stores/locator.ts';
+import { FailoverStore } from '../../../stores/failover-store.ts';
+import { isS3Locator } from '../../../stores/s3-location.ts';
+import { S3Store } from '../../../stores/s3-store.ts';
+import { classifyLocator, defaultStoreFor, isFailoverGroup, stripFileUrl } from '../../../stores/locator.ts';
 import { describeStore, type StoreGraph } from '../../../stores/store-graph.ts';
 import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
 import { LocalStore } from '../storage/local-store.ts';
@@ -66,6 +70,7 @@ export class OperationStores {
   /** `s` as a store object (encrypted if `encryption` says so); `what` names it in messages about a bad value. */
   resolve(s: StoreLike, what = 'store', encryption?: StoreChoice['encryption']): ChunkStore {
     if (typeof s !== 'string' || !encryption) return this.plain(s, what);
+    if (isFailoverGroup(s)) return new FailoverStore(s.split('|').map((m) => this.resolve(m, what, encryption)));
     if (classifyLocator(stripFileUrl(s)) === 'ssh') throw unsupported(`${s}: an ssh store cannot hold encrypted chunks (casync's protocol has no place for them)`);
     const key = typeof encryption.key === 'string' ? parseEncryptionKey(encryption.key) : encryption.key;
     return new EncryptedStore(this.plain(s, what), { key, cipher: cipherName(encryption.cipher), ciphers: nodeCiphers });
@@ -73,6 +78,8 @@ export class OperationStores {
 
   private plain(s: StoreLike, what: string): ChunkStore {
     if (typeof s !== 'string') return asStore(s, what);
+    // desync's failover group: `a|b` uses a, and b once a fails.
+    if (isFailoverGroup(s)) return new FailoverStore(s.split('|').map((m, i) => this.plain(m, `${what} (failover member ${i + 1})`)));
     const loc = stripFileUrl(s);
     const kind = classifyLocator(loc);
     if (kind === 'path') return new LocalStore(loc);
@@ -81,12 +88,16 @@ export class OperationStores {
       return this.net.ssh.store(loc);
     }
     // classifyLocator refused the schemes wasync cannot reach.
+    if (isS3Locator(loc)) return new S3Store(loc, this.net.client);
     return new HttpStore(loc, this.net.client);
   }
 
   /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */
   locators(o: StoreChoice, index: string | null): string[] {
-    return given(o, index).filter((s): s is string => typeof s === 'string').map(stripFileUrl);
+    return given(o, index)
+      .filter((s): s is string => typeof s === 'string')
+      .flatMap((s) => s.split('|'))
+      .map(stripFileUrl);
   }
 
   /** The store chunks are read from, for an index at `index` (null: none, e.g. standard input). */

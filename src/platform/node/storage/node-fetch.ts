@@ -10,6 +10,8 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { HttpClient, type HttpOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
+import { s3Explain, s3Fetch } from '../../../stores/s3-fetch.ts';
+import { s3Credentials } from './s3-credentials.ts';
 
 const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
@@ -60,6 +62,10 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
   });
 }) as unknown as typeof fetch;
 
-/** An HttpClient on this runtime's cheapest fetch. */
+/** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
 export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
-  new HttpClient({ ...o, fetch: RUNTIME === 'node' ? nodeFetch : undefined });
+  new HttpClient({
+    ...o,
+    fetch: s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials),
+    explain: s3Explain,
+  });

@@ -1,10 +1,11 @@
 // The stores of a StoreGraph as this thread builds them on Node: local
-// directories (LocalStore), HTTP stores on node:http with kept-alive
+// directories (LocalStore), HTTP and S3 stores on node:http with kept-alive
 // connections, and relayed objects (store-relay.ts).  Built graphs are kept by
 // their key, so that the jobs of one operation share stores, connections and
 // the gate that holds this thread to its share of --concurrency.
 
 import { HttpStore } from '../../../stores/http-store.ts';
+import { S3Store } from '../../../stores/s3-store.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { Semaphore } from '../../../stores/semaphore.ts';
 import { buildSource, buildWriteStore, type BuiltStores, type CheckOptions, type LeafSpec, type NetSpec, type StoreGraph, type StoreLeaves } from '../../../stores/store-graph.ts';
@@ -36,19 +37,19 @@ export class NodeLeaves implements StoreLeaves {
     }
     const n = this.net(net);
     if (spec.kind === 'relay') return new RelayedStore(spec, n.gate);
-    const token = spec.token ?? '';
+    const token = spec.kind === 'http' ? (spec.token ?? '') : '';
     let client = n.clients.get(token);
     if (!client) {
       const limit = net.rateLimit;
       client = httpClient({
         attempts: net.attempts,
         timeoutMs: net.timeoutMs,
-        token: spec.token,
+        token: token || undefined,
         rateLimiter: limit ? new RateLimiter(limit.bytesPerSecond, limit.state) : null,
       });
       n.clients.set(token, client);
     }
-    return new HttpStore(spec.url, client, n.gate);
+    return spec.kind === 's3' ? new S3Store(spec.url, client, n.gate) : new HttpStore(spec.url, client, n.gate);
   }
 
   private net(net: NetSpec) {
