@@ -80,7 +80,10 @@ CONF
   echo $! >>"$dir/pids"
   # Ready when a signed request is answered (Swift takes a few seconds to start).
   i=0
-  until python3 - "$s3" <<'PY' 2>/dev/null
+  # The python3 on PATH if it has boto3, else Debian's (python3-boto3).
+  py=python3
+  python3 -c 'import boto3' 2>/dev/null || py=/usr/bin/python3
+  until "$py" - "$s3" <<'PY' 2>/dev/null
 import sys, boto3
 from botocore.config import Config
 c = boto3.client('s3', endpoint_url=f'http://127.0.0.1:{sys.argv[1]}', aws_access_key_id='test:tester',

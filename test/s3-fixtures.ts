@@ -13,7 +13,9 @@ import { ROOT } from './helpers.ts';
 
 export const S3_KEYS = { S3_ACCESS_KEY: 'test:tester', S3_SECRET_KEY: 'testing', S3_REGION: 'us-east-1' };
 
-const haveSwift = spawnSync('sh', ['-c', 'command -v swift-proxy-server && python3 -c "import boto3"']).status === 0;
+// The python3 on PATH if it has boto3, else Debian's (.ci/run installs python3-boto3 for it).
+const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import boto3']).status === 0);
+const haveSwift = python !== undefined && spawnSync('sh', ['-c', 'command -v swift-proxy-server']).status === 0;
 
 let endpoint: Promise<string | null> | null = null;
 let started: string | null = null;
@@ -48,7 +50,7 @@ export function boto(url: string, code: string, ...args: string[]): string {
     'a = sys.argv[2:]',
     code,
   ].join('\n');
-  const r = spawnSync('python3', ['-c', program, url, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(python!, ['-c', program, url, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`boto3: ${r.stderr.trim().split('\n').pop()}`);
   return r.stdout;
 }
