@@ -6,12 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
 import { startMkdev } from './nbd-fixtures.ts';
-import { S3_KEYS, deadPort, deleteObject, keys, newBucket, objectBytes, s3Endpoint, stopS3 } from './s3-fixtures.ts';
+import { S3_KEYS, boto, deadPort, deleteObject, keys, newBucket, objectBytes, s3Endpoint, stopS3 } from './s3-fixtures.ts';
 
 let url: string | null = null;
 after(stopS3);
@@ -59,6 +59,33 @@ describe('S3 stores (Swift s3api)', () => {
     ok(wasync(['extract', `--store=${s3(bucket, 'st')}`, s3(bucket, 't.caidx'), join(dir, 'out')], { env }), 'extract caidx');
     assert.deepEqual(readFileSync(join(dir, 'out', 'a')), readFileSync(join(tree, 'a')));
     assert.equal(readFileSync(join(dir, 'out', 'sub', 'b'), 'utf8'), 'hello\n');
+  });
+
+  test('a signed index in S3: its .minisig comes from the bucket; unsigned or too old, nothing is written', async (t) => {
+    if (!requires(t, url !== null, 'an S3 server')) return;
+    const dir = tempDir();
+    const bucket = newBucket(url!);
+    const blob = join(dir, 'blob');
+    writeFileSync(blob, rand('s3-signed', 1 << 20));
+    ok(wasync(['keygen', `--key=${join(dir, 'k.key')}`, '--without-password']));
+    ok(wasync(['make', `--store=${s3(bucket, 'store')}`, join(dir, 'x.caibx'), blob], { env }));
+    ok(wasync(['sign', `--key=${join(dir, 'k.key')}`, '--version=7', join(dir, 'x.caibx')]));
+    const put = (key: string, file: string) => boto(url!, "c.put_object(Bucket=a[0], Key=a[1], Body=open(a[2], 'rb').read())", bucket, key, file);
+    put('x.caibx', join(dir, 'x.caibx'));
+    const trusted = [`--trusted-key=${join(dir, 'k.pub')}`, `--store=${s3(bucket, 'store')}`];
+    // No signature in the bucket yet: refused.
+    const unsigned = wasync(['extract', ...trusted, s3(bucket, 'x.caibx'), join(dir, 'no')], { env });
+    assert.equal(unsigned.status, 1);
+    assert.equal(oneLine(unsigned.stderr).length, 1, unsigned.stderr);
+    assert.match(unsigned.stderr, /minisig/);
+    assert.ok(!existsSync(join(dir, 'no')));
+    put('x.caibx.minisig', join(dir, 'x.caibx.minisig'));
+    ok(wasync(['extract', ...trusted, '--min-version=7', s3(bucket, 'x.caibx'), join(dir, 'out')], { env }), 'signed extract from S3');
+    assert.deepEqual(readFileSync(join(dir, 'out')), readFileSync(blob));
+    const old = wasync(['extract', ...trusted, '--min-version=8', s3(bucket, 'x.caibx'), join(dir, 'old')], { env });
+    assert.equal(old.status, 1);
+    assert.match(old.stderr, /version 7/);
+    assert.ok(!existsSync(join(dir, 'old')));
   });
 
   test('verify and gc (--dry-run, then for real) on an S3 store', async (t) => {
