@@ -12,21 +12,14 @@
 
 import { sysError, showAt, type Libc } from './libc.ts';
 import { CStrings } from './c-strings.ts';
-import { AT_SYMLINK_NOFOLLOW, STATX_SIZE, STX } from './fs-info.ts';
+import { STATX_SIZE } from './fs-info.ts';
+import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, noFollowErrno } from './dirfd.ts';
 
-const O_DIRECTORY = 0o200000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
 const RESOLVE_NO_MAGICLINKS = 0x02;
 const RESOLVE_BENEATH = 0x08;
 const OPEN_HOW_SIZE = 24;
 const ENOSYS = 38;
 const EXDEV = 18;
-const ENOTDIR = 20;
-const ELOOP = 40;
-const STATX_TYPE = 0x1;
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
 
 export interface BeneathOps {
   /**
@@ -71,14 +64,8 @@ export function beneathOps(libc: Libc): BeneathOps {
         const f = last ? flags | O_NOFOLLOW | O_CLOEXEC : O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
         const name = c.path(0, parts[i], 'openat');
         const fd = libc.openat(at, name, f, last ? mode : 0);
-        if (fd < 0) {
-          let errno = libc.errno();
-          // O_DIRECTORY reports a symlink as ENOTDIR: say it was a symlink, as openat2 would.
-          if (errno === ENOTDIR && f & O_DIRECTORY && libc.statx(at, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, stx) >= 0) {
-            if ((stx.readUInt16LE(STX.mode) & S_IFMT) === S_IFLNK) errno = ELOOP;
-          }
-          throw fail('openat', dirfd, parts.slice(0, i + 1).join('/'), errno);
-        }
+        // (A symlink is reported as ELOOP, as openat2 would, directories too.)
+        if (fd < 0) throw fail('openat', dirfd, parts.slice(0, i + 1).join('/'), noFollowErrno(libc, stx, at, name, f));
         if (at !== dirfd) libc.close(at);
         at = fd;
       }

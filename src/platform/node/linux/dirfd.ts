@@ -129,6 +129,18 @@ function decodeStatx(b: Buffer): LinuxStat {
   };
 }
 
+/**
+ * The errno of a failed openat with O_NOFOLLOW.  With O_DIRECTORY the kernel
+ * reports a symlink as ENOTDIR; this says what was refused (ELOOP, as for
+ * files), so callers need one check for "was a symlink".  `stx`: a statx buffer.
+ */
+export function noFollowErrno(libc: Libc, stx: Buffer, dirfd: number, name: Parameters<Libc['statx']>[1], flags: number): number {
+  const errno = libc.errno();
+  if (errno !== ENOTDIR || !(flags & O_DIRECTORY)) return errno;
+  const st = libc.statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, stx);
+  return st >= 0 && (stx.readUInt16LE(STX.mode) & S_IFMT) === S_IFLNK ? ELOOP : errno;
+}
+
 export function dirFdOps(libc: Libc): DirFdOps {
   const c = new CStrings(2);
   const stx = Buffer.allocUnsafeSlow(Math.max(STATX_SIZE, 4096));
@@ -165,14 +177,7 @@ export function dirFdOps(libc: Libc): DirFdOps {
     const n = c.name(0, dirfd, name, syscall);
     const fd = libc.openat(dirfd, n, flags | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd >= 0) return fd;
-    let errno = libc.errno();
-    // With O_DIRECTORY the kernel reports a symlink as ENOTDIR; say what was
-    // refused (ELOOP, as for files) so callers need one check for "was a symlink".
-    if (errno === ENOTDIR && flags & O_DIRECTORY) {
-      const st = libc.statx(dirfd, n, AT_SYMLINK_NOFOLLOW, STATX_TYPE, stx);
-      if (st >= 0 && (stx.readUInt16LE(STX.mode) & S_IFMT) === S_IFLNK) errno = ELOOP;
-    }
-    throw fail('openat', dirfd, name, errno);
+    throw fail('openat', dirfd, name, noFollowErrno(libc, stx, dirfd, n, flags));
   }
 
   return {
