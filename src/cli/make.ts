@@ -11,7 +11,7 @@ import { writeStdout } from '../platform/node/io/stdout.ts';
 import { statSync } from 'node:fs';
 import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import { Log } from './log.ts';
-import { chunkSizeOption, extraction, features, network, parseCompression, parseDigest, storeChoice, trust, whatOption, type GlobalOptions } from './options.ts';
+import { chunkSizeOption, extraction, features, network, oneStore, parseCompression, parseDigest, storeChoice, trust, whatOption, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -28,8 +28,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       source,
       output: outputArg ?? '-',
       what,
-      store: storeChoice(opts).store,
-      encryption: storeChoice(opts).encryption,
+      ...oneStore(opts),
       // casync's --cache and -c: the encoder cache (refused for blobs, as casync refuses it)
       encoderCache: opts.cache,
       encoderCacheAuto: opts.cacheAuto,

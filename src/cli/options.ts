@@ -154,6 +154,12 @@ export const storeChoice = (o: GlobalOptions): StoreChoice => ({
   encryption: encryption(o),
 });
 
+/** --store (default $CASYNC_STORE) and its encryption: the one store make and chop write to and gc sweeps. */
+export function oneStore(o: GlobalOptions): Pick<StoreChoice, 'store' | 'encryption'> {
+  const { store, encryption } = storeChoice(o);
+  return { store, encryption };
+}
+
 /** --with and --without, each name checked. */
 function featureNames(o: GlobalOptions): Pick<FeatureOptions, 'with' | 'without'> {
   for (const n of o.with ?? []) parseFeatureFlagName(n, '--with');

@@ -11,7 +11,7 @@ import { chunk as chunkOp } from '../platform/node/operations/chunk-file.ts';
 import { info as infoOp, type InfoResult } from '../platform/node/operations/info.ts';
 import { listChunks } from '../platform/node/operations/list-chunks.ts';
 import { writeStdout } from '../platform/node/io/stdout.ts';
-import { byteCount, chunkSizeOption, network, parseCompression, parseDigest, storeChoice, trust, type GlobalOptions } from './options.ts';
+import { byteCount, chunkSizeOption, network, oneStore, parseCompression, parseDigest, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -75,8 +75,7 @@ export async function chop(index: string, file: string, opts: GlobalOptions) {
     const r = await chopOp({
       index,
       file,
-      store: storeChoice(opts).store,
-      encryption: storeChoice(opts).encryption,
+      ...oneStore(opts),
       compression: parseCompression(opts.compression),
       ...network(opts),
       onProgress: progress.onProgress,

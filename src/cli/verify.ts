@@ -6,7 +6,7 @@ import { formatBytes } from '../format/units.ts';
 import { gc as gcOp } from '../platform/node/operations/gc.ts';
 import { verify as verifyOp } from '../platform/node/operations/verify.ts';
 import { stripFileUrl } from '../stores/locator.ts';
-import { network, storeChoice, trust, type GlobalOptions } from './options.ts';
+import { network, oneStore, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -40,8 +40,7 @@ export async function verify(index: string, opts: GlobalOptions) {
 export async function gc(indexes: string[], opts: GlobalOptions) {
   const r = await gcOp({
     indexes,
-    store: storeChoice(opts).store,
-    encryption: storeChoice(opts).encryption,
+    ...oneStore(opts),
     dryRun: opts.dryRun,
     ...network(opts),
     onRemove: (id) => {
