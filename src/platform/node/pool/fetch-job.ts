@@ -95,8 +95,8 @@ export class FetchRunner {
         continue;
       }
       if (source === Source.Zero) {
-        cloner?.other();
         if (job.out && job.holes) {
+          cloner?.other();
           tally.chunk(size, ZERO);
           continue;
         }
