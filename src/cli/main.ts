@@ -91,7 +91,8 @@ export function program(): Command {
   p.command('make')
     .description('Serialize DIR into ARCHIVE (.catar) or chunk it into the store with ARCHIVE_INDEX (.caidx); chunk FILE or BLOCKDEV with BLOB_INDEX (.caibx)')
     .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')
-    .argument('[DIR|FILE|BLOCKDEV]')
+    .argument('[DIR|FILE|BLOCKDEV|TAR|-]')
+    .option('--input-format <tar>', 'The input is a tar (or pax) stream, uncompressed or gzip/xz/zstd; implied for *.tar and - when making an archive')
     .action((out, input, _o, cmd) => make(out, input, opts(cmd)));
   p.command('extract')
     .description('Recreate the tree of ARCHIVE or ARCHIVE_INDEX in DIR; reassemble the blob of BLOB_INDEX into FILE, BLOCKDEV or - (stdout)')

@@ -1,4 +1,4 @@
-// wasync make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [DIR|FILE|BLOCKDEV] and
+// wasync make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [DIR|FILE|BLOCKDEV|TAR|-] and
 // wasync extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [DIR|FILE|BLOCKDEV|-]: the
 // arguments and options as the operations take them, progress, casync's
 // statistics with -v, and the digest make prints.
@@ -11,7 +11,7 @@ import { writeStdout } from '../platform/node/io/stdout.ts';
 import { statSync } from 'node:fs';
 import { classifyLocator, stripFileUrl } from '../stores/locator.ts';
 import { Log } from './log.ts';
-import { chunkSizeOption, extraction, features, network, oneStore, parseCompression, parseDigest, storeChoice, trust, whatOption, type GlobalOptions } from './options.ts';
+import { chunkSizeOption, extraction, features, inputFormat, network, oneStore, parseCompression, parseDigest, storeChoice, trust, whatOption, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -19,7 +19,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
   const log = new Log(!!opts.verbose);
   const what = whatOption(opts.what) as MakeWhat | undefined;
   // Without an input casync archives the current directory, or reads a blob from standard input.
-  const source = inputArg ?? (what === 'archive' || what === 'archive-index' ? '.' : '-');
+  const source = inputArg ?? (opts.inputFormat === undefined && (what === 'archive' || what === 'archive-index') ? '.' : '-');
   const compression = parseCompression(opts.compression);
   const service = serviceNotifier();
   const progress = service.progress(progressReporter(opts.progress, 'make'), 'make');
@@ -36,6 +36,7 @@ export async function make(outputArg: string | undefined, inputArg: string | und
       digest: parseDigest(opts.digest),
       compression,
       features: features(opts),
+      inputFormat: inputFormat(opts.inputFormat),
       ...network(opts),
       onProgress: progress.onProgress,
       onWarning: log.warn,

@@ -71,6 +71,14 @@ export interface GlobalOptions {
   length?: string;
   /** list-chunks */
   detailed?: boolean;
+  /** make */
+  inputFormat?: string;
+}
+
+/** make's --input-format=tar. */
+export function inputFormat(v: string | undefined): 'tar' | undefined {
+  if (v !== undefined && v !== 'tar') throw usageError(`--input-format=${v}: not one of tar`);
+  return v;
 }
 
 export function parseYesNo(name: string, v: string | undefined, dflt: boolean): boolean {
@@ -284,6 +292,7 @@ export function checkOptions(o: GlobalOptions): void {
   logLevel(o.logLevel);
   parseYesNo('recursive', o.recursive, true);
   byteCount('offset', o.offset);
+  inputFormat(o.inputFormat);
   byteCount('length', o.length);
 }
 

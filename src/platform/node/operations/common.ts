@@ -179,9 +179,12 @@ const flagOptions = (f: FeatureOptions | undefined, digest: DigestName) => ({
   digest,
 });
 
-/** The feature flags of an archive made with these options (casync-format.md §3.2). */
-export const archiveFlags = (f: FeatureOptions | undefined, digest: DigestName = 'sha512-256'): bigint =>
-  featureFlagsFromOptions(flagOptions(f, digest), CA_FORMAT_SUPPORTED_WITH_MASK);
+/**
+ * The feature flags of an archive made with these options (casync-format.md §3.2);
+ * `defaultWith`: the set without --with= (a tar source has its own).
+ */
+export const archiveFlags = (f: FeatureOptions | undefined, digest: DigestName = 'sha512-256', defaultWith = CA_FORMAT_SUPPORTED_WITH_MASK): bigint =>
+  featureFlagsFromOptions(flagOptions(f, digest), defaultWith);
 
 /** The decoder mask casync builds from the same options (unnormalized: see replayFeatureFlags). */
 export const decoderMask = (f: FeatureOptions | undefined, digest: DigestName = 'sha512-256'): bigint =>

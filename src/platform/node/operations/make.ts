@@ -24,7 +24,9 @@ import { Executors } from '../pool/executors.ts';
 import { blobIndexFlags, makeBlob } from '../pool/make-blob.ts';
 import { progressBuffer, readProgress } from '../pool/progress-counter.ts';
 import { RingWriter, ringSizeFor } from '../pool/ring-writer.ts';
-import { encodeTree } from '../tree/encode-tree.ts';
+import { encodeTree, type CatarSink } from '../tree/encode-tree.ts';
+import { encodeTar } from '../tree/encode-tar.ts';
+import { TAR_FEATURE_FLAGS } from '../../../format/tar-reader.ts';
 import {
   ProgressTicker,
   archiveFlags,
@@ -41,7 +43,7 @@ import {
 } from './common.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import { MadeOutput, type Pushed } from './output.ts';
-import { resolveMake, type MadeWhat } from './resolve.ts';
+import { makesArchive, resolveMake, type MadeWhat } from './resolve.ts';
 import { OperationStores, type StoreChoice, type StoreLike } from './stores.ts';
 
 export type MakeWhat = MadeWhat;
@@ -74,8 +76,15 @@ export interface MakeOptions extends OperationOptions, NetworkOptions {
   chunkSize?: string | ChunkSizes;
   digest?: DigestName;
   compression?: Compression;
-  /** archives: the metadata kept (casync's --with/--without) */
+  /** archives: the metadata kept (casync's --with/--without; a tar's default: TAR_FEATURE_FLAGS) */
   features?: FeatureOptions;
+  /**
+   * 'tar': the source (a path, '-' or bytes) is a tar stream, serialized as the
+   * tree it holds (tree/encode-tar.ts).  Without it a source named *.tar,
+   * *.tar.gz, *.tgz, *.tar.xz, *.txz, *.tar.zst, *.tzst or '-' is a tar when an
+   * archive or archive index is made.
+   */
+  inputFormat?: 'tar';
   /** the store (given as a path or URL) keeps chunks encrypted, as desync does (see StoreChoice) */
   encryption?: StoreChoice['encryption'];
 }
@@ -104,6 +113,8 @@ export interface MakeResult {
   pushed?: Pushed | null;
 }
 
+const TAR_NAME = /\.(tar|tar\.gz|tgz|tar\.xz|txz|tar\.zst|tar\.zstd|tzst)$/;
+
 const isAsyncIterable = (v: unknown): v is AsyncIterable<Uint8Array> =>
   typeof (v as AsyncIterable<Uint8Array> | null)?.[Symbol.asyncIterator] === 'function';
 
@@ -114,15 +125,22 @@ export async function make(o: MakeOptions): Promise<MakeResult> {
   const bytes = o.source instanceof Uint8Array || isAsyncIterable(o.source);
   if (!bytes && typeof o.source !== 'string') throw usageError('make: `source` (a file, block device, directory, or bytes) is required');
   const source = bytes ? 'the bytes given' : stripFileUrl(o.source as string);
+  if (o.inputFormat !== undefined && o.inputFormat !== 'tar') throw usageError(`--input-format=${o.inputFormat}: not one of tar`);
   const isDir = !bytes && source !== '-' && (statSync(source, { throwIfNoEntry: false })?.isDirectory() ?? false);
-  const what = resolveMake({ what: o.what, output: output === undefined || output === '-' ? null : output, source, isDir, tree: output === '-' ? 'archive' : 'archive-index' });
-  if ((o.encoderCache !== undefined || o.encoderCacheAuto) && what === 'blob-index') {
-    throw unsupported('Caching only supported when archiving files trees.');
+  const outName = output === undefined || output === '-' ? null : output;
+  const tar = o.inputFormat === 'tar' || (!isDir && !bytes && (source === '-' || TAR_NAME.test(source)) && makesArchive(o.what, outName));
+  if (tar && isDir) throw usageError(`${source} is a directory, not a tar (--input-format=tar)`);
+  const tree = output === '-' ? 'archive' : 'archive-index';
+  const what = resolveMake({ what: o.what, output: outName, source, isDir: isDir || tar, tree });
+  if (tar && what === 'blob-index') throw usageError(`${source}: a tar makes an archive (.catar) or archive index (.caidx), not a blob index`);
+  if ((o.encoderCache !== undefined || o.encoderCacheAuto) && (what === 'blob-index' || tar)) {
+    throw unsupported(tar ? 'make: the encoder cache (--cache, -c) is for directory trees, not tar input' : 'Caching only supported when archiving files trees.');
   }
   const m = new Making(o, output, what);
   let r: MakeResult;
   try {
-    if (what !== 'blob-index') r = await m.tree(source);
+    if (tar) r = await m.tree(bytes ? (o.source as Uint8Array | AsyncIterable<Uint8Array>) : source, true);
+    else if (what !== 'blob-index') r = await m.tree(source);
     else r = await (bytes ? m.blobFromBytes(o.source as Uint8Array | AsyncIterable<Uint8Array>) : m.blobFile(source));
   } catch (e) {
     await m.close(true);
@@ -207,38 +225,37 @@ class Making {
     }
   }
 
-  async tree(root: string): Promise<MakeResult> {
+  /** A directory, or (`tar`) the tree a tar holds: a path, '-' or its bytes. */
+  async tree(root: string | Uint8Array | AsyncIterable<Uint8Array>, tar = false): Promise<MakeResult> {
     const chunked = this.what === 'archive-index';
-    const flags = archiveFlags(this.o.features, this.digest);
+    const flags = archiveFlags(this.o.features, this.digest, tar ? TAR_FEATURE_FLAGS : undefined);
     const linux = linuxFs();
-    const cacheDir = this.o.encoderCache ?? (this.o.encoderCacheAuto ? join(root, '.cacac') : undefined);
+    const name = typeof root !== 'string' ? 'the tar given as bytes' : root === '-' ? 'standard input' : root;
+    const cacheDir = tar ? undefined : (this.o.encoderCache ?? (this.o.encoderCacheAuto ? join(root as string, '.cacac') : undefined));
     const cache = cacheDir === undefined ? null : new EncoderCacheDir(cacheDir, linux);
-    if (cache && chunked) return this.cachedTree(root, flags, linux, cache);
+    if (cache && chunked) return this.cachedTree(root as string, flags, linux, cache);
     const { out, store, executors } = this.open(Infinity, 0o666, chunked);
     // Chunked: the bytes of chunks done, as the jobs count them; else the bytes written out.
     const counted = this.o.onProgress && chunked ? progressBuffer() : undefined;
-    const { pipeline, writer } = this.pipeline(`${root} (archive stream)`, digestOfFlags(flags), store.graph, executors, chunked, counted, (ends, ids) =>
+    const { pipeline, writer } = this.pipeline(`${name} (archive stream)`, digestOfFlags(flags), store.graph, executors, chunked, counted, (ends, ids) =>
       out.write(encodeIndexItems(ends, ids)),
     );
     let total: number | null = null;
     const progress = new ProgressTicker(this.o, () => ({ done: counted ? readProgress(counted).done : writer.written, total }), counted);
     try {
       if (chunked) await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
-      const tree = await encodeTree({
-        root,
-        featureFlags: flags,
-        linux,
-        linuxMissing: linux ? null : linuxFsUnavailable(),
-        sink: {
-          // Cancellation at each record write (once per file or so).
-          write: async (b) => {
-            checkAborted(this.o.signal);
-            await writer.write(b);
-          },
-          reserve: (n) => writer.reserve(n),
-          commit: (n) => writer.commit(n),
+      const sink: CatarSink = {
+        // Cancellation at each record write (once per file or so).
+        write: async (b) => {
+          checkAborted(this.o.signal);
+          await writer.write(b);
         },
-      });
+        reserve: (n) => writer.reserve(n),
+        commit: (n) => writer.commit(n),
+      };
+      const tree = tar
+        ? await encodeTar({ source: root, file: name, featureFlags: flags, linux, sink })
+        : await encodeTree({ root: root as string, featureFlags: flags, linux, linuxMissing: linux ? null : linuxFsUnavailable(), sink });
       const totals = await pipeline.finish(writer.written);
       if (chunked) await out.write(encodeIndexTail(totals.chunks));
       total = writer.written;

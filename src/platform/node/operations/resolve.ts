@@ -41,6 +41,12 @@ function whatOfSuffix(loc: string): MadeWhat | null {
 
 const MADE: readonly MadeWhat[] = ['archive', 'archive-index', 'blob-index'];
 
+/** make: whether --what= or the output's suffix asks for an archive or archive index (of a tar, say). */
+export function makesArchive(what: string | undefined, output: string | null): boolean {
+  const w = checkWhat('make', what, MADE) ?? (output === null ? null : whatOfSuffix(output));
+  return w === 'archive' || w === 'archive-index';
+}
+
 /**
  * make: what to write to `output` (null: standard output, or memory) from a
  * source that is a directory or not; `tree` is what a directory makes when

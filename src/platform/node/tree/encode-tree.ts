@@ -23,7 +23,7 @@ import {
   CA_FORMAT_EXCLUDE_SUBMOUNTS,
 } from '../../../format/feature-flags.ts';
 import { ExcludeRules } from '../../../format/exclude.ts';
-import { RING_PIECE } from '../pool/ring-writer.ts';
+import { CatarOutput } from './catar-output.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux, type NodeExtras } from './read-node.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
@@ -82,7 +82,6 @@ export interface EncodeTreeResult {
 const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NOCTTY;
 const O_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
 const CAEXCLUDE = Buffer.from('.caexclude');
-const RECORDS_FLUSH = 64 << 10;
 const SLASH = Buffer.from('/');
 const LONG_PATH = 2048;
 
@@ -134,13 +133,17 @@ class TreeEncoder {
   private readonly reader: NodeReader;
   private readonly flags: bigint;
   private entries = 0;
-  private pending = Buffer.allocUnsafe(RECORDS_FLUSH);
-  private pendingUsed = 0;
+  private readonly out: CatarOutput;
 
   constructor(private readonly o: EncodeTreeOptions) {
     this.flags = o.featureFlags;
     this.enc = new CatarEncoder(o.featureFlags);
     this.reader = new NodeReader(o.featureFlags, o.linux);
+    this.out = new CatarOutput(o.sink, o.observer);
+  }
+
+  private records(bytes: Uint8Array) {
+    return this.out.records(bytes);
   }
 
   async run(): Promise<EncodeTreeResult> {
@@ -152,7 +155,7 @@ class TreeEncoder {
     const fd = open(root.bytes(), root, O_DIR);
     try {
       await this.directory(root, st, fd, ExcludeRules.root());
-      await this.flushRecords();
+      await this.out.flush();
     } finally {
       closeSync(fd);
     }
@@ -206,7 +209,7 @@ class TreeEncoder {
       await this.records(this.enc.filename(name));
       await this.records(this.enc.node(known));
       this.entries++;
-      await this.flushRecords();
+      await this.out.flush();
       await taker!.payload(path.bytes(), st, -1, known, null);
       this.enc.payloadDone(known.size!);
       return;
@@ -231,67 +234,15 @@ class TreeEncoder {
       if (taker && type === S_IFREG) {
         const extras = { flags: node.flags, projid: node.projid, xattrs: this.reader.captured! };
         this.reader.captured = null;
-        await this.flushRecords();
+        await this.out.flush();
         await taker.payload(path.bytes(), st, apiFs ? -1 : fd, node, apiFs ? null : extras);
         this.enc.payloadDone(node.size!);
       } else if (type === S_IFREG) {
-        await this.payload(path, fd, node.size!);
+        await this.out.payload(path.bytes(), fd, 0, node.size!, () => path.toString());
         this.enc.payloadDone(node.size!);
       }
     } finally {
       if (fd >= 0) closeSync(fd);
-    }
-  }
-
-  /**
-   * Records are gathered and written in one piece before the next payload (or
-   * when many are waiting): one ring write per file, not one per record.
-   */
-  private records(bytes: Uint8Array): Promise<void> | void {
-    this.o.observer?.records(bytes);
-    if (this.pendingUsed + bytes.length > this.pending.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.pending.length, this.pendingUsed + bytes.length));
-      this.pending.copy(bigger, 0, 0, this.pendingUsed);
-      this.pending = bigger;
-    }
-    this.pending.set(bytes, this.pendingUsed);
-    this.pendingUsed += bytes.length;
-    if (this.pendingUsed >= RECORDS_FLUSH) return this.flushRecords();
-  }
-
-  async flushRecords(): Promise<void> {
-    if (!this.pendingUsed) return;
-    const n = this.pendingUsed;
-    this.pendingUsed = 0;
-    await this.o.sink.write(this.pending.subarray(0, n));
-  }
-
-  /** Streams exactly `size` bytes of the file into the sink. */
-  private async payload(path: EntryPath, fd: number, size: number) {
-    await this.flushRecords();
-    this.o.observer?.payload(path.bytes(), size);
-    for (let done = 0; done < size; ) {
-      const n = Math.min(RING_PIECE, size - done);
-      const views = await this.o.sink.reserve(n);
-      let got = 0;
-      for (const v of views) {
-        let filled = 0;
-        while (filled < v.length) {
-          let r: number;
-          try {
-            r = readSync(fd, v, filled, v.length - filled, done + got + filled);
-          } catch (e) {
-            throw ioError('EINPUT', path.toString(), e);
-          }
-          if (r === 0) {
-            throw new WasyncError('EINPUT', `${path}: the file shrank while it was archived (${done + got + filled} of ${size} bytes)`);
-          }
-          filled += r;
-        }
-        got += v.length;
-      }
-      await this.o.sink.commit(n);
-      done += n;
     }
   }
 }

@@ -19,6 +19,7 @@ import {
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, basicNode, type CatarNode } from '../../../format/catar-node.ts';
 import { major, minor } from '../io/blob-file.ts';
 import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type LinuxFs } from '../linux/index.ts';
+import type { AclNameSource } from '../linux/acl.ts';
 
 const XATTR_ACL_ACCESS = 'system.posix_acl_access';
 const XATTR_ACL_DEFAULT = 'system.posix_acl_default';
@@ -48,7 +49,7 @@ export interface NodeExtras {
   xattrs: [Buffer, Buffer][];
 }
 
-type XattrSource = { list(): Buffer[]; get(name: Buffer): Buffer | null };
+export type XattrSource = { list(): Buffer[]; get(name: Buffer): Buffer | null };
 
 export class NodeReader {
   private readonly users = new Map<number, string | null>();
@@ -145,31 +146,36 @@ export class NodeReader {
 
   /** Through the descriptor when there is one (files, directories), else by path. */
   private readXattrs(source: XattrSource, type: number, node: CatarNode) {
-    const linux = this.linux!;
-    const f = this.flags;
-    const list = () => source.list();
-    const get = (name: Buffer) => source.get(name);
-    let access: Buffer | null = null;
-    let dflt: Buffer | null = null;
-    for (const name of list()) {
-      const s = name.toString('latin1');
-      if (s.startsWith('user.') || s.startsWith('trusted.')) {
-        if (!(f & CA_FORMAT_WITH_XATTRS)) continue;
-        const value = get(name);
-        if (value) node.xattrs.push({ name, value });
-      } else if (s === XATTR_ACL_ACCESS && f & CA_FORMAT_WITH_ACL) {
-        access = get(name);
-      } else if (s === XATTR_ACL_DEFAULT && f & CA_FORMAT_WITH_ACL && type === S_IFDIR) {
-        dflt = get(name);
-      } else if (s === XATTR_SELINUX && f & CA_FORMAT_WITH_SELINUX) {
-        const v = get(name);
-        if (v) node.selinux = v[v.length - 1] === 0 ? v.subarray(0, v.length - 1) : v;
-      } else if (s === XATTR_FCAPS && f & CA_FORMAT_WITH_FCAPS && type === S_IFREG) {
-        node.fcaps = get(name);
-      }
-    }
-    if (access || dflt) node.acl = aclFromXattrs(access, dflt, linux);
+    xattrsInto(this.flags, source, type, node, this.linux);
   }
+}
+
+/**
+ * Fills `node`'s xattrs, ACL, SELinux label and capabilities from what `source`
+ * lists, keeping what the flags ask for as casync does (the tar source gives
+ * its pax records the same way).  ACL entry names come from `names`.
+ */
+export function xattrsInto(f: bigint, source: XattrSource, type: number, node: CatarNode, names: AclNameSource | null): void {
+  let access: Uint8Array | null = null;
+  let dflt: Uint8Array | null = null;
+  for (const name of source.list()) {
+    const s = name.toString('latin1');
+    if (s.startsWith('user.') || s.startsWith('trusted.')) {
+      if (!(f & CA_FORMAT_WITH_XATTRS)) continue;
+      const value = source.get(name);
+      if (value) node.xattrs.push({ name, value });
+    } else if (s === XATTR_ACL_ACCESS && f & CA_FORMAT_WITH_ACL) {
+      access = source.get(name);
+    } else if (s === XATTR_ACL_DEFAULT && f & CA_FORMAT_WITH_ACL && type === S_IFDIR) {
+      dflt = source.get(name);
+    } else if (s === XATTR_SELINUX && f & CA_FORMAT_WITH_SELINUX) {
+      const v = source.get(name);
+      if (v) node.selinux = v[v.length - 1] === 0 ? v.subarray(0, v.length - 1) : v;
+    } else if (s === XATTR_FCAPS && f & CA_FORMAT_WITH_FCAPS && type === S_IFREG) {
+      node.fcaps = source.get(name);
+    }
+  }
+  if (access || dflt) node.acl = aclFromXattrs(access, dflt, names);
 }
 
 function cached(m: Map<number, string | null>, id: number, look: () => string | null): string | null {

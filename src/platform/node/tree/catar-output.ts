@@ -1,0 +1,72 @@
+// The catar stream as both tree sources write it into a sink: records gathered
+// and written in one piece before the next payload (or when many are waiting),
+// one ring write per file rather than one per record; payloads read from a
+// descriptor straight into the sink's buffer.
+
+import { readSync } from 'node:fs';
+import { WasyncError, ioError } from '../../../errors.ts';
+import { RING_PIECE } from '../pool/ring-writer.ts';
+import type { CatarSink, StreamObserver } from './encode-tree.ts';
+
+const RECORDS_FLUSH = 64 << 10;
+
+export class CatarOutput {
+  private pending = Buffer.allocUnsafe(RECORDS_FLUSH);
+  private pendingUsed = 0;
+
+  constructor(
+    private readonly sink: CatarSink,
+    private readonly observer?: StreamObserver,
+  ) {}
+
+  records(bytes: Uint8Array): Promise<void> | void {
+    this.observer?.records(bytes);
+    if (this.pendingUsed + bytes.length > this.pending.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.pending.length, this.pendingUsed + bytes.length));
+      this.pending.copy(bigger, 0, 0, this.pendingUsed);
+      this.pending = bigger;
+    }
+    this.pending.set(bytes, this.pendingUsed);
+    this.pendingUsed += bytes.length;
+    if (this.pendingUsed >= RECORDS_FLUSH) return this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.pendingUsed) return;
+    const n = this.pendingUsed;
+    this.pendingUsed = 0;
+    await this.sink.write(this.pending.subarray(0, n));
+  }
+
+  /**
+   * Streams exactly `size` bytes of `fd` from `start` into the sink; `path`
+   * names the file in messages (and to the observer), `what` the source.
+   */
+  async payload(path: Buffer, fd: number, start: number, size: number, what: () => string = () => path.toString()): Promise<void> {
+    await this.flush();
+    this.observer?.payload(path, size);
+    for (let done = 0; done < size; ) {
+      const n = Math.min(RING_PIECE, size - done);
+      const views = await this.sink.reserve(n);
+      let got = 0;
+      for (const v of views) {
+        let filled = 0;
+        while (filled < v.length) {
+          let r: number;
+          try {
+            r = readSync(fd, v, filled, v.length - filled, start + done + got + filled);
+          } catch (e) {
+            throw ioError('EINPUT', what(), e);
+          }
+          if (r === 0) {
+            throw new WasyncError('EINPUT', `${what()}: the file shrank while it was archived (${done + got + filled} of ${size} bytes)`);
+          }
+          filled += r;
+        }
+        got += v.length;
+      }
+      await this.sink.commit(n);
+      done += n;
+    }
+  }
+}
