@@ -224,7 +224,9 @@ export class TarReader {
   }
 
   private entry(h: Uint8Array, flag: string, size: number, first: number, local: Map<string, Uint8Array>, longName: Uint8Array | null, longLink: Uint8Array | null): TarEntry {
+    // An empty value removes the key (POSIX), a global one too; but an xattr may be empty.
     const pax = new Map([...this.global, ...local]);
+    for (const [k, v] of pax) if (!v.length && !k.startsWith('SCHILY.xattr.')) pax.delete(k);
     const gnu = latin1(h.subarray(257, 265)) === 'ustar  \0';
     const ustar = !gnu && latin1(h.subarray(257, 262)) === 'ustar';
     let rawPath = pax.get('path') ?? longName ?? cString(h.subarray(0, 100));
@@ -325,9 +327,7 @@ function parsePax(b: Uint8Array, fail: (why: string) => Error): Map<string, Uint
     if (eq <= 0) throw fail(`record without a key at its byte ${at}`);
     const key = utf8.decode(rec.subarray(0, eq));
     const value = rec.slice(eq + 1);
-    // An empty value removes the key (POSIX): a later default no longer applies.
-    if (value.length) out.set(key, value);
-    else out.delete(key);
+    out.set(key, value);
     at += len;
   }
   return out;

@@ -159,6 +159,7 @@ class StreamSource implements TarByteSource {
     this.it = (this.readable as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   }
 
+  /** The next piece of the stream into `piece`; false at its end. */
   private async more(): Promise<boolean> {
     if (this.done) return false;
     if (!this.it) await this.start();
@@ -168,27 +169,34 @@ class StreamSource implements TarByteSource {
     } catch (e) {
       throw ioError('EINPUT', this.file, e);
     }
-    if (r.done) {
-      this.done = true;
-      return false;
-    }
-    this.piece = this.piece.length ? Buffer.concat([this.piece, r.value]) : r.value;
-    return true;
+    if (r.done) this.done = true;
+    else this.piece = r.value;
+    return !r.done;
   }
 
   async read(n: number): Promise<Uint8Array> {
-    while (this.piece.length < n && (await this.more()));
-    const b = this.piece.subarray(0, Math.min(n, this.piece.length));
-    this.piece = this.piece.subarray(b.length);
+    if (this.piece.length >= n) return this.take(n);
+    // Gathered in parts and joined once: a read of a megabyte spans many pieces.
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    do {
+      const b = this.take(Math.min(n - got, this.piece.length));
+      parts.push(b);
+      got += b.length;
+    } while (got < n && (await this.more()));
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  private take(n: number): Uint8Array {
+    const b = this.piece.subarray(0, n);
+    this.piece = this.piece.subarray(n);
     return b;
   }
 
   async skip(n: number): Promise<number> {
     let skipped = 0;
     for (;;) {
-      const k = Math.min(n - skipped, this.piece.length);
-      this.piece = this.piece.subarray(k);
-      skipped += k;
+      skipped += this.take(Math.min(n - skipped, this.piece.length)).length;
       if (skipped === n || !(await this.more())) return skipped;
     }
   }

@@ -1,0 +1,203 @@
+// `make X.catar|X.caidx T.tar` against casync: a tree with every kind of node,
+// owners, xattrs, ACLs, long and unicode names and nanosecond times is packed
+// by GNU tar (pax and gnu formats), and wasync's archive of the tar must be
+// byte for byte casync's archive of the tree GNU tar unpacks from it (as
+// root, owners, xattrs and ACLs kept), as a .catar and as a .caidx with the
+// same chunks; from a file, from standard input and compressed.  Bad tars
+// fail with one line naming the entry and the offset, and leave no output.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { casync, haveCasync, isRoot, ok, rand, requires, storeChunks, tempDir, wasync } from './helpers.ts';
+
+const dir = tempDir();
+const p = (...names: string[]) => join(dir, ...names);
+const sh = (script: string, cwd = dir) => execFileSync('sh', ['-ec', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+const have = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+/** The default --with set of a tar source (TAR_FEATURE_FLAGS), spelled for casync. */
+const TAR_WITH = ['32bit-uids', 'user-names', 'nsec-time', 'permissions', 'symlinks', 'device-nodes', 'fifos', 'xattrs', 'acl', 'selinux', 'fcaps'].map(
+  (f) => `--with=${f}`,
+);
+const UNPACK = ['--same-owner', '--numeric-owner', '--xattrs', "--xattrs-include=*", '--acls', '-xpf'];
+
+const LONG1 = 'l'.repeat(200);
+const LONG2 = `${'m'.repeat(150)}/${'n'.repeat(150)}/${'o'.repeat(120)}`;
+const UNI = 'ünïcødé-файл-文件';
+
+/** The tree: files, directories, symlinks, a hard link, a FIFO, devices, owners, xattrs, ACLs, long names, ns times. */
+function buildTree(root: string) {
+  mkdirSync(root);
+  writeFileSync(join(root, 'big'), rand('tar-in big', 300_000));
+  writeFileSync(join(root, 'small'), 'hello\n');
+  writeFileSync(join(root, 'empty'), '');
+  writeFileSync(join(root, '.caexclude'), 'excluded-*\n');
+  writeFileSync(join(root, 'excluded-1'), 'left out by .caexclude\n');
+  sh(`
+    mkdir -p d/e "${LONG2}"
+    echo deep > d/e/f
+    echo long > "${LONG1}"
+    echo longer > "${LONG2}/file-at-the-end"
+    echo unicode > "${UNI}"
+    cp small suid && chmod 4755 suid
+    ln -s big sym
+    ln -s /nowhere/at/all dangling
+    ln big d/hard
+    mkfifo fifo
+    mknod chr c 1 3
+    mknod blk b 7 200
+    chown 1000:100 small d/e/f
+    chown 4242:4343 empty
+    chown -h 1000:100 sym
+    setfattr -n user.colour -v blue big
+    setfattr -n user.empty small
+    setfattr -n trusted.secret -v 42 d
+    setfacl -m u:1000:rw-,g:100:r-- small
+    setfacl -d -m u:1000:rwx,g:100:r-x d
+    chmod 0750 d/e
+    for f in big small empty suid "${LONG1}" "${UNI}" d/e/f fifo chr blk; do touch -d '2021-03-04 05:06:07.123456789' "$f"; done
+    touch -h -d '2020-01-02 03:04:05.987654321' sym dangling
+    touch -d '2019-05-06 07:08:09.5' d/e d "${LONG2}"
+    touch -d '2018-01-01 00:00:00.000000001' .
+  `, root);
+}
+
+function unpack(tar: string, into: string) {
+  mkdirSync(into);
+  const r = spawnSync('tar', ['-C', into, ...UNPACK, tar]);
+  assert.equal(r.status, 0, `tar -x: ${r.stderr}`);
+}
+
+function same(a: string, b: string, what: string) {
+  assert.ok(readFileSync(a).equals(readFileSync(b)), `${what}: ${a} and ${b} differ`);
+}
+
+let n = 0;
+/** wasync's .catar of `tar` (or of its bytes on stdin) against casync's of `tree`, with `flags`. */
+function compareCatar(tar: string, tree: string, flags: string[] = [], stdin = false, own: string[] = []) {
+  const k = n++;
+  const x = p(`w${k}.catar`);
+  const y = p(`c${k}.catar`);
+  ok(casync(['make', ...(flags.length ? flags : TAR_WITH), y, tree]), 'casync make');
+  const r = stdin ? wasync(['make', ...own, ...flags, x, '-'], { input: readFileSync(tar) }) : wasync(['make', ...own, ...flags, x, tar]);
+  ok(r, 'wasync make');
+  same(x, y, `catar of ${tar} ${flags.join(' ')}`);
+  assert.equal(r.stdout, casync(['digest', ...(flags.length ? flags : TAR_WITH), y]).stdout, 'printed digest');
+}
+
+test('a pax tar (xattrs, ACLs, ns times) gives casync\'s catar and caidx of the unpacked tree', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  if (!requires(t, isRoot, 'root (owners, device nodes, trusted xattrs)')) return;
+  if (!requires(t, have('setfacl') && have('setfattr'), 'setfacl and setfattr (apt-get install acl attr)')) return;
+  buildTree(p('src'));
+  sh(`tar --format=pax --xattrs --xattrs-include='*' --acls -C src -cf pax.tar .`);
+  unpack(p('pax.tar'), p('pax-u'));
+  compareCatar(p('pax.tar'), p('pax-u'));
+  compareCatar(p('pax.tar'), p('pax-u'), ['--with=unix']);
+  compareCatar(p('pax.tar'), p('pax-u'), ['--with=best', '--without=xattrs']);
+  compareCatar(p('pax.tar'), p('pax-u'), [], true);
+  // An index and its chunks, with small chunks so there are many.
+  const sizes = '--chunk-size=4K:16K:64K';
+  ok(wasync(['make', sizes, `--store=${p('ws.castr')}`, p('w.caidx'), p('pax.tar')]), 'wasync make caidx');
+  ok(casync(['make', sizes, ...TAR_WITH, `--store=${p('cs.castr')}`, p('c.caidx'), p('pax-u')]), 'casync make caidx');
+  same(p('w.caidx'), p('c.caidx'), 'caidx');
+  assert.deepEqual(storeChunks(p('ws.castr')), storeChunks(p('cs.castr')));
+  assert.ok(storeChunks(p('ws.castr')).length > 5);
+});
+
+test('a gnu-format tar (long names and links, whole seconds) gives casync\'s catar', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  if (!requires(t, isRoot, 'root (owners, device nodes)')) return;
+  if (!existsSync(p('src'))) buildTree(p('src'));
+  sh(`ln -s "${'t'.repeat(180)}" src/long-target`);
+  sh(`tar --format=gnu -C src -cf gnu.tar .`);
+  unpack(p('gnu.tar'), p('gnu-u'));
+  compareCatar(p('gnu.tar'), p('gnu-u'));
+  compareCatar(p('gnu.tar'), p('gnu-u'), [], true);
+});
+
+test('compressed tars (gzip, xz, zstd) are read as they stream', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  if (!requires(t, isRoot, 'root (owners, device nodes)')) return;
+  if (!existsSync(p('pax.tar'))) return t.skip('needs the pax test first');
+  for (const [tool, suffix] of [['gzip', 'tar.gz'], ['xz', 'tar.xz'], ['zstd', 'tar.zst']]) {
+    if (!requires(t, have(tool), `${tool}`)) return;
+    sh(`${tool} -c < pax.tar > pax.${suffix}`);
+    compareCatar(p(`pax.${suffix}`), p('pax-u'));
+  }
+  // The suffix does not matter with --input-format=tar; the magic decides on compression.
+  sh('cp pax.tar.gz pax.data');
+  compareCatar(p('pax.data'), p('pax-u'), [], false, ['--input-format=tar']);
+});
+
+test('directories the tar only implies are 0755, root-owned, time 0; a later entry replaces an earlier one', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  if (!requires(t, isRoot, 'root')) return;
+  sh(`mkdir -p imp/a/b && echo one > imp/a/b/f && echo x > imp/top && touch -d @1600000000.25 imp/a/b/f imp/top
+      tar --format=pax -C imp --no-recursion -cf imp.tar a/b/f top
+      echo two-longer > imp/top && touch -d @1600000001 imp/top && tar --format=pax -C imp -rf imp.tar top`);
+  unpack(p('imp.tar'), p('imp-u'));
+  sh(`chmod 755 imp-u imp-u/a imp-u/a/b && chown 0:0 imp-u imp-u/a imp-u/a/b && touch -d @0 imp-u/a/b imp-u/a imp-u`);
+  assert.equal(readFileSync(p('imp-u', 'top'), 'utf8'), 'two-longer\n');
+  compareCatar(p('imp.tar'), p('imp-u'));
+});
+
+/** A tar with one entry named `name`, made by Python's tarfile (GNU tar would not write these). */
+function pyTar(out: string, name: string) {
+  execFileSync('python3', ['-c', `
+import tarfile, io, sys
+t = tarfile.open(sys.argv[1], 'w', format=tarfile.GNU_FORMAT)
+for n in ['ok', sys.argv[2]]:
+    i = tarfile.TarInfo(n); i.size = 3; t.addfile(i, io.BytesIO(b'abc'))
+t.close()`, out, name]);
+}
+
+test('bad tars: one line naming the entry and the offset, status 1, no output', (t) => {
+  if (!requires(t, have('python3'), 'python3')) return;
+  mkdirSync(p('bad'));
+  const good = p('bad', 'good.tar');
+  pyTar(good, 'second');
+  const bytes = readFileSync(good);
+  writeFileSync(p('bad', 'truncated.tar'), bytes.subarray(0, 1536 + 1));
+  writeFileSync(p('bad', 'no-end.tar'), bytes.subarray(0, 2048));
+  const flipped = Buffer.from(bytes);
+  flipped[1024 + 3] ^= 1; // a name byte of the second header
+  writeFileSync(p('bad', 'checksum.tar'), flipped);
+  pyTar(p('bad', 'dotdot.tar'), 'a/../../evil');
+  pyTar(p('bad', 'absolute.tar'), '/etc/evil');
+  writeFileSync(p('bad', 'hardlink.tar'), '');
+  execFileSync('python3', ['-c', `
+import tarfile, sys
+t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo('link'); i.type = tarfile.LNKTYPE; i.linkname = 'nothing'; t.addfile(i)
+t.close()`, p('bad', 'hardlink.tar')]);
+  const cases: [string, RegExp][] = [
+    ['truncated.tar', /truncated\.tar: truncated archive: the input ends in the data of an entry \(at byte 1537\)$/],
+    ['no-end.tar', /no-end\.tar: truncated archive: the input ends without its end-of-archive blocks \(at byte 2048\)$/],
+    ['checksum.tar', /checksum\.tar: entry "secnnd": bad header checksum .* \(at byte 1024\)$/],
+    ['dotdot.tar', /dotdot\.tar: entry "a\/\.\.\/\.\.\/evil": path with a '\.\.' component .* \(at byte 1024\)$/],
+    ['absolute.tar', /absolute\.tar: entry "\/etc\/evil": absolute path .* \(at byte 1024\)$/],
+    ['hardlink.tar', /hardlink\.tar: entry "link": a hard link to "nothing", which no earlier entry made \(at byte 0\)$/],
+  ];
+  for (const [name, message] of cases) {
+    for (const out of ['x.catar', 'x.caidx']) {
+      const r = wasync(['make', `--store=${p('bad', 's.castr')}`, p('bad', out), p('bad', name)]);
+      assert.equal(r.status, 1, `${name}: ${r.stderr}`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], new RegExp(`^wasync: .*${message.source}`), name);
+      assert.ok(!existsSync(p('bad', out)), `${name}: no ${out}`);
+    }
+    // From standard input too (the spool path), naming it.
+    const r = wasync(['make', p('bad', 'x.catar'), '-'], { input: readFileSync(p('bad', name)) });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^wasync: standard input: /);
+  }
+  assert.deepEqual(readdirSync(p('bad')).filter((f) => !f.endsWith('.tar') && f !== 's.castr'), []);
+  // A name that says nothing about a tar is a blob, unless --input-format=tar says so.
+  const r = wasync(['make', p('bad', 'x.catar'), p('bad', 'checksum.tar'), '--input-format=zip']);
+  assert.match(r.stderr, /^wasync: --input-format=zip: not one of tar$/m);
+});
