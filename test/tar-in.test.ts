@@ -126,6 +126,20 @@ test('a gnu-format tar (long names and links, whole seconds) gives casync\'s cat
   compareCatar(p('gnu.tar'), p('gnu-u'), [], true);
 });
 
+test('a bsdtar pax tar (LIBARCHIVE.xattr, star-style ACL text, group bits from the ACL) gives casync\'s catar', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  if (!requires(t, isRoot, 'root (owners, device nodes)')) return;
+  if (!requires(t, have('bsdtar'), 'bsdtar (apt-get install libarchive-tools)')) return;
+  if (!existsSync(p('src'))) buildTree(p('src'));
+  sh(`bsdtar --format=pax --xattrs --acls -C src -cf bsd.tar .`);
+  // Unpacked by bsdtar: GNU tar sets a directory's time when it leaves it, and
+  // bsdtar's order (d/e/, d/hard, d/e/f) returns to d/e later.  bsdtar leaves
+  // the top directory's time alone; the tar's is the source's.
+  mkdirSync(p('bsd-u'));
+  sh(`bsdtar -C bsd-u --acls --xattrs --numeric-owner -xpf bsd.tar && touch -r src bsd-u`);
+  compareCatar(p('bsd.tar'), p('bsd-u'));
+});
+
 test('compressed tars (gzip, xz, zstd) are read as they stream', (t) => {
   if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
   if (!requires(t, isRoot, 'root (owners, device nodes)')) return;

@@ -263,6 +263,18 @@ export class TarReader {
     for (const [k, v] of pax) {
       if (k.startsWith('SCHILY.xattr.')) xattrs.push({ name: k.slice('SCHILY.xattr.'.length), value: v });
       else if (k === 'RHT.security.selinux') xattrs.push({ name: 'security.selinux', value: v });
+      else if (k.startsWith('LIBARCHIVE.xattr.')) {
+        // bsdtar's own form (it writes SCHILY's too): the name URL-encoded, the value base64.
+        let name: string;
+        let value: Uint8Array;
+        try {
+          name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
+          value = Uint8Array.from(atob(latin1(v).replace(/=+$/, '').padEnd(Math.ceil(v.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+        } catch {
+          throw fail(`bad pax ${k}`);
+        }
+        if (!pax.has(`SCHILY.xattr.${name}`)) xattrs.push({ name, value });
+      }
     }
     const text = (k: string) => (pax.has(k) ? utf8.decode(pax.get(k)!) : null);
     const hasData = type === 'file' || type === 'directory' || type === 'hardlink';

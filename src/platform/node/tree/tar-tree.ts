@@ -20,13 +20,14 @@
 //     lookup); ACL entries are named as casync names them, by local lookup;
 //   * ACLs come from the raw system.posix_acl_* xattrs when the tar has them
 //     (GNU tar --xattrs), else from SCHILY.acl.access/default text, whose
-//     names are looked up here as acl_from_text looks them up on extraction.
+//     names are looked up here as acl_from_text looks them up on extraction;
+//     an access ACL sets the mode's permission bits, as it does on disk.
 
 import { formatError } from '../../../errors.ts';
 import { basicNode, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, type CatarNode } from '../../../format/catar-node.ts';
 import { CA_FORMAT_WITH_USER_NAMES } from '../../../format/feature-flags.ts';
 import type { TarEntry } from '../../../format/tar-reader.ts';
-import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_UNDEFINED_ID, ACL_USER, ACL_USER_OBJ, formatAclXattr, type AclXattrEntry, type LinuxFs } from '../linux/index.ts';
+import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_UNDEFINED_ID, ACL_USER, ACL_USER_OBJ, formatAclXattr, parseAclXattr, type AclXattrEntry, type LinuxFs } from '../linux/index.ts';
 import { xattrsInto } from './read-node.ts';
 
 /** One node of the tree; `children` for directories, keyed by the name's latin1 string. */
@@ -43,6 +44,26 @@ const TYPE_BITS: Record<TarEntry['type'], number> = {
 };
 const ACCESS = Buffer.from('system.posix_acl_access');
 const DEFAULT = Buffer.from('system.posix_acl_default');
+
+/**
+ * The mode an access ACL leaves when it is set (the kernel's doing): owner and
+ * other bits from USER_OBJ and OTHER, group bits from MASK, else GROUP_OBJ.
+ * bsdtar's headers carry GROUP_OBJ where stat() would show the mask.
+ */
+function aclMode(mode: number, access: Uint8Array, fail: (why: string) => Error): number {
+  let entries: AclXattrEntry[];
+  try {
+    entries = parseAclXattr(access);
+  } catch (e) {
+    throw fail(`its access ACL is malformed (${(e as Error).message})`);
+  }
+  const perm = (tag: number) => entries.find((e) => e.tag === tag)?.perm;
+  const u = perm(ACL_USER_OBJ);
+  const g = perm(ACL_MASK) ?? perm(ACL_GROUP_OBJ);
+  const o = perm(ACL_OTHER);
+  if (u === undefined || g === undefined || o === undefined) return mode;
+  return (mode & ~0o777) | ((u & 7) << 6) | ((g & 7) << 3) | (o & 7);
+}
 
 const implied = (name: Buffer): TarTreeNode => ({ name, node: basicNode(S_IFDIR | 0o755, 0, 0, 0n, 0n), children: new Map(), dataAt: 0 });
 
@@ -113,6 +134,8 @@ export class TarTree {
       const x = new Map<string, Buffer<ArrayBufferLike>>(e.xattrs.map(({ name, value }) => [name, Buffer.from(value)]));
       if (e.aclAccess !== null && !x.has(ACCESS.toString())) x.set(ACCESS.toString(), this.aclXattr(e.aclAccess, fail));
       if (e.aclDefault !== null && !x.has(DEFAULT.toString())) x.set(DEFAULT.toString(), this.aclXattr(e.aclDefault, fail));
+      const access = x.get(ACCESS.toString());
+      if (access) node.mode = aclMode(node.mode, access, fail);
       if (x.size) xattrsInto(this.flags, { list: () => [...x.keys()].map((k) => Buffer.from(k)), get: (n) => x.get(n.toString()) ?? null }, type, node, linux);
     }
     if (type === S_IFREG) node.size = e.size;
