@@ -177,8 +177,9 @@ export class TarReader {
     this.left = this.pad = 0;
   }
 
-  private truncated(where: string) {
-    return formatError(this.file, this.at, `truncated archive: the input ends ${where}`);
+  /** `at`: where what it ends in began (default: where it ends) */
+  private truncated(where: string, at = this.at) {
+    return formatError(this.file, at, `truncated archive: the input ends ${where}`);
   }
 
   /** One header block, checked; null for the end-of-archive zero block. */
@@ -187,7 +188,7 @@ export class TarReader {
     const h = await this.source.read(TAR_BLOCK);
     this.at += h.length;
     if (h.length === 0 && off === first && !name) throw this.truncated('without its end-of-archive blocks');
-    if (h.length < TAR_BLOCK) throw this.truncated('inside a header');
+    if (h.length < TAR_BLOCK) throw this.truncated(`inside the header that starts there (${h.length} of ${TAR_BLOCK} bytes; not a tar archive?)`, off);
     if (h.every((x) => x === 0)) return null;
     let unsigned = 0;
     let signed = 0;

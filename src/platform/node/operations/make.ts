@@ -131,8 +131,10 @@ export async function make(o: MakeOptions): Promise<MakeResult> {
   const tar = o.inputFormat === 'tar' || (!isDir && !bytes && (source === '-' || TAR_NAME.test(source)) && makesArchive(o.what, outName));
   if (tar && isDir) throw usageError(`${source} is a directory, not a tar (--input-format=tar)`);
   const tree = output === '-' ? 'archive' : 'archive-index';
+  if (tar && !makesArchive(o.what, outName) && (o.what !== undefined || outName !== null)) {
+    throw usageError(`${source}: a tar makes an archive (.catar) or archive index (.caidx), not a blob index`);
+  }
   const what = resolveMake({ what: o.what, output: outName, source, isDir: isDir || tar, tree });
-  if (tar && what === 'blob-index') throw usageError(`${source}: a tar makes an archive (.catar) or archive index (.caidx), not a blob index`);
   if ((o.encoderCache !== undefined || o.encoderCacheAuto) && (what === 'blob-index' || tar)) {
     throw unsupported(tar ? 'make: the encoder cache (--cache, -c) is for directory trees, not tar input' : 'Caching only supported when archiving files trees.');
   }
