@@ -140,6 +140,22 @@ test('a bsdtar pax tar (LIBARCHIVE.xattr, star-style ACL text, group bits from t
   compareCatar(p('bsd.tar'), p('bsd-u'));
 });
 
+test('sparse files (gnu \'S\' with extension blocks, pax 0.1 and 1.0) are archived whole, holes as zeros', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  // 40 data regions: more than the 4 of a gnu header and the 21 of one extension block.
+  sh(`mkdir sparse && truncate -s 50M sparse/holes && for i in $(seq 0 39); do printf "region $i" | dd of=sparse/holes bs=1 seek=$((i * 1234567 + 4096)) conv=notrunc 2>/dev/null; done
+      touch -d @1500000000.5 sparse/holes sparse`);
+  for (const [format, version] of [['gnu', ''], ['pax', '0.1'], ['pax', '1.0']]) {
+    const tar = p(`sparse-${format}${version}.tar`);
+    sh(`tar --sparse ${version ? `--sparse-version=${version}` : ''} --format=${format} -C sparse -cf ${tar} .`);
+    assert.ok(readFileSync(tar).length < 1 << 20, 'the tar is sparse');
+    const into = p(`sparse-${format}${version}-u`);
+    unpack(tar, into);
+    compareCatar(tar, into);
+    compareCatar(tar, into, [], true);
+  }
+});
+
 test('compressed tars (gzip, xz, zstd) are read as they stream', (t) => {
   if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
   if (!requires(t, isRoot, 'root (owners, device nodes)')) return;

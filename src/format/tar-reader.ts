@@ -26,8 +26,8 @@
 // regular files and, skipped, for directories ('5', 'D') and hard links (pax
 // allows them data); symlinks, devices and FIFOs have none.  The archive ends with a zero block
 // (two, but the first ends reading); the end of the input before it is a
-// truncated archive.  Sparse ('S', GNU.sparse.*) and multi-volume ('M')
-// entries are refused.
+// truncated archive.  Sparse files ('S', GNU.sparse.*) are read as
+// tar-sparse.ts says; multi-volume entries ('M', 'V') are refused.
 //
 // Paths are checked here: no absolute paths, no '..', components of at most
 // 255 bytes; '.' and empty components are dropped, so "./a//b/" is a/b and
@@ -36,6 +36,7 @@
 
 import { formatError, unsupported } from '../errors.ts';
 import { DEPTH_MAX } from './catar-constants.ts';
+import { gnuSparseExtended, gnuSparseMap, paxSparseMap, sparseMapFromData, sparseProblem, type SparseRegion } from './tar-sparse.ts';
 import {
   CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_ACL, CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_FIFOS,
   CA_FORMAT_WITH_NSEC_TIME, CA_FORMAT_WITH_PERMISSIONS, CA_FORMAT_WITH_SELINUX, CA_FORMAT_WITH_SYMLINKS,
@@ -77,10 +78,14 @@ export interface TarEntry {
   uname: string | null;
   gname: string | null;
   mtimeNs: bigint;
-  /** bytes of data after the header (regular files; 0 for links, devices, FIFOs) */
+  /** the file's size (regular files; 0 for links, devices, FIFOs) */
   size: number;
   /** stream offset of the first data byte */
   dataOffset: number;
+  /** bytes stored there: `size`, or for a sparse file the sum of its regions */
+  storedSize: number;
+  /** a sparse file's data regions (stored back to back), else null */
+  sparse: SparseRegion[] | null;
   /** symlink target, or (hard link) the components of the entry linked to */
   linkTarget: Uint8Array | null;
   linkNames: Uint8Array[] | null;
@@ -99,6 +104,9 @@ export interface TarByteSource {
   /** passes over n bytes; returns how many there were (fewer only at the end) */
   skip(n: number): Promise<number>;
 }
+
+/** pax 1.0's map, read after the header */
+const PENDING: SparseRegion[] = [];
 
 const TYPES: Record<string, TarEntryType> = {
   '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink',
@@ -154,8 +162,36 @@ export class TarReader {
         else longLink = cString(body);
         continue;
       }
-      return this.entry(h, flag, size, first, pax, longName, longLink);
+      const ext: Uint8Array[] = [];
+      for (let more = flag === 'S' && gnuSparseExtended(h, true); more; more = gnuSparseExtended(ext[ext.length - 1], false)) {
+        const b = await this.source.read(TAR_BLOCK);
+        this.at += b.length;
+        if (b.length < TAR_BLOCK) throw this.truncated('inside a sparse map', first);
+        ext.push(b);
+      }
+      const e = this.entry(h, flag, size, first, pax, longName, longLink, ext);
+      if (e.sparse === PENDING) await this.sparseMap(e);
+      return e;
     }
+  }
+
+  /** pax 1.0: the map at the start of the data, in whole blocks. */
+  private async sparseMap(e: TarEntry) {
+    let map: Uint8Array = new Uint8Array(0);
+    for (;;) {
+      if (this.left < TAR_BLOCK || map.length >= TAR_EXTENDED_MAX) throw formatError(this.file, e.offset, `entry "${e.path}": its sparse map does not end`);
+      map = concat(map, await this.readData(TAR_BLOCK));
+      const r = sparseMapFromData(map);
+      if (r === 'bad') throw formatError(this.file, e.offset, `entry "${e.path}": its sparse map is malformed`);
+      if (r) {
+        e.sparse = r;
+        break;
+      }
+    }
+    e.dataOffset = this.at;
+    e.storedSize = this.left;
+    const problem = sparseProblem(e.sparse, e.size, e.storedSize);
+    if (problem) throw formatError(this.file, e.offset, `entry "${e.path}": ${problem}`);
   }
 
   /** The next bytes of the current entry's data (at most what is left). */
@@ -224,19 +260,22 @@ export class TarReader {
     return v;
   }
 
-  private entry(h: Uint8Array, flag: string, size: number, first: number, local: Map<string, Uint8Array>, longName: Uint8Array | null, longLink: Uint8Array | null): TarEntry {
+  private entry(
+    h: Uint8Array, flag: string, size: number, first: number, local: Map<string, Uint8Array>,
+    longName: Uint8Array | null, longLink: Uint8Array | null, ext: Uint8Array[],
+  ): TarEntry {
     // An empty value removes the key (POSIX), a global one too; but an xattr may be empty.
     const pax = new Map([...this.global, ...local]);
     for (const [k, v] of pax) if (!v.length && !k.startsWith('SCHILY.xattr.')) pax.delete(k);
     const gnu = latin1(h.subarray(257, 265)) === 'ustar  \0';
     const ustar = !gnu && latin1(h.subarray(257, 262)) === 'ustar';
-    let rawPath = pax.get('path') ?? longName ?? cString(h.subarray(0, 100));
-    if (!pax.has('path') && !longName && ustar && h[345] !== 0) rawPath = concat(cString(h.subarray(345, 500)), enc.encode('/'), rawPath);
+    const sparseName = pax.get('GNU.sparse.name');
+    let rawPath = sparseName ?? pax.get('path') ?? longName ?? cString(h.subarray(0, 100));
+    if (!sparseName && !pax.has('path') && !longName && ustar && h[345] !== 0) rawPath = concat(cString(h.subarray(345, 500)), enc.encode('/'), rawPath);
     const path = utf8.decode(rawPath);
     const fail = (why: string) => formatError(this.file, first, `entry "${path}": ${why}`);
-    if (flag === 'S' || [...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) throw unsupported(`${this.file}: entry "${path}" (at byte ${first}): sparse files are not supported; make the tar without --sparse`);
     if (flag === 'M' || flag === 'V') throw unsupported(`${this.file}: entry "${path}" (at byte ${first}): multi-volume archives are not supported`);
-    let type = TYPES[flag];
+    let type = flag === 'S' ? 'file' : TYPES[flag];
     if (flag === '0' && rawPath[rawPath.length - 1] === 0x2f) type = 'directory'; // pre-POSIX directories
     if (!type) throw fail(`unknown entry type '${flag === '\0' ? '\\0' : flag}'`);
     const num = (key: string, at: number, len: number, what: string) => {
@@ -247,6 +286,7 @@ export class TarReader {
       return Number(s);
     };
     const dataSize = num('size', 124, 12, 'size');
+    const sparse = this.sparse(h, flag, pax, ext, fail);
     const names = pathNames(rawPath, fail);
     const linkRaw = pax.get('linkpath') ?? longLink ?? cString(h.subarray(157, 257));
     let mtimeNs: bigint;
@@ -290,8 +330,10 @@ export class TarReader {
       uname: name('uname', 265),
       gname: name('gname', 297),
       mtimeNs,
-      size: type === 'file' ? dataSize : 0,
+      size: type !== 'file' ? 0 : sparse ? sparse.realSize : dataSize,
       dataOffset: this.at,
+      storedSize: type === 'file' ? dataSize : 0,
+      sparse: sparse?.regions ?? null,
       linkTarget: type === 'symlink' || type === 'hardlink' ? linkRaw : null,
       linkNames: type === 'hardlink' ? pathNames(linkRaw, (why) => fail(`its link target "${utf8.decode(linkRaw)}": ${why}`)) : null,
       devMajor: type === 'chardev' || type === 'blockdev' ? this.number(h, 329, 8, first, 'devmajor') : 0,
@@ -301,9 +343,34 @@ export class TarReader {
       aclDefault: text('SCHILY.acl.default'),
     };
     if (type === 'symlink' && !linkRaw.length) throw fail('symlink without a target');
+    const problem = sparse && sparse.regions !== PENDING ? sparseProblem(sparse.regions, sparse.realSize, dataSize) : null;
+    if (problem) throw fail(problem);
     this.left = hasData ? dataSize : 0;
     this.pad = hasData ? (TAR_BLOCK - (dataSize % TAR_BLOCK)) % TAR_BLOCK : 0;
     return e;
+  }
+
+  /**
+   * A sparse file's map and real size (PENDING: pax 1.0, whose map starts the
+   * data), or null for a file that is not sparse.
+   */
+  private sparse(h: Uint8Array, flag: string, pax: Map<string, Uint8Array>, ext: Uint8Array[], fail: (why: string) => Error) {
+    const text = (k: string) => (pax.has(k) ? latin1(pax.get(k)!) : null);
+    const size = (k: string) => {
+      const v = text(k);
+      if (v === null || !/^[0-9]+$/.test(v) || !Number.isSafeInteger(Number(v))) throw fail(`bad or missing pax ${k}`);
+      return Number(v);
+    };
+    if (flag === 'S') return gnuSparseMap(h, ext);
+    if (text('GNU.sparse.major') === '1' && text('GNU.sparse.minor') === '0') return { regions: PENDING, realSize: size('GNU.sparse.realsize') };
+    const map = text('GNU.sparse.map');
+    if (map !== null) {
+      const regions = paxSparseMap(map);
+      if (!regions) throw fail('bad pax GNU.sparse.map');
+      return { regions, realSize: size('GNU.sparse.size') };
+    }
+    if ([...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) throw fail('this form of sparse file (GNU pax 0.0) is not supported; make the tar with --sparse-version=1.0');
+    return null;
   }
 }
 

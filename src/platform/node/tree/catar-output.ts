@@ -7,6 +7,7 @@ import { readSync } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { RING_PIECE } from '../pool/ring-writer.ts';
 import type { CatarSink, StreamObserver } from './encode-tree.ts';
+import type { SparseRegion } from '../../../format/tar-sparse.ts';
 
 const RECORDS_FLUSH = 64 << 10;
 
@@ -41,10 +42,34 @@ export class CatarOutput {
   /**
    * Streams exactly `size` bytes of `fd` from `start` into the sink; `path`
    * names the file in messages (and to the observer), `what` the source.
+   * With `sparse`, the bytes at `start` are those regions of the file, back to
+   * back, and the rest is zeros.
    */
-  async payload(path: Buffer, fd: number, start: number, size: number, what: () => string = () => path.toString()): Promise<void> {
+  async payload(path: Buffer, fd: number, start: number, size: number, what: () => string = () => path.toString(), sparse: readonly SparseRegion[] | null = null): Promise<void> {
     await this.flush();
     this.observer?.payload(path, size);
+    if (!sparse) return this.copy(fd, start, size, what, size);
+    let at = 0;
+    let from = start;
+    for (const r of sparse) {
+      await this.zeros(r.offset - at);
+      await this.copy(fd, from, r.length, what, size);
+      at = r.offset + r.length;
+      from += r.length;
+    }
+    await this.zeros(size - at);
+  }
+
+  private async zeros(n: number) {
+    for (let done = 0; done < n; ) {
+      const k = Math.min(RING_PIECE, n - done);
+      for (const v of await this.sink.reserve(k)) v.fill(0);
+      await this.sink.commit(k);
+      done += k;
+    }
+  }
+
+  private async copy(fd: number, start: number, size: number, what: () => string, whole: number) {
     for (let done = 0; done < size; ) {
       const n = Math.min(RING_PIECE, size - done);
       const views = await this.sink.reserve(n);
@@ -59,7 +84,7 @@ export class CatarOutput {
             throw ioError('EINPUT', what(), e);
           }
           if (r === 0) {
-            throw new WasyncError('EINPUT', `${what()}: the file shrank while it was archived (${done + got + filled} of ${size} bytes)`);
+            throw new WasyncError('EINPUT', `${what()}: the file shrank while it was archived (${done + got + filled} of ${whole} bytes)`);
           }
           filled += r;
         }

@@ -44,7 +44,7 @@ export async function encodeTar(o: EncodeTarOptions): Promise<EncodeTreeResult> 
       let at = e.dataOffset;
       if (spool && e.type === 'file') {
         at = spool.size;
-        for (let left = e.size; left > 0; ) {
+        for (let left = e.storedSize; left > 0; ) {
           const b = await reader.readData(Math.min(left, SPOOL_PIECE));
           spool.append(b);
           left -= b.length;
@@ -99,7 +99,7 @@ class TarWriter {
       await this.out.records(this.enc.node(c.node));
       this.entries++;
       if (c.node.size !== undefined) {
-        await this.out.payload(Buffer.from(cpath), this.dataFd, c.dataAt, c.node.size, () => `${this.o.file}: ${cpath}`);
+        await this.out.payload(Buffer.from(cpath), this.dataFd, c.dataAt, c.node.size, () => `${this.o.file}: ${cpath}`, c.sparse);
         this.enc.payloadDone(c.node.size);
       }
     }

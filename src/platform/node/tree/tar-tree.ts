@@ -27,6 +27,7 @@ import { formatError } from '../../../errors.ts';
 import { basicNode, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, type CatarNode } from '../../../format/catar-node.ts';
 import { CA_FORMAT_WITH_USER_NAMES } from '../../../format/feature-flags.ts';
 import type { TarEntry } from '../../../format/tar-reader.ts';
+import type { SparseRegion } from '../../../format/tar-sparse.ts';
 import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_UNDEFINED_ID, ACL_USER, ACL_USER_OBJ, formatAclXattr, parseAclXattr, type AclXattrEntry, type LinuxFs } from '../linux/index.ts';
 import { xattrsInto } from './read-node.ts';
 
@@ -37,6 +38,8 @@ export interface TarTreeNode {
   children: Map<string, TarTreeNode> | null;
   /** regular files: where the data starts in the data file (the tar or the spool) */
   dataAt: number;
+  /** a sparse file's data regions, stored back to back from dataAt */
+  sparse: SparseRegion[] | null;
 }
 
 const TYPE_BITS: Record<TarEntry['type'], number> = {
@@ -65,7 +68,7 @@ function aclMode(mode: number, access: Uint8Array, fail: (why: string) => Error)
   return (mode & ~0o777) | ((u & 7) << 6) | ((g & 7) << 3) | (o & 7);
 }
 
-const implied = (name: Buffer): TarTreeNode => ({ name, node: basicNode(S_IFDIR | 0o755, 0, 0, 0n, 0n), children: new Map(), dataAt: 0 });
+const implied = (name: Buffer): TarTreeNode => ({ name, node: basicNode(S_IFDIR | 0o755, 0, 0, 0n, 0n), children: new Map(), dataAt: 0, sparse: null });
 
 export class TarTree {
   readonly root = implied(Buffer.alloc(0));
@@ -99,7 +102,7 @@ export class TarTree {
     }
     const node = this.node(e, fail);
     if (e.type === 'directory' && old?.children) old.node = node;
-    else parent.children!.set(key, { name, node, children: e.type === 'directory' ? new Map() : null, dataAt });
+    else parent.children!.set(key, { name, node, children: e.type === 'directory' ? new Map() : null, dataAt, sparse: e.sparse });
   }
 
   /** The node at names[0..n) (missing directories made on the way when `make`), or null. */
