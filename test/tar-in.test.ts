@@ -156,6 +156,23 @@ test('sparse files (gnu \'S\' with extension blocks, pax 0.1 and 1.0) are archiv
   }
 });
 
+test('ustar paths split at prefix, gnu base-256 ids and times before 1970', (t) => {
+  if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
+  if (!requires(t, isRoot, 'root (owners)')) return;
+  const deep = `${'q'.repeat(90)}/${'r'.repeat(40)}`; // a path of 185 bytes: prefix and name
+  sh(`mkdir -p odd/pp/${deep} && echo c > odd/pp/${deep}/${'s'.repeat(60)}
+      echo a > odd/old && touch -d '1960-01-01 00:00:00.25' odd/old
+      echo b > odd/bigid && chown 3000000:3000001 odd/bigid
+      tar --format=ustar -C odd -cf ustar.tar pp
+      tar --format=gnu -C odd -cf gnu-odd.tar .
+      tar --format=pax -C odd -cf pax-odd.tar .`);
+  for (const tar of ['ustar.tar', 'gnu-odd.tar', 'pax-odd.tar']) {
+    unpack(p(tar), p(`${tar}-u`));
+    if (tar === 'ustar.tar') sh(`touch -d @0 ${tar}-u`);
+    compareCatar(p(tar), p(`${tar}-u`));
+  }
+});
+
 test('compressed tars (gzip, xz, zstd) are read as they stream', (t) => {
   if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
   if (!requires(t, isRoot, 'root (owners, device nodes)')) return;
