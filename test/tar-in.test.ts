@@ -222,6 +222,7 @@ test('bad tars: one line naming the entry and the offset, status 1, no output', 
   writeFileSync(p('bad', 'checksum.tar'), flipped);
   pyTar(p('bad', 'dotdot.tar'), 'a/../../evil');
   pyTar(p('bad', 'absolute.tar'), '/etc/evil');
+  pyTar(p('bad', 'through-file.tar'), 'ok/inner');
   writeFileSync(p('bad', 'hardlink.tar'), '');
   execFileSync('python3', ['-c', `
 import tarfile, sys
@@ -234,6 +235,7 @@ t.close()`, p('bad', 'hardlink.tar')]);
     ['checksum.tar', /checksum\.tar: entry "secnnd": bad header checksum .* \(at byte 1024\)$/],
     ['dotdot.tar', /dotdot\.tar: entry "a\/\.\.\/\.\.\/evil": path with a '\.\.' component .* \(at byte 1024\)$/],
     ['absolute.tar', /absolute\.tar: entry "\/etc\/evil": absolute path .* \(at byte 1024\)$/],
+    ['through-file.tar', /through-file\.tar: entry "ok\/inner": its parent "ok" is not a directory in the archive \(at byte 1024\)$/],
     ['hardlink.tar', /hardlink\.tar: entry "link": a hard link to "nothing", which no earlier entry made \(at byte 0\)$/],
   ];
   for (const [name, message] of cases) {

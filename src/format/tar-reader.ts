@@ -35,8 +35,8 @@
 // its first header.  (h4's tar writer has its own copy of the few constants.)
 
 import { formatError, unsupported } from '../errors.ts';
-import { DEPTH_MAX } from './catar-constants.ts';
-import { gnuSparseExtended, gnuSparseMap, paxSparseMap, sparseMapFromData, sparseProblem, type SparseRegion } from './tar-sparse.ts';
+import { concat, cString, latin1, parseNumber, parseOctal, parsePax, parseTime, pathNames } from './tar-fields.ts';
+import { gnuSparseExtended, gnuSparseMap, paxSparseMap, SparseMapParser, sparseProblem, type SparseRegion } from './tar-sparse.ts';
 import {
   CA_FORMAT_WITH_32BIT_UIDS, CA_FORMAT_WITH_ACL, CA_FORMAT_WITH_DEVICE_NODES, CA_FORMAT_WITH_FCAPS, CA_FORMAT_WITH_FIFOS,
   CA_FORMAT_WITH_NSEC_TIME, CA_FORMAT_WITH_PERMISSIONS, CA_FORMAT_WITH_SELINUX, CA_FORMAT_WITH_SYMLINKS,
@@ -46,7 +46,6 @@ import {
 export const TAR_BLOCK = 512;
 /** an extended header (pax records, a GNU long name) larger than this is refused */
 export const TAR_EXTENDED_MAX = 8 << 20;
-const NAME_MAX = 255;
 
 /**
  * The metadata a tar can carry, the default "with" set of an archive made from
@@ -113,8 +112,15 @@ const TYPES: Record<string, TarEntryType> = {
   '3': 'chardev', '4': 'blockdev', '5': 'directory', 'D': 'directory', '6': 'fifo',
 };
 const utf8 = new TextDecoder('utf-8', { fatal: false });
-const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
 const enc = new TextEncoder();
+
+/** Adds `records` to `into`: several headers (or global ones over time) are bounded together as one is. */
+function merge(into: Map<string, Uint8Array>, records: Map<string, Uint8Array>, tooBig: () => Error) {
+  for (const [k, v] of records) into.set(k, v);
+  let size = 0;
+  for (const [k, v] of into) size += k.length + v.length;
+  if (size > TAR_EXTENDED_MAX) throw tooBig();
+}
 
 /** Reads the entries of one tar stream in order. */
 export class TarReader {
@@ -141,7 +147,7 @@ export class TarReader {
     if (this.ended) return null;
     await this.skipRest();
     const first = this.at;
-    let pax = new Map<string, Uint8Array>();
+    const pax = new Map<string, Uint8Array>();
     let longName: Uint8Array | null = null;
     let longLink: Uint8Array | null = null;
     for (;;) {
@@ -156,8 +162,8 @@ export class TarReader {
       const size = this.number(h, 124, 12, first, 'size');
       if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
         const body = await this.extended(size, first, flag);
-        if (flag === 'x') pax = parsePax(body, (why) => formatError(this.file, hOff, `bad pax header: ${why}`));
-        else if (flag === 'g') for (const [k, v] of parsePax(body, (why) => formatError(this.file, hOff, `bad pax global header: ${why}`))) this.global.set(k, v);
+        if (flag === 'x') merge(pax, parsePax(body, (why) => formatError(this.file, hOff, `bad pax header: ${why}`)), () => formatError(this.file, first, `pax headers of more than ${TAR_EXTENDED_MAX} bytes for one entry`));
+        else if (flag === 'g') merge(this.global, parsePax(body, (why) => formatError(this.file, hOff, `bad pax global header: ${why}`)), () => formatError(this.file, hOff, `pax global headers of more than ${TAR_EXTENDED_MAX} bytes together`));
         else if (flag === 'L') longName = cString(body);
         else longLink = cString(body);
         continue;
@@ -167,6 +173,7 @@ export class TarReader {
         const b = await this.source.read(TAR_BLOCK);
         this.at += b.length;
         if (b.length < TAR_BLOCK) throw this.truncated('inside a sparse map', first);
+        if (ext.length * TAR_BLOCK >= TAR_EXTENDED_MAX) throw formatError(this.file, first, `a sparse map of more than ${TAR_EXTENDED_MAX} bytes`);
         ext.push(b);
       }
       const e = this.entry(h, flag, size, first, pax, longName, longLink, ext);
@@ -177,11 +184,10 @@ export class TarReader {
 
   /** pax 1.0: the map at the start of the data, in whole blocks. */
   private async sparseMap(e: TarEntry) {
-    let map: Uint8Array = new Uint8Array(0);
-    for (;;) {
-      if (this.left < TAR_BLOCK || map.length >= TAR_EXTENDED_MAX) throw formatError(this.file, e.offset, `entry "${e.path}": its sparse map does not end`);
-      map = concat(map, await this.readData(TAR_BLOCK));
-      const r = sparseMapFromData(map);
+    const parser = new SparseMapParser();
+    for (let read = 0; ; read += TAR_BLOCK) {
+      if (this.left < TAR_BLOCK || read >= TAR_EXTENDED_MAX) throw formatError(this.file, e.offset, `entry "${e.path}": its sparse map does not end`);
+      const r = parser.push(await this.readData(TAR_BLOCK));
       if (r === 'bad') throw formatError(this.file, e.offset, `entry "${e.path}": its sparse map is malformed`);
       if (r) {
         e.sparse = r;
@@ -372,88 +378,4 @@ export class TarReader {
     if ([...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) throw fail('this form of sparse file (GNU pax 0.0) is not supported; make the tar with --sparse-version=1.0');
     return null;
   }
-}
-
-/** A path's components, refused where it leaves the top directory. */
-function pathNames(raw: Uint8Array, fail: (why: string) => Error): Uint8Array[] {
-  if (raw[0] === 0x2f) throw fail('absolute path (tar paths must be relative to the top directory)');
-  const names: Uint8Array[] = [];
-  let start = 0;
-  for (let i = 0; i <= raw.length; i++) {
-    if (i < raw.length && raw[i] !== 0x2f) continue;
-    const c = raw.subarray(start, i);
-    start = i + 1;
-    if (c.length === 0 || (c.length === 1 && c[0] === 0x2e)) continue;
-    if (c.length === 2 && c[0] === 0x2e && c[1] === 0x2e) throw fail("path with a '..' component (it would leave the top directory)");
-    if (c.length > NAME_MAX) throw fail(`a path component of ${c.length} bytes (at most ${NAME_MAX})`);
-    names.push(c);
-  }
-  if (names.length > DEPTH_MAX) throw fail(`more than ${DEPTH_MAX} directories deep`);
-  return names;
-}
-
-/** "LEN KEY=VALUE\n" records; values stay bytes (xattr values are binary). */
-function parsePax(b: Uint8Array, fail: (why: string) => Error): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
-  for (let at = 0; at < b.length; ) {
-    let sp = at;
-    while (sp < b.length && b[sp] >= 0x30 && b[sp] <= 0x39) sp++;
-    const len = Number(latin1(b.subarray(at, sp)));
-    if (sp === at || b[sp] !== 0x20 || !(len > sp - at + 1) || at + len > b.length || b[at + len - 1] !== 0x0a) {
-      throw fail(`malformed record at its byte ${at}`);
-    }
-    const rec = b.subarray(sp + 1, at + len - 1);
-    const eq = rec.indexOf(0x3d);
-    if (eq <= 0) throw fail(`record without a key at its byte ${at}`);
-    const key = utf8.decode(rec.subarray(0, eq));
-    const value = rec.slice(eq + 1);
-    out.set(key, value);
-    at += len;
-  }
-  return out;
-}
-
-/** A pax time, "[-]SECONDS[.FRACTION]", in nanoseconds (digits past the ninth dropped). */
-export function parseTime(s: string): bigint | null {
-  const m = /^(-?)([0-9]+)(?:\.([0-9]*))?$/.exec(s);
-  if (!m) return null;
-  const ns = BigInt(m[2]) * 1_000_000_000n + BigInt(((m[3] ?? '') + '000000000').slice(0, 9));
-  return m[1] ? -ns : ns;
-}
-
-/** An octal or base-256 header number; null when it is neither. */
-function parseNumber(f: Uint8Array): number | null {
-  if (f[0] & 0x80) {
-    // GNU base-256: big-endian two's complement, the first byte's top bit the marker.
-    const negative = (f[0] & 0x40) !== 0;
-    let v = BigInt(f[0] & 0x3f) - (negative ? 0x40n : 0n);
-    for (let i = 1; i < f.length; i++) v = (v << 8n) | BigInt(f[i]);
-    return Number(v);
-  }
-  return parseOctal(f);
-}
-
-function parseOctal(f: Uint8Array): number | null {
-  let i = 0;
-  while (i < f.length && f[i] === 0x20) i++;
-  let v = 0;
-  let digits = 0;
-  for (; i < f.length && f[i] >= 0x30 && f[i] <= 0x37; i++, digits++) v = v * 8 + (f[i] - 0x30);
-  for (; i < f.length; i++) if (f[i] !== 0 && f[i] !== 0x20) return null;
-  return digits ? v : f.every((x) => x === 0 || x === 0x20) ? 0 : null;
-}
-
-function cString(b: Uint8Array): Uint8Array {
-  const nul = b.indexOf(0);
-  return nul < 0 ? b.slice() : b.slice(0, nul);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

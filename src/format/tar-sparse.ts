@@ -13,19 +13,15 @@
 //     count, then offset and length for each), padded to a whole block.
 // (pax 0.0 repeats GNU.sparse.offset/numbytes keys, and is refused.)
 
+import { parseOctal } from './tar-fields.ts';
+
 /** One data region of a sparse file: `length` bytes at `offset` of the file. */
 export interface SparseRegion {
   offset: number;
   length: number;
 }
 
-const octal = (f: Uint8Array): number => {
-  let v = 0;
-  let i = 0;
-  while (i < f.length && f[i] === 0x20) i++;
-  for (; i < f.length && f[i] >= 0x30 && f[i] <= 0x37; i++) v = v * 8 + (f[i] - 0x30);
-  return v;
-};
+const octal = (f: Uint8Array): number => parseOctal(f) ?? 0;
 
 /** The map of an old GNU 'S' header and its extension blocks, and the real size. */
 export function gnuSparseMap(header: Uint8Array, extensions: readonly Uint8Array[]): { regions: SparseRegion[]; realSize: number } {
@@ -54,26 +50,31 @@ export function paxSparseMap(map: string): SparseRegion[] | null {
   return regions;
 }
 
-/**
- * Parses pax 1.0's map from the start of the data, given block by block;
- * returns the regions once `blocks` hold all of it, else null (give more).
- */
-export function sparseMapFromData(blocks: Uint8Array): SparseRegion[] | null | 'bad' {
-  const lines: number[] = [];
-  let start = 0;
-  for (let i = 0; i < blocks.length; i++) {
-    if (blocks[i] !== 0x0a) continue;
-    const s = String.fromCharCode(...blocks.subarray(start, i));
-    if (!/^[0-9]+$/.test(s)) return 'bad';
-    lines.push(Number(s));
-    start = i + 1;
-    if (lines.length === 1 + 2 * lines[0]) {
-      const regions: SparseRegion[] = [];
-      for (let k = 1; k < lines.length; k += 2) regions.push({ offset: lines[k], length: lines[k + 1] });
-      return regions;
+/** Parses pax 1.0's map from the start of the data, fed block by block. */
+export class SparseMapParser {
+  private readonly numbers: number[] = [];
+  private line = '';
+
+  /** The regions once the blocks so far hold the whole map, null while more are needed, 'bad' for a malformed one. */
+  push(block: Uint8Array): SparseRegion[] | null | 'bad' {
+    const n = this.numbers;
+    for (const c of block) {
+      if (c !== 0x0a) {
+        if (c < 0x30 || c > 0x39 || this.line.length > 20) return 'bad';
+        this.line += String.fromCharCode(c);
+        continue;
+      }
+      if (!this.line) return 'bad';
+      n.push(Number(this.line));
+      this.line = '';
+      if (n.length === 1 + 2 * n[0]) {
+        const regions: SparseRegion[] = [];
+        for (let k = 1; k < n.length; k += 2) regions.push({ offset: n[k], length: n[k + 1] });
+        return regions;
+      }
     }
+    return null;
   }
-  return null;
 }
 
 /** Why the regions cannot describe a file of `realSize` whose stored data is `stored` bytes, or null. */
