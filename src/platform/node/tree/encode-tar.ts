@@ -36,8 +36,9 @@ const SPOOL_PIECE = 1 << 20;
 
 export async function encodeTar(o: EncodeTarOptions): Promise<EncodeTreeResult> {
   const input = openTarInput(o.source, o.file);
-  const spool = input.fd === null ? new TarSpool() : null;
+  let spool: TarSpool | null = null;
   try {
+    if (input.fd === null) spool = new TarSpool();
     const reader = new TarReader(input.source, o.file);
     const tree = new TarTree(o.featureFlags, o.linux, o.file);
     for (let e = await reader.next(); e; e = await reader.next()) {
@@ -52,7 +53,7 @@ export async function encodeTar(o: EncodeTarOptions): Promise<EncodeTreeResult> 
       }
       tree.add(e, at);
     }
-    return await new TarWriter(o, (spool?.fd ?? input.fd)!).run(tree);
+    return await new TarWriter(o, spool ? spool.fd : input.fd!).run(tree);
   } finally {
     input.close();
     spool?.close();

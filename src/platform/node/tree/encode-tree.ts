@@ -142,10 +142,6 @@ class TreeEncoder {
     this.out = new CatarOutput(o.sink, o.observer);
   }
 
-  private records(bytes: Uint8Array) {
-    return this.out.records(bytes);
-  }
-
   async run(): Promise<EncodeTreeResult> {
     const root = new EntryPath(null, Buffer.from(this.o.root));
     const st = stat(root.bytes(), root);
@@ -166,7 +162,7 @@ class TreeEncoder {
   private async directory(path: EntryPath, st: BigIntStats, fd: number, rules: ExcludeRules) {
     const linux = this.o.linux;
     const apiFs = linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
-    await this.records(this.enc.node(this.reader.read(path.reach(fd, null), st, fd, apiFs)));
+    await this.out.records(this.enc.node(this.reader.read(path.reach(fd, null), st, fd, apiFs)));
     this.entries++;
     const mount = linux && this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS ? linux.mountId(fd) : null;
     if (!apiFs) {
@@ -183,7 +179,7 @@ class TreeEncoder {
       }
       for (const name of names) await this.child(path, fd, name, rules, mount, apiFs);
     }
-    await this.records(this.enc.endDirectory());
+    await this.out.records(this.enc.endDirectory());
   }
 
   /** `apiFs`: the directory is on an API file system (its files are too, but for bind mounts). */
@@ -206,8 +202,8 @@ class TreeEncoder {
     // submounts, attributes) is part of what is known, unless submounts matter.
     const known = taker && type === S_IFREG && mount === null && !apiFs ? taker.known(path.bytes(), st) : null;
     if (known) {
-      await this.records(this.enc.filename(name));
-      await this.records(this.enc.node(known));
+      await this.out.records(this.enc.filename(name));
+      await this.out.records(this.enc.node(known));
       this.entries++;
       await this.out.flush();
       await taker!.payload(path.bytes(), st, -1, known, null);
@@ -222,14 +218,14 @@ class TreeEncoder {
         if (chattr !== null && chattr & FS_NODUMP_FL) return;
       }
       if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return;
-      await this.records(this.enc.filename(name));
+      await this.out.records(this.enc.filename(name));
       if (type === S_IFDIR) {
         await this.directory(path, st, fd, rules.enter(name));
         return;
       }
       if (taker && type === S_IFREG) this.reader.captured = [];
       const node = this.reader.read(at, st, fd, apiFs);
-      await this.records(this.enc.node(node));
+      await this.out.records(this.enc.node(node));
       this.entries++;
       if (taker && type === S_IFREG) {
         const extras = { flags: node.flags, projid: node.projid, xattrs: this.reader.captured! };

@@ -18,8 +18,7 @@ import {
 } from '../../../format/feature-flags.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, basicNode, type CatarNode } from '../../../format/catar-node.ts';
 import { major, minor } from '../io/blob-file.ts';
-import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type LinuxFs } from '../linux/index.ts';
-import type { AclNameSource } from '../linux/acl.ts';
+import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type AclNameSource, type LinuxFs } from '../linux/index.ts';
 
 const XATTR_ACL_ACCESS = 'system.posix_acl_access';
 const XATTR_ACL_DEFAULT = 'system.posix_acl_default';
@@ -106,7 +105,7 @@ export class NodeReader {
           return v;
         },
       };
-      this.readXattrs(source, type, node);
+      xattrsInto(f, source, type, node, linux);
     }
     if (type === S_IFREG) node.size = apiFs ? 0 : Number(st.size);
     else if (type === S_IFLNK) node.target = readlinkSync(path, { encoding: 'buffer' });
@@ -134,19 +133,16 @@ export class NodeReader {
     }
     if (extras.xattrs.length) {
       const values = extras.xattrs;
-      this.readXattrs(
+      xattrsInto(
+        this.flags,
         { list: () => values.map(([k]) => k), get: (name) => values.find(([k]) => k.equals(name))?.[1] ?? null },
         S_IFREG,
         node,
+        this.linux,
       );
     }
     node.size = Number(st.size);
     return node;
-  }
-
-  /** Through the descriptor when there is one (files, directories), else by path. */
-  private readXattrs(source: XattrSource, type: number, node: CatarNode) {
-    xattrsInto(this.flags, source, type, node, this.linux);
   }
 }
 

@@ -148,8 +148,8 @@ export class TarTree {
   }
 
   /**
-   * acl_to_text's form ("user::rw-\nuser:bob:r--\n…", or comma-separated; a
-   * star-style fourth field is the id) as the kernel's xattr value.
+   * acl_to_text's form ("user::rw-\nuser:bob:r--\n…", or comma-separated with
+   * star's and bsdtar's fourth field, the id) as the kernel's xattr value.
    */
   private aclXattr(text: string, fail: (why: string) => Error): Buffer {
     const entries: AclXattrEntry[] = [];
@@ -171,8 +171,9 @@ export class TarTree {
         continue;
       }
       if (!user && !group) throw bad();
-      let id: number | null = f.length === 4 && /^[0-9]+$/.test(f[3]) ? Number(f[3]) : /^[0-9]+$/.test(qualifier) ? Number(qualifier) : null;
-      if (id === null) id = this.linux ? (user ? this.linux.userId(qualifier) : this.linux.groupId(qualifier)) : null;
+      // The name as it resolves here (as GNU tar and bsdtar resolve it), else the id star and bsdtar add.
+      let id: number | null = /^[0-9]+$/.test(qualifier) ? Number(qualifier) : this.linux ? (user ? this.linux.userId(qualifier) : this.linux.groupId(qualifier)) : null;
+      if (id === null && f.length === 4 && /^[0-9]+$/.test(f[3])) id = Number(f[3]);
       if (id === null) throw fail(`its ACL names ${user ? 'user' : 'group'} "${qualifier}", which does not exist here`);
       entries.push({ tag: user ? ACL_USER : ACL_GROUP, perm, id });
     }
