@@ -29,7 +29,7 @@ const LONG1 = 'l'.repeat(200);
 const LONG2 = `${'m'.repeat(150)}/${'n'.repeat(150)}/${'o'.repeat(120)}`;
 const UNI = 'ünïcødé-файл-文件';
 
-/** The tree: files, directories, symlinks, a hard link, a FIFO, devices, owners, xattrs, ACLs, long names, ns times. */
+/** The tree: files, directories, symlinks, a hard link, a FIFO, devices, owners, xattrs, ACLs, capabilities, long names, ns times. */
 function buildTree(root: string) {
   mkdirSync(root);
   writeFileSync(join(root, 'big'), rand('tar-in big', 300_000));
@@ -58,6 +58,7 @@ function buildTree(root: string) {
     setfattr -n trusted.secret -v 42 d
     setfacl -m u:1000:rw-,g:100:r-- small
     setfacl -d -m u:1000:rwx,g:100:r-x d
+    echo capable > capped && setcap cap_net_raw+ep capped
     chmod 0750 d/e
     for f in big small empty suid "${LONG1}" "${UNI}" d/e/f fifo chr blk; do touch -d '2021-03-04 05:06:07.123456789' "$f"; done
     touch -h -d '2020-01-02 03:04:05.987654321' sym dangling
@@ -98,7 +99,7 @@ function compareCatar(tar: string, tree: string, flags: string[] = [], stdin = f
 test('a pax tar (xattrs, ACLs, ns times) gives casync\'s catar and caidx of the unpacked tree', (t) => {
   if (!requires(t, haveCasync, 'the casync binary (apt-get install casync)')) return;
   if (!requires(t, isRoot, 'root (owners, device nodes, trusted xattrs)')) return;
-  if (!requires(t, have('setfacl') && have('setfattr'), 'setfacl and setfattr (apt-get install acl attr)')) return;
+  if (!requires(t, have('setfacl') && have('setfattr') && have('setcap'), 'setfacl, setfattr and setcap (apt-get install acl attr libcap2-bin)')) return;
   buildTree(p('src'));
   sh(`tar --format=pax --xattrs --xattrs-include='*' --acls -C src -cf pax.tar .`);
   unpack(p('pax.tar'), p('pax-u'));
