@@ -12,10 +12,13 @@
 // read a blob through `wasync mount` (FUSE) and `wasync mkdev` (NBD) against
 // reading the extracted file.
 //
+// The tar case (tar-in.ts) makes a .caidx from a tar of the tree, against GNU tar
+// unpacking it and casync making the index of the tree.
+//
 // The cache case (encoder-cache.ts) makes a copy of the tree with the encoder
 // cache: first make, and second make after one file changed.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|cache|network|mount|nbd|web] [--tree=DIR]
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|tar|cache|network|mount|nbd|web] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { benchMount } from './mount.ts';
 import { benchNbd } from './nbd.ts';
 import { benchWeb } from './web.ts';
 import { benchEncoderCache } from './encoder-cache.ts';
+import { benchTarIn } from './tar-in.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
@@ -123,6 +127,11 @@ async function main() {
       const tree = arg('tree') ?? '/usr/share';
       if (existsSync(tree)) await benchTree(tree);
       else console.log(`\n(tree case skipped: ${tree} does not exist)`);
+    }
+    if (!only || only === 'tar') {
+      const tree = arg('tree') ?? '/usr/share';
+      if (existsSync(tree)) benchTarIn(work, tree, runs);
+      else console.log(`\n(tar case skipped: ${tree} does not exist)`);
     }
     if (!only || only === 'cache') {
       const tree = arg('tree') ?? '/usr/share';
