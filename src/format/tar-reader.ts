@@ -137,11 +137,6 @@ export class TarReader {
     readonly file: string,
   ) {}
 
-  /** Bytes of the stream consumed so far. */
-  get offset(): number {
-    return this.at;
-  }
-
   /** The next entry (the rest of the previous one's data skipped), or null after the last. */
   async next(): Promise<TarEntry | null> {
     if (this.ended) return null;
@@ -230,7 +225,7 @@ export class TarReader {
     const h = await this.source.read(TAR_BLOCK);
     this.at += h.length;
     if (h.length === 0 && off === first && !name) throw this.truncated('without its end-of-archive blocks');
-    if (h.length < TAR_BLOCK) throw this.truncated(`inside the header that starts there (${h.length} of ${TAR_BLOCK} bytes; not a tar archive?)`, off);
+    if (h.length < TAR_BLOCK) throw this.truncated(`inside the header that starts there (${h.length} of ${TAR_BLOCK} bytes${off ? '' : '; not a tar archive?'})`, off);
     if (h.every((x) => x === 0)) return null;
     let unsigned = 0;
     let signed = 0;

@@ -128,6 +128,7 @@ class StreamSource implements TarByteSource {
   private piece: Uint8Array = new Uint8Array(0);
   private done = false;
   private readable: Readable | null = null;
+  private raw: AsyncIterator<Uint8Array> | null = null;
 
   constructor(
     private readonly input: AsyncIterable<Uint8Array>,
@@ -136,7 +137,7 @@ class StreamSource implements TarByteSource {
 
   /** The first bytes decide whether a decompressor goes in between. */
   private async start() {
-    const raw = this.input[Symbol.asyncIterator]();
+    const raw = (this.raw = this.input[Symbol.asyncIterator]());
     const first: Uint8Array[] = [];
     let n = 0;
     while (n < PEEK) {
@@ -201,8 +202,10 @@ class StreamSource implements TarByteSource {
     }
   }
 
+  /** Stops reading (after a failure: the descriptor is closed next). */
   destroy() {
     this.readable?.destroy();
+    void this.raw?.return?.();
   }
 }
 

@@ -72,7 +72,6 @@ const implied = (name: Buffer): TarTreeNode => ({ name, node: basicNode(S_IFDIR 
 
 export class TarTree {
   readonly root = implied(Buffer.alloc(0));
-  entries = 0;
 
   constructor(
     private readonly flags: bigint,
@@ -82,7 +81,6 @@ export class TarTree {
 
   /** Adds an entry; `dataAt`: where its data was put (regular files). */
   add(e: TarEntry, dataAt: number): void {
-    this.entries++;
     const fail = (why: string) => formatError(this.file, e.offset, `entry "${e.path}": ${why}`);
     if (!e.names.length) {
       if (e.type !== 'directory') throw fail('the top of the archive is not a directory');
