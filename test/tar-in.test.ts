@@ -210,6 +210,24 @@ for n in ['ok', sys.argv[2]]:
 t.close()`, out, name]);
 }
 
+/** A tar of raw entries (name, typeflag, data, size field) with right checksums, for what no tar tool writes. */
+function rawTar(out: string, entries: [string, string, string, number?][]) {
+  execFileSync('python3', ['-c', `
+import sys, json
+out = b''
+for name, flag, data, size in json.loads(sys.argv[2]):
+    data = data.encode()
+    h = bytearray(512)
+    h[0:len(name)] = name.encode()
+    h[100:108] = b'0000644\\0'; h[108:116] = b'0000000\\0'; h[116:124] = b'0000000\\0'
+    h[124:136] = ('%011o' % (len(data) if size is None else size)).encode() + b'\\0'
+    h[136:148] = b'00000000000\\0'; h[156:157] = flag.encode(); h[257:265] = b'ustar\\x0000'
+    h[148:156] = b' ' * 8
+    h[148:156] = ('%06o' % sum(h)).encode() + b'\\0 '
+    out += bytes(h) + data + b'\\0' * (-len(data) % 512)
+open(sys.argv[1], 'wb').write(out + b'\\0' * 1024)`, out, JSON.stringify(entries.map((e) => [e[0], e[1], e[2], e[3] ?? null]))]);
+}
+
 test('bad tars: one line naming the entry and the offset, status 1, no output', (t) => {
   if (!requires(t, have('python3'), 'python3')) return;
   mkdirSync(p('bad'));
@@ -224,6 +242,10 @@ test('bad tars: one line naming the entry and the offset, status 1, no output', 
   pyTar(p('bad', 'dotdot.tar'), 'a/../../evil');
   pyTar(p('bad', 'absolute.tar'), '/etc/evil');
   pyTar(p('bad', 'through-file.tar'), 'ok/inner');
+  rawTar(p('bad', 'bad-pax.tar'), [['ok', '0', 'abc'], ['pax', 'x', '12 path\n'], ['f', '0', '']]);
+  rawTar(p('bad', 'huge-pax.tar'), [['ok', '0', 'abc'], ['pax', 'x', '', 1 << 30]]);
+  rawTar(p('bad', 'volume.tar'), [['ok', '0', 'abc'], ['part', 'M', '']]);
+  rawTar(p('bad', 'type.tar'), [['ok', '0', 'abc'], ['what', 'Q', '']]);
   writeFileSync(p('bad', 'hardlink.tar'), '');
   execFileSync('python3', ['-c', `
 import tarfile, sys
@@ -237,6 +259,10 @@ t.close()`, p('bad', 'hardlink.tar')]);
     ['dotdot.tar', /dotdot\.tar: entry "a\/\.\.\/\.\.\/evil": path with a '\.\.' component .* \(at byte 1024\)$/],
     ['absolute.tar', /absolute\.tar: entry "\/etc\/evil": absolute path .* \(at byte 1024\)$/],
     ['through-file.tar', /through-file\.tar: entry "ok\/inner": its parent "ok" is not a directory in the archive \(at byte 1024\)$/],
+    ['bad-pax.tar', /bad-pax\.tar: bad pax header: malformed record at its byte 0 \(at byte 1024\)$/],
+    ['huge-pax.tar', /huge-pax\.tar: extended header 'x' of 1073741824 bytes \(at most 8388608\) \(at byte 1024\)$/],
+    ['volume.tar', /volume\.tar: entry "part": multi-volume archives are not supported \(at byte 1024\)$/],
+    ['type.tar', /type\.tar: entry "what": unknown entry type 'Q' \(at byte 1024\)$/],
     ['hardlink.tar', /hardlink\.tar: entry "link": a hard link to "nothing", which no earlier entry made \(at byte 0\)$/],
   ];
   for (const [name, message] of cases) {

@@ -275,7 +275,9 @@ export class TarReader {
     if (!sparseName && !pax.has('path') && !longName && ustar && h[345] !== 0) rawPath = concat(cString(h.subarray(345, 500)), enc.encode('/'), rawPath);
     const path = utf8.decode(rawPath);
     const fail = (why: string) => formatError(this.file, first, `entry "${path}": ${why}`);
-    if (flag === 'M' || flag === 'V') throw unsupported(`${this.file}: entry "${path}" (at byte ${first}): multi-volume archives are not supported`);
+    // Valid tars this reader cannot take: EUNSUPPORTED, in the same words.
+    const refuse = (why: string) => unsupported(`${this.file}: entry "${path}": ${why} (at byte ${first})`);
+    if (flag === 'M' || flag === 'V') throw refuse('multi-volume archives are not supported');
     let type = flag === 'S' ? 'file' : TYPES[flag];
     if (flag === '0' && rawPath[rawPath.length - 1] === 0x2f) type = 'directory'; // pre-POSIX directories
     if (!type) throw fail(`unknown entry type '${flag === '\0' ? '\\0' : flag}'`);
@@ -287,7 +289,7 @@ export class TarReader {
       return Number(s);
     };
     const dataSize = num('size', 124, 12, 'size');
-    const sparse = this.sparse(h, flag, pax, ext, fail);
+    const sparse = this.sparse(h, flag, pax, ext, fail, refuse);
     const names = pathNames(rawPath, fail);
     const linkRaw = pax.get('linkpath') ?? longLink ?? cString(h.subarray(157, 257));
     let mtimeNs: bigint;
@@ -355,7 +357,7 @@ export class TarReader {
    * A sparse file's map and real size (PENDING: pax 1.0, whose map starts the
    * data), or null for a file that is not sparse.
    */
-  private sparse(h: Uint8Array, flag: string, pax: Map<string, Uint8Array>, ext: Uint8Array[], fail: (why: string) => Error) {
+  private sparse(h: Uint8Array, flag: string, pax: Map<string, Uint8Array>, ext: Uint8Array[], fail: (why: string) => Error, refuse: (why: string) => Error) {
     const text = (k: string) => (pax.has(k) ? latin1(pax.get(k)!) : null);
     const size = (k: string) => {
       const v = text(k);
@@ -370,7 +372,7 @@ export class TarReader {
       if (!regions) throw fail('bad pax GNU.sparse.map');
       return { regions, realSize: size('GNU.sparse.size') };
     }
-    if ([...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) throw fail('this form of sparse file (GNU pax 0.0) is not supported; make the tar with --sparse-version=1.0');
+    if ([...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) throw refuse('this form of sparse file (GNU pax 0.0) is not supported; make the tar with --sparse-version=1.0');
     return null;
   }
 }
