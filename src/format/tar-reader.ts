@@ -313,7 +313,8 @@ export class TarReader {
         let value: Uint8Array;
         try {
           name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
-          value = Uint8Array.from(atob(latin1(v).replace(/=+$/, '').padEnd(Math.ceil(v.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+          const b64 = latin1(v).replace(/=+$/, ''); // bsdtar leaves the padding out
+          value = Uint8Array.from(atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
         } catch {
           throw fail(`bad pax ${k}`);
         }
