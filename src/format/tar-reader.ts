@@ -66,7 +66,7 @@ export interface TarEntry {
   offset: number;
   /** the path as the archive spells it, for messages */
   path: string;
-  /** its components ('.' and empty ones dropped); none for the top directory */
+  /** its components ('.' and empty ones dropped; views of one buffer, in order); none for the top directory */
   names: Uint8Array[];
   type: TarEntryType;
   /** the permission bits (07777) */

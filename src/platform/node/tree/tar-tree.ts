@@ -70,8 +70,28 @@ function aclMode(mode: number, access: Uint8Array, fail: (why: string) => Error)
 
 const implied = (name: Buffer): TarTreeNode => ({ name, node: basicNode(S_IFDIR | 0o755, 0, 0, 0n, 0n), children: new Map(), dataAt: 0, sparse: null });
 
+/**
+ * A path's first n components as one string, to compare paths in one step:
+ * the span of the entry's path they cover (the reader's components are views
+ * of it).  Two spellings of one path ("a//b", "a/b") differ, which only costs
+ * a walk.
+ */
+function joined(names: Uint8Array[], n: number): string {
+  if (!n) return '';
+  const first = names[0];
+  const last = names[n - 1];
+  return Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset).toString('latin1');
+}
+
 export class TarTree {
   readonly root = implied(Buffer.alloc(0));
+  /**
+   * The last entry's directory, and the last entry if it is one: where the
+   * next entry goes, mostly, found without walking down from the top (which
+   * would make a deep tree's entries cost the square of its depth).  Both stay
+   * valid whatever the next entry replaces: they are reset by every entry.
+   */
+  private recent: { path: string; node: TarTreeNode }[] = [];
 
   constructor(
     private readonly flags: bigint,
@@ -87,8 +107,11 @@ export class TarTree {
       this.root.node = this.node(e, fail);
       return;
     }
-    const parent = this.walk(e.names, e.names.length - 1, true, fail)!;
-    const name = Buffer.from(e.names[e.names.length - 1]);
+    const n = e.names.length;
+    const parentPath = joined(e.names, n - 1);
+    const parent = this.recent.find((r) => r.path === parentPath)?.node ?? this.walk(e.names, n - 1, true, fail)!;
+    this.recent = [{ path: parentPath, node: parent }];
+    const name = Buffer.from(e.names[n - 1]);
     const key = name.toString('latin1');
     const old = parent.children!.get(key);
     if (e.type === 'hardlink') {
@@ -99,8 +122,10 @@ export class TarTree {
       return;
     }
     const node = this.node(e, fail);
-    if (e.type === 'directory' && old?.children) old.node = node;
-    else parent.children!.set(key, { name, node, children: e.type === 'directory' ? new Map() : null, dataAt, sparse: e.sparse });
+    let made: TarTreeNode;
+    if (e.type === 'directory' && old?.children) (made = old).node = node;
+    else parent.children!.set(key, (made = { name, node, children: e.type === 'directory' ? new Map() : null, dataAt, sparse: e.sparse }));
+    if (made.children) this.recent.push({ path: joined(e.names, n), node: made });
   }
 
   /** The node at names[0..n) (missing directories made on the way when `make`), or null. */
