@@ -300,3 +300,19 @@ test('the library takes a tar as bytes or as an async iterable (inputFormat: tar
   assert.ok(Buffer.from(fromFile.bytes!).equals(Buffer.from(whole.bytes!)));
   assert.equal(whole.digest, fromFile.digest);
 });
+
+test('a tar 3,000 directories deep (deeper than casync goes) is archived, and lists back', (t) => {
+  if (!requires(t, have('python3'), 'python3')) return;
+  execFileSync('python3', ['-c', `
+import tarfile, io, sys
+t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
+p = ''
+for i in range(3000):
+    p += 'd/'
+    d = tarfile.TarInfo(p.rstrip('/')); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+    f = tarfile.TarInfo(p + 'f'); f.size = 1; t.addfile(f, io.BytesIO(b'x'))
+t.close()`, p('deep.tar')]);
+  ok(wasync(['make', p('deep.catar'), p('deep.tar')]), 'wasync make');
+  const listed = ok(wasync(['list', p('deep.catar')]), 'wasync list').stdout.trim().split('\n');
+  assert.equal(listed.length, 1 + 2 * 3000);
+});

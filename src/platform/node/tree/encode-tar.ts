@@ -74,33 +74,34 @@ class TarWriter {
   }
 
   async run(tree: TarTree): Promise<EncodeTreeResult> {
-    await this.directory(tree.root, '', ExcludeRules.root());
+    await this.directory(tree.root, () => '', ExcludeRules.root());
     await this.out.flush();
     return { bytes: this.enc.offset, entries: this.entries };
   }
 
-  private async directory(dir: TarTreeNode, path: string, rules: ExcludeRules) {
+  /** `path`: the directory's path with a trailing '/' ('' for the top), made only for messages (a deep tree's would fill memory). */
+  private async directory(dir: TarTreeNode, path: () => string, rules: ExcludeRules) {
     await this.out.records(this.enc.node(dir.node));
     this.entries++;
     const children = [...dir.children!.values()].sort((a, b) => Buffer.compare(a.name, b.name));
     const exclude = dir.children!.get(CAEXCLUDE);
     if (this.o.featureFlags & CA_FORMAT_EXCLUDE_FILE && exclude && !exclude.children && (exclude.node.mode & S_IFMT) === S_IFREG) {
-      rules = rules.withFile(this.read(exclude, `${path}${CAEXCLUDE}`), `${this.o.file}: ${path}${CAEXCLUDE}`);
+      rules = rules.withFile(this.read(exclude, `${path()}${CAEXCLUDE}`), `${this.o.file}: ${path()}${CAEXCLUDE}`);
     }
     for (const c of children) {
       if (!CatarEncoder.archives(this.o.featureFlags, c.node.mode)) continue;
       const isDir = c.children !== null;
       if (rules.excludes(c.name, isDir)) continue;
       await this.out.records(this.enc.filename(c.name));
-      const cpath = `${path}${c.name.toString()}`;
+      const cpath = () => `${path()}${c.name.toString()}`;
       if (isDir) {
-        await this.directory(c, `${cpath}/`, rules.enter(c.name));
+        await this.directory(c, () => `${cpath()}/`, rules.enter(c.name));
         continue;
       }
       await this.out.records(this.enc.node(c.node));
       this.entries++;
       if (c.node.size !== undefined) {
-        await this.out.payload(Buffer.from(cpath), this.dataFd, c.dataAt, c.node.size, () => `${this.o.file}: ${cpath}`, c.sparse);
+        await this.out.payload(c.name, this.dataFd, c.dataAt, c.node.size, () => `${this.o.file}: ${cpath()}`, c.sparse);
         this.enc.payloadDone(c.node.size);
       }
     }
