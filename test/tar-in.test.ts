@@ -1,10 +1,11 @@
 // `make X.catar|X.caidx T.tar` against casync: a tree with every kind of node,
-// owners, xattrs, ACLs, long and unicode names and nanosecond times is packed
-// by GNU tar (pax and gnu formats), and wasync's archive of the tar must be
-// byte for byte casync's archive of the tree GNU tar unpacks from it (as
-// root, owners, xattrs and ACLs kept), as a .catar and as a .caidx with the
-// same chunks; from a file, from standard input and compressed.  Bad tars
-// fail with one line naming the entry and the offset, and leave no output.
+// owners, xattrs, ACLs, capabilities, long and unicode names and nanosecond
+// times is packed by GNU tar (pax, gnu and ustar formats, sparse files) and by
+// bsdtar, and wasync's archive of the tar must be byte for byte casync's archive
+// of the tree the tar unpacks to (as root, owners, xattrs and ACLs kept), as a
+// .catar and as a .caidx with the same chunks; from a file, from standard input,
+// compressed, and through the library.  Bad tars fail with one line naming the
+// entry and the offset, and leave no output and no spool.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
