@@ -21,13 +21,16 @@
 // Pax records are "LEN KEY=VALUE\n", LEN counting the whole record; the keys
 // read here are path, linkpath, size, mtime (seconds with a fraction to the
 // nanosecond), uid, gid, uname, gname, SCHILY.xattr.NAME (raw value),
+// LIBARCHIVE.xattr.NAME (bsdtar's: the name URL-encoded, the value base64),
 // SCHILY.acl.access / SCHILY.acl.default (acl_to_text form, parsed by the
-// caller), RHT.security.selinux (tar --selinux).  Data follows the header for
-// regular files and, skipped, for directories ('5', 'D') and hard links (pax
-// allows them data); symlinks, devices and FIFOs have none.  The archive ends with a zero block
+// caller), RHT.security.selinux (tar --selinux); an empty value removes a key
+// (but an xattr may be empty).  Data follows the header for regular files and,
+// skipped, for directories ('5', 'D') and hard links (pax allows them data);
+// symlinks, devices and FIFOs have none.  The archive ends with a zero block
 // (two, but the first ends reading); the end of the input before it is a
 // truncated archive.  Sparse files ('S', GNU.sparse.*) are read as
-// tar-sparse.ts says; multi-volume entries ('M', 'V') are refused.
+// tar-sparse.ts says; multi-volume entries ('M', 'V') are refused.  Field
+// encodings and the path check are in tar-fields.ts.
 //
 // Paths are checked here: no absolute paths, no '..', components of at most
 // 255 bytes; '.' and empty components are dropped, so "./a//b/" is a/b and
