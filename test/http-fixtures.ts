@@ -82,7 +82,7 @@ export async function faultyServer(root: string, faults: Faults = {}): Promise<F
     setTimeout(() => answer(path, n, req, res), faults.latencyMs ?? 0);
   });
   const answer = (path: string, n: number, req: IncomingMessage, res: ServerResponse) => {
-    const file = join(root, path);
+    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
     if (path.includes('..') || faults.hide?.(path) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
       res.writeHead(404).end();
       return;
@@ -97,7 +97,9 @@ export async function faultyServer(root: string, faults: Faults = {}): Promise<F
       body[body.length >> 1] ^= 0x55;
     }
     let status = 200;
-    const headers: Record<string, string | number> = {};
+    // Enough for a page and its module scripts to load from it, from any origin.
+    const type = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }[/\.[a-z]+$/.exec(path)?.[0] ?? ''];
+    const headers: Record<string, string | number> = { 'access-control-allow-origin': '*', ...(type ? { 'content-type': type } : {}) };
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) {
       const from = Number(m[1]);

@@ -120,6 +120,12 @@ test('info counts chunks, distinct chunks and sizes, and what a partial store an
           'download-size': 0,
           missing: missing.length,
           'missing-size': bytes(missing),
+          // The update's cost along the image: the partial store is local, so what it has is at hand too.
+          'zero-chunks': 0,
+          'zero-size': 0,
+          'at-hand-size': idx.chunks.filter((c) => seedIds.has(c.id) || !removed.includes(c.id)).reduce((n, c) => n + c.size, 0),
+          'new-chunks': missing.length,
+          'new-size': bytes(missing),
           stores: [partial],
         },
         `${name}, seed ${seed}`,

@@ -53,6 +53,11 @@ const INFO_LINES: [string, keyof InfoResult][] = [
   ['Size to download', 'download-size'],
   ['Chunks missing', 'missing'],
   ['Size missing', 'missing-size'],
+  ['Size at hand', 'at-hand-size'],
+  ['Zero chunks', 'zero-chunks'],
+  ['Size of zero chunks', 'zero-size'],
+  ['New chunks', 'new-chunks'],
+  ['Size of new chunks', 'new-size'],
 ];
 
 export async function info(index: string, opts: GlobalOptions) {

@@ -33,17 +33,24 @@ export interface ChunkVerdict {
 
 /** The distinct chunks of an index, in first-use order: packed ids and sizes. */
 export class DistinctChunks {
-  private readonly seen = new Set<string>();
+  private readonly seen = new Map<string, number>();
   ids: Uint8Array[] = [];
   sizes: number[] = [];
+  /** how many entries of the index name each */
+  uses: number[] = [];
   bytes = 0;
 
   add(entries: readonly IndexEntry[]) {
     for (const e of entries) {
       // 96 bits of the id tell chunks apart (a collision among a billion chunks has odds below 1e-10).
       const key = toHex(e.id.subarray(0, 12));
-      if (this.seen.has(key)) continue;
-      this.seen.add(key);
+      const at = this.seen.get(key);
+      if (at !== undefined) {
+        this.uses[at]++;
+        continue;
+      }
+      this.seen.set(key, this.ids.length);
+      this.uses.push(1);
       this.ids.push(e.id);
       this.sizes.push(e.size);
       this.bytes += e.size;

@@ -61,6 +61,8 @@ export interface PoolVerifyOptions {
    * fetched again, and the workers' good chunks are handed to it.
    */
   share?: ChunkShare;
+  /** ends the run: the workers are stopped and the promise rejects with the signal's reason */
+  signal?: AbortSignal;
 }
 
 export interface PoolVerifyResult {
@@ -97,6 +99,8 @@ export async function verifyWithWorkers(o: PoolVerifyOptions): Promise<PoolVerif
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (message: string) => reject(new Error(message));
+      if (o.signal?.aborted) return reject(o.signal.reason);
+      o.signal?.addEventListener('abort', () => reject(o.signal!.reason), { once: true });
       const count = (k: number, v: ChunkVerdict) => {
         progress.chunks++;
         progress.bytes += o.chunks.sizes[k];

@@ -5,6 +5,11 @@
 // has.  Nothing is fetched: a store is only asked whether it has each chunk
 // (a stat, or a HEAD request), --concurrency at a time.
 //
+// The update's cost in the terms of engine/update-cost.ts, which the page draws:
+// of the image's bytes, those covered by chunks at hand (seeds, the cache, local
+// stores), by the all-zero chunk of a blob index (never fetched), and by new
+// chunks, of which the distinct ones are what an update downloads.
+//
 // A seed is what extraction takes as one (a file, block device or, for an
 // archive index, a directory, chunked with the index's parameters and the
 // seed cache), or, as desync's seeds are, another index (.caibx, .caidx),
@@ -13,6 +18,7 @@
 import { toHex } from '../../../chunk/chunk-id.ts';
 import { openIndexStream } from '../../../engine/index-stream.ts';
 import { DistinctChunks } from '../../../engine/verify.ts';
+import { ZERO_ID_LIMIT } from '../../../engine/update-cost.ts';
 import { usageError } from '../../../errors.ts';
 import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../../format/feature-flags.ts';
 import { defaultStoreFor, hasSuffix, stripFileUrl } from '../../../stores/locator.ts';
@@ -21,6 +27,7 @@ import { indexFromBytes, openIndexLocator } from '../io/index-input.ts';
 import { linuxFs } from '../linux/index.ts';
 import { Executors } from '../pool/executors.ts';
 import { prepareSeeds } from '../seeds/prepare-seeds.ts';
+import { digestOf } from '../storage/node-check.ts';
 import { checkAborted, type OperationOptions } from './common.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import { isLocal, OperationStores, type StoreChoice } from './stores.ts';
@@ -64,6 +71,14 @@ export interface InfoResult {
   /** distinct chunks in no seed and no store: an extraction would fail on them */
   missing: number | null;
   'missing-size': number | null;
+  /** entries of a blob index that are its all-zero chunk, and the bytes they cover (written, never fetched) */
+  'zero-chunks': number;
+  'zero-size': number;
+  /** bytes of the image covered by chunks at hand: in the seeds, the cache or a local store */
+  'at-hand-size': number;
+  /** distinct chunks not at hand (and not the zero chunk): what an update fetches, and their bytes */
+  'new-chunks': number;
+  'new-size': number;
   /** the stores asked, in order, and the cache */
   stores: string[];
 }
@@ -140,11 +155,17 @@ export async function info(o: InfoOptions): Promise<InfoResult> {
     const r = {
       seed: 0, seedSize: 0, store: 0, storeSize: 0, cache: 0, notSeedCache: 0,
       notSeedSize: 0, notSeedCacheSize: 0, download: 0, downloadSize: 0, missing: 0, missingSize: 0,
+      zero: 0, zeroSize: 0, atHandSize: 0, fresh: 0, freshSize: 0,
     };
+    // Extraction writes a blob's zero chunks without fetching them (a tree's it fetches).
+    const archive = (header.flags & CA_FORMAT_WITH_MASK) !== 0n;
+    const zeroKey = !archive && header.max <= ZERO_ID_LIMIT ? idKey(digestOf(digestOfFlags(header.flags), new Uint8Array(header.max))) : null;
     await each(chunks.count, net.concurrency, o.signal, async (i) => {
       const id = chunks.ids[i];
       const hex = toHex(id);
       const bytes = chunks.sizes[i];
+      const uses = chunks.uses[i];
+      const zero = idKey(id) === zeroKey;
       const seed = inSeed(id);
       const cached = cache ? await cache.has(hex) : false;
       let where: 'local' | 'remote' | null = null;
@@ -162,8 +183,17 @@ export async function info(o: InfoOptions): Promise<InfoResult> {
       else r.notSeedSize += bytes;
       if (cached) r.cache++;
       if (where) add('store', 'storeSize');
+      if (zero) {
+        r.zero += uses;
+        r.zeroSize += bytes * uses;
+      } else if (seed || cached || where === 'local') r.atHandSize += bytes * uses;
+      else {
+        r.fresh++;
+        r.freshSize += bytes;
+      }
       if (!seed && !cached) {
         add('notSeedCache', 'notSeedCacheSize');
+        if (zero) return;
         if (where === 'remote') add('download', 'downloadSize');
         else if (!where) add('missing', 'missingSize');
       }
@@ -191,6 +221,11 @@ export async function info(o: InfoOptions): Promise<InfoResult> {
       'download-size': any ? r.downloadSize : null,
       missing: any ? r.missing : null,
       'missing-size': any ? r.missingSize : null,
+      'zero-chunks': r.zero,
+      'zero-size': r.zeroSize,
+      'at-hand-size': r.atHandSize,
+      'new-chunks': r.fresh,
+      'new-size': r.freshSize,
       stores: [...asked.map((a) => a.store.name), ...(cache ? [`${cache.name} (cache)`] : [])],
     };
   } finally {

@@ -1,6 +1,8 @@
 // What the verification page shows: the progress bar and its line of numbers,
-// the summary with the missing and corrupt chunk ids, errors, and a .caidx's
-// tree, one directory at a time (a <details> lists its directory when opened).
+// the summary with the missing and corrupt chunk ids, errors (which replace the
+// progress they end), whether a run is going on, what an update costs, and a
+// .caidx's tree, one directory at a time (a <details> lists its directory when
+// opened), with a filter and, on each file's row, how its download goes.
 // Only DOM work lives here; page.ts decides what happens.
 
 import type { ChunkVerdict, VerifyReport } from '../../../engine/verify.ts';
@@ -8,12 +10,14 @@ import type { VerifyProgress } from '../verify-pool.ts';
 import type { ArchiveTree, TreeEntry } from '../archive-tree.ts';
 import { formatLsMode } from '../../../inspect/inspect-escape.ts';
 import { formatBytes } from '../../../format/units.ts';
+import { CHUNK_CLASSES, type ChunkClass, type UpdateCostFigures } from '../../../engine/update-cost.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export function resetView(): void {
-  for (const id of ['progress-box', 'result', 'missing-box', 'invalid-box', 'error', 'tree-box', 'signer']) $(id).hidden = true;
-  for (const id of ['missing', 'invalid', 'tree', 'status', 'summary', 'download-status', 'signer']) $(id).textContent = '';
+  for (const id of ['progress-box', 'result', 'missing-box', 'invalid-box', 'error', 'tree-box', 'signer', 'cost-box']) $(id).hidden = true;
+  for (const id of ['missing', 'invalid', 'tree', 'status', 'summary', 'signer', 'busy', 'cost-strip', 'cost-legend', 'cost-summary', 'tree-count']) $(id).textContent = '';
+  $<HTMLInputElement>('filter').value = '';
   $('summary').className = '';
   const bar = $<HTMLProgressElement>('bar');
   bar.value = 0;
@@ -35,7 +39,30 @@ export function showProgress(p: VerifyProgress, startedAt: number): void {
   showStatus(`${p.chunks} of ${p.totalChunks} chunks, ${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)} (${rate.toFixed(1)} MB/s)${problems}`);
 }
 
+/** While a run goes on: Verify says so and is off, Cancel is on offer. */
+export function showRunning(name: string | null): void {
+  const start = $<HTMLButtonElement>('start');
+  start.disabled = name !== null;
+  start.textContent = name === null ? 'Verify' : 'Verifying…';
+  $('cancel').hidden = name === null;
+  $('busy').textContent = '';
+}
+
+/** Said beside the buttons when a run is asked for while another goes on. */
+export function showBusy(text: string): void {
+  $('busy').textContent = text;
+}
+
+export function showCancelled(p: VerifyProgress | null): void {
+  $('progress-box').hidden = true;
+  $('result').hidden = false;
+  const s = $('summary');
+  s.className = 'cancelled';
+  s.textContent = p ? `Cancelled after ${p.chunks} of ${p.totalChunks} chunks (${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)}) were checked.` : 'Cancelled.';
+}
+
 export function showReport(r: VerifyReport, problems: readonly ChunkVerdict[], where: string, secs: number): void {
+  $('progress-box').hidden = true;
   $('result').hidden = false;
   const s = $('summary');
   s.className = r.status;
@@ -56,14 +83,67 @@ export function showSigner(text: string): void {
   $('signer').textContent = text;
 }
 
+/** An error ends what was in progress: the bar and its line go. */
 export function showError(message: string): void {
+  $('progress-box').hidden = true;
   const e = $('error');
   e.hidden = false;
   e.textContent = message;
 }
 
-export function showDownloadStatus(text: string): void {
-  $('download-status').textContent = text;
+/** A download's progress and outcome, on the row that was clicked. */
+export function showRowStatus(path: string, text: string, failed = false): void {
+  const li = Array.from($('tree').querySelectorAll('li')).find((l) => l.dataset.path === path);
+  const status = li?.querySelector(':scope > .row-status');
+  if (!status) return;
+  status.textContent = text;
+  status.classList.toggle('failed', failed);
+}
+
+const CLASS_NAMES: Record<ChunkClass, string> = { shared: 'already there', zero: 'zeros (not fetched)', new: 'new: downloaded' };
+
+/** The image as a strip of cells by what most of each slice is, and the figures. */
+export function showCost(f: UpdateCostFigures, strip: readonly (ChunkClass | null)[], old: string): void {
+  $('cost-box').hidden = false;
+  const cells = strip.map((c) => {
+    const cell = document.createElement('span');
+    if (c) cell.className = c;
+    return cell;
+  });
+  $('cost-strip').replaceChildren(...cells);
+  const pct = (n: number) => (f.size ? ((100 * n) / f.size).toFixed(1) : '0.0');
+  $('cost-strip').setAttribute('aria-label', CHUNK_CLASSES.map((c) => `${pct(f.covered[c])}% ${CLASS_NAMES[c]}`).join(', '));
+  $('cost-legend').replaceChildren(
+    ...CHUNK_CLASSES.map((c) => {
+      const item = document.createElement('span');
+      item.dataset.class = c;
+      item.append(span(`key ${c}`, ''), `${CLASS_NAMES[c]}: ${formatBytes(f.covered[c])} (${pct(f.covered[c])}%, ${f.entries[c]} chunks)`);
+      return item;
+    }),
+  );
+  $('cost-summary').textContent = `Against ${old}: ${f.download} distinct new chunks, ${formatBytes(f.downloadSize)} before compression, to download for ${formatBytes(f.size)}.`;
+}
+
+/** Hides rows whose name does not hold `text`, keeping directories with a listed row that does. */
+export function filterTree(text: string): void {
+  const want = text.trim().toLowerCase();
+  let shown = 0;
+  const visit = (ul: Element): boolean => {
+    let any = false;
+    for (const li of Array.from(ul.querySelectorAll<HTMLLIElement>(':scope > li'))) {
+      const sub = li.querySelector(':scope > details > ul');
+      const below = sub ? visit(sub) : false;
+      const name = li.querySelector('.name')?.textContent?.toLowerCase() ?? '';
+      const match = !want || name.includes(want) || below;
+      li.hidden = !match;
+      if (match) shown++;
+      any ||= match;
+    }
+    return any;
+  };
+  const top = $('tree').querySelector(':scope > ul');
+  if (top) visit(top);
+  $('tree-count').textContent = want ? `${shown} shown` : '';
 }
 
 /** Renders the root's entries; directories list themselves when opened, files offer a download. */
@@ -71,6 +151,7 @@ export async function showTree(tree: ArchiveTree, onDownload: (e: TreeEntry) => 
   $('tree-box').hidden = false;
   const root = await tree.root();
   $('tree').replaceChildren(await listing(tree, root, onDownload));
+  filterTree($<HTMLInputElement>('filter').value);
 }
 
 async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEntry) => void): Promise<HTMLUListElement> {
@@ -80,7 +161,9 @@ async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEn
     li.dataset.path = e.path;
     const line = document.createElement('span');
     const mode = span('mode', formatLsMode(e.mode) ?? e.mode.toString(8));
-    const size = span('size', e.size === null ? '' : formatBytes(e.size));
+    // A directory's size is its span in the archive: its files with their metadata.
+    const size = span('size', e.size !== null ? formatBytes(e.size) : e.kind === 'directory' ? formatBytes(e.location.end - e.location.entryOffset) : '');
+    if (e.kind === 'directory') size.title = 'bytes in the archive, metadata included';
     const name = span('name', e.name + (e.kind === 'directory' ? '/' : '') + (e.target !== null ? ` -> ${e.target}` : ''));
     line.append(mode, size, name);
     if (e.kind === 'directory') {
@@ -92,7 +175,10 @@ async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEn
         if (!details.open || details.dataset.listed) return;
         details.dataset.listed = 'yes';
         listing(tree, e, onDownload).then(
-          (sub) => details.append(sub),
+          (sub) => {
+            details.append(sub);
+            filterTree($<HTMLInputElement>('filter').value);
+          },
           (err: Error) => details.append(span('error', err.message)),
         );
       });
@@ -103,8 +189,11 @@ async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEn
         const b = document.createElement('button');
         b.type = 'button';
         b.textContent = 'download';
+        b.setAttribute('aria-label', `download ${e.name}`);
         b.addEventListener('click', () => onDownload(e));
-        li.append(b);
+        const status = span('row-status', '');
+        status.setAttribute('role', 'status');
+        li.append(b, status);
       }
     }
     ul.append(li);

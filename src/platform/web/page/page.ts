@@ -12,7 +12,13 @@
 // handed to the browser.  Tree and verification share one ChunkShare, so no
 // chunk is fetched by both, and the tree reuses chunks the workers fetched.
 //
-// Query parameters: index, store (default: default.castr beside the index),
+// A run can be cancelled (the Cancel button, or Escape): the workers stop and
+// the report says error 'cancelled'.  Asked for while one goes on, another run
+// is refused with a word beside the buttons.  With an old index (?old=URL, or
+// the form), the page also draws what updating from it costs (engine/update-cost.ts,
+// the figures `wasync info NEW --seed=OLD` prints) and sets window.wasyncCost.
+//
+// Query parameters: index, old, store (default: default.castr beside the index),
 // key (a minisign public key: the index's .minisig, fetched beside it or
 // dropped with it, must be by it, and is checked before any chunk is fetched;
 // the report then has signer = {keyId, version}), concurrency (chunk requests
@@ -28,7 +34,11 @@ import { HttpClient } from '../../../stores/http-client.ts';
 import { defaultStoreFor } from '../../../stores/locator.ts';
 import { networkError } from '../../../errors.ts';
 import { formatBytes } from '../../../format/units.ts';
-import { resetView, showDownloadStatus, showError, showProgress, showReport, showSigner, showStatus, showTree } from './page-view.ts';
+import { filterTree, resetView, showBusy, showCancelled, showCost, showError, showProgress, showReport, showRowStatus, showRunning, showSigner, showStatus, showTree } from './page-view.ts';
+import { ChunkIdSet, UpdateCost, ZERO_ID_LIMIT, type UpdateCostFigures } from '../../../engine/update-cost.ts';
+import { IndexParser, type IndexEntry } from '../../../format/index-file.ts';
+import { digestBytes } from '../access.ts';
+import type { VerifyProgress } from '../verify-pool.ts';
 import { parsePublicKey } from '../../../trust/minisign.ts';
 import { checkSignature, type Signer } from '../../../trust/signature-check.ts';
 import { signatureUrl, urlBaseName } from '../../../trust/signature-place.ts';
@@ -43,6 +53,7 @@ declare global {
   interface Window {
     wasyncReport?: PageReport;
     wasyncDownload?: { path: string; bytes: number; chunks: number; fetched: number };
+    wasyncCost?: UpdateCostFigures;
   }
 }
 
@@ -61,8 +72,12 @@ const LISTING_CONCURRENCY = 16;
 const TREE_CHUNKS = 64;
 const cacheMiB = params.get('cache');
 const CACHE_BYTES = cacheMiB !== null && Number(cacheMiB) >= 0 ? Math.floor(Number(cacheMiB) * (1 << 20)) : undefined;
+/** cells of the update-cost strip */
+const STRIP_CELLS = 200;
 const input = (id: string) => document.getElementById(id) as HTMLInputElement;
-let running = false;
+/** the run going on: its name, how to end it, how far it got */
+let current: { name: string; abort: AbortController; progress: VerifyProgress | null } | null = null;
+const CANCELLED = 'cancelled';
 
 async function fetchIndex(url: string): Promise<Uint8Array> {
   const bytes = await new HttpClient().get(url);
@@ -79,17 +94,24 @@ function storeFor(src: Source): string {
 }
 
 async function run(src: Source): Promise<void> {
-  if (running) return;
-  running = true;
+  if (current) return showBusy(`${current.name} is being verified: cancel it to start another.`);
+  const run = (current = { name: src.name, abort: new AbortController(), progress: null as VerifyProgress | null });
+  const signal = run.abort.signal;
   resetView();
+  showRunning(src.name);
   window.wasyncReport = undefined;
   window.wasyncDownload = undefined;
+  window.wasyncCost = undefined;
   try {
     const store = storeFor(src);
     showStatus(`Reading ${src.name}…`);
     const bytes = 'url' in src ? await fetchIndex(src.url) : new Uint8Array(await src.file.arrayBuffer());
+    signal.throwIfAborted();
     const signer = await checkSigned(src, bytes);
     const index = readIndex(bytes, src.name);
+    const old = input('old').value.trim();
+    if (old) await showUpdateCost(index, bytes, new URL(old, location.href).href);
+    signal.throwIfAborted();
     const source = webStores([store], index.digest);
     const share = index.archive ? new ChunkShare({ source, cacheBytes: CACHE_BYTES }) : undefined;
     if (share) {
@@ -105,20 +127,52 @@ async function run(src: Source): Promise<void> {
       chunks: index.chunks,
       workers: numberParam('workers'),
       concurrency: numberParam('concurrency'),
-      onProgress: (p) => showProgress(p, started),
+      onProgress: (p) => {
+        run.progress = p;
+        showProgress(p, started);
+      },
       share,
+      signal,
     });
     showReport(report, problems, store, (performance.now() - started) / 1000);
     window.wasyncReport = signer ? { ...report, signer: { keyId: signer.keyId, version: signer.version } } : report;
   } catch (e) {
+    if (signal.aborted) {
+      showCancelled(run.progress);
+      window.wasyncReport = { status: 'failed', chunks: run.progress?.chunks ?? 0, bytes: run.progress?.bytes ?? 0, missing: [], invalid: [], error: CANCELLED };
+      return;
+    }
     let message = (e as Error).message;
     // What a browser says for a refused connection and for a missing CORS header alike.
     if (/Failed to fetch|NetworkError|Load failed/.test(message)) message += ' (the server is unreachable, or does not allow this page\'s origin: Access-Control-Allow-Origin)';
     showError(message);
     window.wasyncReport = { status: 'failed', chunks: 0, bytes: 0, missing: [], invalid: [], error: message };
   } finally {
-    running = false;
+    current = null;
+    showRunning(null);
   }
+}
+
+/** A whole index's entries, a slice of its bytes at a time (never one array of a million entries). */
+function eachBatch(bytes: Uint8Array, name: string, use: (batch: IndexEntry[]) => void): void {
+  const parser = new IndexParser(name);
+  for (let o = 0; o < bytes.length; o += 1 << 20) use(parser.push(bytes.subarray(o, o + (1 << 20))));
+  parser.end();
+}
+
+/** The strip and figures of an update from the `old` index to this one. */
+async function showUpdateCost(index: LoadedIndex, bytes: Uint8Array, old: string): Promise<void> {
+  showStatus(`Reading ${old}…`);
+  const have = new ChunkIdSet();
+  eachBatch(await fetchIndex(old), old, (b) => have.add(b));
+  // As extraction: a blob's zero chunks are written, not fetched; a tree's are fetched.
+  const h = index.header;
+  const zeroId = !index.archive && h.max <= ZERO_ID_LIMIT ? digestBytes(index.digest, new Uint8Array(h.max)) : null;
+  const cost = new UpdateCost({ zeroId, have: (id) => have.has(id), strip: { size: index.size, cells: STRIP_CELLS } });
+  eachBatch(bytes, index.name, (b) => cost.add(b));
+  const figures = cost.result();
+  showCost(figures, cost.strip(), old);
+  window.wasyncCost = figures;
 }
 
 /** With a public key given: the index's signature checked before anything else is fetched (null without a key). */
@@ -152,10 +206,10 @@ async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry): Pr
     for await (const piece of fileBytes(reader, e, DOWNLOAD_WINDOW)) {
       parts.push(piece);
       got += piece.length;
-      showDownloadStatus(`${e.path}: ${formatBytes(got)} of ${formatBytes(e.size ?? 0)}`);
+      showRowStatus(e.path, `${formatBytes(got)} of ${formatBytes(e.size ?? 0)}…`);
     }
   } catch (err) {
-    showDownloadStatus(`${e.path}: ${(err as Error).message}`);
+    showRowStatus(e.path, (err as Error).message, true);
     return;
   }
   const a = document.createElement('a');
@@ -163,7 +217,7 @@ async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry): Pr
   a.download = e.name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
-  showDownloadStatus(`${e.path}: ${formatBytes(got)} from ${reader.fetched} chunks (${count.fetched} fetched now), each checked against its id`);
+  showRowStatus(e.path, `saved: ${formatBytes(got)} from ${reader.fetched} chunks (${count.fetched} fetched now), each checked against its id`);
   window.wasyncDownload = { path: e.path, bytes: got, chunks: reader.fetched, fetched: count.fetched };
 }
 
@@ -173,6 +227,14 @@ function setUp(): void {
   input('index').value = params.get('index') ?? '';
   input('store').value = params.get('store') ?? '';
   input('key').value = params.get('key') ?? '';
+  input('old').value = params.get('old') ?? '';
+  const cancel = () => current?.abort.abort(new Error(CANCELLED));
+  document.getElementById('cancel')!.addEventListener('click', cancel);
+  document.addEventListener('keydown', (ev) => {
+    // Escape in a text field is the field's (a search box clears itself).
+    if (ev.key === 'Escape' && !(ev.target instanceof HTMLInputElement)) cancel();
+  });
+  input('filter').addEventListener('input', () => filterTree(input('filter').value));
   document.getElementById('form')!.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input('index').value.trim();
