@@ -9,7 +9,8 @@
 // also merge them into one range, or answer only some; whatever is not in the
 // answer is asked for again range by range.  A server that answers a request of
 // several ranges with 200 (the whole pack) is asked one range at a time from
-// then on; one that answers a single range with 200 ignores Range requests,
+// then on, as is one that refuses them (`wasync serve` answers 416); one that
+// answers a single range with 200 ignores Range requests,
 // and is refused.  Attempts are retried as the HttpClient retries its own.
 
 import { networkError } from '../errors.ts';
@@ -57,7 +58,7 @@ export class HttpPackFiles implements PackFiles {
     return got as Uint8Array[];
   }
 
-  /** The parts a server sends for `ranges`, or null when it answered 200 (no ranges). */
+  /** The parts a server sends for `ranges`, or null when it answered 200 (no ranges) or refused several. */
   private async request(url: string, ranges: readonly Range[]): Promise<Part[] | null> {
     const range = `bytes=${ranges.map((r) => `${r.start}-${r.end - 1}`).join(',')}`;
     const expected = ranges.reduce((n, r) => n + r.end - r.start, 0);
@@ -79,7 +80,8 @@ export class HttpPackFiles implements PackFiles {
     });
     const r = await (this.gate ? this.gate.run(send) : send());
     if ('parts' in r) return r.parts;
-    if (r.status === 200) return null;
+    // 200 is the whole pack; some servers refuse what they cannot parse (416, 400): either way, one range at a time.
+    if (r.status === 200 || (ranges.length > 1 && r.status !== 404)) return null;
     if (r.status === 404) throw networkError(`${url}: not found (404), though the pack index names it`);
     throw networkError(`${url}: GET ${range}: answered ${r.status} ${r.statusText}`.trim());
   }
