@@ -142,6 +142,13 @@ function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
 async function readBody(r: Response, limit: number): Promise<Uint8Array> {
   const length = Number(r.headers.get('content-length') ?? NaN);
   if (length > limit) throw new Retry(`an answer of ${length} bytes to a request for at most ${limit}`);
+  // A browser's arrayBuffer() is one copy out of its network process, where a stream
+  // reader costs a promise a piece; it is bounded here by the Content-Length checked.
+  if (Number.isFinite(length) && typeof r.arrayBuffer === 'function') {
+    const whole = new Uint8Array(await r.arrayBuffer());
+    if (whole.length !== length) throw new Retry(`the body ended at byte ${whole.length} of ${length}`);
+    return whole;
+  }
   const pieces: Uint8Array[] = [];
   let size = 0;
   const reader = r.body!.getReader();
