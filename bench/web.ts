@@ -10,8 +10,9 @@
 // page is opened by URL on the command line and POSTs its report to a collector
 // on the bench's own server (the page's ?report= parameter); its time is the
 // page's own, from the index read to the last verdict.  Beside it: the same
-// Chromium fetching every plain chunk file, 16 at a time, doing nothing with
-// them (a small page of the bench's that reports the same way), and `wasync
+// Chromium fetching every plain chunk file, and the pack files in 4 MiB ranges,
+// 16 at a time, doing nothing with them (a small page of the bench's that
+// reports the same way): the page's ceilings.  And `wasync
 // verify` over the same nginx, plain and packed, timed from spawn to exit.
 // Requests are counted from nginx's access log.  Runs alternate; medians.
 //
@@ -19,7 +20,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -112,13 +113,14 @@ async function inChromium(url: string, posted: Promise<Posted>): Promise<Posted>
   }
 }
 
-/** The bench's fetch-only page: every URL of list.json, 16 at a time, bodies read and dropped. */
+/** The bench's fetch-only page: every URL of ?list= (or [URL, Range]), 16 at a time, bodies read and dropped. */
 const FETCH_PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 const q = new URLSearchParams(location.search);
 const paths = await (await fetch(q.get('list'))).json();
 const t0 = performance.now();
 let next = 0;
-const fetcher = async () => { while (next < paths.length) await (await fetch(paths[next++])).arrayBuffer(); };
+const get = (p) => (typeof p === 'string' ? fetch(p) : fetch(p[0], { headers: { range: p[1] } }));
+const fetcher = async () => { while (next < paths.length) await (await get(paths[next++])).arrayBuffer(); };
 await Promise.all(Array.from({ length: 16 }, fetcher));
 const seconds = (performance.now() - t0) / 1000;
 await fetch(q.get('report'), { method: 'POST', mode: 'no-cors', body: JSON.stringify({ seconds }) });
@@ -147,13 +149,27 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
   }
   const urls = [...new Set(parseIndex(readFileSync(index), index).entries.map((e) => `/web-blob.castr/${chunkPathBase(toHex(e.id))}.cacnk`))];
   writeFileSync(join(work, 'web-list.json'), JSON.stringify(urls));
+  // The pack files in the 4 MiB ranges the page's requests take at most.
+  const ranges: [string, string][] = [];
+  for (const f of readdirSync(join(packed, 'pack')).filter((n) => n.endsWith('.pack'))) {
+    const size = statSync(join(packed, 'pack', f)).size;
+    for (let at = 0; at < size; at += 4 * MiB) ranges.push([`/web-pack.castr/pack/${f}`, `bytes=${at}-${Math.min(size, at + 4 * MiB) - 1}`]);
+  }
+  writeFileSync(join(work, 'web-ranges.json'), JSON.stringify(ranges));
   writeFileSync(join(work, 'web-fetch.html'), FETCH_PAGE);
   const logs = join(work, 'web-nginx');
   mkdirSync(logs, { recursive: true });
   const server = await nginx(work, logs);
   const reports = await collector();
 
-  const cases = ['page, plain chunk files', 'page, pack files', 'Chromium fetching the chunk files', 'wasync verify, plain chunk files', 'wasync verify, pack files'];
+  const cases = [
+    'page, plain chunk files',
+    'page, pack files',
+    'Chromium fetching the chunk files',
+    'Chromium fetching the packs (4 MiB)',
+    'wasync verify, plain chunk files',
+    'wasync verify, pack files',
+  ];
   const times: number[][] = cases.map(() => []);
   const requests: number[] = cases.map(() => 0);
   let chunks = 0;
@@ -165,9 +181,9 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
     chunks = p.report.chunks;
     return p.seconds;
   };
-  const fetchOnly = async () => {
+  const fetchOnly = async (list: string) => {
     const { id, posted } = reports.next();
-    const q = new URLSearchParams({ list: '/web-list.json', report: `${reports.url}/report/${id}` });
+    const q = new URLSearchParams({ list, report: `${reports.url}/report/${id}` });
     return (await inChromium(`${server.url}/web-fetch.html?${q}`, posted)).seconds!;
   };
   const cli = async (storePath: string) => {
@@ -176,7 +192,14 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
     if (r.status !== 0) throw new Error(`wasync verify failed: ${r.stderr}`);
     return (performance.now() - s) / 1000;
   };
-  const steps = [() => page('/web-blob.castr'), () => page('/web-pack.castr'), fetchOnly, () => cli('/web-blob.castr'), () => cli('/web-pack.castr')];
+  const steps = [
+    () => page('/web-blob.castr'),
+    () => page('/web-pack.castr'),
+    () => fetchOnly('/web-list.json'),
+    () => fetchOnly('/web-ranges.json'),
+    () => cli('/web-blob.castr'),
+    () => cli('/web-pack.castr'),
+  ];
   try {
     for (let i = 0; i < runs; i++) {
       for (const [k, step] of steps.entries()) {

@@ -4,14 +4,14 @@
 // `wasync serve`, S3-like object servers).
 //
 // Several ranges go out as one request (`Range: bytes=a-b,c-d`), answered as
-// multipart/byteranges (RFC 9110 §14.6) by servers that allow it; the parts are found by their
-// Content-Range, so their order and the framing's details do not matter.  A server may
-// also merge them into one range, or answer only some; whatever is not in the
-// answer is asked for again range by range.  A server that answers a request of
-// several ranges with 200 (the whole pack) is asked one range at a time from
-// then on, as is one that refuses them (`wasync serve` answers 416); one that
-// answers a single range with 200 ignores Range requests,
-// and is refused.  Attempts are retried as the HttpClient retries its own.
+// multipart/byteranges (RFC 9110 §14.6) by servers that allow it; parts are
+// found by their Content-Range, so their order and framing do not matter.  A
+// server may also merge the ranges into one, or answer only some; what is not
+// in the answer is asked for again range by range.  A server that answers
+// several ranges with 200 (the whole pack) or refuses them (`wasync serve`
+// answers 416) is asked one range a request from then on; one that answers a
+// single range with 200 ignores Range requests, and is refused.  Attempts are
+// retried as the HttpClient retries its own.
 
 import { networkError } from '../errors.ts';
 import { packFileName, PACK_DIR, PACK_INDEX_NAME } from '../format/pack-index.ts';

@@ -1,9 +1,10 @@
 // The stores of a StoreGraph as this thread builds them on Node: local
 // directories (LocalStore), HTTP and S3 stores on node:http with kept-alive
 // connections, and relayed objects (store-relay.ts); local and HTTP stores
-// are read through their pack files where they have them (pack-store.ts).  Built graphs are kept by
-// their key, so that the jobs of one operation share stores, connections and
-// the gate that holds this thread to its share of --concurrency.
+// are read through their pack files where they have them (pack-store.ts).
+// Built graphs are kept by their key, so that the jobs of one operation share
+// stores, connections and the gate that holds this thread to its share of
+// --concurrency.
 
 import { HttpStore } from '../../../stores/http-store.ts';
 import { S3Store } from '../../../stores/s3-store.ts';
