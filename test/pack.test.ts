@@ -4,14 +4,17 @@
 // counted in its access log; several ranges in one request (nginx answers
 // multipart/byteranges) and the fallback to single ranges (`wasync serve`);
 // gc, which never leaves the pack index naming a removed chunk; a corrupt
-// packed chunk reported with its place; and the page verifying from packs in
-// headless Chromium.
+// packed chunk reported with its place; the page verifying from packs in
+// headless Chromium; and a host answering 403 for the pack index read as a
+// plain store.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { casync, haveCasync, ok, rand, requires, ROOT, tempDir, wasync } from './helpers.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { casync, haveCasync, ok, rand, requires, ROOT, tempDir, wasync, wasyncAsync } from './helpers.ts';
 import { haveNginx, startNginx, startServe } from './http-fixtures.ts';
 import { encodePackIndex, PackIndex, PACK_HEADER_SIZE } from '../src/format/pack-index.ts';
 import { parseIndex } from '../src/format/index-file.ts';
@@ -177,5 +180,28 @@ test('the page in headless Chromium verifies from pack files over nginx', async 
   } finally {
     await page.close();
     server.stop();
+  }
+});
+
+test('a server that answers 403 for the pack index (a host hiding what it lacks) is read as plain chunk files', async () => {
+  let chunkFiles = 0;
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(req.url!.split('?')[0]);
+    if (path.includes('/pack/')) return res.writeHead(403).end();
+    if (path.endsWith('.cacnk')) chunkFiles++;
+    try {
+      res.writeHead(200).end(readFileSync(join(dir, path)));
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const r = await wasyncAsync(['verify', '--progress=no', `--store=${url}/s.castr`, `${url}/a.caibx`]);
+    ok(r, 'verify');
+    assert.equal(chunkFiles, new Set(ids(p('a.caibx'))).size);
+  } finally {
+    server.close();
   }
 });

@@ -35,8 +35,25 @@ export class HttpPackFiles implements PackFiles {
     this.base = `${storeBaseUrl(storeUrl)}/${PACK_DIR}`;
   }
 
-  index(): Promise<Uint8Array | null> {
-    return this.client.get(`${this.base}/${PACK_INDEX_NAME}`);
+  /**
+   * The pack index, or null on 404, and on 403 or 410 too: static hosts that
+   * hide what they do not have (S3 without list rights) must read as a plain store.
+   */
+  async index(): Promise<Uint8Array | null> {
+    const url = `${this.base}/${PACK_INDEX_NAME}`;
+    const r = await retrying(this.client, url, 'GET', async (signal) => {
+      const res = await this.client.fetch(url, { headers: headers(this.client), signal });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        return res;
+      }
+      const bytes = await readBody(res, Infinity);
+      await this.client.o.rateLimiter?.take(bytes.length);
+      return { found: bytes };
+    });
+    if ('found' in r) return r.found;
+    if (r.status === 404 || r.status === 403 || r.status === 410) return null;
+    throw networkError(`${url}: answered ${r.status} ${r.statusText}`.trim());
   }
 
   async read(pack: number, ranges: readonly Range[]): Promise<Uint8Array[]> {
