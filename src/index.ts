@@ -30,6 +30,7 @@ export { verify, type VerifyOptions, type VerifyResult } from './platform/node/o
 export { list, mtree, stat, type InspectOptions, type ListOptions } from './platform/node/operations/inspect.ts';
 export { digest, type DigestOptions } from './platform/node/operations/digest.ts';
 export { gc, type GcOptions, type GcResult } from './platform/node/operations/gc.ts';
+export { pack, type PackOptions, type PackResult } from './platform/node/operations/pack.ts';
 export { mount, type MountOptions, type MountResult } from './platform/node/operations/mount.ts';
 export { mkdev, type MkdevOptions } from './platform/node/operations/mkdev.ts';
 export { serve, type ServeOptions } from './platform/node/operations/serve.ts';

@@ -27,6 +27,7 @@ const VERBS: Record<string, string[]> = {
   mount: ['mount', p('x.caidx'), p('mnt')],
   verify: ['verify', p('x.caibx')],
   gc: ['gc', p('x.caibx')],
+  pack: ['pack', p('s.castr')],
   info: ['info', p('x.caibx')],
   chop: ['chop', p('x.caibx'), p('in.img')],
   cat: ['cat', p('x.caibx'), p('out.img')],

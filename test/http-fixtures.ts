@@ -160,8 +160,12 @@ export function rawRequest(
 
 export const haveNginx = spawnSync('nginx', ['-v']).status === 0;
 
-/** nginx serving `root` as static files on a free loopback port (one process, no daemon). */
-export async function startNginx(root: string, workDir: string): Promise<{ url: string; stop(): void }> {
+/**
+ * nginx serving `root` as static files on a free loopback port (one process, no
+ * daemon); `log`: its access log there (a line per request), `web`: a directory
+ * served under /_web/ (dist/web, the page).
+ */
+export async function startNginx(root: string, workDir: string, o: { log?: string; web?: string } = {}): Promise<{ url: string; stop(): void }> {
   const port = await new Promise<number>((resolve) => {
     const s = createNetServer().listen(0, '127.0.0.1', () => {
       const p = (s.address() as AddressInfo).port;
@@ -174,10 +178,10 @@ export async function startNginx(root: string, workDir: string): Promise<{ url: 
     `daemon off; master_process off; pid ${workDir}/nginx.pid; error_log ${workDir}/error.log;
 events {}
 http {
-  access_log off;
+  include /etc/nginx/mime.types; access_log ${o.log ?? 'off'};
   client_body_temp_path ${workDir}; proxy_temp_path ${workDir}; fastcgi_temp_path ${workDir};
   uwsgi_temp_path ${workDir}; scgi_temp_path ${workDir};
-  server { listen 127.0.0.1:${port}; root ${root}; }
+  server { listen 127.0.0.1:${port}; root ${root};${o.web ? ` location /_web/ { alias ${o.web}/; }` : ''} }
 }
 `,
   );

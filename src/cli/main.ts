@@ -14,7 +14,7 @@ import { featureFlagsHelp } from '../format/feature-flag-names.ts';
 import { exitOnSignals } from '../platform/node/io/atomic-file.ts';
 import { extract, make } from './make.ts';
 import { digest, inspect } from './inspect.ts';
-import { gc, verify } from './verify.ts';
+import { gc, pack, verify } from './verify.ts';
 import { mkdev, mount, pullPush, serve } from './serving.ts';
 import { checkOptions, whatHelp, type GlobalOptions } from './options.ts';
 import { mountHelper } from './mount-helper.ts';
@@ -93,6 +93,7 @@ export function program(): Command {
     .argument('[ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX]')
     .argument('[DIR|FILE|BLOCKDEV|TAR|-]')
     .option('--input-format <tar>', 'The input is a tar (or pax) stream, uncompressed or gzip/xz/zstd; implied for *.tar and - when making an archive')
+    .option('--pack', 'Then pack the store (as `wasync pack`), the new index first')
     .action((out, input, _o, cmd) => make(out, input, opts(cmd)));
   p.command('extract')
     .description('Recreate the tree of ARCHIVE or ARCHIVE_INDEX in DIR; reassemble the blob of BLOB_INDEX into FILE, BLOCKDEV or - (stdout)')
@@ -198,6 +199,11 @@ export function program(): Command {
     .option('--key <SECRET>', 'The secret key file (wasync keygen, minisign -G)')
     .option('--version <N>', 'The version the signature states (default: the time in seconds since 1970)')
     .action((files, _o, cmd) => sign(files, cmd.opts() as SignOptions));
+  p.command('pack')
+    .description("Copy the store's chunk files into pack files (STORE/pack/) for readers over HTTP; INDEX's chunks first, in its order")
+    .argument('[STORE]')
+    .argument('[INDEX...]')
+    .action((store, indexes, _o, cmd) => pack(store, indexes, opts(cmd)));
   p.command('gc')
     .description('Remove chunks that none of the given indexes references from the store')
     .argument('<INDEX...>')

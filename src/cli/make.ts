@@ -6,6 +6,7 @@
 import { usageError } from '../errors.ts';
 import { extract as extractOp } from '../platform/node/operations/extract.ts';
 import { make as makeOp, type MakeWhat } from '../platform/node/operations/make.ts';
+import { pack } from '../platform/node/operations/pack.ts';
 import { resolveExtract, type MadeWhat } from '../platform/node/operations/resolve.ts';
 import { writeStdout } from '../platform/node/io/stdout.ts';
 import { statSync } from 'node:fs';
@@ -46,6 +47,11 @@ export async function make(outputArg: string | undefined, inputArg: string | und
     log.made(r, compression ?? 'zstd');
     // casync has no digest to print when the index or archive goes to standard output, nor with a cache.
     if (outputArg !== undefined && outputArg !== '-' && r.digest !== null) process.stdout.write(`${r.digest}\n`);
+    if (opts.pack) {
+      const indexes = outputArg !== undefined && outputArg !== '-' ? [outputArg] : [];
+      const p = await pack({ store: oneStore(opts).store as string | undefined, indexes, ...network(opts) });
+      log.info(`Packed ${p.chunks} chunks into ${p.packs.length} new packs; the pack index names ${p.total} chunks.`);
+    }
   } catch (e) {
     progress.stop(false);
     throw e;

@@ -28,6 +28,8 @@ import type { TrustOptions } from '../platform/node/trust/signed-input.ts';
 
 export interface GlobalOptions {
   verbose?: boolean;
+  /** make: pack the store afterwards */
+  pack?: boolean;
   dryRun?: boolean;
   store?: string;
   extraStore?: string[];

@@ -1,10 +1,12 @@
-// wasync verify INDEX and wasync gc INDEX…: what they found, as the summary and
-// the lines casync prints; verify exits 1 when a chunk is missing or corrupt.
+// wasync verify INDEX, wasync gc INDEX… and wasync pack STORE [INDEX…]: what they
+// found or did, as the summary and the lines casync prints; verify exits 1 when a
+// chunk is missing or corrupt.
 
 import { WasyncError } from '../errors.ts';
 import { formatBytes } from '../format/units.ts';
 import { gc as gcOp } from '../platform/node/operations/gc.ts';
 import { verify as verifyOp } from '../platform/node/operations/verify.ts';
+import { pack as packOp } from '../platform/node/operations/pack.ts';
 import { stripFileUrl } from '../stores/locator.ts';
 import { network, oneStore, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
@@ -53,4 +55,10 @@ export async function gc(indexes: string[], opts: GlobalOptions) {
   });
   if (opts.dryRun) out(`Would remove ${r.removed} chunks, ${r.chunks - r.removed} chunks remaining.`);
   else if (opts.verbose) out(`Removed ${r.removed} chunks, ${r.directories} directories, ${r.chunks - r.removed} chunks remaining.`);
+  if (r.packEntries || r.packs) out(`${opts.dryRun ? 'Would drop' : 'Dropped'} ${r.packEntries} chunks from the pack index and ${opts.dryRun ? 'remove' : 'removed'} ${r.packs} packs.`);
+}
+
+export async function pack(store: string | undefined, indexes: string[], opts: GlobalOptions) {
+  const r = await packOp({ store: store ?? oneStore(opts).store as string | undefined, indexes, ...network(opts) });
+  out(`Packed ${r.chunks} chunks (${formatBytes(r.bytes)}) into ${r.packs.length} new packs; the pack index names ${r.total} chunks.`);
 }

@@ -27,6 +27,8 @@ export interface HttpReadAtOptions {
 }
 
 const RETRY_STATUS = (s: number) => s >= 500 || s === 429 || s === 408;
+/** An answer rather than a result (the fetch on node:http makes its own Response objects). */
+const isResponse = (r: object): r is Response => typeof (r as Response).status === 'number' && typeof (r as Response).headers === 'object';
 
 export class HttpReadAt implements ReadAt {
   private readonly blocks = new Map<number, Promise<Uint8Array>>();
@@ -132,7 +134,8 @@ export class HttpReadAt implements ReadAt {
   }
 }
 
-class Retry extends Error {}
+/** A failure of one attempt that another may mend (thrown inside `retrying`). */
+export class Retry extends Error {}
 
 /** The whole body, read through its stream (the one part of a Response every platform's fetch gives). */
 async function bodyOf(r: Response, expected: number): Promise<Uint8Array> {
@@ -149,12 +152,12 @@ async function bodyOf(r: Response, expected: number): Promise<Uint8Array> {
   return at === expected ? out : out.subarray(0, at);
 }
 
-function headers(client: HttpClient, extra: Record<string, string> = {}): Record<string, string> {
+export function headers(client: HttpClient, extra: Record<string, string> = {}): Record<string, string> {
   return client.o.token ? { ...extra, authorization: `Bearer ${client.o.token}` } : extra;
 }
 
 /** Runs `attempt` until it returns a non-retryable answer, as HttpClient retries. */
-async function retrying<T extends Response | Uint8Array>(
+export async function retrying<T extends object>(
   client: HttpClient,
   url: string,
   what: string,
@@ -168,7 +171,7 @@ async function retrying<T extends Response | Uint8Array>(
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
       const r = await attempt(abort.signal);
-      if (r instanceof Uint8Array || !RETRY_STATUS(r.status)) return r;
+      if (!isResponse(r) || !RETRY_STATUS(r.status)) return r;
       last = `answered ${r.status} ${r.statusText}`.trim();
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause;

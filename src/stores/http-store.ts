@@ -23,7 +23,8 @@ export class HttpStore implements WriteStore {
   constructor(
     readonly name: string,
     readonly client: HttpClient = new HttpClient(),
-    private readonly gate?: Semaphore,
+    /** bounds this thread's requests in flight (shared with the store's pack files: http-pack-files.ts) */
+    readonly gate?: Semaphore,
     /** what chunk files are named with after their id (an encrypted store's is longer: encrypted-store.ts) */
     readonly suffix = CHUNK_SUFFIX,
   ) {

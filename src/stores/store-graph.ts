@@ -73,6 +73,11 @@ export function describeStore(store: ChunkStore, relay: (s: ChunkStore) => Store
 /** The stores of a platform, as a thread makes them from their specs. */
 export interface StoreLeaves {
   leaf(spec: LeafSpec, net: NetSpec): ChunkStore;
+  /**
+   * A local or HTTP leaf as it is read: through its pack files where it has
+   * them (pack-store.ts).  Without this, leaves are read as they are.
+   */
+  packed?(leaf: ChunkStore, spec: LeafSpec, net: NetSpec): ChunkStore;
   /** the platform's ciphers for encrypted stores (default @noble/ciphers') */
   ciphers?: CipherFactory;
 }
@@ -98,7 +103,9 @@ export interface CheckOptions {
 export function buildSource(graph: StoreGraph, leaves: StoreLeaves, o: CheckOptions): BuiltStores {
   const kinds = new WeakMap<ChunkStore, SourceKind>();
   let remote = false;
-  const source = build(graph, leaves, o.onWarning, (leaf, spec, cache) => {
+  const source = build(graph, leaves, o.onWarning, (plain, spec, cache) => {
+    // A cache is written to as it is read: it keeps plain chunk files only.
+    const leaf = !cache && leaves.packed && (spec.kind === 'local' || spec.kind === 'http') ? leaves.packed(plain, spec, graph.net) : plain;
     const isRemote = spec.kind !== 'local';
     remote ||= isRemote;
     kinds.set(leaf, isRemote ? 'remote' : cache ? 'cache' : 'store');

@@ -20,6 +20,9 @@ import { CA_FORMAT_WITH_MASK, digestOfFlags } from '../../format/feature-flags.t
 import { IndexParser, type IndexHeader } from '../../format/index-file.ts';
 import { HttpClient, type HttpOptions } from '../../stores/http-client.ts';
 import { HttpStore } from '../../stores/http-store.ts';
+import { HttpPackFiles } from '../../stores/http-pack-files.ts';
+import { PackStore } from '../../stores/pack-store.ts';
+import { Semaphore } from '../../stores/semaphore.ts';
 import { decompressChunk } from './codecs.ts';
 
 let hashes: HashFactory | undefined;
@@ -35,11 +38,21 @@ export function digestBytes(name: DigestName, data: Uint8Array): Uint8Array {
 /** The check of chunks with `digest` ids: the browser's decoders, the wasm core's digests. */
 export const webCheck = (digest: DigestName): ChunkCheck => ({ digest, decompress: decompressChunk, idOf: (data) => digestBytes(digest, data) });
 
-/** HTTP stores tried in order, every copy checked (a corrupt one falls through to the next store). */
-export function webStores(storeUrls: readonly string[], digest: DigestName, http: HttpOptions | HttpClient = {}): ChunkSource {
+/**
+ * HTTP stores tried in order, every copy checked (a corrupt one falls through
+ * to the next store), each read through its pack files where it has them
+ * (pack-store.ts), with at most `concurrency` requests in flight a store.
+ */
+export function webStores(storeUrls: readonly string[], digest: DigestName, http: HttpOptions | HttpClient = {}, concurrency = 16): ChunkSource {
   const client = http instanceof HttpClient ? http : new HttpClient(http);
   const check = webCheck(digest);
-  return new ChainStore(storeUrls.map((u) => new CheckedStore(new HttpStore(u, client), check, { rereadCorrupt: true })));
+  return new ChainStore(
+    storeUrls.map((u) => {
+      const gate = new Semaphore(concurrency);
+      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency });
+      return new CheckedStore(packed, check, { rereadCorrupt: true });
+    }),
+  );
 }
 
 /** A chunk judged as `verify` judges it, with its bytes when it is good. */

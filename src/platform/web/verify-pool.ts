@@ -78,12 +78,16 @@ export interface PoolVerifyResult {
  */
 const QUEUED = 4;
 
+/** chunks a batch holds at least */
+const BATCH_CHUNKS = 32;
+
 export async function verifyWithWorkers(o: PoolVerifyOptions): Promise<PoolVerifyResult> {
   const total = o.chunks.count;
   const n = Math.max(1, Math.min(o.workers ?? (globalThis.navigator?.hardwareConcurrency || 2), Math.ceil(total / 4) || 1));
   const concurrency = Math.max(1, o.concurrency ?? 16);
   const perWorker = Math.max(1, Math.ceil(concurrency / n));
-  const batchSize = perWorker;
+  // Batches larger than a worker's requests in flight: a store with pack files fetches neighbours together.
+  const batchSize = Math.max(perWorker, BATCH_CHUNKS);
   const progress: VerifyProgress = { chunks: 0, bytes: 0, totalChunks: total, totalBytes: o.chunks.bytes, missing: 0, invalid: 0 };
   const problems: { at: number; v: ChunkVerdict }[] = [];
   const workers: Worker[] = [];

@@ -2,13 +2,17 @@
 // references.  All indexes are read completely before anything is removed, so
 // an unreadable index stops gc instead of making it delete what that index
 // needed.  The store must list and remove chunks (a local directory does).
+// A local store's pack index (STORE/pack/) keeps only the chunks kept, and
+// packs left with none are removed; the bytes of a dropped chunk stay in its
+// pack until the whole pack goes.
 
-import { toHex } from '../../../chunk/chunk-id.ts';
+import { CHUNK_SUFFIX, toHex } from '../../../chunk/chunk-id.ts';
 import { openIndexStream } from '../../../engine/index-stream.ts';
 import { WasyncError, usageError } from '../../../errors.ts';
 import { stripFileUrl } from '../../../stores/locator.ts';
 import { openIndexLocator } from '../io/index-input.ts';
 import { LocalStore } from '../storage/local-store.ts';
+import { prunePacks } from '../storage/local-packs.ts';
 import { Network, type NetworkOptions } from './network.ts';
 import { OperationStores, type StoreChoice, type StoreLike } from './stores.ts';
 
@@ -38,6 +42,9 @@ export interface GcResult {
   removed: number;
   /** chunk directories left empty and removed (local stores) */
   directories: number;
+  /** pack index entries dropped, and pack files removed (or, dry, that would be): local stores with packs */
+  packEntries: number;
+  packs: number;
 }
 
 export async function gc(o: GcOptions): Promise<GcResult> {
@@ -60,8 +67,14 @@ export async function gc(o: GcOptions): Promise<GcResult> {
       }
     }
     o.onStart?.({ references, used: used.size });
-    const r: GcResult = { references, used: used.size, chunks: 0, removed: 0, directories: 0 };
+    const r: GcResult = { references, used: used.size, chunks: 0, removed: 0, directories: 0, packEntries: 0, packs: 0 };
     const warn = (m: string) => o.onWarning?.(m);
+    // The pack index loses the chunks to be removed before their files go, so it never names a removed chunk.
+    if (store instanceof LocalStore && store.suffix === CHUNK_SUFFIX) {
+      const p = prunePacks(store.dir, (id) => used.has(id), o.dryRun);
+      r.packEntries = p.dropped;
+      r.packs = p.removed.length;
+    }
     const listing = store instanceof LocalStore ? store.list((path) => warn(`${path}: not a chunk id, ignoring`)) : store.list();
     for await (const id of listing) {
       r.chunks++;

@@ -1,8 +1,10 @@
 // The stores of a StoreGraph as this thread builds them on Node: local
 // directories (LocalStore), HTTP and S3 stores on node:http with kept-alive
-// connections, and relayed objects (store-relay.ts).  Built graphs are kept by
-// their key, so that the jobs of one operation share stores, connections and
-// the gate that holds this thread to its share of --concurrency.
+// connections, and relayed objects (store-relay.ts); local and HTTP stores
+// are read through their pack files where they have them (pack-store.ts).
+// Built graphs are kept by their key, so that the jobs of one operation share
+// stores, connections and the gate that holds this thread to its share of
+// --concurrency.
 
 import { HttpStore } from '../../../stores/http-store.ts';
 import { S3Store } from '../../../stores/s3-store.ts';
@@ -19,6 +21,9 @@ import { LocalStore } from './local-store.ts';
 import { httpClient } from './node-fetch.ts';
 import { RelayedStore } from './store-relay.ts';
 import { nodeCiphers } from './node-cipher.ts';
+import { PackStore } from '../../../stores/pack-store.ts';
+import { HttpPackFiles } from '../../../stores/http-pack-files.ts';
+import { LocalPackFiles } from './local-packs.ts';
 
 /** Requests per thread: its share of the operation's concurrency. */
 export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency / Math.max(1, net.threads)));
@@ -27,6 +32,7 @@ export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency
 export class NodeLeaves implements StoreLeaves {
   private readonly locals = new Map<string, LocalStore>();
   private readonly nets = new Map<string, { gate: Semaphore; clients: Map<string, HttpClient> }>();
+  private readonly packStores = new WeakMap<ChunkStore, PackStore>();
   readonly ciphers = nodeCiphers;
 
   leaf(spec: LeafSpec, net: NetSpec): ChunkStore {
@@ -50,6 +56,16 @@ export class NodeLeaves implements StoreLeaves {
       n.clients.set(token, client);
     }
     return spec.kind === 's3' ? new S3Store(spec.url, client, n.gate) : new HttpStore(spec.url, client, n.gate);
+  }
+
+  /** Each leaf read through its pack files, one PackStore per leaf (so its pack index is read once a thread). */
+  packed(leaf: ChunkStore, spec: LeafSpec, net: NetSpec): ChunkStore {
+    let p = this.packStores.get(leaf);
+    if (!p) {
+      const files = leaf instanceof HttpStore ? new HttpPackFiles(leaf.name, leaf.client, leaf.gate) : new LocalPackFiles(spec.kind === 'local' ? spec.dir : leaf.name);
+      this.packStores.set(leaf, (p = new PackStore(leaf, files, { maxRequests: leaf instanceof HttpStore ? perThread(net) : 1 })));
+    }
+    return p;
   }
 
   private net(net: NetSpec) {

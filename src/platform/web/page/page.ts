@@ -23,7 +23,8 @@
 // dropped with it, must be by it, and is checked before any chunk is fetched;
 // the report then has signer = {keyId, version}), concurrency (chunk requests
 // in flight, default 16), workers (default: cores), cache (MiB of verified
-// chunks kept for browsing, default 64; 0 keeps none).
+// chunks kept for browsing, default 64; 0 keeps none), report (a URL the
+// report is POSTed to as well, see sendReport).
 
 import { readIndex, indexReader, webStores, type LoadedIndex } from '../access.ts';
 import { verifyWithWorkers } from '../verify-pool.ts';
@@ -134,12 +135,15 @@ async function run(src: Source): Promise<void> {
       share,
       signal,
     });
-    showReport(report, problems, store, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    showReport(report, problems, store, seconds);
     window.wasyncReport = signer ? { ...report, signer: { keyId: signer.keyId, version: signer.version } } : report;
+    sendReport(window.wasyncReport, seconds);
   } catch (e) {
     if (signal.aborted) {
       showCancelled(run.progress);
       window.wasyncReport = { status: 'failed', chunks: run.progress?.chunks ?? 0, bytes: run.progress?.bytes ?? 0, missing: [], invalid: [], error: CANCELLED };
+      sendReport(window.wasyncReport, null);
       return;
     }
     let message = (e as Error).message;
@@ -147,6 +151,7 @@ async function run(src: Source): Promise<void> {
     if (/Failed to fetch|NetworkError|Load failed/.test(message)) message += ' (the server is unreachable, or does not allow this page\'s origin: Access-Control-Allow-Origin)';
     showError(message);
     window.wasyncReport = { status: 'failed', chunks: 0, bytes: 0, missing: [], invalid: [], error: message };
+    sendReport(window.wasyncReport, null);
   } finally {
     current = null;
     showRunning(null);
@@ -173,6 +178,16 @@ async function showUpdateCost(index: LoadedIndex, bytes: Uint8Array, old: string
   const figures = cost.result();
   showCost(figures, cost.strip(), old);
   window.wasyncCost = figures;
+}
+
+/**
+ * The report POSTed to ?report=URL, for a harness that drives a browser with
+ * nothing attached (bench/web.ts): {report, seconds from the index read to the
+ * last verdict, href}.  A plain-text POST, which needs no CORS preflight.
+ */
+function sendReport(report: PageReport, seconds: number | null): void {
+  const to = params.get('report');
+  if (to) void fetch(new URL(to, location.href), { method: 'POST', mode: 'no-cors', body: JSON.stringify({ report, seconds, href: location.href }) }).catch(() => {});
 }
 
 /** With a public key given: the index's signature checked before anything else is fetched (null without a key). */
