@@ -12,6 +12,7 @@ import { info as infoOp, type InfoResult } from '../platform/node/operations/inf
 import { listChunks } from '../platform/node/operations/list-chunks.ts';
 import { writeStdout } from '../platform/node/io/stdout.ts';
 import { configReport } from '../platform/node/operations/config.ts';
+import type { StoreChoice } from '../platform/node/operations/stores.ts';
 import { byteCount, chunkSizeOption, config, network, oneStore, parseCompression, parseDigest, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
@@ -117,17 +118,21 @@ export async function chunk(file: string, opts: GlobalOptions) {
   await out.flush();
 }
 
+/** The store whose stored sizes list-chunks --detailed and inspect-chunks report: --store, else $CASYNC_STORE, as other verbs choose it. */
+const sizesStore = (opts: GlobalOptions) => oneStore(opts) as { store?: string; encryption: StoreChoice['encryption'] };
+
 export async function listChunksCli(index: string, opts: GlobalOptions) {
   const out = new Lines();
+  const { store, encryption } = sizesStore(opts);
   await listChunks({
     index,
-    store: opts.detailed ? opts.store : undefined,
-    encryption: storeChoice(opts).encryption,
+    store: opts.detailed ? store : undefined,
+    encryption,
     ...network(opts),
     onChunks: async (batch) => {
       for (const c of batch) {
         if (!opts.detailed) await out.add(c.id);
-        else await out.add(`${c.id}\t${c.offset}\t${c.size}${opts.store === undefined ? '' : `\t${c.storedSize ?? '-'}`}`);
+        else await out.add(`${c.id}\t${c.offset}\t${c.size}${store === undefined ? '' : `\t${c.storedSize ?? '-'}`}`);
       }
     },
   });
@@ -141,8 +146,7 @@ export async function inspectChunks(index: string, opts: GlobalOptions) {
   await out.add('[');
   await listChunks({
     index,
-    store: opts.store,
-    encryption: storeChoice(opts).encryption,
+    ...sizesStore(opts),
     ...network(opts),
     onChunks: async (batch) => {
       for (const c of batch) {
