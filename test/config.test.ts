@@ -1,6 +1,7 @@
 // The configuration file (--config, $XDG_CONFIG_HOME/wasync/config.json):
 // per-store options take effect (a timeout and retries against a server that
-// never answers, counted; encryption keys for stores matched by glob; S3
+// never answers, counted; encryption keys for stores and trusted keys for
+// indexes matched by glob; S3
 // credentials against the real S3 server with none in the environment), the
 // command line wins over the file, `wasync config` masks secrets, and a bad
 // file is one line naming the file and the JSON path at fault.
@@ -120,6 +121,23 @@ describe('options taking effect', () => {
     } finally {
       writeFileSync(join(home, 'wasync', 'config.json'), '{}');
     }
+  });
+
+  test('trusted keys for indexes matched by a glob: unsigned refused, signed read', () => {
+    const signed = join(dir, 'signed');
+    mkdirSync(signed);
+    ok(wasync(['keygen', `--key=${join(dir, 'k.key')}`, '--without-password'], { env }));
+    const blob = join(dir, 'sig-blob');
+    writeFileSync(blob, rand('config-sig', 100_000));
+    for (const name of ['a.caibx', 'b.caibx']) ok(wasync(['make', `--store=${join(dir, 'local.castr')}`, join(signed, name), blob], { env }));
+    ok(wasync(['sign', `--key=${join(dir, 'k.key')}`, join(signed, 'a.caibx')], { env }));
+    const config = configFile('trust.json', { 'store-options': { [`${signed}/*.caibx`]: { 'trusted-keys': [join(dir, 'k.pub')] } } });
+    const run = (name: string) => wasync(['--config', config, 'extract', `--store=${join(dir, 'local.castr')}`, join(signed, name), join(dir, `${name}.out`)], { env });
+    ok(run('a.caibx'), 'signed');
+    assert.deepEqual(readFileSync(join(dir, 'a.caibx.out')), readFileSync(blob));
+    const r = run('b.caibx');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /b\.caibx: not signed/);
   });
 
   describe('S3 credentials from the file (Swift s3api)', () => {
