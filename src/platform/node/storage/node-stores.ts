@@ -64,15 +64,15 @@ export class NodeLeaves implements StoreLeaves {
     }
     let gate = n.gate;
     if (l.concurrency) {
-      const c = l.concurrency;
-      gate = n.gates.get(key) ?? new Semaphore(Math.max(1, Math.ceil(c / Math.max(1, net.threads))));
+      // The store's own share of requests for this thread.
+      gate = n.gates.get(key) ?? new Semaphore(Math.max(1, Math.ceil(l.concurrency / Math.max(1, net.threads))));
       n.gates.set(key, gate);
     }
     return spec.kind === 's3' ? new S3Store(spec.url, client, gate) : new HttpStore(spec.url, client, gate);
   }
 
   private net(net: NetSpec) {
-    const key = `${perThread(net)}:${net.attempts}:${net.timeoutMs}:${net.rateLimit?.bytesPerSecond ?? 0}:${JSON.stringify(net.config?.storeOptions ?? [])}`;
+    const key = `${perThread(net)}:${net.attempts}:${net.timeoutMs}:${net.rateLimit?.bytesPerSecond ?? 0}:${JSON.stringify(net.config ?? null)}`;
     let n = this.nets.get(key);
     if (!n) this.nets.set(key, (n = { gate: new Semaphore(perThread(net)), clients: new Map(), gates: new Map() }));
     return n;
