@@ -1,19 +1,20 @@
 // The configuration file (--config, $XDG_CONFIG_HOME/wasync/config.json):
 // per-store options take effect (a timeout and retries against a server that
-// never answers, counted; encryption keys for stores and trusted keys for
+// never answers, counted; a store's own concurrency; encryption keys for stores and trusted keys for
 // indexes matched by glob; S3
 // credentials against the real S3 server with none in the environment), the
 // command line wins over the file, `wasync config` masks secrets, and a bad
 // file is one line naming the file and the JSON path at fault.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { locationMatches, storeOptionsFor } from '../src/stores/config-match.ts';
 import { parseConfig } from '../src/stores/store-config.ts';
 import { ok, rand, requires, tempDir, wasync, wasyncAsync } from './helpers.ts';
+import { faultyServer } from './http-fixtures.ts';
 import { newBucket, s3Endpoint, stopS3 } from './s3-fixtures.ts';
 
 const dir = tempDir();
@@ -96,6 +97,27 @@ describe('options taking effect', () => {
     const gets = requests.filter((q) => q.startsWith('GET /silent/store/'));
     assert.equal(gets.length, 3, requests.join('\n'));
     assert.equal(new Set(gets).size, 1);
+  });
+
+  test("a store's own concurrency bounds its requests in flight over all threads; --concurrency wins", async () => {
+    const srv = join(dir, 'srv');
+    mkdirSync(srv);
+    const blob = join(dir, 'many-chunks');
+    writeFileSync(blob, rand('config-concurrency', 3 << 20));
+    ok(wasync(['make', `--store=${join(srv, 'store.castr')}`, join(dir, 'many.caibx'), blob], { env }));
+    const run = async (extra: string[]) => {
+      const server = await faultyServer(srv, { latencyMs: 30 });
+      const config = configFile('concurrency.json', { 'store-options': { [`${server.url}/*`]: { concurrency: 2 } } });
+      const out = join(dir, 'many.out');
+      rmSync(out, { force: true });
+      const r = await wasyncAsync(['--config', config, ...extra, 'extract', `--store=${server.url}/store.castr`, join(dir, 'many.caibx'), out], { env });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readFileSync(out), readFileSync(blob));
+      await server.close();
+      return server.maxActive();
+    };
+    assert.ok((await run([])) <= 2);
+    assert.ok((await run(['--concurrency=8'])) > 2);
   });
 
   test('encryption keys for stores matched by a path glob; --encryption-key wins over the file', () => {
