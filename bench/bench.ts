@@ -16,9 +16,10 @@
 // unpacking it and casync making the index of the tree.
 //
 // The cache case (encoder-cache.ts) makes a copy of the tree with the encoder
-// cache: first make, and second make after one file changed.
+// cache: first make, and second make after one file changed.  s3.ts makes and
+// extracts through an S3 store beside a local and an HTTP one.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|tar|cache|network|mount|nbd|web] [--tree=DIR]
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|tar|cache|network|mount|nbd|web|s3] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -31,6 +32,7 @@ import { benchNbd } from './nbd.ts';
 import { benchWeb } from './web.ts';
 import { benchEncoderCache } from './encoder-cache.ts';
 import { benchTarIn } from './tar-in.ts';
+import { benchS3 } from './s3.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
@@ -147,6 +149,7 @@ async function main() {
     if (!only || only === 'mount') console.log(['', ...(await benchMount(work, runs))].join('\n'));
     if (!only || only === 'nbd') console.log(['', ...(await benchNbd(work, runs))].join('\n'));
     if (!only || only === 'web') console.log(['', ...(await benchWeb(work, runs))].join('\n'));
+    if (!only || only === 's3') console.log(['', ...(await benchS3(work, runs))].join('\n'));
   } finally {
     if (!arg('dir')) rmSync(work, { recursive: true, force: true });
   }

@@ -48,6 +48,8 @@ export type { Signer } from './trust/signature-check.ts';
 export { COMPRESSIONS, compress, decompress, detectCompression } from './platform/node/operations/codecs.ts';
 export type { StoreChoice, StoreLike, StoreObject } from './platform/node/operations/stores.ts';
 export type { NetworkOptions } from './platform/node/operations/network.ts';
+export { configReport, defaultConfigFile, effectiveOptions, loadConfig } from './platform/node/operations/config.ts';
+export { parseConfig, type S3CredentialOptions, type StoreOptions, type WasyncConfig } from './stores/store-config.ts';
 export type { ChunkSizes, Compression, DigestName, FeatureOptions, FetchStats, OperationNotice, OperationOptions, ProgressReport } from './platform/node/operations/common.ts';
 export type { ChunkRead, ChunkSource, ChunkStore, WriteStore } from './stores/store.ts';
 export { CacheStore } from './stores/cache-store.ts';

@@ -70,6 +70,16 @@ test('list-chunks lists the index: ids; with --detailed offsets and sizes; with 
   const r = wasync(['list-chunks', '--detailed', '--store=http://127.0.0.1:1/s.castr', indexes(t)[0].index]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /http:\/\/127\.0\.0\.1:1\/s\.castr: stored sizes are read from a local store only/);
+  // The store is chosen as other verbs choose it: $CASYNC_STORE by default, a scheme wasync cannot reach refused.
+  const { index, store } = indexes(t)[0];
+  const chunks = (await readIndex(index)).chunks;
+  const fromEnv = ok(wasync(['list-chunks', '--detailed', index], { env: { CASYNC_STORE: store } })).stdout.trimEnd().split('\n');
+  assert.deepEqual(fromEnv, chunks.map((c) => `${c.id}\t${c.offset}\t${c.size}\t${statSync(chunkPath(store, c.id)).size}`));
+  const sizes = JSON.parse(ok(wasync(['inspect-chunks', index], { env: { CASYNC_STORE: store } })).stdout) as { compressed_size?: number }[];
+  assert.ok(sizes.every((c) => c.compressed_size! > 0));
+  const ftp = wasync(['inspect-chunks', '--store=ftp://h/s.castr', index]);
+  assert.equal(ftp.status, 1);
+  assert.match(ftp.stderr, /unsupported URL scheme ftp:\/\//);
 });
 
 test('info counts chunks, distinct chunks and sizes, and what a partial store and a seed hold', async (t) => {

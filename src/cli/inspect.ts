@@ -62,10 +62,11 @@ class Out {
 /** Without an input casync reads the current directory, unless --what names something else. */
 const inputOf = (arg: string | undefined, what: string | undefined) => arg ?? (what === undefined || what === 'directory' ? '.' : '-');
 
-const treeOptions = (opts: GlobalOptions) => ({
+const treeOptions = (opts: GlobalOptions, input: string) => ({
+  input,
   ...storeChoice(opts),
   ...network(opts),
-  ...trust(opts),
+  ...trust(opts, input),
   features: features(opts),
   digest: parseDigest(opts.digest),
   notify: serviceNotifier().notice,
@@ -76,7 +77,7 @@ export async function inspect(verb: InspectVerb, inputArg: string | undefined, p
   try {
     await inspectText(
       verb,
-      { ...treeOptions(opts), input: inputOf(inputArg, opts.what), what: opts.what as TreeWhat | undefined, path, recursive: parseYesNo('recursive', opts.recursive, true) },
+      { ...treeOptions(opts, inputOf(inputArg, opts.what)), what: opts.what as TreeWhat | undefined, path, recursive: parseYesNo('recursive', opts.recursive, true) },
       out.add,
     );
     await out.flush();
@@ -88,6 +89,6 @@ export async function inspect(verb: InspectVerb, inputArg: string | undefined, p
 }
 
 export async function digest(inputArg: string | undefined, path: string | undefined, opts: GlobalOptions) {
-  const d = await digestOp({ ...treeOptions(opts), input: inputOf(inputArg, opts.what), what: opts.what as What | undefined, path });
+  const d = await digestOp({ ...treeOptions(opts, inputOf(inputArg, opts.what)), what: opts.what as What | undefined, path });
   process.stdout.write(`${d}\n`);
 }

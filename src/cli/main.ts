@@ -20,7 +20,7 @@ import { checkOptions, whatHelp, type GlobalOptions } from './options.ts';
 import { mountHelper } from './mount-helper.ts';
 import { serviceNotifier } from './service.ts';
 import { keygen, sign, type SignOptions } from './sign.ts';
-import { cat, chop, chunk, info, inspectChunks, listChunksCli } from './toolbox.ts';
+import { cat, chop, chunk, configCli, info, inspectChunks, listChunksCli } from './toolbox.ts';
 
 const repeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -78,6 +78,7 @@ export function program(): Command {
     .option('--encryption <ALG>', 'Cipher of encrypted stores: xchacha20-poly1305 (default) or aes-256-gcm')
     .option('--trusted-key <FILE|BASE64>', 'Require indexes and archives to be signed by this minisign public key (repeatable; default $WASYNC_TRUSTED_KEYS)', repeat)
     .option('--min-version <N>', 'Refuse an index or archive whose signed version is lower than N (with --trusted-key)')
+    .option('--config <FILE>', 'Per-store options and S3 credentials (default $XDG_CONFIG_HOME/wasync/config.json, else ~/.config/wasync/config.json)')
     .option('-l, --log-level <LEVEL>', "Accepted as casync's clients pass it to pull and push; wasync logs with --verbose")
     .hook('preAction', (_p, verb) => checkOptions(verb.optsWithGlobals() as GlobalOptions))
     .showHelpAfterError(false)
@@ -186,6 +187,10 @@ export function program(): Command {
     .description("Print the chunks of INDEX as desync's JSON: id, uncompressed_size and, with a local --store, compressed_size")
     .argument('<INDEX>')
     .action((index, _o, cmd) => inspectChunks(index, opts(cmd)));
+  p.command('config')
+    .description('Print the configuration (or the options the store or index at LOCATION gets) as JSON, command-line options laid over it, secrets masked')
+    .argument('[LOCATION]')
+    .action((location, _o, cmd) => configCli(location, opts(cmd)));
   p.command('keygen')
     .description('Create a minisign key pair: the secret key (protected by a password unless --without-password) and the public key')
     .option('--key <SECRET>', 'Where the secret key goes (default wasync.key)')

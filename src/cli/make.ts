@@ -82,7 +82,7 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       ...storeChoice(opts),
       ...network(opts),
       ...extraction(opts),
-      ...trust(opts),
+      ...trust(opts, input),
       onProgress: progress.onProgress,
       onWarning: log.warn,
       notify: service.notice,

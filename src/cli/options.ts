@@ -3,7 +3,9 @@
 // value.  The environment is read here, and only here: $CASYNC_STORE for the
 // store, $WASYNC_TOKEN for the bearer token, $NOTIFY_SOCKET for the service
 // manager (service.ts), $WASYNC_TRUSTED_KEYS for the keys indexes must be
-// signed with, $WASYNC_ENCRYPTION_KEY for encrypted stores.
+// signed with, $WASYNC_ENCRYPTION_KEY for encrypted stores, and
+// $XDG_CONFIG_HOME (or $HOME) for the configuration file (--config), whose
+// per-store options and S3 credentials the operations take as data.
 //
 // casync parses every option before it looks at the verb, so a bad value fails
 // whatever the verb; checkOptions() does the same (main.ts calls it before
@@ -19,7 +21,9 @@ import { parseFeatureFlagName } from '../format/feature-flag-names.ts';
 import { parseSize } from '../format/units.ts';
 import type { FeatureOptions } from '../platform/node/operations/common.ts';
 import { WHATS, whatName, type What } from '../platform/node/operations/resolve.ts';
-import { classifyLocator, isFailoverGroup } from '../stores/locator.ts';
+import { classifyLocator, isFailoverGroup, stripFileUrl } from '../stores/locator.ts';
+import { effectiveOptions, loadConfig } from '../platform/node/operations/config.ts';
+import type { WasyncConfig } from '../stores/store-config.ts';
 import { progressMode } from './progress.ts';
 import type { NetworkOptions } from '../platform/node/operations/network.ts';
 import type { StoreChoice } from '../platform/node/operations/stores.ts';
@@ -75,6 +79,8 @@ export interface GlobalOptions {
   detailed?: boolean;
   /** make */
   inputFormat?: string;
+  /** the configuration file (--config) */
+  config?: string;
 }
 
 /** make's --input-format=tar. */
@@ -148,12 +154,22 @@ function locator(v: string | undefined): string | undefined {
 /** Where the service manager listens (sd_notify), if anywhere. */
 export const notifySocket = (): string | undefined => process.env.NOTIFY_SOCKET || undefined;
 
-/** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN); -v passes on what ssh peers say. */
+const configs = new Map<string | undefined, WasyncConfig>();
+
+/** --config=FILE, else $XDG_CONFIG_HOME/wasync/config.json if there is one (read once). */
+export function config(o: GlobalOptions): WasyncConfig {
+  let c = configs.get(o.config);
+  if (!c) configs.set(o.config, (c = loadConfig(o.config)));
+  return c;
+}
+
+/** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN), the configuration file; -v passes on what ssh peers say. */
 export const network = (o: GlobalOptions): NetworkOptions => ({
   concurrency: positive('concurrency', o.concurrency),
   rateLimitBps: rateLimit(o.rateLimitBps),
   token: o.token ?? process.env.WASYNC_TOKEN,
   verbose: !!o.verbose,
+  config: config(o),
 });
 
 /** --store (default $CASYNC_STORE), --extra-store, --cache, and their encryption. */
@@ -203,10 +219,12 @@ function encryption(o: GlobalOptions): StoreChoice['encryption'] {
 
 /**
  * --trusted-key (repeatable; else $WASYNC_TRUSTED_KEYS, keys or .pub files
- * separated by whitespace or commas) and --min-version.
+ * separated by whitespace or commas; else the configuration's trusted-keys
+ * for the location of `input`) and --min-version.
  */
-export function trust(o: GlobalOptions): TrustOptions {
-  const keys = o.trustedKey ?? (process.env.WASYNC_TRUSTED_KEYS ?? '').split(/[\s,]+/).filter(Boolean);
+export function trust(o: GlobalOptions, input?: string): TrustOptions {
+  let keys = o.trustedKey ?? (process.env.WASYNC_TRUSTED_KEYS ?? '').split(/[\s,]+/).filter(Boolean);
+  if (!keys.length && input !== undefined && input !== '-') keys = effectiveOptions(config(o), stripFileUrl(input)).trustedKeys ?? [];
   let minVersion: number | undefined;
   if (o.minVersion !== undefined) {
     minVersion = /^\d+$/.test(o.minVersion) ? Number(o.minVersion) : NaN;

@@ -36,10 +36,10 @@ function onStop<T>(verb: string, run: (signal: AbortSignal) => Promise<T>, extra
   });
 }
 
-const served = (opts: GlobalOptions, log: Log) => ({
+const served = (opts: GlobalOptions, log: Log, input: string) => ({
   ...storeChoice(opts),
   ...network(opts),
-  ...trust(opts),
+  ...trust(opts, input),
   seeds: opts.seed,
   onWarning: log.warn,
   onLog: log.line,
@@ -52,7 +52,7 @@ export async function mount(input: string | undefined, mountpoint: string | unde
     'mount',
     (signal) =>
       mountOp({
-        ...served(opts, log),
+        ...served(opts, log, input ?? ''),
         input: input ?? '',
         mountpoint: mountpoint ?? '',
         what: opts.what as MadeWhat | undefined,
@@ -74,7 +74,7 @@ export async function mkdev(input: string | undefined, node: string | undefined,
   const log = new Log(!!opts.verbose);
   await onStop('mkdev', (signal) =>
     mkdevOp({
-      ...served(opts, log),
+      ...served(opts, log, input ?? '-'),
       input: input ?? '-',
       node,
       what: opts.what as 'blob' | 'blob-index' | undefined,

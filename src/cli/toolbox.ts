@@ -1,7 +1,7 @@
-// desync's toolbox verbs: wasync info, chop, cat, chunk, list-chunks and
-// inspect-chunks.  The strings become the operations' options here, and what
-// they return is printed as desync prints it (info's plain lines or JSON,
-// chunk's start/size/id triples, inspect-chunks's JSON array).
+// desync's toolbox verbs: wasync info, chop, cat, chunk, list-chunks,
+// inspect-chunks and config.  The strings become the operations' options here,
+// and what they return is printed as desync prints it (info's plain lines or
+// JSON, chunk's start/size/id triples, inspect-chunks's JSON array, config's JSON).
 
 import { usageError } from '../errors.ts';
 import { formatBytes } from '../format/units.ts';
@@ -11,7 +11,9 @@ import { chunk as chunkOp } from '../platform/node/operations/chunk-file.ts';
 import { info as infoOp, type InfoResult } from '../platform/node/operations/info.ts';
 import { listChunks } from '../platform/node/operations/list-chunks.ts';
 import { writeStdout } from '../platform/node/io/stdout.ts';
-import { byteCount, chunkSizeOption, network, oneStore, parseCompression, parseDigest, storeChoice, trust, type GlobalOptions } from './options.ts';
+import { configReport } from '../platform/node/operations/config.ts';
+import type { StoreChoice } from '../platform/node/operations/stores.ts';
+import { byteCount, chunkSizeOption, config, network, oneStore, parseCompression, parseDigest, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -102,7 +104,7 @@ export async function cat(index: string, output: string | undefined, opts: Globa
     seeds: opts.seed,
     ...storeChoice(opts),
     ...network(opts),
-    ...trust(opts),
+    ...trust(opts, index),
     onWarning: (m) => process.stderr.write(`wasync: ${m}\n`),
   });
   if (opts.verbose) process.stderr.write(`Bytes ${r.offset}..${r.offset + r.length} of ${r.size}: ${r.chunks} chunks, ${r.fetched} fetched\n`);
@@ -121,17 +123,21 @@ export async function chunk(file: string, opts: GlobalOptions) {
   await out.flush();
 }
 
+/** The store whose stored sizes list-chunks --detailed and inspect-chunks report: --store, else $CASYNC_STORE, as other verbs choose it. */
+const sizesStore = (opts: GlobalOptions) => oneStore(opts) as { store?: string; encryption: StoreChoice['encryption'] };
+
 export async function listChunksCli(index: string, opts: GlobalOptions) {
   const out = new Lines();
+  const { store, encryption } = sizesStore(opts);
   await listChunks({
     index,
-    store: opts.detailed ? opts.store : undefined,
-    encryption: storeChoice(opts).encryption,
+    store: opts.detailed ? store : undefined,
+    encryption,
     ...network(opts),
     onChunks: async (batch) => {
       for (const c of batch) {
         if (!opts.detailed) await out.add(c.id);
-        else await out.add(`${c.id}\t${c.offset}\t${c.size}${opts.store === undefined ? '' : `\t${c.storedSize ?? '-'}`}`);
+        else await out.add(`${c.id}\t${c.offset}\t${c.size}${store === undefined ? '' : `\t${c.storedSize ?? '-'}`}`);
       }
     },
   });
@@ -145,8 +151,7 @@ export async function inspectChunks(index: string, opts: GlobalOptions) {
   await out.add('[');
   await listChunks({
     index,
-    store: opts.store,
-    encryption: storeChoice(opts).encryption,
+    ...sizesStore(opts),
     ...network(opts),
     onChunks: async (batch) => {
       for (const c of batch) {
@@ -160,4 +165,19 @@ export async function inspectChunks(index: string, opts: GlobalOptions) {
   if (pending !== null) await out.add(pending);
   await out.add(']');
   await out.flush();
+}
+
+/** The configuration (or what it gives LOCATION), the command line's options laid over it; secrets masked. */
+export function configCli(location: string | undefined, opts: GlobalOptions) {
+  const net = network(opts);
+  const { encryption } = storeChoice(opts);
+  const { trustedKeys } = trust(opts);
+  const given = {
+    concurrency: net.concurrency,
+    rateLimitBps: net.rateLimitBps,
+    encryptionKey: encryption && 'given',
+    encryption: encryption?.cipher,
+    trustedKeys: trustedKeys?.length ? trustedKeys.map(String) : undefined,
+  };
+  process.stdout.write(JSON.stringify(configReport(config(opts), location, given), null, 2) + '\n');
 }

@@ -18,7 +18,7 @@ export async function verify(index: string, opts: GlobalOptions) {
   const progress = serviceNotifier().progress(progressReporter(opts.progress, 'verify'), 'verify');
   let r;
   try {
-    r = await verifyOp({ index, ...storeChoice(opts), ...network(opts), ...trust(opts), onProgress: progress.onProgress });
+    r = await verifyOp({ index, ...storeChoice(opts), ...network(opts), ...trust(opts, index), onProgress: progress.onProgress });
   } finally {
     progress.stop(true);
   }

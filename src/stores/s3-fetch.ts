@@ -20,15 +20,20 @@ export interface S3Credentials {
   region?: string;
 }
 
-/** `base` with s3+ locators signed by `credentials` (asked for at the first S3 request). */
-export function s3Fetch(base: typeof fetch, credentials: () => S3Credentials): typeof fetch {
-  let creds: S3Credentials | null = null;
+/**
+ * `base` with s3+ locators signed by `credentials` of their endpoint
+ * (`http(s)://host[:port]`), asked for at the endpoint's first request.
+ */
+export function s3Fetch(base: typeof fetch, credentials: (endpoint: string) => S3Credentials): typeof fetch {
+  const known = new Map<string, S3Credentials>();
   const cache = new Map<string, ArrayBuffer>();
   return (async (input: string | URL, init: RequestInit = {}) => {
     const loc = String(input);
     if (!isS3Locator(loc)) return base(input, init);
-    creds ??= credentials();
-    const url = s3HttpUrl(parseS3Locator(loc));
+    const l = parseS3Locator(loc);
+    let creds = known.get(l.endpoint);
+    if (!creds) known.set(l.endpoint, (creds = credentials(l.endpoint)));
+    const url = s3HttpUrl(l);
     const headers = { ...((init.headers as Record<string, string> | undefined) ?? {}) };
     delete headers.authorization; // a --token is for wasync's own servers
     const signed = await new AwsV4Signer({

@@ -19,6 +19,7 @@ import { writable, type ChunkSource, type ChunkStore, type WriteStore } from './
 import { EncryptedStore } from './encrypted-store.ts';
 import type { CipherFactory, CipherName } from './chunk-cipher.ts';
 import { fromHex } from '../chunk/chunk-id.ts';
+import type { WasyncConfig } from './store-config.ts';
 
 export type StoreSpec =
   | { kind: 'local'; dir: string }
@@ -44,6 +45,12 @@ export interface NetSpec {
   /** a request gives up after this long without a byte */
   timeoutMs: number;
   rateLimit: { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer } | null;
+  /** the first retry's delay (default the client's) */
+  backoffMs?: number;
+  /** the configuration file's per-store options, those the command line gave removed (config-match.ts) */
+  config?: WasyncConfig;
+  /** the bandwidth of each store that has its own, by location (shared by the threads) */
+  limits?: Record<string, { bytesPerSecond: number; state: SharedArrayBuffer | ArrayBuffer }>;
 }
 
 export interface StoreGraph {

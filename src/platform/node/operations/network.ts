@@ -3,10 +3,16 @@
 // every thread (--rate-limit-bps), the bearer token, and the retry policy of
 // remote stores.  The defaults live here and nowhere else.  One Network per
 // operation: a client for this thread, and the NetSpec jobs carry to theirs.
+// The configuration file's per-store options (config-match.ts) refine them
+// store by store, except where the caller gave a value: that wins.
 
+import { resolve } from 'node:path';
 import { usageError } from '../../../errors.ts';
+import { leafSettings, locationKey, storeOptionsFor, withoutKeys } from '../../../stores/config-match.ts';
 import type { HttpClient } from '../../../stores/http-client.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
+import { Semaphore } from '../../../stores/semaphore.ts';
+import { EMPTY_CONFIG, type StoreOptions, type WasyncConfig } from '../../../stores/store-config.ts';
 import type { NetSpec } from '../../../stores/store-graph.ts';
 import { SshRemotes } from '../ssh/ssh-remotes.ts';
 import { httpClient } from '../storage/node-fetch.ts';
@@ -15,6 +21,9 @@ export const DEFAULT_CONCURRENCY = 16;
 /** attempts per request, the first included, and how long a request may go without a byte */
 const ATTEMPTS = 6;
 const TIMEOUT_MS = 30_000;
+
+/** What a store gets that neither the configuration nor the caller sets (the client's first backoff is 200 ms). */
+export const DEFAULT_STORE_OPTIONS: StoreOptions = { timeoutMs: TIMEOUT_MS, retries: ATTEMPTS - 1, retryBaseMs: 200, concurrency: DEFAULT_CONCURRENCY };
 
 export interface NetworkOptions {
   /** requests to remote stores in flight at once, over all threads (default 16) */
@@ -25,7 +34,12 @@ export interface NetworkOptions {
   token?: string;
   /** pass on what the far side of an ssh connection says on its standard error */
   verbose?: boolean;
+  /** per-store options and S3 credentials (loadConfig(), or plain data); what is given above wins */
+  config?: WasyncConfig;
 }
+
+/** A store location as the configuration's keys are matched against it. */
+export const configKey = (loc: string) => locationKey(loc, (p) => resolve(p));
 
 export class Network {
   readonly concurrency: number;
@@ -36,14 +50,53 @@ export class Network {
   readonly client: HttpClient;
   /** the operation's ssh connections, opened when first used */
   readonly ssh: SshRemotes;
+  /** the configuration, less what the caller gave */
+  readonly config: WasyncConfig;
+  private readonly stores = new Map<string, { client: HttpClient; gate?: Semaphore }>();
+  private readonly limits = new Map<string, RateLimiter>();
 
   constructor(o: NetworkOptions = {}) {
     this.concurrency = positive('concurrency', o.concurrency ?? DEFAULT_CONCURRENCY);
     this.limiter = o.rateLimitBps === undefined ? null : new RateLimiter(positive('rateLimitBps', o.rateLimitBps));
     this.token = o.token || undefined;
     this.verbose = !!o.verbose;
-    this.client = httpClient({ attempts: ATTEMPTS, timeoutMs: TIMEOUT_MS, token: this.token, rateLimiter: this.limiter });
     this.ssh = new SshRemotes({ rateLimitBps: this.limiter?.bytesPerSecond ?? null, limiter: this.limiter, verbose: this.verbose });
+    const given: (keyof StoreOptions)[] = [];
+    if (o.concurrency !== undefined) given.push('concurrency');
+    if (o.rateLimitBps !== undefined) given.push('rateLimitBps');
+    this.config = withoutKeys(o.config ?? EMPTY_CONFIG, given);
+    this.client = httpClient({ attempts: ATTEMPTS, timeoutMs: TIMEOUT_MS, token: this.token, rateLimiter: this.limiter, config: this.config });
+  }
+
+  /**
+   * The client (and gate, if the store has its own concurrency) for the
+   * remote store at `loc` on this thread: the operation's, unless the
+   * configuration gives the store options of its own.
+   */
+  store(loc: string): { client: HttpClient; gate?: Semaphore } {
+    const key = configKey(loc);
+    let s = this.stores.get(key);
+    if (s) return s;
+    const own = storeOptionsFor(this.config, key);
+    if (!Object.keys(own).length) s = { client: this.client };
+    else {
+      if (own.rateLimitBps !== undefined && !this.limits.has(key)) this.limits.set(key, new RateLimiter(own.rateLimitBps));
+      const l = leafSettings(this.spec(1), key);
+      s = {
+        client: httpClient({
+          attempts: l.attempts,
+          timeoutMs: l.timeoutMs,
+          backoffMs: l.backoffMs,
+          token: this.token,
+          rateLimiter: l.rateLimit ? new RateLimiter(l.rateLimit.bytesPerSecond, l.rateLimit.state) : this.limiter,
+          config: this.config,
+          tls: l.tls,
+        }),
+        gate: l.concurrency ? new Semaphore(l.concurrency) : undefined,
+      };
+    }
+    this.stores.set(key, s);
+    return s;
   }
 
   /** Ends the ssh sessions. */
@@ -60,6 +113,8 @@ export class Network {
       attempts: ATTEMPTS,
       timeoutMs: TIMEOUT_MS,
       rateLimit: limit && { bytesPerSecond: limit.bytesPerSecond, state: limit.state },
+      config: this.config,
+      limits: Object.fromEntries([...this.limits].map(([k, l]) => [k, { bytesPerSecond: l.bytesPerSecond, state: l.state }])),
     };
   }
 }

@@ -14,8 +14,10 @@
 // session) are served to the threads by a StoreRelay, which close() ends.
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fromHex } from '../../../chunk/chunk-id.ts';
-import { unsupported, usageError } from '../../../errors.ts';
+import { ioError, unsupported, usageError } from '../../../errors.ts';
+import { storeOptionsFor } from '../../../stores/config-match.ts';
 import { CacheStore } from '../../../stores/cache-store.ts';
 import { ChainStore } from '../../../stores/chain-store.ts';
 import { HttpStore } from '../../../stores/http-store.ts';
@@ -30,7 +32,7 @@ import { nodeCiphers } from '../storage/node-cipher.ts';
 import { EncryptedStore } from '../../../stores/encrypted-store.ts';
 import { cipherName, parseEncryptionKey, type CipherName } from '../../../stores/chunk-cipher.ts';
 import { StoreRelay } from '../storage/store-relay.ts';
-import type { Network } from './network.ts';
+import { configKey, type Network } from './network.ts';
 
 export type { StoreObject };
 
@@ -67,20 +69,38 @@ export class OperationStores {
     private readonly ssh = true,
   ) {}
 
-  /** `s` as a store object (encrypted if `encryption` says so); `what` names it in messages about a bad value. */
+  /**
+   * `s` as a store object, encrypted if `encryption` says so, else if the
+   * configuration gives its location a key; `what` names it in messages about a bad value.
+   */
   resolve(s: StoreLike, what = 'store', encryption?: StoreChoice['encryption']): ChunkStore {
-    if (typeof s !== 'string' || !encryption) return this.plain(s, what);
-    if (isFailoverGroup(s)) return new FailoverStore(s.split('|').map((m) => this.resolve(m, what, encryption)));
-    if (classifyLocator(stripFileUrl(s)) === 'ssh') throw unsupported(`${s}: an ssh store cannot hold encrypted chunks (casync's protocol has no place for them)`);
-    const key = typeof encryption.key === 'string' ? parseEncryptionKey(encryption.key) : encryption.key;
-    return new EncryptedStore(this.plain(s, what), { key, cipher: cipherName(encryption.cipher), ciphers: nodeCiphers });
-  }
-
-  private plain(s: StoreLike, what: string): ChunkStore {
     if (typeof s !== 'string') return asStore(s, what);
     // desync's failover group: `a|b` uses a, and b once a fails.
-    if (isFailoverGroup(s)) return new FailoverStore(s.split('|').map((m, i) => this.plain(m, `${what} (failover member ${i + 1})`)));
+    if (isFailoverGroup(s)) return new FailoverStore(s.split('|').map((m, i) => this.resolve(m, `${what} (failover member ${i + 1})`, encryption)));
     const loc = stripFileUrl(s);
+    const e = encryption ?? this.configuredEncryption(loc);
+    if (!e) return this.plain(loc);
+    if (classifyLocator(loc) === 'ssh') throw unsupported(`${s}: an ssh store cannot hold encrypted chunks (casync's protocol has no place for them)`);
+    const key = typeof e.key === 'string' ? parseEncryptionKey(e.key) : e.key;
+    return new EncryptedStore(this.plain(loc), { key, cipher: cipherName(e.cipher), ciphers: nodeCiphers });
+  }
+
+  /** The encryption the configuration file gives the store at `loc`, if any. */
+  private configuredEncryption(loc: string): StoreChoice['encryption'] {
+    const o = storeOptionsFor(this.net.config, configKey(loc));
+    let key = o.encryptionKey;
+    const at = `${this.net.config.file}: the encryption key for ${loc}`;
+    if (o.encryptionKeyFile !== undefined) {
+      try {
+        key = readFileSync(o.encryptionKeyFile, 'utf8').trim();
+      } catch (e) {
+        throw ioError('EINPUT', o.encryptionKeyFile, e);
+      }
+    }
+    return key === undefined ? undefined : { key: parseEncryptionKey(key, o.encryptionKeyFile ?? at), cipher: o.encryption };
+  }
+
+  private plain(loc: string): ChunkStore {
     const kind = classifyLocator(loc);
     if (kind === 'path') return new LocalStore(loc);
     if (kind === 'ssh') {
@@ -88,8 +108,8 @@ export class OperationStores {
       return this.net.ssh.store(loc);
     }
     // classifyLocator refused the schemes wasync cannot reach.
-    if (isS3Locator(loc)) return new S3Store(loc, this.net.client);
-    return new HttpStore(loc, this.net.client);
+    const { client, gate } = this.net.store(loc);
+    return isS3Locator(loc) ? new S3Store(loc, client, gate) : new HttpStore(loc, client, gate);
   }
 
   /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */

@@ -12,6 +12,8 @@ import { HttpClient, type HttpOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
 import { s3Explain, s3Fetch } from '../../../stores/s3-fetch.ts';
 import { s3Credentials } from './s3-credentials.ts';
+import type { LeafSettings } from '../../../stores/config-match.ts';
+import type { WasyncConfig } from '../../../stores/store-config.ts';
 
 const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
@@ -62,10 +64,17 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
   });
 }) as unknown as typeof fetch;
 
+export interface NodeHttpOptions extends Omit<HttpOptions, 'fetch'> {
+  /** the configuration whose s3-credentials sign S3 requests (after the environment's) */
+  config?: WasyncConfig;
+  /** TLS files of the store (config-match.ts), for the fetch to use once it takes them */
+  tls?: LeafSettings['tls'];
+}
+
 /** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
-export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
+export const httpClient = ({ config, tls: _tls, ...o }: NodeHttpOptions = {}) =>
   new HttpClient({
     ...o,
-    fetch: s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials),
+    fetch: s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), (endpoint) => s3Credentials(process.env, config, endpoint)),
     explain: s3Explain,
   });

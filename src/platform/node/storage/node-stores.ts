@@ -10,6 +10,7 @@ import { HttpStore } from '../../../stores/http-store.ts';
 import { S3Store } from '../../../stores/s3-store.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { Semaphore } from '../../../stores/semaphore.ts';
+import { leafSettings, locationKey, storeOptionsFor } from '../../../stores/config-match.ts';
 import { buildSource, buildWriteStore, type BuiltStores, type CheckOptions, type LeafSpec, type NetSpec, type StoreGraph, type StoreLeaves } from '../../../stores/store-graph.ts';
 import type { ChunkSource, ChunkStore, WriteStore } from '../../../stores/store.ts';
 import { ChainStore } from '../../../stores/chain-store.ts';
@@ -28,10 +29,15 @@ import { LocalPackFiles } from './local-packs.ts';
 /** Requests per thread: its share of the operation's concurrency. */
 export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency / Math.max(1, net.threads)));
 
-/** This thread's leaves: one gate and one client per network setting, one LocalStore per directory. */
+/**
+ * This thread's leaves: one gate and one client per network setting, one
+ * LocalStore per directory; a remote store with options of its own in the
+ * configuration (config-match.ts) gets its own client, and its own gate if
+ * it has its own concurrency.
+ */
 export class NodeLeaves implements StoreLeaves {
   private readonly locals = new Map<string, LocalStore>();
-  private readonly nets = new Map<string, { gate: Semaphore; clients: Map<string, HttpClient> }>();
+  private readonly nets = new Map<string, { gate: Semaphore; clients: Map<string, HttpClient>; gates: Map<string, Semaphore> }>();
   private readonly packStores = new WeakMap<ChunkStore, PackStore>();
   readonly ciphers = nodeCiphers;
 
@@ -44,18 +50,31 @@ export class NodeLeaves implements StoreLeaves {
     const n = this.net(net);
     if (spec.kind === 'relay') return new RelayedStore(spec, n.gate);
     const token = spec.kind === 'http' ? (spec.token ?? '') : '';
-    let client = n.clients.get(token);
+    const key = locationKey(spec.url, (p) => p);
+    const own = storeOptionsFor(net.config, key);
+    const l = leafSettings(net, key);
+    const clientKey = Object.keys(own).length ? `${token}\0${key}` : token;
+    let client = n.clients.get(clientKey);
     if (!client) {
-      const limit = net.rateLimit;
+      const limit = l.rateLimit ?? net.rateLimit;
       client = httpClient({
-        attempts: net.attempts,
-        timeoutMs: net.timeoutMs,
+        attempts: l.attempts,
+        timeoutMs: l.timeoutMs,
+        backoffMs: l.backoffMs,
         token: token || undefined,
         rateLimiter: limit ? new RateLimiter(limit.bytesPerSecond, limit.state) : null,
+        config: net.config,
+        tls: l.tls,
       });
-      n.clients.set(token, client);
+      n.clients.set(clientKey, client);
     }
-    return spec.kind === 's3' ? new S3Store(spec.url, client, n.gate) : new HttpStore(spec.url, client, n.gate);
+    let gate = n.gate;
+    if (l.concurrency) {
+      // The store's own share of requests for this thread.
+      gate = n.gates.get(key) ?? new Semaphore(Math.max(1, Math.ceil(l.concurrency / Math.max(1, net.threads))));
+      n.gates.set(key, gate);
+    }
+    return spec.kind === 's3' ? new S3Store(spec.url, client, gate) : new HttpStore(spec.url, client, gate);
   }
 
   /** Each leaf read through its pack files, one PackStore per leaf (so its pack index is read once a thread). */
@@ -69,9 +88,9 @@ export class NodeLeaves implements StoreLeaves {
   }
 
   private net(net: NetSpec) {
-    const key = `${perThread(net)}:${net.attempts}:${net.timeoutMs}:${net.rateLimit?.bytesPerSecond ?? 0}`;
+    const key = `${perThread(net)}:${net.attempts}:${net.timeoutMs}:${net.rateLimit?.bytesPerSecond ?? 0}:${JSON.stringify(net.config ?? null)}`;
     let n = this.nets.get(key);
-    if (!n) this.nets.set(key, (n = { gate: new Semaphore(perThread(net)), clients: new Map() }));
+    if (!n) this.nets.set(key, (n = { gate: new Semaphore(perThread(net)), clients: new Map(), gates: new Map() }));
     return n;
   }
 }
