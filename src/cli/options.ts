@@ -10,6 +10,9 @@
 // every verb) with the very parsers the verbs use.
 
 import { readFileSync } from 'node:fs';
+import { checkTls } from '../platform/node/storage/node-tls.ts';
+import type { TlsOptions } from '../stores/http-client.ts';
+import type { ServerTls } from '../platform/node/operations/serve.ts';
 import { ioError, usageError } from '../errors.ts';
 import { cipherName, parseEncryptionKey } from '../stores/chunk-cipher.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
@@ -71,6 +74,16 @@ export interface GlobalOptions {
   length?: string;
   /** list-chunks */
   detailed?: boolean;
+  /** TLS of HTTPS and S3 clients: CAs trusted instead of the system's, a client certificate */
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  /** serve: stores to fetch the chunks DIR lacks from (repeatable) */
+  upstream?: string[];
+  /** serve: HTTPS with this certificate and key; client certificates signed by --client-ca */
+  cert?: string;
+  key?: string;
+  clientCa?: string;
 }
 
 export function parseYesNo(name: string, v: string | undefined, dflt: boolean): boolean {
@@ -138,13 +151,46 @@ function locator(v: string | undefined): string | undefined {
 /** Where the service manager listens (sd_notify), if anywhere. */
 export const notifySocket = (): string | undefined => process.env.NOTIFY_SOCKET || undefined;
 
-/** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN); -v passes on what ssh peers say. */
+/** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN), the client's TLS; -v passes on what ssh peers say. */
 export const network = (o: GlobalOptions): NetworkOptions => ({
   concurrency: positive('concurrency', o.concurrency),
   rateLimitBps: rateLimit(o.rateLimitBps),
   token: o.token ?? process.env.WASYNC_TOKEN,
   verbose: !!o.verbose,
+  tls: clientTls(o),
 });
+
+/** The PEM text of an option's file. */
+function pemFile(name: string, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError('EINPUT', `--${name}=${file}`, e);
+  }
+}
+
+/** --ca-cert, --client-cert and --client-key (desync's), read and checked: a key must be its certificate's. */
+function clientTls(o: GlobalOptions): TlsOptions | undefined {
+  if (o.caCert === undefined && o.clientCert === undefined && o.clientKey === undefined) return undefined;
+  const tls = { ca: pemFile('ca-cert', o.caCert), cert: pemFile('client-cert', o.clientCert), key: pemFile('client-key', o.clientKey) };
+  checkTls(tls, { ca: o.caCert, cert: o.clientCert, key: o.clientKey });
+  return tls;
+}
+
+/** serve's --cert, --key and --client-ca: HTTPS, and with a client CA, mutual TLS. */
+export function serverTls(o: GlobalOptions): ServerTls | undefined {
+  if (o.clientCa !== undefined && o.cert === undefined) throw usageError(`--client-ca=${o.clientCa} needs --cert=FILE and --key=FILE: client certificates are asked for over HTTPS only`);
+  if (o.cert === undefined) return undefined;
+  if (o.key === undefined) throw usageError(`--cert=${o.cert} needs --key=FILE, the certificate's private key`);
+  const tls = { cert: pemFile('cert', o.cert)!, key: pemFile('key', o.key)!, clientCa: pemFile('client-ca', o.clientCa) };
+  try {
+    checkTls({ ca: tls.clientCa, cert: tls.cert, key: tls.key }, {});
+  } catch (e) {
+    throw usageError(`--cert=${o.cert} --key=${o.key}${o.clientCa ? ` --client-ca=${o.clientCa}` : ''}: ${(e as Error).message.replace(/^: /, '')}`);
+  }
+  return tls;
+}
 
 /** --store (default $CASYNC_STORE), --extra-store, --cache, and their encryption. */
 export const storeChoice = (o: GlobalOptions): StoreChoice => ({
@@ -285,6 +331,9 @@ export function checkOptions(o: GlobalOptions): void {
   parseYesNo('recursive', o.recursive, true);
   byteCount('offset', o.offset);
   byteCount('length', o.length);
+  o.upstream?.forEach((u) => locator(u));
+  // --key is also sign's secret key: only --cert (and --client-ca) make it serve's.
+  if (o.cert !== undefined || o.clientCa !== undefined) serverTls(o);
 }
 
 /** What `--what=help` prints (casync's list leaves out "archive"; this one does not). */

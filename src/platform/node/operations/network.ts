@@ -1,11 +1,11 @@
 // How an operation reaches remote indexes, archives and stores: its share of
 // requests in flight (--concurrency), a bandwidth shared by every request of
 // every thread (--rate-limit-bps), the bearer token, and the retry policy of
-// remote stores.  The defaults live here and nowhere else.  One Network per
+// remote stores, the TLS settings.  The defaults live here and nowhere else.  One Network per
 // operation: a client for this thread, and the NetSpec jobs carry to theirs.
 
 import { usageError } from '../../../errors.ts';
-import type { HttpClient } from '../../../stores/http-client.ts';
+import type { HttpClient, TlsOptions } from '../../../stores/http-client.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import type { NetSpec } from '../../../stores/store-graph.ts';
 import { SshRemotes } from '../ssh/ssh-remotes.ts';
@@ -25,6 +25,8 @@ export interface NetworkOptions {
   token?: string;
   /** pass on what the far side of an ssh connection says on its standard error */
   verbose?: boolean;
+  /** the CAs to trust instead of the platform's, and a client certificate, for https:// and s3+https:// (PEM text) */
+  tls?: TlsOptions;
 }
 
 export class Network {
@@ -42,7 +44,8 @@ export class Network {
     this.limiter = o.rateLimitBps === undefined ? null : new RateLimiter(positive('rateLimitBps', o.rateLimitBps));
     this.token = o.token || undefined;
     this.verbose = !!o.verbose;
-    this.client = httpClient({ attempts: ATTEMPTS, timeoutMs: TIMEOUT_MS, token: this.token, rateLimiter: this.limiter });
+    const tls = o.tls && (o.tls.ca || o.tls.cert || o.tls.key) ? o.tls : undefined;
+    this.client = httpClient({ attempts: ATTEMPTS, timeoutMs: TIMEOUT_MS, token: this.token, tls, rateLimiter: this.limiter });
     this.ssh = new SshRemotes({ rateLimitBps: this.limiter?.bytesPerSecond ?? null, limiter: this.limiter, verbose: this.verbose });
   }
 

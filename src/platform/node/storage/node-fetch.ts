@@ -4,19 +4,17 @@
 // signals), which for 64 KiB chunks costs more than hashing them; this one
 // answers with the few Response members HttpClient uses (status, statusText,
 // headers.get, body.getReader, body.cancel) and nothing else.  Used on Node
-// only (httpClient): Bun's and Deno's fetch are native and cheap.
+// only (httpClient): Bun's and Deno's fetch are native and cheap, but with TLS
+// settings (node-tls.ts) every runtime uses this one, node:https being where
+// all three take a CA and a client certificate.
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { HttpClient, type HttpOptions } from '../../../stores/http-client.ts';
+import { HttpClient, type HttpOptions, type TlsOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
 import { s3Explain, s3Fetch } from '../../../stores/s3-fetch.ts';
 import { s3Credentials } from './s3-credentials.ts';
-
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
+import { agentFor, tlsFailure } from './node-tls.ts';
 
 function responseOf(res: IncomingMessage) {
   const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -43,7 +41,8 @@ function responseOf(res: IncomingMessage) {
   };
 }
 
-export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
+/** A fetch on node:http and node:https, with these TLS settings for https:// URLs. */
+export const nodeFetch = (tls?: TlsOptions) => ((input: string | URL, init: RequestInit = {}) => {
   const url = new URL(String(input));
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -52,20 +51,22 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
       {
         method: init.method ?? 'GET',
         headers: init.headers as Record<string, string> | undefined,
-        agent: agents[url.protocol as keyof typeof agents],
+        agent: agentFor(url.protocol, tls),
         signal: init.signal ?? undefined,
       },
       (res) => resolve(responseOf(res)),
     );
-    req.on('error', reject);
+    req.on('error', (e) => reject(tlsFailure(e, url.href, tls) ?? e));
     req.end(init.body as Uint8Array | undefined);
   });
 }) as unknown as typeof fetch;
+
+const plainFetch = nodeFetch();
 
 /** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
 export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
   new HttpClient({
     ...o,
-    fetch: s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials),
+    fetch: s3Fetch(o.tls ? nodeFetch(o.tls) : RUNTIME === 'node' ? plainFetch : globalThis.fetch.bind(globalThis), s3Credentials),
     explain: s3Explain,
   });

@@ -23,7 +23,7 @@ import { nodeCiphers } from './node-cipher.ts';
 /** Requests per thread: its share of the operation's concurrency. */
 export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency / Math.max(1, net.threads)));
 
-/** This thread's leaves: one gate and one client per network setting, one LocalStore per directory. */
+/** This thread's leaves: one gate per network setting and a client per token and TLS setting under it, one LocalStore per directory. */
 export class NodeLeaves implements StoreLeaves {
   private readonly locals = new Map<string, LocalStore>();
   private readonly nets = new Map<string, { gate: Semaphore; clients: Map<string, HttpClient> }>();
@@ -38,16 +38,18 @@ export class NodeLeaves implements StoreLeaves {
     const n = this.net(net);
     if (spec.kind === 'relay') return new RelayedStore(spec, n.gate);
     const token = spec.kind === 'http' ? (spec.token ?? '') : '';
-    let client = n.clients.get(token);
+    const key = `${token}\0${spec.tls ? JSON.stringify(spec.tls) : ''}`;
+    let client = n.clients.get(key);
     if (!client) {
       const limit = net.rateLimit;
       client = httpClient({
         attempts: net.attempts,
         timeoutMs: net.timeoutMs,
         token: token || undefined,
+        tls: spec.tls,
         rateLimiter: limit ? new RateLimiter(limit.bytesPerSecond, limit.state) : null,
       });
-      n.clients.set(token, client);
+      n.clients.set(key, client);
     }
     return spec.kind === 's3' ? new S3Store(spec.url, client, n.gate) : new HttpStore(spec.url, client, n.gate);
   }

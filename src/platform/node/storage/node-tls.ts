@@ -1,0 +1,71 @@
+// TLS for the HTTP client on Node (and Bun and Deno, through node:https): an
+// agent per TLS setting (--ca-cert, --client-cert, --client-key), and the
+// failures of a TLS handshake as one line saying what to pass.
+//
+// Node's global fetch would need undici's Agent as its `dispatcher` for this,
+// and undici is bundled inside Node without being importable as a package;
+// node:https takes `ca`, `cert` and `key` itself, and node-fetch.ts already
+// speaks node:https, so no dependency is added.  A TLS failure is a
+// WasyncError: no retry mends a certificate, so HttpClient does not retry it.
+
+import http from 'node:http';
+import https from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { networkError, usageError } from '../../../errors.ts';
+import type { TlsOptions } from '../../../stores/http-client.ts';
+
+const plain = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const agents = new Map<string, https.Agent>();
+
+const keyOf = (tls: TlsOptions | undefined) => (tls ? `${tls.ca ?? ''}\0${tls.cert ?? ''}\0${tls.key ?? ''}` : '');
+
+/** The kept-alive agent for `protocol` ('http:' or 'https:') with these TLS settings. */
+export function agentFor(protocol: string, tls: TlsOptions | undefined): http.Agent {
+  if (protocol !== 'https:') return plain;
+  const key = keyOf(tls);
+  let a = agents.get(key);
+  if (!a) agents.set(key, (a = new https.Agent({ keepAlive: true, maxSockets: 256, ca: tls?.ca, cert: tls?.cert, key: tls?.key })));
+  return a;
+}
+
+/** Fails with one line when the PEM texts cannot be used (a key that is not the certificate's, a CA file without a certificate). */
+export function checkTls(tls: TlsOptions, names: { ca?: string; cert?: string; key?: string }): void {
+  if (!!tls.cert !== !!tls.key) throw usageError('--client-cert and --client-key: give both');
+  try {
+    createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+  } catch (e) {
+    const given = [names.ca && `--ca-cert=${names.ca}`, names.cert && `--client-cert=${names.cert}`, names.key && `--client-key=${names.key}`].filter(Boolean).join(' ');
+    throw usageError(`${given}: ${(e as Error).message.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/, '')}`);
+  }
+}
+
+/** The server's certificate was not trusted. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+]);
+
+/** The server refused this client's certificate, or wanted one. */
+const REFUSED = /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_HANDSHAKE_FAILURE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|SSLV3_ALERT_CERTIFICATE_UNKNOWN|TLSV1_ALERT_ACCESS_DENIED|TLSV1_ALERT_DECRYPT_ERROR)$/;
+
+/** A TLS handshake failure as the one line to show, or null for any other error. */
+export function tlsFailure(e: unknown, url: string, tls: TlsOptions | undefined): Error | null {
+  const code = (e as { code?: string })?.code ?? (e as { cause?: { code?: string } })?.cause?.code ?? '';
+  const host = new URL(url).host;
+  if (UNTRUSTED.has(code)) {
+    const hint = tls?.ca ? 'the CA given with --ca-cert did not sign it' : 'pass --ca-cert=FILE with the CA that signed it';
+    return networkError(`${url}: the certificate of ${host} is not trusted (${code}): ${hint}`);
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return networkError(`${url}: the certificate of ${host} is not for that name (${(e as Error).message})`);
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return networkError(`${url}: the certificate of ${host} is not valid now (${code})`);
+  if (REFUSED.test(code)) {
+    const hint = tls?.cert ? 'the server does not accept the certificate given with --client-cert' : 'the server wants a client certificate: pass --client-cert=FILE --client-key=FILE';
+    return networkError(`${url}: ${host} refused the TLS connection (${code}): ${hint}`);
+  }
+  return null;
+}
