@@ -99,7 +99,7 @@ export async function serve(dir: string | undefined, opts: GlobalOptions) {
       upstream: opts.upstream,
       cache: opts.cache,
       encryption: storeChoice(opts).encryption,
-      tls: serverTls(opts),
+      https: serverTls(opts),
       listen: opts.listen,
       writable: opts.writable,
       chunkSize: opts.chunkSize,

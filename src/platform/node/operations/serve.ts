@@ -34,7 +34,8 @@ export interface ServeOptions extends NetworkOptions {
   cache?: string;
   /** the upstream stores named by path or URL are encrypted (desync's layout); what is served is plain */
   encryption?: StoreChoice['encryption'];
-  tls?: ServerTls;
+  /** serve HTTPS (`tls` is the client side's, for the upstream stores) */
+  https?: ServerTls;
   /** HOST:PORT or PORT (default 127.0.0.1:8080; port 0 picks a free one) */
   listen?: string;
   /** accept uploads (PUT) of verified chunks, indexes and archives; needs `token` */
@@ -81,7 +82,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     root: o.dir ?? null,
     cache,
     upstream,
-    tls: o.tls,
+    tls: o.https,
     writable: !!o.writable,
     token: o.token ?? null,
     webRoot: o.webRoot ?? null,
@@ -94,7 +95,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   });
   const addr = server.address();
   const where = typeof addr === 'object' && addr ? `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : `${host}:${port}`;
-  o.onListening?.(`${o.tls ? 'https' : 'http'}://${where}/`);
+  o.onListening?.(`${o.https ? 'https' : 'http'}://${where}/`);
   await new Promise<void>((resolve) => {
     const stop = () => server.close(() => resolve());
     if (o.signal?.aborted) stop();

@@ -56,7 +56,7 @@ export const nodeFetch = (tls?: TlsOptions) => ((input: string | URL, init: Requ
       },
       (res) => resolve(responseOf(res)),
     );
-    req.on('error', (e) => reject(tlsFailure(e, url.href, tls) ?? e));
+    req.on('error', (e) => reject(tlsFailure(e, url.href, tls, req.reusedSocket) ?? e));
     req.end(init.body as Uint8Array | undefined);
   });
 }) as unknown as typeof fetch;

@@ -53,9 +53,18 @@ const UNTRUSTED = new Set([
 /** The server refused this client's certificate, or wanted one. */
 const REFUSED = /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_HANDSHAKE_FAILURE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|SSLV3_ALERT_CERTIFICATE_UNKNOWN|TLSV1_ALERT_ACCESS_DENIED|TLSV1_ALERT_DECRYPT_ERROR)$/;
 
-/** A TLS handshake failure as the one line to show, or null for any other error. */
-export function tlsFailure(e: unknown, url: string, tls: TlsOptions | undefined): Error | null {
+/**
+ * A TLS handshake failure as the one line to show, or null for any other error.
+ * A server that refuses a client certificate of a CA it does not know (Node's
+ * among them, in TLS 1.3) closes the connection without an alert: the reset of
+ * a new connection that showed a certificate gets a hint, and stays retried.
+ */
+export function tlsFailure(e: unknown, url: string, tls: TlsOptions | undefined, reused = false): Error | null {
   const code = (e as { code?: string })?.code ?? (e as { cause?: { code?: string } })?.cause?.code ?? '';
+  if (code === 'ECONNRESET' && tls?.cert && !reused && url.startsWith('https:')) {
+    (e as Error).message += ' before an answer: the server may not accept the certificate given with --client-cert';
+    return null;
+  }
   const host = new URL(url).host;
   if (UNTRUSTED.has(code)) {
     const hint = tls?.ca ? 'the CA given with --ca-cert did not sign it' : 'pass --ca-cert=FILE with the CA that signed it';
