@@ -63,10 +63,16 @@ export const nodeFetch = (tls?: TlsOptions) => ((input: string | URL, init: Requ
 
 const plainFetch = nodeFetch();
 
+/** Bun's and Deno's own fetch, its certificate failures said as node:https's are. */
+const runtimeFetch = ((input: string | URL, init?: RequestInit) =>
+  globalThis.fetch(input, init).catch((e) => {
+    throw tlsFailure(e, String(input), undefined) ?? e;
+  })) as typeof fetch;
+
 /** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
 export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
   new HttpClient({
     ...o,
-    fetch: s3Fetch(o.tls ? nodeFetch(o.tls) : RUNTIME === 'node' ? plainFetch : globalThis.fetch.bind(globalThis), s3Credentials),
+    fetch: s3Fetch(o.tls ? nodeFetch(o.tls) : RUNTIME === 'node' ? plainFetch : runtimeFetch, s3Credentials),
     explain: s3Explain,
   });

@@ -66,9 +66,11 @@ export function tlsFailure(e: unknown, url: string, tls: TlsOptions | undefined,
     return null;
   }
   const host = new URL(url).host;
-  if (UNTRUSTED.has(code)) {
+  // Deno's fetch (rustls) says it in words only.
+  const deno = /invalid peer certificate: (UnknownIssuer|BadSignature)/.exec(`${(e as Error)?.message} ${(e as { cause?: Error })?.cause?.message}`);
+  if (UNTRUSTED.has(code) || deno) {
     const hint = tls?.ca ? 'the CA given with --ca-cert did not sign it' : 'pass --ca-cert=FILE with the CA that signed it';
-    return networkError(`${url}: the certificate of ${host} is not trusted (${code}): ${hint}`);
+    return networkError(`${url}: the certificate of ${host} is not trusted (${code || deno![1]}): ${hint}`);
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return networkError(`${url}: the certificate of ${host} is not for that name (${(e as Error).message})`);
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return networkError(`${url}: the certificate of ${host} is not valid now (${code})`);
