@@ -173,8 +173,10 @@ function pemFile(name: string, file: string | undefined): string | undefined {
 /** --ca-cert, --client-cert and --client-key (desync's), read and checked: a key must be its certificate's. */
 function clientTls(o: GlobalOptions): TlsOptions | undefined {
   if (o.caCert === undefined && o.clientCert === undefined && o.clientKey === undefined) return undefined;
+  if ((o.clientCert === undefined) !== (o.clientKey === undefined)) throw usageError('--client-cert and --client-key: give both');
   const tls = { ca: pemFile('ca-cert', o.caCert), cert: pemFile('client-cert', o.clientCert), key: pemFile('client-key', o.clientKey) };
-  checkTls(tls, { ca: o.caCert, cert: o.clientCert, key: o.clientKey });
+  const given = [o.caCert && `--ca-cert=${o.caCert}`, o.clientCert && `--client-cert=${o.clientCert} --client-key=${o.clientKey}`].filter(Boolean).join(' ');
+  checkTls(tls, given);
   return tls;
 }
 
@@ -184,11 +186,7 @@ export function serverTls(o: GlobalOptions): ServerTls | undefined {
   if (o.cert === undefined) return undefined;
   if (o.key === undefined) throw usageError(`--cert=${o.cert} needs --key=FILE, the certificate's private key`);
   const tls = { cert: pemFile('cert', o.cert)!, key: pemFile('key', o.key)!, clientCa: pemFile('client-ca', o.clientCa) };
-  try {
-    checkTls({ ca: tls.clientCa, cert: tls.cert, key: tls.key }, {});
-  } catch (e) {
-    throw usageError(`--cert=${o.cert} --key=${o.key}${o.clientCa ? ` --client-ca=${o.clientCa}` : ''}: ${(e as Error).message.replace(/^: /, '')}`);
-  }
+  checkTls({ ca: tls.clientCa, cert: tls.cert, key: tls.key }, `--cert=${o.cert} --key=${o.key}${o.clientCa ? ` --client-ca=${o.clientCa}` : ''}`);
   return tls;
 }
 

@@ -18,7 +18,7 @@ import { Semaphore } from '../../../stores/semaphore.ts';
 import { chunkProblem } from './put.ts';
 
 /** What the clients asking for a chunk get: its stored bytes, or a status and the line saying why. */
-export type Fetched = { body: Uint8Array; from: string } | { status: 404 | 502; text: string };
+export type Fetched = { body: Uint8Array } | { status: 404 | 502; text: string };
 
 export interface UpstreamOptions {
   stores: readonly ChunkStore[];
@@ -56,7 +56,7 @@ export class Upstream {
       try {
         stored = await this.gate.run(() => store.get(id));
       } catch (e) {
-        const line = `chunk ${id}: ${store.name}: ${(e as Error).message}`;
+        const line = `chunk ${id} from ${store.name}: ${(e as Error).message}`;
         this.o.log(`upstream failed: ${line}`);
         failures.push(line);
         continue;
@@ -77,7 +77,7 @@ export class Upstream {
           this.o.log(`cache: ${(e as Error).message}`);
         }
       }
-      return { body: stored, from: store.name };
+      return { body: stored };
     }
     if (failures.length) return { status: 502, text: failures.join('; ') };
     return { status: 404, text: `chunk ${id}: no upstream store has it` };

@@ -28,13 +28,11 @@ export function agentFor(protocol: string, tls: TlsOptions | undefined): http.Ag
   return a;
 }
 
-/** Fails with one line when the PEM texts cannot be used (a key that is not the certificate's, a CA file without a certificate). */
-export function checkTls(tls: TlsOptions, names: { ca?: string; cert?: string; key?: string }): void {
-  if (!!tls.cert !== !!tls.key) throw usageError('--client-cert and --client-key: give both');
+/** Fails with one line, prefixed with `given` (the options), when the PEM texts cannot be used (a key not the certificate's, a file without a certificate). */
+export function checkTls(tls: TlsOptions, given: string): void {
   try {
     createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
   } catch (e) {
-    const given = [names.ca && `--ca-cert=${names.ca}`, names.cert && `--client-cert=${names.cert}`, names.key && `--client-key=${names.key}`].filter(Boolean).join(' ');
     throw usageError(`${given}: ${(e as Error).message.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/, '')}`);
   }
 }
