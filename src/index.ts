@@ -23,6 +23,7 @@ import { LocalStore } from './platform/node/storage/local-store.ts';
 import { httpClient } from './platform/node/storage/node-fetch.ts';
 import { usageError } from './errors.ts';
 import { classifyLocator } from './stores/locator.ts';
+import type { TlsOptions } from './stores/http-client.ts';
 
 export { make, type MakeOptions, type MakeResult, type MakeWhat } from './platform/node/operations/make.ts';
 export { extract, type ExtractOptions, type ExtractResult, type ExtractWhat } from './platform/node/operations/extract.ts';
@@ -61,6 +62,7 @@ export { EncryptedStore, type EncryptionOptions } from './stores/encrypted-store
 export { CIPHERS, encryptedExtension, encryptionKeyId, type CipherName } from './stores/chunk-cipher.ts';
 export { HttpStore, LocalStore };
 export { WasyncError, type ErrorCode } from './errors.ts';
+export type { TlsOptions } from './stores/http-client.ts';
 export type { UidShift } from './platform/node/tree/apply-metadata.ts';
 
 /** A casync store directory: <dir>/<4 hex>/<id>.cacnk. */
@@ -69,10 +71,12 @@ export const localStore = (dir: string) => new LocalStore(dir);
 export interface HttpStoreOptions {
   /** sent as "Authorization: Bearer …" (a writable `wasync serve` needs it for put) */
   token?: string;
+  /** for https://: the CAs trusted instead of the system's, a client certificate and key (PEM text) */
+  tls?: TlsOptions;
 }
 
 /** A store served over HTTP(S) in casync's layout (put needs a server that takes PUT, such as `wasync serve --writable`). */
 export function httpStore(url: string, o: HttpStoreOptions = {}): HttpStore {
   if (classifyLocator(url) !== 'url') throw usageError(`${url}: not an http:// or https:// URL`);
-  return new HttpStore(url, httpClient({ token: o.token }));
+  return new HttpStore(url, httpClient({ token: o.token, tls: o.tls }));
 }

@@ -12,6 +12,9 @@
 // every verb) with the very parsers the verbs use.
 
 import { readFileSync } from 'node:fs';
+import { checkTls } from '../platform/node/storage/node-tls.ts';
+import type { TlsOptions } from '../stores/http-client.ts';
+import type { ServerTls } from '../platform/node/operations/serve.ts';
 import { ioError, usageError } from '../errors.ts';
 import { cipherName, parseEncryptionKey } from '../stores/chunk-cipher.ts';
 import { COMPRESSIONS, type Compression } from '../chunk/compression.ts';
@@ -81,6 +84,16 @@ export interface GlobalOptions {
   inputFormat?: string;
   /** the configuration file (--config) */
   config?: string;
+  /** TLS of HTTPS and S3 clients: CAs trusted instead of the system's, a client certificate */
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  /** serve: stores to fetch the chunks DIR lacks from (repeatable) */
+  upstream?: string[];
+  /** serve: HTTPS with this certificate and key; client certificates signed by --client-ca */
+  cert?: string;
+  key?: string;
+  clientCa?: string;
 }
 
 /** make's --input-format=tar. */
@@ -163,14 +176,45 @@ export function config(o: GlobalOptions): WasyncConfig {
   return c;
 }
 
-/** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN), the configuration file; -v passes on what ssh peers say. */
+/** --concurrency, --rate-limit-bps, --token (default $WASYNC_TOKEN), the client's TLS, the configuration file; -v passes on what ssh peers say. */
 export const network = (o: GlobalOptions): NetworkOptions => ({
   concurrency: positive('concurrency', o.concurrency),
   rateLimitBps: rateLimit(o.rateLimitBps),
   token: o.token ?? process.env.WASYNC_TOKEN,
   verbose: !!o.verbose,
   config: config(o),
+  tls: clientTls(o),
 });
+
+/** The PEM text of an option's file. */
+function pemFile(name: string, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError('EINPUT', `--${name}=${file}`, e);
+  }
+}
+
+/** --ca-cert, --client-cert and --client-key (desync's), read and checked: a key must be its certificate's. */
+function clientTls(o: GlobalOptions): TlsOptions | undefined {
+  if (o.caCert === undefined && o.clientCert === undefined && o.clientKey === undefined) return undefined;
+  if ((o.clientCert === undefined) !== (o.clientKey === undefined)) throw usageError('--client-cert and --client-key: give both');
+  const tls = { ca: pemFile('ca-cert', o.caCert), cert: pemFile('client-cert', o.clientCert), key: pemFile('client-key', o.clientKey) };
+  const given = [o.caCert && `--ca-cert=${o.caCert}`, o.clientCert && `--client-cert=${o.clientCert} --client-key=${o.clientKey}`].filter(Boolean).join(' ');
+  checkTls(tls, given);
+  return tls;
+}
+
+/** serve's --cert, --key and --client-ca: HTTPS, and with a client CA, mutual TLS. */
+export function serverTls(o: GlobalOptions): ServerTls | undefined {
+  if (o.clientCa !== undefined && o.cert === undefined) throw usageError(`--client-ca=${o.clientCa} needs --cert=FILE and --key=FILE: client certificates are asked for over HTTPS only`);
+  if (o.cert === undefined) return undefined;
+  if (o.key === undefined) throw usageError(`--cert=${o.cert} needs --key=FILE, the certificate's private key`);
+  const tls = { cert: pemFile('cert', o.cert)!, key: pemFile('key', o.key)!, clientCa: pemFile('client-ca', o.clientCa) };
+  checkTls({ ca: tls.clientCa, cert: tls.cert, key: tls.key }, `--cert=${o.cert} --key=${o.key}${o.clientCa ? ` --client-ca=${o.clientCa}` : ''}`);
+  return tls;
+}
 
 /** --store (default $CASYNC_STORE), --extra-store, --cache, and their encryption. */
 export const storeChoice = (o: GlobalOptions): StoreChoice => ({
@@ -314,6 +358,9 @@ export function checkOptions(o: GlobalOptions): void {
   byteCount('offset', o.offset);
   inputFormat(o.inputFormat);
   byteCount('length', o.length);
+  o.upstream?.forEach((u) => locator(u));
+  // --key is also sign's secret key: only --cert (and --client-ca) make it serve's.
+  if (o.cert !== undefined || o.clientCa !== undefined) serverTls(o);
 }
 
 /** What `--what=help` prints (casync's list leaves out "archive"; this one does not). */

@@ -11,7 +11,7 @@ import { pull, push } from '../platform/node/operations/pull-push.ts';
 import type { MadeWhat } from '../platform/node/operations/resolve.ts';
 import { serve as serveOp } from '../platform/node/operations/serve.ts';
 import { Log } from './log.ts';
-import { network, storeChoice, trust, type GlobalOptions } from './options.ts';
+import { network, serverTls, storeChoice, trust, type GlobalOptions } from './options.ts';
 import { packageFile } from './package-root.ts';
 import { serviceNotifier } from './service.ts';
 
@@ -90,24 +90,32 @@ export async function mkdev(input: string | undefined, node: string | undefined,
   );
 }
 
-export async function serve(dir: string, opts: GlobalOptions) {
+export async function serve(dir: string | undefined, opts: GlobalOptions) {
+  const log = new Log(!!opts.verbose);
   await onStop('serve', (signal) =>
     serveOp({
+      ...network(opts),
       dir,
+      upstream: opts.upstream,
+      cache: opts.cache,
+      encryption: storeChoice(opts).encryption,
+      https: serverTls(opts),
       listen: opts.listen,
       writable: opts.writable,
-      token: network(opts).token,
       chunkSize: opts.chunkSize,
       webRoot: packageFile('dist/web'),
       signal,
       onListening: (url) => {
-        const line = `Serving ${dir} on ${url}${opts.writable ? ' (writable)' : ''}`;
+        const what = [dir, ...(opts.upstream ?? []).map((u) => `upstream ${u}`)].filter(Boolean).join(', ');
+        const line = `Serving ${what} on ${url}${opts.writable ? ' (writable)' : ''}${opts.clientCa ? ' (client certificates required)' : ''}`;
         process.stderr.write(`${line}\n`);
         // Not a casync verb: READY=1 for Type=notify units all the same.
         serviceNotifier().send('READY=1');
         serviceNotifier().status(line);
       },
       onLog: opts.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+      // A corrupt or failing upstream store is said whatever -v says.
+      onWarning: log.line,
     }),
   );
 }

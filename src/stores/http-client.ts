@@ -10,6 +10,20 @@
 import { WasyncError, networkError } from '../errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
+/**
+ * TLS settings for https:// (and s3+https://) requests, as PEM text: plain
+ * data, so that worker threads get them in their store graphs.  The core
+ * only carries them: the platform's fetch (src/platform/node/storage/node-tls.ts)
+ * applies them.
+ */
+export interface TlsOptions {
+  /** the CAs trusted instead of the platform's (desync's --ca-cert) */
+  ca?: string;
+  /** a client certificate and its key, for servers that ask for one (mutual TLS) */
+  cert?: string;
+  key?: string;
+}
+
 export interface HttpOptions {
   /** attempts per request, the first included (default 6) */
   attempts?: number;
@@ -22,6 +36,8 @@ export interface HttpOptions {
   rateLimiter?: RateLimiter | null;
   /** the fetch to use: the platform's cheapest (Node passes one on node:http); default globalThis.fetch */
   fetch?: typeof fetch;
+  /** what `fetch` was made with, kept for the store graph (HttpStore.describe) */
+  tls?: TlsOptions;
   /**
    * Reads an answer that is neither a success nor retried (404 included), and
    * consumes its body: an error to fail with at once, or null to take the

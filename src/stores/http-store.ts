@@ -80,7 +80,7 @@ export class HttpStore implements WriteStore {
   async close(): Promise<void> {}
 
   describe(): StoreSpec {
-    return { kind: 'http', url: this.name, token: this.client.o.token };
+    return { kind: 'http', url: this.name, token: this.client.o.token, tls: this.client.o.tls };
   }
 
   private run<T>(request: () => Promise<T>): Promise<T> {

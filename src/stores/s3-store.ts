@@ -109,7 +109,7 @@ export class S3Store implements WriteStore {
   async close(): Promise<void> {}
 
   describe(): StoreSpec {
-    return { kind: 's3', url: this.name };
+    return { kind: 's3', url: this.name, tls: this.client.o.tls };
   }
 
   /** Fails, naming the bucket, if it does not exist (asked once). */

@@ -20,12 +20,13 @@ import { EncryptedStore } from './encrypted-store.ts';
 import type { CipherFactory, CipherName } from './chunk-cipher.ts';
 import { fromHex } from '../chunk/chunk-id.ts';
 import type { WasyncConfig } from './store-config.ts';
+import type { TlsOptions } from './http-client.ts';
 
 export type StoreSpec =
   | { kind: 'local'; dir: string }
-  | { kind: 'http'; url: string; token?: string }
+  | { kind: 'http'; url: string; token?: string; tls?: TlsOptions }
   /** an S3 bucket (s3+http(s)://host/bucket[/prefix]); each thread takes the credentials from its environment */
-  | { kind: 's3'; url: string }
+  | { kind: 's3'; url: string; tls?: TlsOptions }
   | { kind: 'relay'; channel: string; store: number; name: string }
   | { kind: 'chain'; stores: StoreSpec[] }
   | { kind: 'failover'; stores: StoreSpec[] }

@@ -1,7 +1,7 @@
 // How an operation reaches remote indexes, archives and stores: its share of
 // requests in flight (--concurrency), a bandwidth shared by every request of
 // every thread (--rate-limit-bps), the bearer token, and the retry policy of
-// remote stores.  The defaults live here and nowhere else.  One Network per
+// remote stores, the client's TLS settings.  The defaults live here and nowhere else.  One Network per
 // operation: a client for this thread, and the NetSpec jobs carry to theirs.
 // The configuration file's per-store options (config-match.ts) refine them
 // store by store, except where the caller gave a value: that wins.
@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { usageError } from '../../../errors.ts';
 import { leafSettings, locationKey, storeOptionsFor, withoutKeys } from '../../../stores/config-match.ts';
-import type { HttpClient } from '../../../stores/http-client.ts';
+import type { HttpClient, TlsOptions } from '../../../stores/http-client.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { Semaphore } from '../../../stores/semaphore.ts';
 import { EMPTY_CONFIG, type StoreOptions, type WasyncConfig } from '../../../stores/store-config.ts';
@@ -36,6 +36,8 @@ export interface NetworkOptions {
   verbose?: boolean;
   /** per-store options and S3 credentials (loadConfig(), or plain data); what is given above wins */
   config?: WasyncConfig;
+  /** the CAs to trust instead of the platform's, and a client certificate, for https:// and s3+https:// (PEM text) */
+  tls?: TlsOptions;
 }
 
 /** A store location as the configuration's keys are matched against it. */
@@ -52,6 +54,8 @@ export class Network {
   readonly ssh: SshRemotes;
   /** the configuration, less what the caller gave */
   readonly config: WasyncConfig;
+  /** the caller's TLS settings (--ca-cert …), which win over the configuration's files */
+  private readonly tls: TlsOptions | undefined;
   private readonly stores = new Map<string, { client: HttpClient; gate?: Semaphore }>();
   private readonly limits = new Map<string, RateLimiter>();
 
@@ -60,12 +64,13 @@ export class Network {
     this.limiter = o.rateLimitBps === undefined ? null : new RateLimiter(positive('rateLimitBps', o.rateLimitBps));
     this.token = o.token || undefined;
     this.verbose = !!o.verbose;
+    this.tls = o.tls && (o.tls.ca || o.tls.cert || o.tls.key) ? o.tls : undefined;
     this.ssh = new SshRemotes({ rateLimitBps: this.limiter?.bytesPerSecond ?? null, limiter: this.limiter, verbose: this.verbose });
     const given: (keyof StoreOptions)[] = [];
     if (o.concurrency !== undefined) given.push('concurrency');
     if (o.rateLimitBps !== undefined) given.push('rateLimitBps');
     this.config = withoutKeys(o.config ?? EMPTY_CONFIG, given);
-    this.client = httpClient({ attempts: ATTEMPTS, timeoutMs: TIMEOUT_MS, token: this.token, rateLimiter: this.limiter, config: this.config });
+    this.client = httpClient({ attempts: ATTEMPTS, timeoutMs: TIMEOUT_MS, token: this.token, tls: this.tls, rateLimiter: this.limiter, config: this.config });
   }
 
   /**
@@ -90,7 +95,8 @@ export class Network {
           token: this.token,
           rateLimiter: l.rateLimit ? new RateLimiter(l.rateLimit.bytesPerSecond, l.rateLimit.state) : this.limiter,
           config: this.config,
-          tls: l.tls,
+          tls: this.tls,
+          tlsFiles: l.tls,
         }),
         gate: l.concurrency ? new Semaphore(l.concurrency) : undefined,
       };

@@ -178,7 +178,8 @@ async function writeAndClose(fd: number, b: Uint8Array) {
   }
 }
 
-async function chunkProblem(hex: string, body: Uint8Array, max: number): Promise<string | null> {
+/** Why `body` is not the stored form of chunk `hex` (of at most `max` bytes), or null if it is. */
+export async function chunkProblem(hex: string, body: Uint8Array, max: number): Promise<string | null> {
   let data: Uint8Array | null;
   try {
     // zstd answers synchronously into the scratch buffer: hash it before yielding.

@@ -4,21 +4,19 @@
 // signals), which for 64 KiB chunks costs more than hashing them; this one
 // answers with the few Response members HttpClient uses (status, statusText,
 // headers.get, body.getReader, body.cancel) and nothing else.  Used on Node
-// only (httpClient): Bun's and Deno's fetch are native and cheap.
+// only (httpClient): Bun's and Deno's fetch are native and cheap, but with TLS
+// settings (node-tls.ts) every runtime uses this one, node:https being where
+// all three take a CA and a client certificate.
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { HttpClient, type HttpOptions } from '../../../stores/http-client.ts';
+import { HttpClient, type HttpOptions, type TlsOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
 import { s3Explain, s3Fetch } from '../../../stores/s3-fetch.ts';
 import { s3Credentials } from './s3-credentials.ts';
 import type { LeafSettings } from '../../../stores/config-match.ts';
 import type { WasyncConfig } from '../../../stores/store-config.ts';
-
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
+import { agentFor, tlsFailure, tlsFromFiles } from './node-tls.ts';
 
 function responseOf(res: IncomingMessage) {
   const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -45,7 +43,8 @@ function responseOf(res: IncomingMessage) {
   };
 }
 
-export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
+/** A fetch on node:http and node:https, with these TLS settings for https:// URLs. */
+export const nodeFetch = (tls?: TlsOptions) => ((input: string | URL, init: RequestInit = {}) => {
   const url = new URL(String(input));
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -54,27 +53,38 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
       {
         method: init.method ?? 'GET',
         headers: init.headers as Record<string, string> | undefined,
-        agent: agents[url.protocol as keyof typeof agents],
+        agent: agentFor(url.protocol, tls),
         signal: init.signal ?? undefined,
       },
       (res) => resolve(responseOf(res)),
     );
-    req.on('error', reject);
+    req.on('error', (e) => reject(tlsFailure(e, url.href, tls, req.reusedSocket) ?? e));
     req.end(init.body as Uint8Array | undefined);
   });
 }) as unknown as typeof fetch;
 
+const plainFetch = nodeFetch();
+
+/** Bun's and Deno's own fetch, its certificate failures said as node:https's are. */
+const runtimeFetch = ((input: string | URL, init?: RequestInit) =>
+  globalThis.fetch(input, init).catch((e) => {
+    throw tlsFailure(e, String(input), undefined) ?? e;
+  })) as typeof fetch;
+
 export interface NodeHttpOptions extends Omit<HttpOptions, 'fetch'> {
   /** the configuration whose s3-credentials sign S3 requests (after the environment's) */
   config?: WasyncConfig;
-  /** TLS files of the store (config-match.ts), for the fetch to use once it takes them */
-  tls?: LeafSettings['tls'];
+  /** the store's TLS files from the configuration (config-match.ts), used when `tls` is not given */
+  tlsFiles?: LeafSettings['tls'];
 }
 
 /** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
-export const httpClient = ({ config, tls: _tls, ...o }: NodeHttpOptions = {}) =>
-  new HttpClient({
+export const httpClient = ({ config, tlsFiles, ...o }: NodeHttpOptions = {}) => {
+  const tls = o.tls ?? tlsFromFiles(tlsFiles);
+  return new HttpClient({
     ...o,
-    fetch: s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), (endpoint) => s3Credentials(process.env, config, endpoint)),
+    tls,
+    fetch: s3Fetch(tls ? nodeFetch(tls) : RUNTIME === 'node' ? plainFetch : runtimeFetch, (endpoint) => s3Credentials(process.env, config, endpoint)),
     explain: s3Explain,
   });
+};

@@ -30,7 +30,7 @@ import { LocalPackFiles } from './local-packs.ts';
 export const perThread = (net: NetSpec) => Math.max(1, Math.ceil(net.concurrency / Math.max(1, net.threads)));
 
 /**
- * This thread's leaves: one gate and one client per network setting, one
+ * This thread's leaves: one gate per network setting and a client per token and TLS setting under it, one
  * LocalStore per directory; a remote store with options of its own in the
  * configuration (config-match.ts) gets its own client, and its own gate if
  * it has its own concurrency.
@@ -53,7 +53,7 @@ export class NodeLeaves implements StoreLeaves {
     const key = locationKey(spec.url, (p) => p);
     const own = storeOptionsFor(net.config, key);
     const l = leafSettings(net, key);
-    const clientKey = Object.keys(own).length ? `${token}\0${key}` : token;
+    const clientKey = `${token}\0${spec.tls ? JSON.stringify(spec.tls) : ''}\0${Object.keys(own).length ? key : ''}`;
     let client = n.clients.get(clientKey);
     if (!client) {
       const limit = l.rateLimit ?? net.rateLimit;
@@ -62,9 +62,11 @@ export class NodeLeaves implements StoreLeaves {
         timeoutMs: l.timeoutMs,
         backoffMs: l.backoffMs,
         token: token || undefined,
+        // --ca-cert and the like win over the configuration's files.
+        tls: spec.tls,
+        tlsFiles: l.tls,
         rateLimiter: limit ? new RateLimiter(limit.bytesPerSecond, limit.state) : null,
         config: net.config,
-        tls: l.tls,
       });
       n.clients.set(clientKey, client);
     }
