@@ -153,6 +153,7 @@ export function program(): Command {
   p.command('verify')
     .description('Check that every chunk INDEX names is in a store, decompresses and matches its id')
     .argument('<INDEX>')
+    .option('-r, --repair', 'Remove corrupt chunks from the stores (local directories, S3)')
     .action((index, _o, cmd) => verify(index, opts(cmd)));
   p.command('info')
     .description('Show the chunks of INDEX and how many of them the stores and seeds have: what an update would download')

@@ -66,6 +66,8 @@ export interface GlobalOptions {
   encryption?: string;
   /** info */
   json?: boolean;
+  /** verify */
+  repair?: boolean;
   /** cat */
   offset?: string;
   length?: string;
