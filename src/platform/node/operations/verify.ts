@@ -119,17 +119,17 @@ async function check(o: VerifyOptions): Promise<VerifyResult> {
 }
 
 /** The stores, unless one of them cannot remove chunks. */
-function repairable(stores: ChunkStore[]): ChunkStore[] {
+function repairable(stores: ChunkStore[]): WriteStore[] {
   const canRemove = (s: ChunkStore): boolean => (s instanceof EncryptedStore ? canRemove(s.inner) : isWriteStore(s) && !(s instanceof HttpStore));
   const fixed = stores.find((s) => !canRemove(s));
   if (fixed) throw usageError(`verify --repair: ${fixed.name}: chunks cannot be removed from this store (only from local directories and S3)`);
-  return stores;
+  return stores as WriteStore[];
 }
 
-async function removeCopies(id: string, stores: ChunkStore[], o: VerifyOptions, removed: RemovedChunk[]) {
+async function removeCopies(id: string, stores: WriteStore[], o: VerifyOptions, removed: RemovedChunk[]) {
   for (const s of stores) {
     try {
-      if (!(await s.has(id)) || !(await (s as WriteStore).remove(id))) continue;
+      if (!(await s.has(id)) || !(await s.remove(id))) continue;
     } catch (e) {
       o.onWarning?.(`chunk ${id} is corrupt, but cannot be removed from ${s.name}: ${e instanceof WasyncError ? e.message : String(e)}`);
       continue;
