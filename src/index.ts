@@ -27,7 +27,7 @@ import type { TlsOptions } from './stores/http-client.ts';
 
 export { make, type MakeOptions, type MakeResult, type MakeWhat } from './platform/node/operations/make.ts';
 export { extract, type ExtractOptions, type ExtractResult, type ExtractWhat } from './platform/node/operations/extract.ts';
-export { verify, type VerifyOptions, type VerifyResult } from './platform/node/operations/verify.ts';
+export { verify, type RemovedChunk, type VerifyOptions, type VerifyResult } from './platform/node/operations/verify.ts';
 export { list, mtree, stat, type InspectOptions, type ListOptions } from './platform/node/operations/inspect.ts';
 export { digest, type DigestOptions } from './platform/node/operations/digest.ts';
 export { gc, type GcOptions, type GcResult } from './platform/node/operations/gc.ts';

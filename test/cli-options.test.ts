@@ -65,6 +65,7 @@ const BAD: [string, RegExp, boolean][] = [
   ['--uid-range=0:1000', /^--uid-range=0:1000: expected yes, no or the number of ids, 1 to 4294967296$/, true],
   ['--uid-range=4294967297', /^--uid-range=4294967297: expected yes, no or the number of ids/, true],
   ['--progress=loud', /^--progress=loud: not one of auto, bar, json, no$/, false],
+  ['--output-format=zip', /^--output-format=zip: not one of tar$/, false],
   ['--log-level=loud', /^--log-level=loud: not one of emerg, alert, crit, err, warn, notice, info, debug \(or 0 to 7\)$/, true],
   ['--store=gs://bucket/s.castr', /^gs:\/\/bucket\/s\.castr: unsupported URL scheme gs:\/\/; wasync reaches http:\/\/, https:\/\//, false],
   ['--extra-store=sftp://host/s.castr', /^sftp:\/\/host\/s\.castr: unsupported URL scheme sftp:\/\//, false],

@@ -51,3 +51,33 @@ test('a casync-made tree index verifies over HTTP', async (t) => {
   ok(r, 'verify');
   assert.match(r.stdout, /All chunks present and intact\./);
 });
+
+test('--repair removes a corrupt and a truncated chunk; the next verify reports them missing', () => {
+  const bad = join(dir, 'repair.castr');
+  cpSync(store, bad, { recursive: true });
+  const [flipped, cut] = storeChunks(bad);
+  const path = (n: string) => join(bad, n.slice(0, 4), n);
+  const b = readFileSync(path(flipped));
+  b[b.length >> 1] ^= 0xff;
+  chmodSync(path(flipped), 0o644);
+  writeFileSync(path(flipped), b);
+  chmodSync(path(cut), 0o644);
+  writeFileSync(path(cut), readFileSync(path(cut)).subarray(0, 100));
+  const ids = [flipped, cut].map((n) => n.replace('.cacnk', ''));
+  const r = wasync(['verify', '--repair', `--store=${bad}`, join(dir, 'good.caibx')]);
+  assert.equal(r.status, 1, 'corrupt chunks fail the verify even once removed');
+  for (const id of ids) assert.match(r.stderr, new RegExp(`^chunk ${id} is corrupt: removed from store ${bad}$`, 'm'));
+  assert.match(r.stderr, /0 missing and 2 corrupt of \d+ chunks; 2 corrupt removed/);
+  assert.deepEqual(storeChunks(bad).filter((n) => n === flipped || n === cut), []);
+  const again = wasync(['verify', '-r', `--store=${bad}`, join(dir, 'good.caibx')]);
+  assert.equal(again.status, 1);
+  assert.match(again.stdout, /Missing chunks \(2\):/);
+  assert.doesNotMatch(again.stdout, /Corrupt chunks/);
+  assert.doesNotMatch(again.stderr, /removed from store/);
+});
+
+test('--repair refuses a store over HTTP before reading anything', () => {
+  const r = wasync(['verify', '--repair', '--store=http://127.0.0.1:9/s.castr', join(dir, 'good.caibx')]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'wasync: verify --repair: http://127.0.0.1:9/s.castr: chunks cannot be removed from this store (only from local directories and S3)\n');
+});

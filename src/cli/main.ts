@@ -67,6 +67,7 @@ export function program(): Command {
     .option('--uid-range <RANGE>', 'Restrict UIDs/GIDs to a range when extracting')
     .option('--reflink <yes|no>', 'Clone data from seeds with reflinks where the file system can (default yes)')
     .option('--hardlink <yes|no>', 'Hard-link identical files from seeds when extracting (default no)')
+    .option('--output-format <tar>', 'extract: write the tree of an archive or archive index as a pax tar stream (to FILE or -)')
     .option('--concurrency <N>', 'Requests to remote stores in flight at once (default 16)')
     .option('--rate-limit-bps <N>', 'Limit the bandwidth used for remote indexes, archives and stores to N bytes per second')
     .option('--cache <PATH>', 'make: directory to use as encoder cache; extract and other readers: a local store that keeps chunks fetched from remote stores')
@@ -163,6 +164,7 @@ export function program(): Command {
   p.command('verify')
     .description('Check that every chunk INDEX names is in a store, decompresses and matches its id')
     .argument('<INDEX>')
+    .option('-r, --repair', 'Remove corrupt chunks from the stores (local directories, S3)')
     .action((index, _o, cmd) => verify(index, opts(cmd)));
   p.command('info')
     .description('Show the chunks of INDEX and how many of them the stores and seeds have: what an update would download')

@@ -1,7 +1,8 @@
 // wasync make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [DIR|FILE|BLOCKDEV|TAR|-] and
 // wasync extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [DIR|FILE|BLOCKDEV|-]: the
 // arguments and options as the operations take them, progress, casync's
-// statistics with -v, and the digest make prints.
+// statistics with -v, and the digest make prints.  With --output-format=tar a
+// tree goes to FILE or standard output as a tar stream.
 
 import { usageError } from '../errors.ts';
 import { extract as extractOp } from '../platform/node/operations/extract.ts';
@@ -64,12 +65,15 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
   const toStdout = outputArg === undefined || outputArg === '-';
   if (!toStdout && classifyLocator(stripFileUrl(outputArg)) !== 'path') throw usageError(`${outputArg}: the output must be a local path`);
   const output = toStdout ? undefined : stripFileUrl(outputArg);
+  const ex = extraction(opts);
+  // A tar stream is a file whatever the archive: only the input says what it is.
+  const tar = ex.outputFormat === 'tar';
   const what: MadeWhat = resolveExtract({
     what: opts.what,
     input: input === '-' ? null : stripFileUrl(input),
-    output: output === undefined ? undefined : statSync(output, { throwIfNoEntry: false }),
+    output: output === undefined || tar ? undefined : statSync(output, { throwIfNoEntry: false }),
   });
-  const tree = what !== 'blob-index';
+  const tree = what !== 'blob-index' && !tar;
   const service = serviceNotifier();
   const progress = service.progress(progressReporter(opts.progress, 'extract'), 'extract');
   try {
@@ -81,14 +85,14 @@ export async function extract(inputArg: string | undefined, outputArg: string | 
       onData: tree || output !== undefined ? undefined : writeStdout,
       ...storeChoice(opts),
       ...network(opts),
-      ...extraction(opts),
+      ...ex,
       ...trust(opts, input),
       onProgress: progress.onProgress,
       onWarning: log.warn,
       notify: service.notice,
     });
     progress.stop(true);
-    log.extracted(r, output ?? '.');
+    log.extracted(r, output ?? (tar ? 'standard output' : '.'));
   } catch (e) {
     progress.stop(false);
     throw e;

@@ -75,6 +75,9 @@ export interface GlobalOptions {
   encryption?: string;
   /** info */
   json?: boolean;
+  /** verify */
+  repair?: boolean;
+  outputFormat?: string;
   /** cat */
   offset?: string;
   length?: string;
@@ -296,7 +299,14 @@ export const extraction = (o: GlobalOptions) => ({
   reflink: yesNo('reflink', o.reflink),
   hardlink: yesNo('hardlink', o.hardlink),
   uidShift: uidShift(o),
+  outputFormat: outputFormat(o.outputFormat),
 });
+
+/** --output-format=tar: extract a tree as a tar stream. */
+function outputFormat(v: string | undefined): 'tar' | undefined {
+  if (v === undefined || v === 'tar') return v;
+  throw usageError(`--output-format=${v}: not one of tar`);
+}
 
 /** --uid-shift=yes|no|SHIFT and --uid-range=N (1..2^32), casync's semantics. */
 function uidShift(opts: GlobalOptions): UidShift | null {

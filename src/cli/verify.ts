@@ -1,6 +1,7 @@
 // wasync verify INDEX, wasync gc INDEX… and wasync pack STORE [INDEX…]: what they
 // found or did, as the summary and the lines casync prints; verify exits 1 when a
-// chunk is missing or corrupt.
+// chunk is missing or corrupt, also when --repair removed the corrupt ones (the
+// index still lacks them; desync's `verify -r` exits 0 there).
 
 import { WasyncError } from '../errors.ts';
 import { formatBytes } from '../format/units.ts';
@@ -18,7 +19,16 @@ export async function verify(index: string, opts: GlobalOptions) {
   const progress = serviceNotifier().progress(progressReporter(opts.progress, 'verify'), 'verify');
   let r;
   try {
-    r = await verifyOp({ index, ...storeChoice(opts), ...network(opts), ...trust(opts, index), onProgress: progress.onProgress });
+    r = await verifyOp({
+      index,
+      ...storeChoice(opts),
+      ...network(opts),
+      ...trust(opts, index),
+      repair: opts.repair,
+      onRemove: (c) => process.stderr.write(`chunk ${c.id} is corrupt: removed from store ${c.store}\n`),
+      onWarning: (m) => process.stderr.write(`wasync: ${m}\n`),
+      onProgress: progress.onProgress,
+    });
   } finally {
     progress.stop(true);
   }
@@ -34,7 +44,8 @@ export async function verify(index: string, opts: GlobalOptions) {
   }
   if (!r.ok) {
     const gone = r.absent.length ? ` (${r.absent.length === 1 ? `store ${r.absent[0]} does not exist` : `stores ${r.absent.join(', ')} do not exist`})` : '';
-    throw new WasyncError('ECHUNKCORRUPT', `${stripFileUrl(index)}: ${r.missing.length} missing and ${r.corrupt.length} corrupt of ${r.chunks} chunks${gone}`);
+    const removed = opts.repair ? `; ${new Set(r.removed.map((c) => c.id)).size} corrupt removed, the next verify reports them missing` : '';
+    throw new WasyncError('ECHUNKCORRUPT', `${stripFileUrl(index)}: ${r.missing.length} missing and ${r.corrupt.length} corrupt of ${r.chunks} chunks${gone}${removed}`);
   }
   out('All chunks present and intact.');
 }

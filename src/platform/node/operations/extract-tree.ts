@@ -76,35 +76,26 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
 
 /** A .catar, decoded as it is read. */
 async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): Promise<ExtractResult> {
-  const input = typeof o.input === 'string' && o.input !== '-' ? stripFileUrl(o.input) : null;
-  const name = o.input instanceof Uint8Array ? 'archive' : (input ?? 'standard input');
+  const source = archiveSource(o);
   const executors = new Executors(Infinity, o.workers);
   const net = new Network(o);
   options.executor = executors.chunks;
-  const tree = new TreeStream(name, undefined, options);
-  const local = input !== null && classifyLocator(input) === 'path';
-  const total = o.input instanceof Uint8Array ? o.input.length : local ? (statSync(input, { throwIfNoEntry: false })?.size ?? null) : null;
+  const tree = new TreeStream(source.name, undefined, options);
   let done = 0;
-  const progress = new ProgressTicker(o, () => ({ done, total }));
-  const push = async (piece: Uint8Array) => {
-    checkAborted(o.signal);
-    await tree.push(piece);
-    done += piece.length;
-  };
+  const progress = new ProgressTicker(o, () => ({ done, total: source.total }));
   o.notify?.({ state: 'ready' });
   try {
-    await checkSignedFile(o.input instanceof Uint8Array ? o.input : input, trustPolicy(o), net.client, o.signature);
-    if (o.input instanceof Uint8Array) await push(o.input);
-    else if (input !== null && classifyLocator(input) === 'ssh') for await (const piece of net.ssh.openArchive(input)) await push(piece);
-    else if (input !== null && !local) {
-      if (!(await net.client.stream(input, push))) throw networkError(`${input}: not found (404)`);
-    } else for await (const piece of input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 })) await push(piece as Buffer);
+    await readArchive(o, source, net, async (piece) => {
+      checkAborted(o.signal);
+      await tree.push(piece);
+      done += piece.length;
+    });
     await tree.end();
   } catch (e) {
     // The jobs write files under temporary names: they end before those go.
     await executors.close();
     tree.abort();
-    throw e instanceof WasyncError || o.signal?.aborted ? e : ioError('EINPUT', name, e);
+    throw e;
   } finally {
     progress.stop();
     await executors.close();
@@ -112,4 +103,37 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
   }
   progress.end();
   return { what: 'archive', size: done, chunks: 0, entries: tree.entries, clonedBytes: tree.clonedBytes, linkedBytes: tree.linkedBytes, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
+}
+
+export interface ArchiveSource {
+  /** a path or locator; null: standard input or bytes */
+  input: string | null;
+  /** for messages */
+  name: string;
+  /** bytes, when known before reading (bytes given, a local file) */
+  total: number | null;
+}
+
+/** Where extract's .catar comes from. */
+export function archiveSource(o: ExtractOptions): ArchiveSource {
+  const input = typeof o.input === 'string' && o.input !== '-' ? stripFileUrl(o.input) : null;
+  const name = o.input instanceof Uint8Array ? 'archive' : (input ?? 'standard input');
+  const local = input !== null && classifyLocator(input) === 'path';
+  const total = o.input instanceof Uint8Array ? o.input.length : local ? (statSync(input, { throwIfNoEntry: false })?.size ?? null) : null;
+  return { input, name, total };
+}
+
+/** The .catar's bytes (its signature checked first, if asked), handed to `push` in order. */
+export async function readArchive(o: ExtractOptions, a: ArchiveSource, net: Network, push: (piece: Uint8Array) => Promise<void>): Promise<void> {
+  const input = a.input;
+  try {
+    await checkSignedFile(o.input instanceof Uint8Array ? o.input : input, trustPolicy(o), net.client, o.signature);
+    if (o.input instanceof Uint8Array) await push(o.input);
+    else if (input !== null && classifyLocator(input) === 'ssh') for await (const piece of net.ssh.openArchive(input)) await push(piece);
+    else if (input !== null && classifyLocator(input) !== 'path') {
+      if (!(await net.client.stream(input, push))) throw networkError(`${input}: not found (404)`);
+    } else for await (const piece of input === null ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 })) await push(piece as Buffer);
+  } catch (e) {
+    throw e instanceof WasyncError || o.signal?.aborted ? e : ioError('EINPUT', a.name, e);
+  }
 }

@@ -2,7 +2,7 @@
 // name and renamed into place, zero chunks left as holes), a block device
 // (written in place, chunks already right skipped) or a callback (standard
 // output, bytes in memory); an archive index or archive recreated as a
-// directory tree (extract-tree.ts).  Chunks come from seeds first (the
+// directory tree (extract-tree.ts) or written as a tar stream (extract-tar.ts).  Chunks come from seeds first (the
 // existing output, unless seedOutput is false, and `seeds`), then from the
 // stores in order, each checked against its id.  An extracted file's chunk list
 // goes into the persistent seed index, so the next update from it chunks
@@ -23,6 +23,7 @@ import type { UidShift } from '../tree/apply-metadata.ts';
 import { checkAborted, countedProgress, type FeatureOptions, type OperationOptions } from './common.ts';
 import { Extraction } from './extraction.ts';
 import { extractTree } from './extract-tree.ts';
+import { extractTar } from './extract-tar.ts';
 import type { NetworkOptions } from './network.ts';
 import { resolveExtract, type MadeWhat } from './resolve.ts';
 import type { StoreChoice } from './stores.ts';
@@ -57,6 +58,8 @@ export interface ExtractOptions extends OperationOptions, NetworkOptions, StoreC
   hardlink?: boolean;
   /** trees: shift owners by `shift` and confine them to `range` ids (casync's --uid-shift, --uid-range) */
   uidShift?: UidShift | null;
+  /** trees: write a pax tar stream (to the file `output`, or to onData) instead of a directory (extract-tar.ts) */
+  outputFormat?: 'tar';
 }
 
 export interface ExtractResult {
@@ -83,6 +86,12 @@ export async function extract(o: ExtractOptions): Promise<ExtractResult> {
   if (typeof o.input !== 'string' && !(o.input instanceof Uint8Array)) {
     throw usageError('extract: `input` (a path or the bytes of an index or archive) is required');
   }
+  if (o.outputFormat === 'tar') {
+    const what = whatOf({ ...o, output: undefined });
+    if (what === 'blob-index') throw usageError('--output-format=tar: only an archive or archive index (.catar, .caidx) holds a tree to write as tar');
+    return extractTar(o, what);
+  }
+  if (o.outputFormat !== undefined) throw usageError(`outputFormat: ${String(o.outputFormat)}: not tar`);
   const what = whatOf(o);
   return what === 'blob-index' ? extractBlobIndex(o) : extractTree(o, what);
 }

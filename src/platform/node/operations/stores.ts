@@ -135,6 +135,12 @@ export class OperationStores {
     return local.length === 1 ? local[0] : new ChainStore(local);
   }
 
+  /** The stores `reading` would combine, one by one: failover groups taken apart, the cache last. */
+  members(o: StoreChoice, index: string | null): ChunkStore[] {
+    const all = [...given(o, index), ...(o.cache === undefined ? [] : [o.cache])].map((s) => this.resolve(s, 'store', o.encryption));
+    return all.flatMap((s) => (s instanceof FailoverStore ? [...s.stores] : [s]));
+  }
+
   /** The store new chunks are written to, for an index at `index`. */
   writing(store: StoreLike | undefined, index: string | null, encryption?: StoreChoice['encryption']): WriteStore {
     const [s] = given({ store }, index);
