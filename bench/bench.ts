@@ -1,13 +1,16 @@
 // npm run bench: wasync against casync, side by side, on the same inputs in one
 // run.  Each measurement alternates the two tools and reports the median of
-// several runs (the machines are noisy), wall-clock MB/s, the ratio and the peak
-// RSS.  Inputs: 512 MiB of random data (incompressible, no zeros: the worst case
+// several runs (the machines are noisy): wall-clock MB/s, CPU seconds per GB
+// (user+sys of every thread), the speed ratio, the CPU ratio and the peak RSS.
+// Inputs: a 512 MiB tar of /usr/lib and /usr/share (the blob a user would chunk:
+// mixed real files, some compressible), 512 MiB of random data (incompressible, no zeros: the worst case
 // for wasync, whose gains come from parallel work and skipping zeros) and an ext4
 // image of /usr/share made by mke2fs -d (what wasync is for: a file-system image
 // with compressible files and free space).
 //
-// A third case is a directory tree (/usr/share, or --tree=DIR) made into a .caidx and
-// extracted again by both tools; a fourth (network.ts) extracts over HTTP from a
+// A third case is a copy of a directory tree (/usr/share, or --tree=DIR) made into a
+// .caidx and extracted again by both tools, once on the bench directory's disk and once
+// with everything on a tmpfs (/dev/shm) so that the disk hides nothing; a fourth (network.ts) extracts over HTTP from a
 // server with 20 ms per request, plain and as a seeded update.  mount.ts and nbd.ts
 // read a blob through `wasync mount` (FUSE) and `wasync mkdev` (NBD) against
 // reading the extracted file.
@@ -16,10 +19,11 @@
 // unpacking it and casync making the index of the tree.
 //
 // The cache case (encoder-cache.ts) makes a copy of the tree with the encoder
-// cache: first make, and second make after one file changed.  s3.ts makes and
-// extracts through an S3 store beside a local and an HTTP one.
+// cache: first make, and second make after one file changed.  tar-in makes an
+// archive from a tar of the tree (tar-in.ts).  s3.ts makes and extracts through
+// an S3 store beside a local and an HTTP one.
 //
-//   npm run bench [-- --dir=DIR] [--runs=N] [--only=random|image|tree|tar|cache|network|mount|nbd|web|s3] [--tree=DIR]
+//   npm run bench [-- --dir=DIR] [--runs=N] [--only=tar,random,image,tree,tar-in,cache,network,mount,nbd,web,s3] [--tree=DIR]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -36,9 +40,18 @@ import { benchS3 } from './s3.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(arg('runs') ?? 5);
-const only = arg('only');
+const only = arg('only')?.split(',');
+const wanted = (name: string) => !only || only.includes(name);
 const work = arg('dir') ?? mkdtempSync(join(process.env.WASYNC_BENCH_DIR ?? tmpdir(), 'wasync-bench-'));
 mkdirSync(work, { recursive: true });
+
+/** The first `size` bytes of a tar of /usr/lib and /usr/share (cut mid-member: a blob is a blob). */
+function makeTar(path: string, size: number): boolean {
+  const dirs = ['/usr/lib', '/usr/share'].filter((d) => existsSync(d));
+  if (dirs.length === 0) return false;
+  const r = spawnSync('sh', ['-c', `tar -c --warning=none -f - "$@" 2>/dev/null | head -c ${size} > '${path}'`, 'tar', ...dirs]);
+  return r.status === 0 && statSync(path).size === size;
+}
 
 function makeImage(path: string): boolean {
   if (spawnSync('mke2fs', ['-V']).status !== 0 || !existsSync('/usr/share')) return false;
@@ -84,10 +97,14 @@ async function benchBlob(label: string, input: string) {
   clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'));
 }
 
-async function benchTree(tree: string) {
+/** Copies `source` under `dir` and makes and extracts the copy there. */
+async function benchTree(source: string, dir: string, where: string) {
+  const tree = join(dir, 'tree-input');
+  rmSync(tree, { recursive: true, force: true });
+  if (spawnSync('cp', ['-a', source, tree]).status !== 0) throw new Error(`cannot copy ${source} to ${tree}`);
   const bytes = Number(spawnSync('du', ['-sb', tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
-  console.log(`\ntree: ${(bytes / MiB).toFixed(0)} MiB in ${tree}`);
-  const p = (n: string) => join(work, `tree-${n}`);
+  console.log(`\ntree on ${where}: ${(bytes / MiB).toFixed(0)} MiB, a copy of ${source} in ${dir}`);
+  const p = (n: string) => join(dir, `tree-${n}`);
   const clean = (...paths: string[]) => {
     for (const x of paths) rmSync(x, { recursive: true, force: true });
     spawnSync('sync');
@@ -113,43 +130,56 @@ async function benchTree(tree: string) {
   // casync leaves the root directory's time unset; compare the rest.
   const body = (s: string) => s.slice(s.indexOf('\n'));
   if (body(mtree(p('w.out'))) !== body(mtree(p('c.out')))) throw new Error('the extracted trees differ');
-  clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'));
+  clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'), p('w.caidx'), p('c.caidx'), tree);
 }
 
 async function main() {
   if (spawnSync('casync', ['--version']).status !== 0) throw new Error('the bench needs casync (apt-get install casync)');
   console.log(`wasync bench in ${work}: median of ${runs} alternating runs, ${(await import('node:os')).availableParallelism()} cores`);
   try {
-    if (!only || only === 'random') {
+    if (wanted('tar')) {
+      const tar = join(work, 'usr.tar');
+      if (makeTar(tar, 512 * MiB)) await benchBlob('tar', tar);
+      else console.log('\n(tar case skipped: needs tar and 512 MiB under /usr/lib and /usr/share)');
+      rmSync(tar, { force: true });
+    }
+    if (wanted('random')) {
       const random = join(work, 'random.img');
       await writeRandom(random, 512 * MiB);
       await benchBlob('random', random);
     }
-    if (!only || only === 'tree') {
+    if (wanted('tree')) {
       const tree = arg('tree') ?? '/usr/share';
-      if (existsSync(tree)) await benchTree(tree);
-      else console.log(`\n(tree case skipped: ${tree} does not exist)`);
+      if (existsSync(tree)) {
+        await benchTree(tree, work, 'disk');
+        const shm = mkdtempSync(join('/dev/shm', 'wasync-bench-'));
+        try {
+          await benchTree(tree, shm, 'tmpfs');
+        } finally {
+          rmSync(shm, { recursive: true, force: true });
+        }
+      } else console.log(`\n(tree case skipped: ${tree} does not exist)`);
     }
-    if (!only || only === 'tar') {
+    if (wanted('tar-in')) {
       const tree = arg('tree') ?? '/usr/share';
       if (existsSync(tree)) benchTarIn(work, tree, runs);
-      else console.log(`\n(tar case skipped: ${tree} does not exist)`);
+      else console.log(`\n(tar-in case skipped: ${tree} does not exist)`);
     }
-    if (!only || only === 'cache') {
+    if (wanted('cache')) {
       const tree = arg('tree') ?? '/usr/share';
       if (existsSync(tree)) console.log(['', ...(await benchEncoderCache(work, tree, runs))].join('\n'));
       else console.log(`\n(cache case skipped: ${tree} does not exist)`);
     }
-    if (!only || only === 'image') {
+    if (wanted('image')) {
       const image = join(work, 'usr-share.ext4');
       if (makeImage(image)) await benchBlob('image', image);
       else console.log('\n(image case skipped: needs mke2fs and /usr/share)');
     }
-    if (!only || only === 'network') await benchNetwork(work, runs);
-    if (!only || only === 'mount') console.log(['', ...(await benchMount(work, runs))].join('\n'));
-    if (!only || only === 'nbd') console.log(['', ...(await benchNbd(work, runs))].join('\n'));
-    if (!only || only === 'web') console.log(['', ...(await benchWeb(work, runs))].join('\n'));
-    if (!only || only === 's3') console.log(['', ...(await benchS3(work, runs))].join('\n'));
+    if (wanted('network')) await benchNetwork(work, runs);
+    if (wanted('mount')) console.log(['', ...(await benchMount(work, runs))].join('\n'));
+    if (wanted('nbd')) console.log(['', ...(await benchNbd(work, runs))].join('\n'));
+    if (wanted('web')) console.log(['', ...(await benchWeb(work, runs))].join('\n'));
+    if (wanted('s3')) console.log(['', ...(await benchS3(work, runs))].join('\n'));
   } finally {
     if (!arg('dir')) rmSync(work, { recursive: true, force: true });
   }

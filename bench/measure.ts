@@ -1,5 +1,8 @@
-// What every benchmark case shares: timing a command with its peak RSS, the
-// median of alternating runs of wasync and casync, and the inputs.
+// What every benchmark case shares: timing a command with its CPU time and peak
+// RSS, the median of alternating runs of wasync and casync, and the inputs.
+// CPU is user+sys from getrusage(RUSAGE_CHILDREN) after the wait: every thread of
+// the process and every child it waited for, counted by the kernel (the machine is
+// shared, so wall time is noisy; CPU seconds per GB are what to compare).
 
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -11,23 +14,26 @@ export const wasyncBin = join(import.meta.dirname, '..', '..', 'bin', 'wasync.js
 
 export interface Timing {
   seconds: number;
+  /** user + sys of the process and its threads and waited-for children */
+  cpuSeconds: number;
   maxRssKiB: number;
 }
 
-/** Runs a command under python's getrusage to learn its peak RSS. */
+/** Runs a command under python's getrusage to learn its CPU time and peak RSS. */
 export function timed(cmd: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Timing {
   const py = [
     'import resource, subprocess, sys, time',
     't = time.monotonic()',
     'r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)',
     'e = time.monotonic() - t',
-    'print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)',
+    'u = resource.getrusage(resource.RUSAGE_CHILDREN)',
+    'print(e, u.ru_utime + u.ru_stime, u.ru_maxrss)',
     'sys.exit(r.returncode)',
   ].join('\n');
   const r = spawnSync('python3', ['-c', py, ...cmd], { cwd: opts.cwd, env: opts.env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
-  const [s, rss] = r.stdout.trim().split(' ').map(Number);
-  return { seconds: s, maxRssKiB: rss };
+  const [s, cpu, rss] = r.stdout.trim().split(' ').map(Number);
+  return { seconds: s, cpuSeconds: cpu, maxRssKiB: rss };
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -59,10 +65,14 @@ export function compare(
   }
   const sa = median(ta.map((t) => t.seconds));
   const sb = median(tb.map((t) => t.seconds));
+  const ca = median(ta.map((t) => t.cpuSeconds));
+  const cb = median(tb.map((t) => t.cpuSeconds));
   const rate = (s: number) => (size / 1e6 / s).toFixed(0).padStart(5);
+  const perGB = (c: number) => (c / (size / 1e9)).toFixed(1).padStart(5);
   const rss = (ts: Timing[]) => `${(Math.max(...ts.map((t) => t.maxRssKiB)) / 1024).toFixed(0)} MiB`;
   console.log(
-    `${name.padEnd(26)} wasync ${rate(sa)} MB/s (${sa.toFixed(2)} s, ${rss(ta)})   casync ${rate(sb)} MB/s (${sb.toFixed(2)} s, ${rss(tb)})   ratio ${(sb / sa).toFixed(2)}x`,
+    `${name.padEnd(22)} wasync ${rate(sa)} MB/s ${perGB(ca)} CPU s/GB (${rss(ta)})   casync ${rate(sb)} MB/s ${perGB(cb)} CPU s/GB (${rss(tb)})   ` +
+      `speed ${(sb / sa).toFixed(2)}x  CPU wasync/casync ${(ca / cb).toFixed(2)}x`,
   );
 }
 
