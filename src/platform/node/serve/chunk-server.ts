@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { acceptPut, DEFAULT_CHUNK_MAX } from './put.ts';
 import { PutRefused, ServedDir } from './served-dir.ts';
+import { SINGLE_EXECUTABLE } from '../io/runtime.ts';
 
 export interface ServeOptions {
   root: string;
@@ -62,7 +63,7 @@ export function chunkServer(o: ServeOptions): Server {
     if (path === null) return reply(res, 400, 'bad path');
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (path === '_web' || path.startsWith('_web/')) {
-        if (!webRoot) return reply(res, 404, 'the web page is not built');
+        if (!webRoot) return reply(res, 404, SINGLE_EXECUTABLE ? 'the web page is not in this single executable' : 'the web page is not built');
         const rest = path.slice('_web'.length).replace(/^\//, '');
         return sendFile(req, res, webRoot, rest === '' ? 'index.html' : rest);
       }
