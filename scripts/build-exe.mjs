@@ -2,7 +2,7 @@
 // `--compile`, run from the @oven/bun-linux-x64 devDependency, bundles the
 // command line with the Bun runtime, and embeds the wasm core (a module,
 // src/generated/core-wasm.ts), the worker threads' entry and the native addons.
-// Nothing is downloaded.  (deno compile was measured against it and is out: it
+// Nothing is downloaded.  (deno compile, the other candidate, is out: it
 // downloads its `denort` runtime, which no npm package ships; see the README.)
 //
 // Run by Bun (Bun.build's plugins are needed), as node scripts/build-exe.mjs
