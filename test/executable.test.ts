@@ -1,5 +1,5 @@
-// The single executable (dist/wasync, `npm run build:exe`; built here when
-// missing) on a machine without Node: each command runs in a mount namespace
+// The single executable (dist/wasync, `npm run build:exe`; built here afresh,
+// some 5 s, so that it is never a stale one) on a machine without Node: each command runs in a mount namespace
 // of its own (unshare -m) where an empty file is bind-mounted over the node
 // binary and an empty tmpfs over node_modules, with PATH=/usr/bin:/bin and no
 // other environment, so neither Node nor an addon on disk can be what runs.
@@ -23,7 +23,6 @@ const empty = join(dir, 'empty');
 writeFileSync(empty, '');
 
 function build(): string | null {
-  if (existsSync(EXE)) return null;
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-exe.mjs')], { encoding: 'utf8' });
   return r.status === 0 ? null : `npm run build:exe failed: ${r.stderr || r.error}`;
 }
