@@ -26,7 +26,7 @@ import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { WasyncError, usageError } from '../errors.ts';
-import { RUNTIME } from '../platform/node/io/runtime.ts';
+import { RUNTIME, SINGLE_EXECUTABLE } from '../platform/node/io/runtime.ts';
 import { classifyLocator } from '../stores/locator.ts';
 import type { GlobalOptions } from './options.ts';
 import { packageFile } from './package-root.ts';
@@ -34,6 +34,8 @@ import { mount } from './serving.ts';
 
 /** what mount(8) exits with when mounting failed (1: a wrong invocation) */
 const MOUNT_FAILURE = 32;
+/** The single executable's first argument that makes it the mount helper (src/cli/executable.ts). */
+export const AS_MOUNT_HELPER = '--as-mount-helper';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const USAGE = `Usage: mount.wasync SOURCE MOUNTPOINT [-s] [-f] [-n] [-v] [-o OPTIONS] [--foreground]
@@ -192,17 +194,23 @@ function stderrIsJournal(): boolean {
   }
 }
 
-/** Runs this helper again with --foreground in a session of its own, until it has mounted or failed. */
-function background(call: HelperCall, options: string[]): Promise<number> {
+/** The helper's own command line: the runtime and bin/mount.wasync.js, or the single executable. */
+function helperCommand(): string[] {
+  if (SINGLE_EXECUTABLE) return [process.execPath, AS_MOUNT_HELPER];
   const script = packageFile('bin/mount.wasync.js');
   if (!script) throw new WasyncError('EUNSUPPORTED', 'mount.wasync: cannot find bin/mount.wasync.js beside the code');
-  const runtime = RUNTIME === 'deno' ? [process.execPath, 'run', '-A'] : [process.execPath, ...process.execArgv];
-  const args = [script, '--foreground', absolute(call.source, process.cwd()), resolve(call.mountpoint), ...(options.length ? ['-o', options.join(',')] : [])];
+  return RUNTIME === 'deno' ? [process.execPath, 'run', '-A', script] : [process.execPath, ...process.execArgv, script];
+}
+
+/** Runs this helper again with --foreground in a session of its own, until it has mounted or failed. */
+function background(call: HelperCall, options: string[]): Promise<number> {
+  const command = helperCommand();
+  const args = [...command, '--foreground', absolute(call.source, process.cwd()), resolve(call.mountpoint), ...(options.length ? ['-o', options.join(',')] : [])];
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: process.env.PATH || DEFAULT_PATH };
   // The service manager of whoever ran mount(8) is not this file system's.
   delete env.NOTIFY_SOCKET;
   const journal = stderrIsJournal();
-  const child = spawn(runtime[0], [...runtime.slice(1), ...args], {
+  const child = spawn(args[0], args.slice(1), {
     cwd: '/',
     env,
     detached: true,
@@ -231,7 +239,7 @@ function background(call: HelperCall, options: string[]): Promise<number> {
       if (/^Mounted: /m.test(out)) finish(0);
     });
     child.on('error', (e) => {
-      process.stderr.write(`wasync: cannot start ${script}: ${e.message}\n`);
+      process.stderr.write(`wasync: cannot start ${command.join(' ')}: ${e.message}\n`);
       finish(MOUNT_FAILURE);
     });
     child.on('exit', (code, signal) => {

@@ -16,10 +16,10 @@
 // koffi (Node has no poll), loaded in the worker by absolute path.
 
 import { closeSync, constants, openSync, writevSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { WasyncError } from '../../../errors.ts';
 import { FUSE_MIN_READ_BUFFER, outHeader } from './fuse-protocol.ts';
+import { nativeAddons } from '../native-addons.ts';
 
 /** Requests never exceed this: names ≤ 4 KiB, nothing is ever written to this file system. */
 const READ_BUFFER = Math.max(FUSE_MIN_READ_BUFFER, 132 * 1024);
@@ -81,7 +81,7 @@ export class FuseDevice {
    * (unmounted), else why reading failed.
    */
   start(onRequest: (request: Buffer) => void, onEnd: (problem: string | null) => void, threads = 1): void {
-    const koffi = createRequire(import.meta.url).resolve('koffi');
+    const koffi = nativeAddons.koffiPath();
     for (let i = 0; i < threads; i++) {
       const w = new Worker(READER_SOURCE, {
         eval: true,

@@ -36,3 +36,9 @@ export const FS_STAT_TIMES_IN_MS = RUNTIME === 'deno';
 
 /** Closing a thread's last BroadcastChannel breaks delivery from workers to channels opened later. */
 export const BROADCAST_NEEDS_ANCHOR = RUNTIME === 'deno';
+
+/**
+ * Running as the single executable `bun build --compile` made (scripts/build-exe.mjs):
+ * the bundled modules live under /$bunfs/, and there is no package directory.
+ */
+export const SINGLE_EXECUTABLE = RUNTIME === 'bun' && import.meta.url.startsWith('file:///$bunfs/');

@@ -1,7 +1,8 @@
 // The libc table of libc.ts on Node, through koffi (a prebuilt FFI: no compiler,
-// no install script).  This is the only file that knows koffi.  koffi is required
-// lazily so that a missing or broken install makes linuxFs() return null with a
-// reason instead of failing every module that imports the adapter.
+// no install script).  This is the only file that knows koffi's API.  koffi is
+// required lazily (native-addons.ts) so that a missing or broken install makes
+// linuxFs() return null with a reason instead of failing every module that
+// imports the adapter.
 //
 // Every function is bound once, with fixed prototypes: koffi passes Buffers and
 // typed arrays by reference (no copy), so the adapter's scratch buffers are read
@@ -9,17 +10,17 @@
 // Linux ABIs this adapter accepts, a variadic integer or pointer travels exactly
 // like a fixed one, and the fixed form is about a third cheaper per call.
 
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Libc } from './libc.ts';
+import { nativeAddons } from '../native-addons.ts';
 
 type Koffi = typeof import('koffi');
 
 export const koffiBackend = { name: 'koffi', load: loadKoffiLibc };
 
 function loadKoffiLibc(): Libc {
-  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  const koffiPath = createRequire(import.meta.url).resolve('koffi');
+  const koffi = nativeAddons.koffi();
+  const koffiPath = nativeAddons.koffiPath();
   let lib: ReturnType<Koffi['load']>;
   try {
     lib = koffi.load('libc.so.6');

@@ -8,14 +8,13 @@
 // says it), decompression goes into a buffer of that size and refuses more;
 // without it, zstd-napi's streaming decoder finds the size as it goes.
 
-import { createRequire } from 'node:module';
 import { COMPRESSIONS, detectCompression, type Compression } from '../../../chunk/compression.ts';
 import { WasyncError, usageError } from '../../../errors.ts';
 import { ChunkCodec } from '../storage/chunk-codec.ts';
+import { nativeAddons } from '../native-addons.ts';
 
 export { COMPRESSIONS, detectCompression, type Compression };
 
-const require = createRequire(import.meta.url);
 const codec = new ChunkCodec();
 
 /** `data` compressed as casync stores a chunk in `compression` (zstd, gzip or xz). */
@@ -33,7 +32,7 @@ export async function decompress(data: Uint8Array, size?: number): Promise<Uint8
   if (!kind) throw new WasyncError('EFORMAT', 'decompress: the data starts with no zstd, gzip or xz magic');
   let plain: Uint8Array;
   try {
-    if (kind === 'zstd' && size === undefined) plain = (require('zstd-napi') as { decompress(d: Uint8Array): Uint8Array }).decompress(data);
+    if (kind === 'zstd' && size === undefined) plain = nativeAddons.zstd().decompress(data);
     else plain = (await codec.decompress(data, size ?? 0))!;
   } catch (e) {
     throw new WasyncError('EFORMAT', `decompress: not valid ${kind} data: ${(e as Error).message}`, { cause: e });

@@ -27,6 +27,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { acceptPut, DEFAULT_CHUNK_MAX } from './put.ts';
 import { PutRefused, ServedDir } from './served-dir.ts';
 import type { Upstream } from './upstream.ts';
+import { SINGLE_EXECUTABLE } from '../io/runtime.ts';
 
 export interface ServeOptions {
   /** the directory served; null: only chunks, from the cache and the upstream stores */
@@ -86,7 +87,7 @@ export function chunkServer(o: ServeOptions): Server {
     if (path === null) return reply(res, 400, 'bad path');
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (path === '_web' || path.startsWith('_web/')) {
-        if (!webRoot) return reply(res, 404, 'the web page is not built');
+        if (!webRoot) return reply(res, 404, SINGLE_EXECUTABLE ? 'the web page is not in this single executable' : 'the web page is not built');
         const rest = path.slice('_web'.length).replace(/^\//, '');
         const name = rest === '' ? 'index.html' : rest;
         const file = webRoot.openFile(name);

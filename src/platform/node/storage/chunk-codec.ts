@@ -6,27 +6,13 @@
 // with a CRC64 check, as casync.
 
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { createRequire } from 'node:module';
 import { detectCompression, type Compression } from '../../../chunk/compression.ts';
-
-const require = createRequire(import.meta.url);
-
-interface ZstdBinding {
-  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
-  DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
-  compressBound(size: number): number;
-}
-interface Lzma {
-  compress(data: Uint8Array, opts: { preset: number; check: number }): Promise<Buffer>;
-  decompress(data: Uint8Array): Promise<Buffer>;
-  createDecompressor(): import('node:stream').Transform;
-  CHECK_CRC64: number;
-}
+import { nativeAddons, type Lzma, type ZstdBinding } from '../native-addons.ts';
 
 let zstd: ZstdBinding | undefined;
 let lzma: Lzma | undefined;
-const zstdBinding = () => (zstd ??= require('zstd-napi/binding') as ZstdBinding);
-const xz = () => (lzma ??= require('lzma-native') as Lzma);
+const zstdBinding = () => (zstd ??= nativeAddons.zstdBinding());
+const xz = () => (lzma ??= nativeAddons.lzma());
 
 const ZSTD_LEVEL = 3;
 
