@@ -12,6 +12,8 @@ import { HttpClient, type HttpOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
 import { s3Explain, s3Fetch } from '../../../stores/s3-fetch.ts';
 import { s3Credentials } from './s3-credentials.ts';
+import { ociFetch } from '../../../stores/oci-fetch.ts';
+import { ociCredentials } from './oci-credentials.ts';
 
 const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
@@ -62,10 +64,10 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
   });
 }) as unknown as typeof fetch;
 
-/** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
+/** An HttpClient on this runtime's cheapest fetch, reaching S3 and OCI locators too (credentials: s3-credentials.ts, oci-credentials.ts). */
 export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
   new HttpClient({
     ...o,
-    fetch: s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials),
+    fetch: ociFetch(s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials), (host) => ociCredentials(host)),
     explain: s3Explain,
   });

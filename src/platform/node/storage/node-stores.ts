@@ -1,11 +1,12 @@
 // The stores of a StoreGraph as this thread builds them on Node: local
-// directories (LocalStore), HTTP and S3 stores on node:http with kept-alive
+// directories (LocalStore), HTTP, S3 and OCI stores on node:http with kept-alive
 // connections, and relayed objects (store-relay.ts).  Built graphs are kept by
 // their key, so that the jobs of one operation share stores, connections and
 // the gate that holds this thread to its share of --concurrency.
 
 import { HttpStore } from '../../../stores/http-store.ts';
 import { S3Store } from '../../../stores/s3-store.ts';
+import { OciStore } from '../../../stores/oci-store.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { Semaphore } from '../../../stores/semaphore.ts';
 import { buildSource, buildWriteStore, type BuiltStores, type CheckOptions, type LeafSpec, type NetSpec, type StoreGraph, type StoreLeaves } from '../../../stores/store-graph.ts';
@@ -49,7 +50,8 @@ export class NodeLeaves implements StoreLeaves {
       });
       n.clients.set(token, client);
     }
-    return spec.kind === 's3' ? new S3Store(spec.url, client, n.gate) : new HttpStore(spec.url, client, n.gate);
+    if (spec.kind === 's3') return new S3Store(spec.url, client, n.gate);
+    return spec.kind === 'oci' ? new OciStore(spec.url, client, n.gate) : new HttpStore(spec.url, client, n.gate);
   }
 
   private net(net: NetSpec) {
