@@ -244,7 +244,7 @@ class OciRegistry {
     const scheme = /^\s*(\w+)/.exec(challenge)?.[1].toLowerCase();
     const params: Record<string, string> = {};
     for (const m of challenge.matchAll(/(\w+)="([^"]*)"/g)) params[m[1].toLowerCase()] = m[2];
-    if (!this.creds.has(l.host)) this.creds.set(l.host, l.credentials ?? this.credentials(l.host));
+    if (!l.credentials && !this.creds.has(l.host)) this.creds.set(l.host, this.credentials(l.host));
     const creds = l.credentials ?? this.creds.get(l.host) ?? null;
     const basic = creds ? `Basic ${base64(`${creds.username}:${creds.password}`)}` : null;
     if (scheme === 'basic') {

@@ -68,6 +68,6 @@ export const nodeFetch = ((input: string | URL, init: RequestInit = {}) => {
 export const httpClient = (o: Omit<HttpOptions, 'fetch'> = {}) =>
   new HttpClient({
     ...o,
-    fetch: ociFetch(s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials), (host) => ociCredentials(host)),
+    fetch: ociFetch(s3Fetch(RUNTIME === 'node' ? nodeFetch : globalThis.fetch.bind(globalThis), s3Credentials), ociCredentials),
     explain: s3Explain,
   });
