@@ -165,7 +165,7 @@ test('URLs of schemes wasync cannot reach are refused at once, wherever a locato
   const l = await listener();
   t.after(() => l.server.close());
   const host = `127.0.0.1:${l.port}`;
-  for (const scheme of ['sftp', 'gs', 'oci+http', 'ftp']) {
+  for (const scheme of ['sftp', 'gs', 'ftp']) {
     const url = (name: string) => `${scheme}://${host}/${name}`;
     const cases: string[][] = [
       ['extract', url('x.caibx'), p('out.img')],
@@ -189,7 +189,7 @@ test('URLs of schemes wasync cannot reach are refused at once, wherever a locato
       const lines = r.stderr.trimEnd().split('\n');
       assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
       assert.ok(lines[0].includes(`unsupported URL scheme ${scheme}://`), `${what}: ${lines[0]}`);
-      assert.ok(lines[0].includes('wasync reaches http://, https://, s3+http://, s3+https:// and file:// URLs, [user@]host:path (ssh) or a local path'), what);
+      assert.ok(lines[0].includes('wasync reaches http://, https://, s3+http://, s3+https://, oci+http://, oci+https:// and file:// URLs, [user@]host:path (ssh) or a local path'), what);
       assert.doesNotMatch(lines[0], /attempts/, what);
       assert.ok(Date.now() - start < 5000, `${what}: answered at once`);
     }

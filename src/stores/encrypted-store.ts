@@ -50,7 +50,7 @@ export class EncryptedStore implements WriteStore {
     this.key = o.key;
     this.cipher = (o.ciphers ?? nobleCipher)(this.cipherName, o.key);
     this.keyId = encryptionKeyId(o.key);
-    if (!suffixable(store)) throw unsupported(`${store.name}: cannot hold encrypted chunks (only local directories, HTTP and S3 stores can)`);
+    if (!suffixable(store)) throw unsupported(`${store.name}: cannot hold encrypted chunks (only local directories, HTTP, S3 and OCI stores can)`);
     this.suffix = CHUNK_SUFFIX + encryptedExtension(this.cipherName, o.key);
     this.inner = store.withSuffix(this.suffix);
     this.name = `${store.name} (${this.cipherName}, key ${this.keyId})`;
@@ -100,7 +100,7 @@ export class EncryptedStore implements WriteStore {
 
   describe(inner: (s: ChunkStore) => StoreSpec): StoreSpec {
     const store = inner(this.inner);
-    if (store.kind !== 'local' && store.kind !== 'http' && store.kind !== 's3') throw unsupported(`${this.name}: an encrypted store over ${store.kind} cannot be passed to worker threads`);
+    if (store.kind !== 'local' && store.kind !== 'http' && store.kind !== 's3' && store.kind !== 'oci') throw unsupported(`${this.name}: an encrypted store over ${store.kind} cannot be passed to worker threads`);
     return { kind: 'encrypted', store: store as LeafSpec, cipher: this.cipherName, key: toHex(this.key) };
   }
 }

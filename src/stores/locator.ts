@@ -14,7 +14,7 @@ export type LocatorClass = 'url' | 'ssh' | 'path';
  * The URL schemes wasync reaches (besides file://, which names a path).  The
  * one list: a new transport adds its scheme here and its store beside HttpStore.
  */
-export const URL_SCHEMES: readonly string[] = ['http', 'https', 's3+http', 's3+https'];
+export const URL_SCHEMES: readonly string[] = ['http', 'https', 's3+http', 's3+https', 'oci+http', 'oci+https'];
 
 /** What a locator may be, for messages about one that is none of them. */
 export const SUPPORTED_LOCATORS = `${URL_SCHEMES.map((s) => `${s}://`).join(', ')} and file:// URLs, [user@]host:path (ssh) or a local path`;
@@ -54,10 +54,15 @@ function locatorPath(loc: string): string {
 
 export const hasSuffix = (loc: string, suffix: string) => locatorPath(loc).endsWith(suffix);
 
-/** `dir/x.caibx` → `dir/default.castr`; likewise for URLs and ssh locations. */
+/**
+ * `dir/x.caibx` → `dir/default.castr`; likewise for URLs and ssh locations.
+ * An index in an OCI repository has the repository for its store (desync's
+ * chunk store is a repository of its own).
+ */
 export function defaultStoreFor(indexLoc: string): string {
   const loc = locatorPath(indexLoc);
   const cls = classifyLocator(loc);
+  if (/^oci\+https?:\/\//i.test(loc)) return loc.slice(0, loc.lastIndexOf('/'));
   const slash = loc.lastIndexOf('/');
   if (cls === 'ssh' && (slash < 0 || slash < loc.indexOf(':'))) {
     return `${loc.slice(0, loc.indexOf(':') + 1)}default.castr`;

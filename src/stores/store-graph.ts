@@ -27,14 +27,16 @@ export type StoreSpec =
   | { kind: 'http'; url: string; token?: string; tls?: TlsOptions }
   /** an S3 bucket (s3+http(s)://host/bucket[/prefix]); each thread takes the credentials from its environment */
   | { kind: 's3'; url: string; tls?: TlsOptions }
+  /** an OCI registry repository (oci+http(s)://host/repository); each thread takes credentials from its environment */
+  | { kind: 'oci'; url: string; tls?: TlsOptions }
   | { kind: 'relay'; channel: string; store: number; name: string }
   | { kind: 'chain'; stores: StoreSpec[] }
   | { kind: 'failover'; stores: StoreSpec[] }
   | { kind: 'cache'; cache: StoreSpec; store: StoreSpec }
-  /** a local, HTTP or S3 store holding chunks sealed with `key` (64 hex digits), desync's layout */
+  /** a local, HTTP, S3 or OCI store holding chunks sealed with `key` (64 hex digits), desync's layout */
   | { kind: 'encrypted'; store: LeafSpec; cipher: CipherName; key: string };
 
-export type LeafSpec = Extract<StoreSpec, { kind: 'local' | 'http' | 's3' | 'relay' }>;
+export type LeafSpec = Extract<StoreSpec, { kind: 'local' | 'http' | 's3' | 'oci' | 'relay' }>;
 
 /** How an operation reaches remote stores; plain data (the rate limit's clock is shared memory). */
 export interface NetSpec {

@@ -1,8 +1,8 @@
 // Which stores an operation uses, as objects, and their description for the
-// worker threads.  A store is given as a path, a file://, http(s):// or
-// s3+http(s):// URL, an ssh location ([user@]host:path), a failover group of
-// those (`a|b`, desync's notation), or an object: one of wasync's stores or
-// anything with get, has and put.
+// worker threads.  A store is given as a path, a file://, http(s)://,
+// s3+http(s):// or oci+http(s):// URL, an ssh location ([user@]host:path), a
+// failover group of those (`a|b`, desync's notation), or an object: one of
+// wasync's stores or anything with get, has and put.
 //
 // The stores read from, unless the caller gives their order itself (`stores`),
 // are casync's (casync-format.md §7.4, §7.5): the store (--store, else
@@ -24,6 +24,8 @@ import { HttpStore } from '../../../stores/http-store.ts';
 import { FailoverStore } from '../../../stores/failover-store.ts';
 import { isS3Locator } from '../../../stores/s3-location.ts';
 import { S3Store } from '../../../stores/s3-store.ts';
+import { isOciLocator } from '../../../stores/oci-location.ts';
+import { OciStore } from '../../../stores/oci-store.ts';
 import { classifyLocator, defaultStoreFor, isFailoverGroup, stripFileUrl } from '../../../stores/locator.ts';
 import { describeStore, type StoreGraph } from '../../../stores/store-graph.ts';
 import { isWriteStore, type ChunkStore, type StoreObject, type WriteStore } from '../../../stores/store.ts';
@@ -109,7 +111,9 @@ export class OperationStores {
     }
     // classifyLocator refused the schemes wasync cannot reach.
     const { client, gate } = this.net.store(loc);
-    return isS3Locator(loc) ? new S3Store(loc, client, gate) : new HttpStore(loc, client, gate);
+    if (isS3Locator(loc)) return new S3Store(loc, client, gate);
+    if (isOciLocator(loc)) return new OciStore(loc, client, gate);
+    return new HttpStore(loc, client, gate);
   }
 
   /** The locators of the stores `reading` would use (ssh ones share the index's connection: open it first). */

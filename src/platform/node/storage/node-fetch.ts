@@ -17,6 +17,8 @@ import { s3Credentials } from './s3-credentials.ts';
 import type { LeafSettings } from '../../../stores/config-match.ts';
 import type { WasyncConfig } from '../../../stores/store-config.ts';
 import { agentFor, tlsFailure, tlsFromFiles } from './node-tls.ts';
+import { ociFetch } from '../../../stores/oci-fetch.ts';
+import { ociCredentials } from './oci-credentials.ts';
 
 function responseOf(res: IncomingMessage) {
   const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -78,13 +80,13 @@ export interface NodeHttpOptions extends Omit<HttpOptions, 'fetch'> {
   tlsFiles?: LeafSettings['tls'];
 }
 
-/** An HttpClient on this runtime's cheapest fetch, reaching S3 locators too (credentials: s3-credentials.ts). */
+/** An HttpClient on this runtime's cheapest fetch, reaching S3 and OCI locators too (credentials: s3-credentials.ts, oci-credentials.ts). */
 export const httpClient = ({ config, tlsFiles, ...o }: NodeHttpOptions = {}) => {
   const tls = o.tls ?? tlsFromFiles(tlsFiles);
   return new HttpClient({
     ...o,
     tls,
-    fetch: s3Fetch(tls ? nodeFetch(tls) : RUNTIME === 'node' ? plainFetch : runtimeFetch, (endpoint) => s3Credentials(process.env, config, endpoint)),
+    fetch: ociFetch(s3Fetch(tls ? nodeFetch(tls) : RUNTIME === 'node' ? plainFetch : runtimeFetch, (endpoint) => s3Credentials(process.env, config, endpoint)), ociCredentials),
     explain: s3Explain,
   });
 };

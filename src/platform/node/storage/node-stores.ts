@@ -1,5 +1,5 @@
 // The stores of a StoreGraph as this thread builds them on Node: local
-// directories (LocalStore), HTTP and S3 stores on node:http with kept-alive
+// directories (LocalStore), HTTP, S3 and OCI stores on node:http with kept-alive
 // connections, and relayed objects (store-relay.ts); local and HTTP stores
 // are read through their pack files where they have them (pack-store.ts).
 // Built graphs are kept by their key, so that the jobs of one operation share
@@ -8,6 +8,7 @@
 
 import { HttpStore } from '../../../stores/http-store.ts';
 import { S3Store } from '../../../stores/s3-store.ts';
+import { OciStore } from '../../../stores/oci-store.ts';
 import { RateLimiter } from '../../../stores/rate-limiter.ts';
 import { Semaphore } from '../../../stores/semaphore.ts';
 import { leafSettings, locationKey, storeOptionsFor } from '../../../stores/config-match.ts';
@@ -76,7 +77,8 @@ export class NodeLeaves implements StoreLeaves {
       gate = n.gates.get(key) ?? new Semaphore(Math.max(1, Math.ceil(l.concurrency / Math.max(1, net.threads))));
       n.gates.set(key, gate);
     }
-    return spec.kind === 's3' ? new S3Store(spec.url, client, gate) : new HttpStore(spec.url, client, gate);
+    if (spec.kind === 's3') return new S3Store(spec.url, client, gate);
+    return spec.kind === 'oci' ? new OciStore(spec.url, client, gate) : new HttpStore(spec.url, client, gate);
   }
 
   /** Each leaf read through its pack files, one PackStore per leaf (so its pack index is read once a thread). */

@@ -1,0 +1,93 @@
+#!/bin/sh
+# Real OCI registries for the tests: Debian's docker-registry (the CNCF
+# distribution server), two of them on free ports, their storage under a fresh
+# temporary directory: one anonymous, one that takes basic authentication
+# (htpasswd) as user wasync, password wasync-secret.
+#
+#   eval "$(scripts/oci-test-registry.sh start)"   # sets WASYNC_TEST_OCI, WASYNC_TEST_OCI_BASIC, WASYNC_TEST_OCI_DIR
+#   scripts/oci-test-registry.sh stop "$WASYNC_TEST_OCI_DIR"
+#
+# start prints the variables once both registries answer /v2/; stop ends them
+# by their process ids and removes the directory.
+set -eu
+
+# bcrypt of "wasync-secret" (the distribution server takes only bcrypt), made once with python3-bcrypt.
+HTPASSWD='wasync:$2b$05$Xt5Pez4QcNDBwvcg3kuwCuCjOmzI37TAO2gbthBLdMd3mf.jdS/iS'
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# config NAME PORT [AUTH]: a registry's configuration, deletion enabled (gc removes manifests).
+config() {
+  cat >"$dir/$1.yml" <<CONF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/$1
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$2
+$3
+CONF
+}
+
+answers() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(f'http://127.0.0.1:{sys.argv[1]}/v2/', timeout=2)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 401 else 1)
+PY
+}
+
+start() {
+  command -v docker-registry >/dev/null || { echo "oci-test-registry: docker-registry not found (apt-get install docker-registry)" >&2; exit 1; }
+  dir=$(mktemp -d /tmp/wasync-oci.XXXXXX)
+  anon=$(free_port); basic=$(free_port)
+  printf '%s\n' "$HTPASSWD" >"$dir/htpasswd"
+  config anon "$anon" ''
+  config basic "$basic" "auth:
+  htpasswd:
+    realm: wasync-test
+    path: $dir/htpasswd"
+  : >"$dir/pids"
+  for name in anon basic; do
+    docker-registry serve "$dir/$name.yml" >"$dir/$name.log" 2>&1 &
+    echo $! >>"$dir/pids"
+  done
+  i=0
+  until answers "$anon" && answers "$basic"; do
+    i=$((i + 1))
+    if [ $i -ge 60 ]; then
+      echo "oci-test-registry: the registries did not answer within 30 s; logs in $dir" >&2
+      stop "$dir"
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "WASYNC_TEST_OCI=http://127.0.0.1:$anon; export WASYNC_TEST_OCI"
+  echo "WASYNC_TEST_OCI_BASIC=http://127.0.0.1:$basic; export WASYNC_TEST_OCI_BASIC"
+  echo "WASYNC_TEST_OCI_DIR=$dir; export WASYNC_TEST_OCI_DIR"
+}
+
+stop() {
+  dir=${1:-}
+  case $dir in /tmp/wasync-oci.*) ;; *) echo "oci-test-registry: stop DIR (as start printed it)" >&2; exit 2 ;; esac
+  if [ -f "$dir/pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$dir/pids"
+    sleep 0.3
+    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$dir/pids"
+  fi
+  rm -rf "$dir"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop "${2:-}" ;;
+  *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+esac
