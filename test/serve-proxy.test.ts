@@ -189,12 +189,27 @@ describe('serve over HTTPS, mutual TLS', () => {
     const stranger = await wasyncAsync(['extract', `--ca-cert=${f('ca.pem')}`, `--client-cert=${f('stranger.pem')}`, `--client-key=${f('stranger.key')}`, store, index, p('mtls3.out')]);
     assert.equal(stranger.status, 1);
     // Node's server closes the connection without an alert for a certificate of an unknown CA: the client says what it can.
-    assert.match(stranger.stderr, /^wasync: https:\S+: (\S+ refused the TLS connection \(\w+\): the server does not accept|ECONNRESET \(socket hang up before an answer: the server may not accept) the certificate given with --client-cert.*\n$/);
+    assert.match(stranger.stderr, /^wasync: https:\S+: (\S+ refused the TLS connection \(\w+\): the server does not accept|(ECONNRESET \()?socket hang up before an answer: the server may not accept) the certificate given with --client-cert.*\n$/);
     assert.match(server.stderr(), /TLS handshake with \S+ failed/);
     // A plain-HTTP proxy whose upstream is this server: serve's own fetches show the client certificate.
     const proxy = await serve([`--upstream=${server.url}/default.castr`, `--ca-cert=${f('ca.pem')}`, ...client]);
     ok(await wasyncAsync(['extract', `--store=${proxy.url}/`, index, p('mtls4.out')]), 'extract through the proxy');
     assert.ok(readFileSync(p('mtls4.out')).equals(readFileSync(blob)));
+  });
+
+  test("a store's ca-cert, client-cert and client-key from the configuration file, on worker threads too; the command line wins", async (t) => {
+    if (!requires(t, haveOpenssl, 'openssl')) return;
+    mkdirSync(p('csrv'));
+    const { blob, index } = made('ctls', 17 << 20, p('csrv', 'default.castr'));
+    const server = await serve([p('csrv'), `--cert=${f('server.pem')}`, `--key=${f('server.key')}`, `--client-ca=${f('ca.pem')}`]);
+    const config = p('tls-config.json');
+    writeFileSync(config, JSON.stringify({ 'store-options': { [`${server.url}/*`]: { 'ca-cert': f('ca.pem'), 'client-cert': f('client.pem'), 'client-key': f('client.key') } } }));
+    const store = `--store=${server.url}/default.castr`;
+    ok(await wasyncAsync(['--config', config, 'extract', store, index, p('ctls.out')]), 'extract with the configured TLS files');
+    assert.ok(readFileSync(p('ctls.out')).equals(readFileSync(blob)));
+    // --client-cert on the command line replaces the file's: the stranger's certificate is refused.
+    const r = await wasyncAsync(['--config', config, 'extract', `--ca-cert=${f('ca.pem')}`, `--client-cert=${f('stranger.pem')}`, `--client-key=${f('stranger.key')}`, store, index, p('ctls2.out')]);
+    assert.equal(r.status, 1, r.stderr);
   });
 
   test('refused at option check: --client-ca without --cert, --cert without --key, a key not the certificate\'s', (t) => {

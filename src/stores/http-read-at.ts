@@ -13,7 +13,7 @@
 // (200 with the whole file) is refused, since each read would fetch it all.
 // Failed connections, 5xx, 429, 408 and short bodies are retried with backoff.
 
-import { networkError } from '../errors.ts';
+import { WasyncError, networkError } from '../errors.ts';
 import { checkRange, type ReadAt } from '../engine/random-access.ts';
 import { HttpClient, sleep } from './http-client.ts';
 
@@ -174,6 +174,8 @@ export async function retrying<T extends object>(
       if (!isResponse(r) || !RETRY_STATUS(r.status)) return r;
       last = `answered ${r.status} ${r.statusText}`.trim();
     } catch (e) {
+      // The fetch refused (a certificate, credentials): said in full already, and no retry mends it.
+      if (e instanceof WasyncError) throw e;
       const cause = (e as { cause?: { code?: string } }).cause;
       last = abort.signal.aborted ? `no answer for ${timeoutMs / 1000} s` : cause?.code ?? (e as Error).message;
     } finally {
