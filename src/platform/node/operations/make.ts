@@ -21,6 +21,7 @@ import { makeCachedTree } from '../tree/cached-make.ts';
 import { EncoderCacheDir } from '../tree/encoder-cache.ts';
 import { ChunkPipeline, type ChunkTotals } from '../pool/chunk-pipeline.ts';
 import { Executors } from '../pool/executors.ts';
+import { InlineExecutor } from '../pool/worker-pool.ts';
 import { blobIndexFlags, makeBlob } from '../pool/make-blob.ts';
 import { progressBuffer, readProgress } from '../pool/progress-counter.ts';
 import { RingWriter, ringSizeFor } from '../pool/ring-writer.ts';
@@ -294,7 +295,9 @@ class Making {
         linuxMissing: linux ? null : linuxFsUnavailable(),
         store: store.object!,
         graph: store.graph!,
-        executor: executors.chunks,
+        pool: () => executors.chunks,
+        parallelism: executors.parallelism,
+        inline: new InlineExecutor(),
         writeIndex: (b) => out.write(b),
         checkAborted: () => checkAborted(this.o.signal),
         progress: counted,
@@ -335,7 +338,7 @@ class Making {
     const out = (this.out = new MadeOutput(this.output, this.net, { mode, store: storeName, cache: this.o.cache ?? null }));
     const executors = (this.executors = new Executors(bytes, this.o.workers));
     const store = chunked ? this.chunkStore(out, storeLoc) : null;
-    const graph = store && this.stores.graph(store, executors.chunks.parallelism);
+    const graph = store && this.stores.graph(store, executors.parallelism);
     // Input and output open, nothing chunked yet: where casync says READY=1.
     this.o.notify?.({ state: 'ready' });
     return { out, store: { graph, name: store?.name ?? null, object: store }, executors };

@@ -7,6 +7,7 @@
 // leave a chunk's temporary file in a store, or write into an output that is
 // about to be removed, and a cancelled or failed operation leaves neither.
 
+import { availableParallelism } from 'node:os';
 import { usageError } from '../../../errors.ts';
 import type { Executor, Job } from './jobs.ts';
 import { InlineExecutor, WorkerPool } from './worker-pool.ts';
@@ -34,6 +35,11 @@ export class Executors {
   /** Runs chunk jobs on every core. */
   get chunks(): Executor {
     return (this.pool ??= new Draining(this.make(false)));
+  }
+
+  /** How many threads `chunks` runs jobs on (without starting them). */
+  get parallelism(): number {
+    return this.pool?.parallelism ?? Math.max(1, this.workers ?? (this.bytes < PARALLEL_THRESHOLD ? 1 : availableParallelism()));
   }
 
   /** Runs jobs one after another on one thread of its own (the whole-blob digest). */

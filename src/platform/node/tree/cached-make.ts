@@ -72,7 +72,7 @@ import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { ChunkStore } from '../../../stores/store.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import { handled } from '../pool/chunk-pipeline.ts';
-import { RECIPE_FIELDS, type ChunkResult, type Executor, type ScanFilesResult } from '../pool/jobs.ts';
+import { RECIPE_FIELDS, type ChunkResult, type Executor, type Job, type ScanFilesResult } from '../pool/jobs.ts';
 import { encodeTree, type PayloadTaker } from './encode-tree.ts';
 import { EDGE, IDENTITY_SIZE, TINY, identityOf, type CacheContents, type CachedFile } from './encoder-cache-file.ts';
 import type { EncoderCacheDir } from './encoder-cache.ts';
@@ -85,6 +85,11 @@ const SCAN_BATCH_BYTES = 8 << 20;
 const SCAN_BATCH_FILES = 1024;
 const CHUNK_BATCH_BYTES = 4 << 20;
 const CHUNK_BATCH_CHUNKS = 1024;
+/**
+ * Jobs run on this thread until they add up to this many bytes: starting the
+ * threads costs more CPU than a second make's few changed files and chunks.
+ */
+const INLINE_BYTES = 16 << 20;
 
 export interface CachedMakeOptions {
   root: string;
@@ -100,7 +105,12 @@ export interface CachedMakeOptions {
   /** the store, for has() on this thread, and its description for the jobs */
   store: ChunkStore;
   graph: StoreGraph;
-  executor: Executor;
+  /** the worker threads, started by the first call (a second make may need none) */
+  pool(): Executor;
+  /** how many threads pool() has */
+  parallelism: number;
+  /** the calling thread, for the first INLINE_BYTES of work */
+  inline: Executor;
   writeIndex(bytes: Uint8Array): Promise<void>;
   checkAborted(): void;
   progress?: SharedArrayBuffer;
@@ -190,6 +200,7 @@ class CachedTree {
   private readonly scratch = Buffer.allocUnsafe(IDENTITY_SIZE);
   private readonly frame = Buffer.allocUnsafe(17);
   private readonly depth: number;
+  private inlineBytes = 0;
 
   constructor(private readonly o: CachedMakeOptions) {
     this.reader = new NodeReader(o.flags, o.linux);
@@ -197,7 +208,7 @@ class CachedTree {
     this.rootLen = Buffer.byteLength(o.root) + 1;
     this.boundary = new BoundaryScanner(new CandidateScanner(1 << 20), discriminator(o.sizes));
     this.resolver = new CutResolver(o.sizes);
-    this.depth = 4 * o.executor.parallelism;
+    this.depth = 4 * o.parallelism;
     this.result = {
       size: 0, entries: 0, chunks: 0, stored: 0, storedBytes: 0, hits: 0, misses: 0, invalidated: 0, added: 0, done: 0,
       contents: { files: this.newFiles, chunks: this.newChunks },
@@ -329,7 +340,8 @@ class CachedTree {
       sizes: Float64Array.from(files, (n) => this.files[n].size),
       d: discriminator(this.o.sizes),
     } as const;
-    const batch: ScanBatch = { files, result: handled(this.o.executor.run<ScanFilesResult>(job)), done: false };
+    const bytes = files.reduce((a, n) => a + this.files[n].size, 0);
+    const batch: ScanBatch = { files, result: handled(this.runJob<ScanFilesResult>(job, bytes)), done: false };
     batch.result.then(() => (batch.done = true), () => (batch.done = true));
     for (const n of files) this.files[n].batch = batch;
     this.scans.push(batch);
@@ -444,7 +456,8 @@ class CachedTree {
       } else missing.push(i);
     });
     if (missing.length) {
-      const r = await this.o.executor.run<ChunkResult>(this.recipeJob(missing.map((i) => chunks[i]), missing.map((i) => sizes[i])));
+      const job = this.recipeJob(missing.map((i) => chunks[i]), missing.map((i) => sizes[i]));
+      const r = await this.runJob<ChunkResult>(job, missing.reduce((a, i) => a + sizes[i], 0));
       missing.forEach((i, k) => ids.set(r.ids.subarray(k * CHUNK_ID_SIZE, (k + 1) * CHUNK_ID_SIZE), i * CHUNK_ID_SIZE));
       this.result.misses += missing.length;
       this.result.stored += r.stored;
@@ -457,6 +470,12 @@ class CachedTree {
       this.newChunks.set(c.key, id);
     });
     return ids;
+  }
+
+  private runJob<R>(job: Job, bytes: number): Promise<R> {
+    if (this.inlineBytes + bytes > INLINE_BYTES) return this.o.pool().run<R>(job);
+    this.inlineBytes += bytes;
+    return this.o.inline.run<R>(job);
   }
 
   private recipeJob(chunks: { pieces: Piece[] }[], sizes: number[]) {
