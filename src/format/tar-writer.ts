@@ -19,6 +19,7 @@
 // unchanged, as GNU tar writes and reads them.
 
 import type { CatarAcl, CatarAclEntry } from './catar-node.ts';
+import { concat } from './tar-fields.ts';
 
 export const TAR_BLOCK = 512;
 
@@ -58,7 +59,7 @@ export function tarHeaders(e: TarEntry): Uint8Array {
   const pax: Uint8Array[] = [];
   const record = (key: string | Uint8Array, value: string | Uint8Array) => pax.push(paxRecord(key, value));
   const h = new Uint8Array(TAR_BLOCK);
-  const path = e.type === 'directory' ? concat([e.path, Uint8Array.of(SLASH)]) : e.path;
+  const path = e.type === 'directory' ? concat(e.path, Uint8Array.of(SLASH)) : e.path;
   const split = splitPath(path);
   if (split) {
     h.set(split.name, 0);
@@ -88,14 +89,14 @@ export function tarHeaders(e: TarEntry): Uint8Array {
   }
   if (e.aclAccess) record('SCHILY.acl.access', e.aclAccess);
   if (e.aclDefault) record('SCHILY.acl.default', e.aclDefault);
-  for (const x of e.xattrs ?? []) record(concat([utf8.encode('SCHILY.xattr.'), x.name]), x.value);
+  for (const x of e.xattrs ?? []) record(concat(utf8.encode('SCHILY.xattr.'), x.name), x.value);
   checksum(h);
   if (!pax.length) return h;
-  const body = concat(pax);
+  const body = concat(...pax);
   const x = new Uint8Array(TAR_BLOCK);
   // GNU tar's name for it: DIR/PaxHeaders/BASE (informative only).
   const base = path.subarray(path.lastIndexOf(SLASH, path.length - 2) + 1);
-  x.set(concat([utf8.encode('PaxHeaders/'), base]).subarray(0, 100), 0);
+  x.set(concat(utf8.encode('PaxHeaders/'), base).subarray(0, 100), 0);
   octal(x, 100, 8, 0o644);
   octal(x, 108, 8, 0);
   octal(x, 116, 8, 0);
@@ -104,7 +105,7 @@ export function tarHeaders(e: TarEntry): Uint8Array {
   x[156] = 'x'.charCodeAt(0);
   x.set(utf8.encode('ustar\u000000'), 257);
   checksum(x);
-  return concat([x, body, new Uint8Array(padding(body.length)), h]);
+  return concat(x, body, new Uint8Array(padding(body.length)), h);
 }
 
 /** Zero bytes after a payload of `size` bytes, to the next block. */
@@ -149,7 +150,7 @@ function paxRecord(key: string | Uint8Array, value: string | Uint8Array): Uint8A
   const rest = k.length + v.length + 3; // ' ', '=', '\n'
   let len = rest + String(rest).length;
   if (String(len).length + rest !== len) len++;
-  return concat([utf8.encode(`${len} `), k, utf8.encode('='), v, utf8.encode('\n')]);
+  return concat(utf8.encode(`${len} `), k, utf8.encode('='), v, utf8.encode('\n'));
 }
 
 /** pax's decimal seconds with nanoseconds ("-1.5" for 1.5 s before the epoch). */
@@ -193,14 +194,4 @@ function checksum(h: Uint8Array) {
   h.fill(0x20, 148, 156);
   const sum = h.reduce((a, b) => a + b, 0);
   h.set(utf8.encode(`${sum.toString(8).padStart(6, '0')}\u0000 `), 148);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
