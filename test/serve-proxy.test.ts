@@ -189,7 +189,7 @@ describe('serve over HTTPS, mutual TLS', () => {
     const stranger = await wasyncAsync(['extract', `--ca-cert=${f('ca.pem')}`, `--client-cert=${f('stranger.pem')}`, `--client-key=${f('stranger.key')}`, store, index, p('mtls3.out')]);
     assert.equal(stranger.status, 1);
     // Node's server closes the connection without an alert for a certificate of an unknown CA: the client says what it can.
-    assert.match(stranger.stderr, /^wasync: https:\S+: (\S+ refused the TLS connection \(\w+\): the server does not accept|(ECONNRESET \()?socket hang up before an answer: the server may not accept) the certificate given with --client-cert.*\n$/);
+    assert.match(stranger.stderr, /^wasync: https:\S+: (GET: )?(\S+ refused the TLS connection \(\w+\): the server does not accept|(ECONNRESET \()?socket hang up before an answer: the server may not accept) the certificate given with --client-cert.*\n$/);
     assert.match(server.stderr(), /TLS handshake with \S+ failed/);
     // A plain-HTTP proxy whose upstream is this server: serve's own fetches show the client certificate.
     const proxy = await serve([`--upstream=${server.url}/default.castr`, `--ca-cert=${f('ca.pem')}`, ...client]);
