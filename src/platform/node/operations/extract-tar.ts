@@ -32,9 +32,9 @@ import { AtomicFile } from '../io/atomic-file.ts';
 import { writeFully } from '../io/file-io.ts';
 import { linuxFs } from '../linux/index.ts';
 import { emptyFetchStats } from '../pool/jobs.ts';
-import { ProgressTicker, checkAborted, countedProgress } from './common.ts';
+import { checkAborted, countedProgress } from './common.ts';
 import type { ExtractOptions, ExtractResult } from './extract.ts';
-import { archiveSource, readArchive } from './extract-tree.ts';
+import { archiveSource, feedArchive } from './extract-tree.ts';
 import { Extraction } from './extraction.ts';
 import { joinPath } from './inspect-walk.ts';
 import { Network } from './network.ts';
@@ -97,22 +97,13 @@ async function fromArchive(o: ExtractOptions, out: Sink, mask: bigint): Promise<
   const source = archiveSource(o);
   const net = new Network(o);
   const tar = new CatarToTar(source.name, undefined, mask, out, o.onWarning);
-  let done = 0;
-  const progress = new ProgressTicker(o, () => ({ done, total: source.total }));
-  o.notify?.({ state: 'ready' });
+  let size: number;
   try {
-    await readArchive(o, source, net, async (piece) => {
-      checkAborted(o.signal);
-      await tar.push(piece);
-      done += piece.length;
-    });
-    await tar.end();
+    size = await feedArchive(o, source, net, tar);
   } finally {
-    progress.stop();
     await net.close();
   }
-  progress.end();
-  return { what: 'archive', size: done, chunks: 0, entries: tar.entries, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
+  return { what: 'archive', size, chunks: 0, entries: tar.entries, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
 }
 
 type Sink = (bytes: Uint8Array) => Promise<void>;

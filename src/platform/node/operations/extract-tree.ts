@@ -81,28 +81,19 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
   const net = new Network(o);
   options.executor = executors.chunks;
   const tree = new TreeStream(source.name, undefined, options);
-  let done = 0;
-  const progress = new ProgressTicker(o, () => ({ done, total: source.total }));
-  o.notify?.({ state: 'ready' });
+  let size: number;
   try {
-    await readArchive(o, source, net, async (piece) => {
-      checkAborted(o.signal);
-      await tree.push(piece);
-      done += piece.length;
-    });
-    await tree.end();
+    size = await feedArchive(o, source, net, tree);
   } catch (e) {
     // The jobs write files under temporary names: they end before those go.
     await executors.close();
     tree.abort();
     throw e;
   } finally {
-    progress.stop();
     await executors.close();
     await net.close();
   }
-  progress.end();
-  return { what: 'archive', size: done, chunks: 0, entries: tree.entries, clonedBytes: tree.clonedBytes, linkedBytes: tree.linkedBytes, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
+  return { what: 'archive', size, chunks: 0, entries: tree.entries, clonedBytes: tree.clonedBytes, linkedBytes: tree.linkedBytes, sources: emptyFetchStats(), seeds: [], seedChunks: 0, staleSeeds: false };
 }
 
 export interface ArchiveSource {
@@ -124,7 +115,29 @@ export function archiveSource(o: ExtractOptions): ArchiveSource {
 }
 
 /** The .catar's bytes (its signature checked first, if asked), handed to `push` in order. */
-export async function readArchive(o: ExtractOptions, a: ArchiveSource, net: Network, push: (piece: Uint8Array) => Promise<void>): Promise<void> {
+/**
+ * Reads the archive into `sink` and ends it, with the progress of its bytes and
+ * the ready notice extract gives; the bytes read.  Tree and tar extraction alike.
+ */
+export async function feedArchive(o: ExtractOptions, a: ArchiveSource, net: Network, sink: { push(piece: Uint8Array): Promise<void>; end(): Promise<void> }): Promise<number> {
+  let done = 0;
+  const progress = new ProgressTicker(o, () => ({ done, total: a.total }));
+  o.notify?.({ state: 'ready' });
+  try {
+    await readArchive(o, a, net, async (piece) => {
+      checkAborted(o.signal);
+      await sink.push(piece);
+      done += piece.length;
+    });
+    await sink.end();
+  } finally {
+    progress.stop();
+  }
+  progress.end();
+  return done;
+}
+
+async function readArchive(o: ExtractOptions, a: ArchiveSource, net: Network, push: (piece: Uint8Array) => Promise<void>): Promise<void> {
   const input = a.input;
   try {
     await checkSignedFile(o.input instanceof Uint8Array ? o.input : input, trustPolicy(o), net.client, o.signature);
