@@ -21,9 +21,9 @@ export interface Served {
   stderr(): string;
 }
 
-/** Starts `wasync serve DIR --listen=127.0.0.1:0 …` and waits until it listens. */
-export function startServe(dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const child: ChildProcess = spawn(process.execPath, [WASYNC, 'serve', dir, '--listen=127.0.0.1:0', ...extra], {
+/** Starts `wasync serve [DIR] --listen=127.0.0.1:0 …` and waits until it listens (over http or https). */
+export function startServe(dir: string | null, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  const child: ChildProcess = spawn(process.execPath, [WASYNC, 'serve', ...(dir === null ? [] : [dir]), '--listen=127.0.0.1:0', ...extra], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -38,7 +38,7 @@ export function startServe(dir: string, extra: string[] = [], env: NodeJS.Proces
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (b: Buffer) => {
       err += b.toString();
-      const m = /on (http:\/\/[^/]+)\//.exec(err);
+      const m = /on (https?:\/\/[^/]+)\//.exec(err);
       if (m) resolve({ url: m[1], pid: child.pid!, stop, stderr: () => err });
     });
     child.once('exit', (code) => reject(new Error(`wasync serve exited (${code}): ${err}`)));

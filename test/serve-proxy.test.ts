@@ -7,12 +7,12 @@
 // --ca-cert, asked for with --client-ca, shown with --client-cert.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WASYNC, casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
-import { faultyServer } from './http-fixtures.ts';
+import { casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
+import { faultyServer, startServe } from './http-fixtures.ts';
 import { S3_KEYS, newBucket, s3Endpoint, stopS3 } from './s3-fixtures.ts';
 
 const inCI = process.env.CI === 'true';
@@ -27,32 +27,8 @@ const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 const dir = tempDir('wasync-serve-proxy-');
 const p = (...parts: string[]) => join(dir, ...parts);
 
-interface Serving {
-  url: string;
-  stderr(): string;
-  stop(): Promise<void>;
-}
-
-/** `wasync serve ARGS… --listen=127.0.0.1:0`, once it listens. */
-function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serving> {
-  const child = spawn(process.execPath, [WASYNC, 'serve', ...args, '--listen=127.0.0.1:0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const stop = () =>
-    new Promise<void>((r) => {
-      if (child.exitCode !== null || child.signalCode !== null) return r();
-      child.once('exit', () => r());
-      child.kill('SIGTERM');
-    });
-  after(stop);
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-      const m = /on (https?:\/\/[^/]+)\//.exec(err);
-      if (m) resolve({ url: m[1], stderr: () => err, stop });
-    });
-    child.once('exit', (code) => reject(new Error(`wasync serve exited (${code}): ${err}`)));
-  });
-}
+/** `wasync serve ARGS… --listen=127.0.0.1:0` (DIR, when given, among ARGS), once it listens. */
+const serve = (args: string[], env: NodeJS.ProcessEnv = {}) => startServe(null, args, env);
 
 /** A blob made into `store` with its index at `index`. */
 function made(name: string, size: number, store: string, env: NodeJS.ProcessEnv = {}) {
