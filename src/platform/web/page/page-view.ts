@@ -91,14 +91,8 @@ export function showError(message: string): void {
   e.textContent = message;
 }
 
-/** A download's progress and outcome, on the row that was clicked. */
-export function showRowStatus(path: string, text: string, failed = false): void {
-  const li = Array.from($('tree').querySelectorAll('li')).find((l) => l.dataset.path === path);
-  const status = li?.querySelector(':scope > .row-status');
-  if (!status) return;
-  status.textContent = text;
-  status.classList.toggle('failed', failed);
-}
+/** Says how a row's download goes, on that row. */
+export type RowStatus = (text: string, failed?: boolean) => void;
 
 const CLASS_NAMES: Record<ChunkClass, string> = { shared: 'already there', zero: 'zeros (not fetched)', new: 'new: downloaded' };
 
@@ -147,14 +141,14 @@ export function filterTree(text: string): void {
 }
 
 /** Renders the root's entries; directories list themselves when opened, files offer a download. */
-export async function showTree(tree: ArchiveTree, onDownload: (e: TreeEntry) => void): Promise<void> {
+export async function showTree(tree: ArchiveTree, onDownload: (e: TreeEntry, status: RowStatus) => void): Promise<void> {
   $('tree-box').hidden = false;
   const root = await tree.root();
   $('tree').replaceChildren(await listing(tree, root, onDownload));
   filterTree($<HTMLInputElement>('filter').value);
 }
 
-async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEntry) => void): Promise<HTMLUListElement> {
+async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEntry, status: RowStatus) => void): Promise<HTMLUListElement> {
   const ul = document.createElement('ul');
   for (const e of await tree.list(dir)) {
     const li = document.createElement('li');
@@ -190,9 +184,14 @@ async function listing(tree: ArchiveTree, dir: TreeEntry, onDownload: (e: TreeEn
         b.type = 'button';
         b.textContent = 'download';
         b.setAttribute('aria-label', `download ${e.name}`);
-        b.addEventListener('click', () => onDownload(e));
         const status = span('row-status', '');
         status.setAttribute('role', 'status');
+        b.addEventListener('click', () =>
+          onDownload(e, (text, failed = false) => {
+            status.textContent = text;
+            status.classList.toggle('failed', failed);
+          }),
+        );
         li.append(b, status);
       }
     }

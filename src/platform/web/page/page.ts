@@ -35,7 +35,7 @@ import { HttpClient } from '../../../stores/http-client.ts';
 import { defaultStoreFor } from '../../../stores/locator.ts';
 import { networkError } from '../../../errors.ts';
 import { formatBytes } from '../../../format/units.ts';
-import { filterTree, resetView, showBusy, showCancelled, showCost, showError, showProgress, showReport, showRowStatus, showRunning, showSigner, showStatus, showTree } from './page-view.ts';
+import { filterTree, resetView, showBusy, showCancelled, showCost, showError, showProgress, showReport, showRunning, showSigner, showStatus, showTree, type RowStatus } from './page-view.ts';
 import { ChunkIdSet, UpdateCost, ZERO_ID_LIMIT, type UpdateCostFigures } from '../../../engine/update-cost.ts';
 import { IndexParser, type IndexEntry } from '../../../format/index-file.ts';
 import { digestBytes } from '../access.ts';
@@ -118,7 +118,7 @@ async function run(src: Source): Promise<void> {
     if (share) {
       const reader = indexReader(index, (_i, id, size) => share.get(id, size), { readAhead: 0, cacheChunks: TREE_CHUNKS });
       const tree = new ArchiveTree(reader, index.name, { concurrency: LISTING_CONCURRENCY });
-      showTree(tree, (e) => download(index, share, e)).catch((e: Error) => showError(e.message));
+      showTree(tree, (e, status) => download(index, share, e, status)).catch((e: Error) => showError(e.message));
     }
     const started = performance.now();
     const { report, problems } = await verifyWithWorkers({
@@ -212,7 +212,7 @@ async function checkSigned(src: Source, bytes: Uint8Array): Promise<Signer | nul
 }
 
 /** Reads only the chunks the file spans (a reader of its own, no read-ahead), then saves it. */
-async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry): Promise<void> {
+async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry, status: RowStatus): Promise<void> {
   const count = { fetched: 0 };
   const reader = indexReader(index, (_i, id, size) => share.get(id, size, count), { readAhead: 0, cacheChunks: DOWNLOAD_WINDOW + 1 });
   const parts: Uint8Array[] = [];
@@ -221,10 +221,10 @@ async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry): Pr
     for await (const piece of fileBytes(reader, e, DOWNLOAD_WINDOW)) {
       parts.push(piece);
       got += piece.length;
-      showRowStatus(e.path, `${formatBytes(got)} of ${formatBytes(e.size ?? 0)}…`);
+      status(`${formatBytes(got)} of ${formatBytes(e.size ?? 0)}…`);
     }
   } catch (err) {
-    showRowStatus(e.path, (err as Error).message, true);
+    status((err as Error).message, true);
     return;
   }
   const a = document.createElement('a');
@@ -232,7 +232,7 @@ async function download(index: LoadedIndex, share: ChunkShare, e: TreeEntry): Pr
   a.download = e.name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
-  showRowStatus(e.path, `saved: ${formatBytes(got)} from ${reader.fetched} chunks (${count.fetched} fetched now), each checked against its id`);
+  status(`saved: ${formatBytes(got)} from ${reader.fetched} chunks (${count.fetched} fetched now), each checked against its id`);
   window.wasyncDownload = { path: e.path, bytes: got, chunks: reader.fetched, fetched: count.fetched };
 }
 
