@@ -14,9 +14,7 @@ set -eu
 # bcrypt of "wasync-secret" (the distribution server takes only bcrypt), made once with python3-bcrypt.
 HTPASSWD='wasync:$2b$05$Xt5Pez4QcNDBwvcg3kuwCuCjOmzI37TAO2gbthBLdMd3mf.jdS/iS'
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/test-server-lib.sh"
 
 # config NAME PORT [AUTH]: a registry's configuration, deletion enabled (gc removes manifests).
 config() {
@@ -78,12 +76,7 @@ start() {
 stop() {
   dir=${1:-}
   case $dir in /tmp/wasync-oci.*) ;; *) echo "oci-test-registry: stop DIR (as start printed it)" >&2; exit 2 ;; esac
-  if [ -f "$dir/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$dir/pids"
-    sleep 0.3
-    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$dir/pids"
-  fi
-  rm -rf "$dir"
+  stop_servers "$dir"
 }
 
 case ${1:-} in

@@ -13,9 +13,7 @@
 # directory.
 set -eu
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/test-server-lib.sh"
 
 start() {
   for p in swift-ring-builder swift-proxy-server swift-object-server swift-container-server swift-account-server; do
@@ -107,12 +105,7 @@ PY
 stop() {
   dir=${1:-}
   case $dir in /var/tmp/wasync-s3.*) ;; *) echo "s3-test-server: stop DIR (as start printed it)" >&2; exit 2 ;; esac
-  if [ -f "$dir/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$dir/pids"
-    sleep 0.3
-    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$dir/pids"
-  fi
-  rm -rf "$dir"
+  stop_servers "$dir"
 }
 
 case ${1:-} in
