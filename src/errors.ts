@@ -19,10 +19,17 @@ export class WasyncError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(withoutPasswords(message), options);
     this.name = 'WasyncError';
   }
 }
+
+/**
+ * `text` with the password of every URL's user info (`scheme://user:password@`)
+ * replaced by `***`.  Locators may carry credentials (oci+https://user:pw@host/…),
+ * and messages quote locators; so no message of wasync's can print one.
+ */
+export const withoutPasswords = (text: string) => text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s@/]*@/gi, '$1:***@');
 
 export const usageError = (message: string) => new WasyncError('EUSAGE', message);
 

@@ -4,6 +4,7 @@
 
 import { verboseFeatureFlagLines } from '../format/feature-flag-names.ts';
 import { formatBytes } from '../format/units.ts';
+import { withoutPasswords } from '../errors.ts';
 import type { ExtractResult } from '../platform/node/operations/extract.ts';
 import type { MakeResult } from '../platform/node/operations/make.ts';
 import type { FetchStats } from '../platform/node/pool/jobs.ts';
@@ -16,12 +17,12 @@ export class Log {
   }
 
   warn = (line: string) => {
-    process.stderr.write(`wasync: warning: ${line}\n`);
+    process.stderr.write(`wasync: warning: ${withoutPasswords(line)}\n`);
   };
 
   /** A line of a server (mount, mkdev): a request that failed, and why. */
   line = (line: string) => {
-    process.stderr.write(`wasync: ${line}\n`);
+    process.stderr.write(`wasync: ${withoutPasswords(line)}\n`);
   };
 
   /** "N (P%)" as casync's extract statistics print it. */

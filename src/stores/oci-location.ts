@@ -7,7 +7,7 @@
 // names are lowercase path components as the distribution spec has them; a
 // tag is at most 128 of [A-Za-z0-9_.-], not starting with '.' or '-'.
 
-import { usageError } from '../errors.ts';
+import { usageError, withoutPasswords } from '../errors.ts';
 
 export interface OciLocation {
   /** `http://host:port` or `https://…`, without credentials */
@@ -66,5 +66,5 @@ export function ociLocator(l: OciLocation, tag: string | null, query = ''): stri
 /** How messages name an artifact: `OCI registry H, repository R[, tag T]`. */
 export const ociWhere = (l: OciLocation, tag = l.tag) => `OCI registry ${l.host}, repository ${l.repo}${tag === null ? '' : `, tag ${tag}`}`;
 
-/** `loc` without the password of its userinfo, for messages. */
-export const redact = (loc: string) => loc.replace(/^(oci\+https?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+/** `loc` without the password of its userinfo, for messages and store names. */
+export const redact = withoutPasswords;
