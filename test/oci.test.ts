@@ -4,7 +4,9 @@
 // extract is byte-exact for blobs and trees, indexes live in the repository,
 // verify and gc work, a failover group goes past a dead registry, basic
 // authentication takes the locator's user part, the environment or docker's
-// config, and every failure is one line naming registry, repository and tag.
+// config, bearer tokens come from the registry's token service (a real
+// distribution server checking tokens of oci-token-server.ts), and every
+// failure is one line naming registry, repository and tag.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
 import { deadPort } from './s3-fixtures.ts';
+import { startTokenServer } from './oci-token-server.ts';
 import { parseOciLocator } from '../src/stores/oci-location.ts';
 import { defaultStoreFor } from '../src/stores/locator.ts';
 
@@ -20,6 +23,9 @@ const inCI = process.env.CI === 'true';
 const SCRIPT = join(ROOT, 'scripts', 'oci-test-registry.sh');
 let anon: string | null = process.env.WASYNC_TEST_OCI ?? null;
 let basic: string | null = process.env.WASYNC_TEST_OCI_BASIC ?? null;
+let token: string | null = process.env.WASYNC_TEST_OCI_TOKEN ?? null;
+let realm: string | null = process.env.WASYNC_TEST_OCI_TOKEN_REALM ?? null;
+let keys: string | null = process.env.WASYNC_TEST_OCI_DIR ?? null;
 let started: string | null = null;
 
 before(() => {
@@ -27,7 +33,9 @@ before(() => {
     const out = execFileSync(SCRIPT, ['start'], { encoding: 'utf8', timeout: 60_000 });
     anon = /WASYNC_TEST_OCI=([^;\s]+)/.exec(out)?.[1] ?? null;
     basic = /WASYNC_TEST_OCI_BASIC=([^;\s]+)/.exec(out)?.[1] ?? null;
-    started = /WASYNC_TEST_OCI_DIR=([^;\s]+)/.exec(out)?.[1] ?? null;
+    token = /WASYNC_TEST_OCI_TOKEN=([^;\s]+)/.exec(out)?.[1] ?? null;
+    realm = /WASYNC_TEST_OCI_TOKEN_REALM=([^;\s]+)/.exec(out)?.[1] ?? null;
+    started = keys = /WASYNC_TEST_OCI_DIR=([^;\s]+)/.exec(out)?.[1] ?? null;
   }
   if (!anon && inCI) throw new Error('prerequisite missing in CI: an OCI registry (scripts/oci-test-registry.sh, docker-registry)');
 });
@@ -158,6 +166,43 @@ describe('OCI registry stores (distribution)', () => {
       assert.equal(oneLine(x.stderr).length, 1, `${what}: ${x.stderr}`);
       assert.match(x.stderr, re, what);
       assert.doesNotMatch(x.stderr, /wrong|wasync-secret/, `${what}: no password in messages`);
+    }
+  });
+
+  test('bearer tokens: make, extract, verify and gc through a token service; its refusals are one line', async (t) => {
+    if (!requires(t, token !== null && realm !== null && keys !== null, 'an OCI registry with token authentication (scripts/oci-test-registry.sh)')) return;
+    const service = await startTokenServer(realm!, keys!, 'wasync', 'token-secret');
+    t.after(() => service.close());
+    const dir = tempDir();
+    writeFileSync(join(dir, 'blob'), rand('oci-bearer', 2 << 20));
+    const r = repo(token!);
+    const env = { DESYNC_OCI_USERNAME: 'wasync', DESYNC_OCI_PASSWORD: 'token-secret', DOCKER_CONFIG: join(dir, 'no-docker') };
+    ok(await wasyncAsync(['make', `--store=${r}`, `${r}/x.caibx`, join(dir, 'blob')], { env: { ...process.env, ...env } }), 'make with a token');
+    const repoName = r.replace(/^.*?\/\/[^/]+\//, '');
+    assert.ok(service.requests.length > 0 && service.requests.every((q) => q.granted && q.service === 'wasync-test' && q.user === 'wasync'), JSON.stringify(service.requests));
+    assert.ok(service.requests.some((q) => q.scopes.includes(`repository:${repoName}:pull,push`)), 'a push token was asked for');
+    assert.ok(service.requests.length <= 4, `a token per operation and scope, not per chunk: ${JSON.stringify(service.requests.map((q) => q.scopes))}`);
+    const withUser = r.replace('://', '://wasync:token-secret@');
+    ok(await wasyncAsync(['extract', `${withUser}/x.caibx`, join(dir, 'o')], { env: { ...process.env, DOCKER_CONFIG: join(dir, 'no-docker') } }), 'extract with user:password@');
+    assert.deepEqual(readFileSync(join(dir, 'o')), readFileSync(join(dir, 'blob')));
+    ok(await wasyncAsync(['verify', `--store=${r}`, `${r}/x.caibx`], { env: { ...process.env, ...env } }), 'verify with a token');
+    writeFileSync(join(dir, 'other'), rand('oci-bearer-other', 300_000));
+    const empty = join(dir, 'other.caibx');
+    ok(wasync(['make', `--store=${join(dir, 'scratch.castr')}`, empty, join(dir, 'other')]));
+    const gc = ok(await wasyncAsync(['gc', '-v', `--store=${r}`, empty], { env: { ...process.env, ...env } }), 'gc with a token');
+    assert.match(gc.stderr + gc.stdout, /[1-9]\d* /, gc.stderr);
+    assert.ok(service.requests.some((q) => q.scopes.some((s) => s.endsWith(':delete') || s.includes('delete'))), `gc asked for delete: ${JSON.stringify(service.requests.map((q) => q.scopes))}`);
+    const gone = await wasyncAsync(['extract', `--store=${r}`, `${r}/x.caibx`, join(dir, 'o2')], { env: { ...process.env, ...env } });
+    assert.equal(gone.status, 1, 'gc removed the chunks the kept index does not name');
+    for (const [what, e, re] of [
+      ['wrong password', { ...env, DESYNC_OCI_PASSWORD: 'wrong' }, /tag x\.caibx: the token service http:\/\/127\.0\.0\.1:\d+\/token answered 401 \(it refused the credentials\)/],
+      ['no credentials', { ...env, DESYNC_OCI_USERNAME: '', DESYNC_OCI_PASSWORD: '' }, /the token service .* answered 401 \(set DESYNC_OCI_USERNAME and DESYNC_OCI_PASSWORD/],
+    ] as const) {
+      const x = await wasyncAsync(['extract', `${r}/x.caibx`, join(dir, 'no')], { env: { ...process.env, ...e } });
+      assert.equal(x.status, 1, `${what}: ${x.stderr}`);
+      assert.equal(oneLine(x.stderr).length, 1, `${what}: ${x.stderr}`);
+      assert.match(x.stderr, re, what);
+      assert.doesNotMatch(x.stderr, /wrong|token-secret/, `${what}: no password in messages`);
     }
   });
 

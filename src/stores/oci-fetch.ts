@@ -60,8 +60,8 @@ interface Manifest {
 }
 
 class OciRegistry {
-  /** the Authorization that worked, by registry and repository */
-  private readonly auth = new Map<string, string>();
+  /** by registry and repository: the Authorization in use and the actions its token grants */
+  private readonly auth = new Map<string, Grant>();
   private readonly creds = new Map<string, OciCredentials | null>();
   private readonly configs = new Map<string, Promise<void>>();
   private readonly repos = new Set<string>();
@@ -213,13 +213,20 @@ class OciRegistry {
   private async request(l: OciLocation, method: string, path: string, o: { headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }): Promise<Response> {
     const url = /^https?:\/\//.test(path) ? path : `${l.registry}/v2/${l.repo}/${path}`;
     const key = `${l.registry} ${l.repo}`;
+    // Two rounds of refusal at most: a token for pull may be refused for push.
     for (let round = 0; ; round++) {
-      const auth = this.auth.get(key);
+      const held = this.auth.get(key);
+      const auth = held && (await held.header);
       const res = await this.follow(method, url, { ...o.headers, ...(auth ? { authorization: auth } : {}) }, o.body, o.signal);
       const challenge = res.headers.get('www-authenticate');
-      if (res.status !== 401 || round > 0 || !challenge) return res;
+      if (res.status !== 401 || round > 1 || !challenge) return res;
       await res.body?.cancel();
-      this.auth.set(key, await this.authorize(l, challenge, method !== 'GET' && method !== 'HEAD', o.signal));
+      // Requests refused together share one new token: only the first refused
+      // with the grant in use asks; the others retry with what it gets.
+      if (this.auth.get(key) !== held) continue;
+      const grant = this.authorize(l, challenge, held?.actions ?? [], method !== 'GET' && method !== 'HEAD', o.signal);
+      this.auth.set(key, grant);
+      grant.header.catch(() => this.auth.get(key) === grant && this.auth.delete(key));
     }
   }
 
@@ -239,8 +246,12 @@ class OciRegistry {
     }
   }
 
-  /** The Authorization a 401's challenge asks for. */
-  private async authorize(l: OciLocation, challenge: string, write: boolean, signal?: AbortSignal): Promise<string> {
+  /**
+   * The Authorization a 401's challenge asks for.  A token asked for keeps the
+   * actions of the one it replaces (`held`), so that pull, push and delete
+   * during one operation do not trade one token for another at every turn.
+   */
+  private authorize(l: OciLocation, challenge: string, held: readonly string[], write: boolean, signal?: AbortSignal): Grant {
     const scheme = /^\s*(\w+)/.exec(challenge)?.[1].toLowerCase();
     const params: Record<string, string> = {};
     for (const m of challenge.matchAll(/(\w+)="([^"]*)"/g)) params[m[1].toLowerCase()] = m[2];
@@ -248,18 +259,26 @@ class OciRegistry {
     const creds = l.credentials ?? this.creds.get(l.host) ?? null;
     const basic = creds ? `Basic ${base64(`${creds.username}:${creds.password}`)}` : null;
     if (scheme === 'basic') {
-      if (!basic) throw networkError(`${ociWhere(l)}: the registry asks for a user name and password (${CREDENTIALS_HINT})`);
-      return basic;
+      if (!basic) return refusal(networkError(`${ociWhere(l)}: the registry asks for a user name and password (${CREDENTIALS_HINT})`));
+      return { header: Promise.resolve(basic), actions: [] };
     }
-    if (scheme !== 'bearer' || !params.realm) throw networkError(`${ociWhere(l)}: the registry asks for authentication this client cannot give (${challenge})`);
+    if (scheme !== 'bearer' || !params.realm) return refusal(networkError(`${ociWhere(l)}: the registry asks for authentication this client cannot give (${challenge})`));
+    const ours = `repository:${l.repo}:`;
+    const asked = params.scope?.startsWith(ours) ? params.scope.slice(ours.length).split(',') : params.scope ? null : write ? ['pull', 'push'] : ['pull'];
+    const actions = asked ? [...new Set([...held, ...asked])].sort((a, b) => rank(a) - rank(b)) : [];
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', params.scope ?? `repository:${l.repo}:${write ? 'pull,push' : 'pull'}`);
+    url.searchParams.set('scope', asked ? ours + actions.join(',') : params.scope);
+    return { header: this.token(l, url, basic, creds !== null, signal), actions };
+  }
+
+  /** A bearer token from the token service at `url`. */
+  private async token(l: OciLocation, url: URL, basic: string | null, haveCreds: boolean, signal?: AbortSignal): Promise<string> {
     const res = await this.follow('GET', url.href, basic ? { authorization: basic } : {}, undefined, signal);
     if (RETRY(res.status)) throw new Retry(res);
     if (res.status !== 200) {
       await res.body?.cancel();
-      throw networkError(`${ociWhere(l)}: the token service ${url.origin}${url.pathname} answered ${res.status}${creds ? ' (it refused the credentials)' : ` (${CREDENTIALS_HINT})`}`);
+      throw networkError(`${ociWhere(l)}: the token service ${url.origin}${url.pathname} answered ${res.status}${haveCreds ? ' (it refused the credentials)' : ` (${CREDENTIALS_HINT})`}`);
     }
     const answerJson = JSON.parse(new TextDecoder().decode(await readAll(res, 1 << 20))) as { token?: string; access_token?: string };
     const token = answerJson.token ?? answerJson.access_token;
@@ -285,6 +304,21 @@ class OciRegistry {
     throw networkError(`${ociWhere(l)}: ${what} answered ${res.status}${code ? ` ${code}` : ''}${hint ? ` (${hint})` : ''}`);
   }
 }
+
+/** An Authorization being got or in use, and the repository actions it grants (bearer tokens only). */
+interface Grant {
+  header: Promise<string>;
+  actions: readonly string[];
+}
+
+/** A grant that fails when used, so that every request waiting on it gets the same line. */
+function refusal(e: Error): Grant {
+  const header = Promise.reject(e);
+  header.catch(() => {});
+  return { header, actions: [] };
+}
+
+const rank = (action: string) => ['pull', 'push', 'delete'].indexOf(action) >>> 0;
 
 const CREDENTIALS_HINT = 'set DESYNC_OCI_USERNAME and DESYNC_OCI_PASSWORD, log in with docker login, or give oci+https://USER:PASSWORD@host/…';
 
