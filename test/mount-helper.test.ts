@@ -132,6 +132,28 @@ test('/sbin/mount.fuse.wasync linked to mount.wasync: mount(8) runs it directly;
   await unmountAndWait(mnt);
 });
 
+test('trusted-key= and min-version=: a signed index mounts, an unsigned or older one is refused before anything is mounted', async (t) => {
+  if (!canMount(t) || !requires(t, linked('/sbin/mount.fuse.wasync', join(ROOT, 'bin', 'mount.wasync.js')), 'no other /sbin/mount.fuse.wasync')) return;
+  ok(wasync(['keygen', `--key=${join(dir, 'k.key')}`, '--without-password']));
+  const signed = join(dir, 'signed.caidx');
+  copyFileSync(index, signed);
+  ok(wasync(['sign', `--key=${join(dir, 'k.key')}`, '--version=3', signed]));
+  const mnt = mountpoint('mnt-signed');
+  // The key as a path relative to the caller's directory: the server runs in /.
+  const mount = (source: string, extra: string) => spawnSync('mount', ['-t', 'fuse.wasync', source, mnt, '-o', `store=${store},trusted-key=k.pub${extra}`], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+  const r = mount(signed, ',min-version=3');
+  assert.equal(r.status, 0, r.stderr);
+  shows(mnt);
+  await unmountAndWait(mnt);
+  const unsigned = mount(index, '');
+  assert.equal(unsigned.status, 32, unsigned.stderr);
+  assert.match(unsigned.stderr, /^wasync: .*tree\.caidx\.minisig.*\n$/);
+  const older = mount(signed, ',min-version=4');
+  assert.equal(older.status, 32, older.stderr);
+  assert.match(older.stderr, /version 3.*4|4.*version 3/);
+  assert.ok(!isMounted(mnt));
+});
+
 test('mount.wasync -f only checks; -s ignores unknown options with a warning', () => {
   const fake = spawnSync(process.execPath, [join(ROOT, 'bin', 'mount.wasync.js'), index, join(dir, 'nowhere'), '-f', '-o', `store=${store}`], { encoding: 'utf8' });
   assert.equal(fake.status, 0, fake.stderr);
@@ -159,6 +181,17 @@ test("the -o options as wasync's: paths made absolute, '_' for '-', repeatable o
   });
   assert.equal(r.noexec, false);
   assert.deepEqual(warnings, []);
+  const files = helperOptions(parseHelperArgs(['a', 'b', '-o', `ca_cert=ca.pem,client-cert=c.pem,client-key=/k/c.key,config=c.json,encryption-key-file=e.key,encryption=aes-256-gcm,trusted-key=RWQinline,trusted-key=k.pub,min-version=2`]), ROOT, () => {}).opts;
+  assert.deepEqual(files, {
+    caCert: join(ROOT, 'ca.pem'),
+    clientCert: join(ROOT, 'c.pem'),
+    clientKey: '/k/c.key',
+    config: join(ROOT, 'c.json'),
+    encryptionKeyFile: join(ROOT, 'e.key'),
+    encryption: 'aes-256-gcm',
+    trustedKey: ['RWQinline', 'k.pub'],
+    minVersion: '2',
+  });
   assert.throws(() => helperOptions(parseHelperArgs(['a', 'b', '-o', 'store']), '/', () => {}), /-o store: needs a value/);
   assert.throws(() => helperOptions(parseHelperArgs(['a', 'b', '-o', 'ro=1']), '/', () => {}), /-o ro=1: ro takes no value/);
   assert.throws(() => parseHelperArgs(['a']), /a source and a mount point expected/);

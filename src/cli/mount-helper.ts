@@ -16,14 +16,15 @@
 // the helper is gone, as libfuse's daemons do.
 //
 // -o OPTIONS: wasync's own (store=, extra-store=, seed=, cache=, what=,
-// concurrency=, rate-limit-bps=, verbose; '_' may stand for '-'), and the
+// concurrency=, rate-limit-bps=, the TLS, trust, encryption and config files,
+// verbose; '_' may stand for '-'), and the
 // generic ones mount(8), fstab and mount.fuse add, which change nothing on a
 // mount that is always read-only, nosuid and nodev (rw, dev, suid, atime
 // flags, …) except noexec.  Anything else is refused by name (ignored with a
 // warning under -s, as mount(8)'s sloppy mode asks).
 
 import { spawn } from 'node:child_process';
-import { fstatSync } from 'node:fs';
+import { existsSync, fstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { WasyncError, usageError } from '../errors.ts';
 import { RUNTIME, SINGLE_EXECUTABLE } from '../platform/node/io/runtime.ts';
@@ -51,13 +52,21 @@ Options (-o, comma-separated):
   cache=PATH            a local store that keeps the chunks fetched from remote stores
   what=WHAT             archive, archive-index or blob-index, when the suffix does not say
   concurrency=N, rate-limit-bps=N, verbose, noexec
+  ca-cert=FILE, client-cert=FILE, client-key=FILE   TLS of HTTPS, S3 and OCI stores
+  trusted-key=FILE|KEY (repeatable), min-version=N  the index must be signed so
+  encryption-key-file=FILE, encryption=CIPHER        an encrypted store
+  config=FILE           the configuration file (default ~/.config/wasync/config.json)
   rw, ro, dev, suid, exec, atime, noatime, _netdev, nofail, x-…: accepted; the
                         mount is always read-only, nosuid and nodev
   -s  ignore unknown options (with a warning)   -f  check the options only
   --foreground  serve in this process until unmounted`;
 
-/** wasync's options: -o name → the command line's option, and whether it repeats or names a local path. */
-const OWN: Record<string, { key: keyof GlobalOptions; list?: boolean; path?: boolean }> = {
+/**
+ * wasync's options: -o name → the command line's option, whether it repeats,
+ * and whether it names a local path (made absolute, as the server runs in /;
+ * 'maybe': a key given inline or a file, made absolute when such a file exists).
+ */
+const OWN: Record<string, { key: keyof GlobalOptions; list?: boolean; path?: true | 'maybe' }> = {
   store: { key: 'store', path: true },
   'extra-store': { key: 'extraStore', list: true, path: true },
   seed: { key: 'seed', list: true, path: true },
@@ -65,6 +74,14 @@ const OWN: Record<string, { key: keyof GlobalOptions; list?: boolean; path?: boo
   what: { key: 'what' },
   concurrency: { key: 'concurrency' },
   'rate-limit-bps': { key: 'rateLimitBps' },
+  'ca-cert': { key: 'caCert', path: true },
+  'client-cert': { key: 'clientCert', path: true },
+  'client-key': { key: 'clientKey', path: true },
+  'trusted-key': { key: 'trustedKey', list: true, path: 'maybe' },
+  'min-version': { key: 'minVersion' },
+  'encryption-key-file': { key: 'encryptionKeyFile', path: true },
+  encryption: { key: 'encryption' },
+  config: { key: 'config', path: true },
 };
 
 /** Generic options that change nothing on a read-only, nosuid, nodev FUSE mount, or that mount(8) acts on itself. */
@@ -132,7 +149,7 @@ export function helperOptions(call: HelperCall, cwd: string, warn: (m: string) =
     const own = OWN[name];
     if (own) {
       if (!value) throw usageError(`-o ${given}: needs a value (${given}=…)`);
-      const v = own.path ? absolute(value, cwd) : value;
+      const v = own.path === true || (own.path === 'maybe' && existsSync(resolve(cwd, value))) ? absolute(value, cwd) : value;
       options.push(`${name}=${v}`);
       if (own.list) opts[own.key] = [...((opts[own.key] as string[] | undefined) ?? []), v];
       else opts[own.key] = v;
