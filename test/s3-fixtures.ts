@@ -95,6 +95,10 @@ export const objectBytes = (url: string, bucket: string, key: string): Buffer =>
 
 export const deleteObject = (url: string, bucket: string, key: string) => void boto(url, 'c.delete_object(Bucket=a[0], Key=a[1])', bucket, key);
 
+/** Replaces an object's bytes behind wasync's back. */
+export const putObject = (url: string, bucket: string, key: string, body: Uint8Array) =>
+  void boto(url, 'c.put_object(Bucket=a[0], Key=a[1], Body=bytes.fromhex(a[2]))', bucket, key, Buffer.from(body).toString('hex'));
+
 /** A local port nothing listens on (bound, then closed): a dead store. */
 export function deadPort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ok, rand, requires, storeChunks, tempDir, wasync, wasyncAsync } from './helpers.ts';
 import { startMkdev } from './nbd-fixtures.ts';
-import { S3_KEYS, boto, deadPort, deleteObject, keys, newBucket, objectBytes, s3Endpoint, stopS3 } from './s3-fixtures.ts';
+import { S3_KEYS, boto, deadPort, deleteObject, keys, putObject, newBucket, objectBytes, s3Endpoint, stopS3 } from './s3-fixtures.ts';
 
 let url: string | null = null;
 after(stopS3);
@@ -122,6 +122,30 @@ describe('S3 stores (Swift s3api)', () => {
     const r = wasync(['verify', `--store=${store}`, join(dir, 'small.caibx')], { env });
     assert.notEqual(r.status, 0);
     assert.ok((r.stdout + r.stderr).includes(key.slice('gc/0000/'.length, 'gc/0000/'.length + 64)), r.stdout + r.stderr);
+  });
+
+  test('verify --repair removes a corrupt chunk from S3; make stores it again', async (t) => {
+    if (!requires(t, url !== null, 'an S3 server')) return;
+    const dir = tempDir();
+    const bucket = newBucket(url!);
+    const store = s3(bucket, 'repair');
+    const blob = join(dir, 'blob');
+    writeFileSync(blob, rand('s3-repair', 1 << 20));
+    ok(wasync(['make', `--store=${store}`, join(dir, 'x.caibx'), blob], { env }));
+    const key = keys(url!, bucket, 'repair/')[0];
+    const id = key.slice('repair/0000/'.length, 'repair/0000/'.length + 64);
+    const flipped = objectBytes(url!, bucket, key);
+    flipped[flipped.length >> 1] ^= 0xff;
+    putObject(url!, bucket, key, flipped);
+    const r = wasync(['verify', '--repair', `--store=${store}`, join(dir, 'x.caibx')], { env });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`chunk ${id} is corrupt: removed from store ${store.replace(/[+.?]/g, '\\$&')}`));
+    assert.ok(!keys(url!, bucket, 'repair/').includes(key), 'the corrupt object is gone');
+    const again = wasync(['verify', `--store=${store}`, join(dir, 'x.caibx')], { env });
+    assert.equal(again.status, 1);
+    assert.match(again.stdout + again.stderr, new RegExp(`${id}.*missing|missing.*${id}`, 's'));
+    ok(wasync(['make', `--store=${store}`, join(dir, 'x.caibx'), blob], { env }), 'make stores it again');
+    ok(wasync(['verify', `--store=${store}`, join(dir, 'x.caibx')], { env }), 'verify after make');
   });
 
   test('a listing over several pages (ListObjectsV2 continuation)', async (t) => {
