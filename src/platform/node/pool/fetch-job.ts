@@ -82,7 +82,7 @@ export class FetchRunner {
     // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
     const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
     let collectedAt = 0;
-    const linux = job.out && job.cloneSeeds ? linuxFs() : null;
+    const linux = job.out && job.cloneSeeds?.includes(true) ? linuxFs() : null;
     const last = n ? job.plan[(n - 1) * FETCH_PLAN_FIELDS] + job.plan[(n - 1) * FETCH_PLAN_FIELDS + 1] : 0;
     const cloner = linux ? new SeedCloner(linux, job.out!, job.seeds, job.cloneSeeds!, job.last ? last : Infinity) : null;
     for (let i = 0; i < n; i++) {
