@@ -113,13 +113,13 @@ export class WorkerPool implements Executor {
 
 /**
  * Worker threads plus the calling thread: each job goes to whichever has the
- * fewest jobs pending, the caller's own on a tie going to a worker.  The
- * caller's jobs wait for a turn of its event loop first, so that between two
- * of them it reads the workers' results and hands them more.
+ * fewest jobs pending, the caller's own on a tie going to a worker.  Each of
+ * the caller's jobs waits for a turn of its event loop first, so that between
+ * two of them it reads the workers' results and hands them more.
  */
 export class SharedPool implements Executor {
   private readonly pool: WorkerPool;
-  private readonly runner = new JobRunner();
+  private readonly runner = new JobRunner(true);
   private pending = 0;
 
   /** `size`: threads in all, the caller's included (at least 2) */
@@ -135,7 +135,7 @@ export class SharedPool implements Executor {
     if (this.pending >= this.pool.leastPending()) return this.pool.run<R>(job, transfer);
     this.pending++;
     const done = () => void this.pending--;
-    const p = new Promise<void>((r) => setImmediate(r)).then(() => this.runner.run(job));
+    const p = this.runner.run(job);
     p.then(done, done);
     return p.then((o) => o.result as R);
   }
