@@ -54,6 +54,8 @@ interface Wanted {
 export class PackStore implements ChunkStore {
   private packIndex: Promise<PackIndex | null> | null = null;
   private known: PackIndex | null = null;
+  /** the index was looked for, and there is none */
+  private packless = false;
   private pending: Wanted[] = [];
   private inFlight = 0;
   private scheduled = false;
@@ -76,10 +78,15 @@ export class PackStore implements ChunkStore {
 
   /** The pack index (null: none), read once. */
   packs(): Promise<PackIndex | null> {
-    return (this.packIndex ??= this.files.index().then((b) => (this.known = b && new PackIndex(b, `${this.files.base}/index`))));
+    return (this.packIndex ??= this.files.index().then((b) => {
+      this.packless = !b;
+      return (this.known = b && new PackIndex(b, `${this.files.base}/index`));
+    }));
   }
 
   async get(id: string, into?: Uint8Array): Promise<Uint8Array | null> {
+    // A store without packs (the usual local one) costs its readers nothing more.
+    if (this.packless) return this.inner.get(id, into);
     const entry = (await this.packs())?.find(fromHex(id)!);
     if (!entry) return this.inner.get(id, into);
     return new Promise<Uint8Array>((resolve, reject) => {

@@ -114,7 +114,7 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
   if (outStat && !outStat.isFile() && !outStat.isBlockDevice()) throw usageError(`${output}: neither a regular file nor a block device; refusing`);
   const seeds = [...(o.seeds ?? [])];
   if (output !== undefined && outStat && o.seedOutput !== false) seeds.push(output);
-  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, announceReady: true, trust: o });
+  const ex = await Extraction.open({ ...o, index: o.input, stores: o, network: o, seeds, announceReady: true, trust: o, shareCaller: true });
   let file: AtomicFile | null = null;
   let device: FileRef | null = null;
   // The output's chunks are the index's: remembered as a seed for the next update
@@ -132,7 +132,8 @@ async function extractBlobIndex(o: ExtractOptions): Promise<ExtractResult> {
     const r = await ex.run({
       out: device ?? (file ? { fd: file.fd, path: output! } : null),
       holes: file !== null,
-      reflink: file && reflink ? linuxFs() : null,
+      // Only seed data clones: without seeds, no thread loads the Linux adapter (some 30 ms of CPU each).
+      reflink: file && reflink && ex.seeds.files.some(Boolean) ? linuxFs() : null,
       compareOutput: device !== null,
       zeros: true,
       onData: o.onData,

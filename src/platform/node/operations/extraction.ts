@@ -43,6 +43,8 @@ export interface ExtractionSetup extends Pick<OperationOptions, 'workers' | 'sig
   trees?: LinuxFs;
   /** random access: worker threads whatever the size */
   pool?: boolean;
+  /** the calling thread runs chunk jobs too (Executors' shareCaller): it has nothing else to do while they run */
+  shareCaller?: boolean;
   /**
    * notify 'ready' once the index is open and the stores chosen, before the
    * seeds are chunked: casync's moment for extract and digest (mount and
@@ -97,7 +99,7 @@ export class Extraction {
       if (policy) ({ index, signer } = await checkedIndex(index, s, policy, net));
       const { header, entries } = await openIndexStream(index.bytes, index.name);
       const digest = digestOfFlags(header.flags);
-      const e = new Executors(s.pool ? Infinity : (index.blobSize ?? Infinity), s.workers);
+      const e = new Executors(s.pool ? Infinity : (index.blobSize ?? Infinity), s.workers, !!s.shareCaller);
       executors.push(e);
       const reading = stores.reading(s.stores, loc);
       const graph = stores.graph(reading, e.chunks.parallelism);

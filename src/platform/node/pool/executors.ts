@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { usageError } from '../../../errors.ts';
 import type { Executor, Job } from './jobs.ts';
-import { InlineExecutor, WorkerPool } from './worker-pool.ts';
+import { InlineExecutor, SharedPool, WorkerPool } from './worker-pool.ts';
 
 const PARALLEL_THRESHOLD = 16 << 20;
 
@@ -22,10 +22,13 @@ export class Executors {
   /**
    * `bytes`: how much input the jobs will cover.  `workers`: 0 runs every job
    * on the calling thread, N on N threads; unset, one per core from 16 MiB up.
+   * `shareCaller`: the calling thread, which would only wait, is one of the N
+   * (chunks only).
    */
   constructor(
     private readonly bytes: number,
     private readonly workers?: number,
+    private readonly shareCaller = false,
   ) {
     if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 0)) {
       throw usageError(`workers ${workers}: expected 0 or a positive whole number`);
@@ -55,7 +58,9 @@ export class Executors {
   private make(ordered: boolean): Executor {
     const n = this.workers ?? (this.bytes < PARALLEL_THRESHOLD ? 0 : undefined);
     if (n === 0) return new InlineExecutor();
-    return ordered ? new WorkerPool(1) : new WorkerPool(n);
+    if (ordered) return new WorkerPool(1);
+    const size = n ?? availableParallelism();
+    return this.shareCaller && size >= 2 ? new SharedPool(size) : new WorkerPool(size);
   }
 }
 

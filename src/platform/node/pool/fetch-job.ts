@@ -82,11 +82,17 @@ export class FetchRunner {
     // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
     const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
     let collectedAt = 0;
-    const linux = job.out && job.cloneSeeds ? linuxFs() : null;
+    const linux = job.out && job.cloneSeeds?.includes(true) ? linuxFs() : null;
     const last = n ? job.plan[(n - 1) * FETCH_PLAN_FIELDS] + job.plan[(n - 1) * FETCH_PLAN_FIELDS + 1] : 0;
     const cloner = linux ? new SeedCloner(linux, job.out!, job.seeds, job.cloneSeeds!, job.last ? last : Infinity) : null;
     for (let i = 0; i < n; i++) {
-      const [offset, size, source, seedNo, seedOffset] = job.plan.subarray(i * FETCH_PLAN_FIELDS, (i + 1) * FETCH_PLAN_FIELDS);
+      const p = i * FETCH_PLAN_FIELDS;
+      const plan = job.plan;
+      const offset = plan[p];
+      const size = plan[p + 1];
+      const source = plan[p + 2];
+      const seedNo = plan[p + 3];
+      const seedOffset = plan[p + 4];
       const id = job.ids.subarray(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE);
       let data: Uint8Array | null = null;
       let from: ChunkSource | null = null;

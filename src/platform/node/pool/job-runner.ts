@@ -54,9 +54,16 @@ export class JobRunner {
   private running: Hash | undefined;
   private turn: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `yielding`: each job waits for a turn of the event loop first, so that a
+   * thread with other work (a caller sharing the jobs: worker-pool.ts
+   * SharedPool) gets to it between two jobs.
+   */
+  constructor(private readonly yielding = false) {}
+
   run(job: Job): Promise<JobOutput> {
     const early = job.kind === 'fetch' ? this.fetcher.prefetch(job) : null;
-    const p = this.turn.then(() => this.runNow(job, early));
+    const p = this.turn.then(() => (this.yielding ? new Promise<void>((r) => setImmediate(r)) : undefined)).then(() => this.runNow(job, early));
     this.turn = p.catch(() => undefined);
     return p;
   }
