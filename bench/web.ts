@@ -12,8 +12,9 @@
 // page's own, from the index read to the last verdict.  Beside it: the same
 // Chromium fetching every plain chunk file, and the pack files in 4 MiB ranges,
 // 16 at a time, doing nothing with them (a small page of the bench's that
-// reports the same way): the page's ceilings.  And `wasync
-// verify` over the same nginx, plain and packed, timed from spawn to exit.
+// reports the same way; past the HTTP cache, as the page fetches): the page's
+// ceilings.  And `wasync verify` over the same nginx, plain and packed, timed
+// from spawn to exit.
 // Requests are counted from nginx's access log.  Runs alternate; medians.
 // Beside each wall time, the CPU seconds it took (Chromium's processes, read
 // from /proc just before they are killed; the CLI's own and its children's),
@@ -147,7 +148,7 @@ const q = new URLSearchParams(location.search);
 const paths = await (await fetch(q.get('list'))).json();
 const t0 = performance.now();
 let next = 0;
-const get = (p) => (typeof p === 'string' ? fetch(p) : fetch(p[0], { headers: { range: p[1] } }));
+const get = (p) => (typeof p === 'string' ? fetch(p, { cache: 'no-store' }) : fetch(p[0], { cache: 'no-store', headers: { range: p[1] } }));
 const fetcher = async () => { while (next < paths.length) await (await get(paths[next++])).arrayBuffer(); };
 await Promise.all(Array.from({ length: 16 }, fetcher));
 const seconds = (performance.now() - t0) / 1000;
