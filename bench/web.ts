@@ -10,7 +10,7 @@
 // page is opened by URL on the command line and POSTs its report to a collector
 // on the bench's own server (the page's ?report= parameter); its time is the
 // page's own, from the index read to the last verdict.  Beside it: the same
-// Chromium fetching every plain chunk file, and the pack files in 4 MiB ranges,
+// Chromium fetching every plain chunk file, and the pack files in 8 MiB ranges,
 // 16 at a time, doing nothing with them (a small page of the bench's that
 // reports the same way; past the HTTP cache, as the page fetches): the page's
 // ceilings.  And `wasync verify` over the same nginx, plain and packed, timed
@@ -178,11 +178,11 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
   }
   const urls = [...new Set(parseIndex(readFileSync(index), index).entries.map((e) => `/web-blob.castr/${chunkPathBase(toHex(e.id))}.cacnk`))];
   writeFileSync(join(work, 'web-list.json'), JSON.stringify(urls));
-  // The pack files in the 4 MiB ranges the page's requests take at most.
+  // The pack files in the 8 MiB ranges the page's requests take at most.
   const ranges: [string, string][] = [];
   for (const f of readdirSync(join(packed, 'pack')).filter((n) => n.endsWith('.pack'))) {
     const size = statSync(join(packed, 'pack', f)).size;
-    for (let at = 0; at < size; at += 4 * MiB) ranges.push([`/web-pack.castr/pack/${f}`, `bytes=${at}-${Math.min(size, at + 4 * MiB) - 1}`]);
+    for (let at = 0; at < size; at += 8 * MiB) ranges.push([`/web-pack.castr/pack/${f}`, `bytes=${at}-${Math.min(size, at + 8 * MiB) - 1}`]);
   }
   writeFileSync(join(work, 'web-ranges.json'), JSON.stringify(ranges));
   writeFileSync(join(work, 'web-fetch.html'), FETCH_PAGE);
@@ -195,7 +195,7 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
     'page, plain chunk files',
     'page, pack files',
     'Chromium fetching the chunk files',
-    'Chromium fetching the packs (4 MiB)',
+    'Chromium fetching the packs (8 MiB)',
     'wasync verify, plain chunk files',
     'wasync verify, pack files',
   ];

@@ -50,7 +50,8 @@ const uncachedFetch: typeof fetch = (input, init) => fetch(input, { ...init, cac
 /**
  * HTTP stores tried in order, every copy checked (a corrupt one falls through
  * to the next store), each read through its pack files where it has them
- * (pack-store.ts), with at most `concurrency` requests in flight a store.
+ * (pack-store.ts), with at most `concurrency` requests in flight a store, each
+ * of up to 8 MiB (a verification worker's batch: verify-pool.ts).
  */
 export function webStores(storeUrls: readonly string[], digest: DigestName, http: HttpOptions | HttpClient = {}, concurrency = 16): ChunkSource {
   const client = http instanceof HttpClient ? http : new HttpClient({ fetch: uncachedFetch, ...http });
@@ -58,7 +59,7 @@ export function webStores(storeUrls: readonly string[], digest: DigestName, http
   return new ChainStore(
     storeUrls.map((u) => {
       const gate = new Semaphore(concurrency);
-      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency });
+      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency, maxRequestBytes: 8 << 20 });
       return new CheckedStore(packed, check, { rereadCorrupt: true });
     }),
   );
