@@ -51,7 +51,9 @@ const uncachedFetch: typeof fetch = (input, init) => fetch(input, { ...init, cac
  * HTTP stores tried in order, every copy checked (a corrupt one falls through
  * to the next store), each read through its pack files where it has them
  * (pack-store.ts), with at most `concurrency` requests in flight a store, each
- * of up to 8 MiB (a verification worker's batch: verify-pool.ts).
+ * of up to 8 MiB (a verification worker's batch: verify-pool.ts), their bodies
+ * read into reused buffers and checked there (PackStoreOptions.lent: only the
+ * CheckedStore, which keeps nothing of them, sees those bytes).
  */
 export function webStores(storeUrls: readonly string[], digest: DigestName, http: HttpOptions | HttpClient = {}, concurrency = 16): ChunkSource {
   const client = http instanceof HttpClient ? http : new HttpClient({ fetch: uncachedFetch, ...http });
@@ -59,7 +61,7 @@ export function webStores(storeUrls: readonly string[], digest: DigestName, http
   return new ChainStore(
     storeUrls.map((u) => {
       const gate = new Semaphore(concurrency);
-      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency, maxRequestBytes: 8 << 20 });
+      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency, maxRequestBytes: 8 << 20, lent: true });
       return new CheckedStore(packed, check, { rereadCorrupt: true });
     }),
   );
