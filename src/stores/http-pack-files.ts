@@ -11,7 +11,9 @@
 // several ranges with 200 (the whole pack) or refuses them (`wasync serve`
 // answers 416) is asked one range a request from then on; one that answers a
 // single range with 200 ignores Range requests, and is refused.  Attempts are
-// retried as the HttpClient retries its own.
+// retried as the HttpClient retries its own.  lend() reads the answers into
+// buffers it reuses, for a reader that is done with the bytes within a task
+// (the page's: pack-store.ts, PackStoreOptions.lent).
 
 import { networkError } from '../errors.ts';
 import { packFileName, PACK_DIR, PACK_INDEX_NAME } from '../format/pack-index.ts';
