@@ -10,11 +10,19 @@
 // page is opened by URL on the command line and POSTs its report to a collector
 // on the bench's own server (the page's ?report= parameter); its time is the
 // page's own, from the index read to the last verdict.  Beside it: the same
-// Chromium fetching every plain chunk file, and the pack files in 4 MiB ranges,
+// Chromium fetching every plain chunk file, and the pack files in 8 MiB ranges,
 // 16 at a time, doing nothing with them (a small page of the bench's that
-// reports the same way): the page's ceilings.  And `wasync
-// verify` over the same nginx, plain and packed, timed from spawn to exit.
+// reports the same way; past the HTTP cache, as the page fetches): the page's
+// ceilings.  And `wasync verify` over the same nginx, plain and packed, timed
+// from spawn to exit.
 // Requests are counted from nginx's access log.  Runs alternate; medians.
+// Beside each wall time, the CPU seconds it took (Chromium's processes, read
+// from /proc just before they are killed; the CLI's own and its children's),
+// which other work on the machine disturbs much less than the wall time.
+//
+// WASYNC_BENCH_WEB_CASES=1,3 runs only those cases (numbered from 0 as
+// printed); WASYNC_BENCH_PAGE_QUERY=workers=3&concurrency=8 adds parameters to
+// the page's URL, for tuning.
 //
 // benchWeb(work, runs) returns the lines to print; bench.ts wires it in.
 
@@ -32,10 +40,30 @@ const SIZE = 256 * MiB;
 const CHROMIUM = '/usr/bin/chromium';
 const WEB_DIST = join(import.meta.dirname, '..', '..', 'dist', 'web');
 
-/** What a bench page POSTs: the page's report, or the fetch page's count. */
+/** What a bench page POSTs: the page's report, or the fetch page's count; `cpu`: added by inChromium. */
 interface Posted {
   seconds: number | null;
   report?: { status: string; chunks: number; error?: string };
+  cpu?: number;
+}
+
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) used so far by the processes of group `pgrp`. */
+function groupCpu(pgrp: number): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command's closing parenthesis: state ppid pgrp ... utime(14) stime(15).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgrp) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICKS;
 }
 
 /** A loopback server whose POSTs to /report/N resolve the waiter for N. */
@@ -99,12 +127,18 @@ http {
 /** Opens `url` in a fresh headless Chromium, nothing attached, until `posted` settles. */
 async function inChromium(url: string, posted: Promise<Posted>): Promise<Posted> {
   const profile = mkdtempSync('/tmp/wasync-bench-chromium-');
-  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  // Headless Chromium 156 still builds its omnibox popup (a WebUI renderer of its own), on launch and on
+  // for seconds, so during the page's run: about a fifth of the page's CPU time here, none of it the page's.
+  const flags = [
+    ...['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
+  ];
   const child = spawn(CHROMIUM, [...flags, `--user-data-dir=${profile}`, url], { stdio: 'ignore', detached: true });
   try {
     const exited = new Promise<never>((_, reject) => child.once('exit', (c) => reject(new Error(`chromium exited (${c}) before the page reported`))));
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no report from ${url} in 10 minutes`)), 600_000).unref());
-    return await Promise.race([posted, exited, timeout]);
+    const p = await Promise.race([posted, exited, timeout]);
+    return { ...p, cpu: groupCpu(child.pid!) };
   } finally {
     // Its renderers and helpers are in the group it leads.
     if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
@@ -119,7 +153,7 @@ const q = new URLSearchParams(location.search);
 const paths = await (await fetch(q.get('list'))).json();
 const t0 = performance.now();
 let next = 0;
-const get = (p) => (typeof p === 'string' ? fetch(p) : fetch(p[0], { headers: { range: p[1] } }));
+const get = (p) => (typeof p === 'string' ? fetch(p, { cache: 'no-store' }) : fetch(p[0], { cache: 'no-store', headers: { range: p[1] } }));
 const fetcher = async () => { while (next < paths.length) await (await get(paths[next++])).arrayBuffer(); };
 await Promise.all(Array.from({ length: 16 }, fetcher));
 const seconds = (performance.now() - t0) / 1000;
@@ -149,11 +183,11 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
   }
   const urls = [...new Set(parseIndex(readFileSync(index), index).entries.map((e) => `/web-blob.castr/${chunkPathBase(toHex(e.id))}.cacnk`))];
   writeFileSync(join(work, 'web-list.json'), JSON.stringify(urls));
-  // The pack files in the 4 MiB ranges the page's requests take at most.
+  // The pack files in the 8 MiB ranges the page's requests take at most.
   const ranges: [string, string][] = [];
   for (const f of readdirSync(join(packed, 'pack')).filter((n) => n.endsWith('.pack'))) {
     const size = statSync(join(packed, 'pack', f)).size;
-    for (let at = 0; at < size; at += 4 * MiB) ranges.push([`/web-pack.castr/pack/${f}`, `bytes=${at}-${Math.min(size, at + 4 * MiB) - 1}`]);
+    for (let at = 0; at < size; at += 8 * MiB) ranges.push([`/web-pack.castr/pack/${f}`, `bytes=${at}-${Math.min(size, at + 8 * MiB) - 1}`]);
   }
   writeFileSync(join(work, 'web-ranges.json'), JSON.stringify(ranges));
   writeFileSync(join(work, 'web-fetch.html'), FETCH_PAGE);
@@ -166,31 +200,38 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
     'page, plain chunk files',
     'page, pack files',
     'Chromium fetching the chunk files',
-    'Chromium fetching the packs (4 MiB)',
+    'Chromium fetching the packs (8 MiB)',
     'wasync verify, plain chunk files',
     'wasync verify, pack files',
   ];
   const times: number[][] = cases.map(() => []);
+  const cpus: number[][] = cases.map(() => []);
+  const chosen = process.env.WASYNC_BENCH_WEB_CASES?.split(',').map(Number) ?? cases.map((_, k) => k);
+  const extra = new URLSearchParams(process.env.WASYNC_BENCH_PAGE_QUERY ?? '');
   const requests: number[] = cases.map(() => 0);
   let chunks = 0;
   const page = async (storePath: string) => {
     const { id, posted } = reports.next();
-    const q = new URLSearchParams({ index: '/web-blob.caibx', store: storePath, report: `${reports.url}/report/${id}` });
+    const q = new URLSearchParams({ index: '/web-blob.caibx', store: storePath, report: `${reports.url}/report/${id}`, ...Object.fromEntries(extra) });
     const p = await inChromium(`${server.url}/_web/?${q}`, posted);
     if (p.report?.status !== 'ok' || p.seconds === null) throw new Error(`the page found problems: ${JSON.stringify(p.report)}`);
     chunks = p.report.chunks;
-    return p.seconds;
+    return { seconds: p.seconds, cpu: p.cpu! };
   };
   const fetchOnly = async (list: string) => {
     const { id, posted } = reports.next();
     const q = new URLSearchParams({ list, report: `${reports.url}/report/${id}` });
-    return (await inChromium(`${server.url}/web-fetch.html?${q}`, posted)).seconds!;
+    const p = await inChromium(`${server.url}/web-fetch.html?${q}`, posted);
+    return { seconds: p.seconds!, cpu: p.cpu! };
   };
   const cli = async (storePath: string) => {
     const s = performance.now();
-    const r = spawnSync(process.execPath, [wasyncBin, 'verify', '--progress=no', `--store=${server.url}${storePath}`, `${server.url}/web-blob.caibx`], { encoding: 'utf8' });
+    // /usr/bin/time's user and system seconds, on the last line of its stderr.
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, wasyncBin, 'verify', '--progress=no', `--store=${server.url}${storePath}`, `${server.url}/web-blob.caibx`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`wasync verify failed: ${r.stderr}`);
-    return (performance.now() - s) / 1000;
+    const seconds = (performance.now() - s) / 1000;
+    const [user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+    return { seconds, cpu: user + sys };
   };
   const steps = [
     () => page('/web-blob.castr'),
@@ -203,8 +244,11 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
   try {
     for (let i = 0; i < runs; i++) {
       for (const [k, step] of steps.entries()) {
+        if (!chosen.includes(k)) continue;
         const before = lines(server.log);
-        times[k].push(await step());
+        const { seconds, cpu } = await step();
+        times[k].push(seconds);
+        cpus[k].push(cpu);
         // nginx writes a request's line once it is answered: the last ones are in by the next step.
         await new Promise((r) => setTimeout(r, 100));
         requests[k] = lines(server.log) - before;
@@ -217,11 +261,13 @@ export async function benchWeb(work: string, runs: number): Promise<string[]> {
   const mbs = (s: number) => SIZE / 1e6 / s;
   const row = (k: number) => {
     const s = median(times[k]);
-    return `  ${cases[k].padEnd(34)} ${mbs(s).toFixed(0).padStart(5)} MB/s (${s.toFixed(2)} s, ${requests[k]} requests)`;
+    const cpu = median(cpus[k]);
+    return `  ${cases[k].padEnd(34)} ${mbs(s).toFixed(0).padStart(5)} MB/s (${s.toFixed(2)} s, ${requests[k]} requests; ${cpu.toFixed(2)} CPU s, ${(cpu / (SIZE / 1e9)).toFixed(1)} CPU s/GB)`;
   };
   return [
     `web: verify a ${SIZE / MiB} MiB blob index (casync-made, random data, ${chunks} chunks) from nginx on loopback, ${availableParallelism()} cores, median of ${runs}:`,
-    `  (the browser: bare headless Chromium, nothing attached; its times are the page's, from the index read to the last verdict)`,
-    ...cases.map((_, k) => row(k)),
+    `  (the browser: bare headless Chromium, nothing attached; its times are the page's, from the index read to the last verdict;`,
+    `   CPU: all of Chromium's processes from launch to the report, or the CLI's from spawn to exit)`,
+    ...chosen.map((k) => row(k)),
   ];
 }

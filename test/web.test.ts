@@ -5,8 +5,9 @@
 // a directory of hundreds of entries (listed while verification runs without any
 // chunk fetched twice; listed alone fetching each chunk of its entries' records
 // at most once and no file's contents), a store with a missing and two corrupt
-// chunks reported by id, an index that is not there; and the browser entry's
-// import graph, which must reach no `node:` module.
+// chunks reported by id, an index that is not there; the browser's check of
+// chunks lent by a pack store until the next task, in each compression; and the
+// browser entry's import graph, which must reach no `node:` module.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,12 @@ import { parseIndex } from '../src/format/index-file.ts';
 import { chunkPathBase, toHex } from '../src/chunk/chunk-id.ts';
 import { casync, haveCasync, ok, rand, requires, sha512_256, tempDir } from './helpers.ts';
 import { decompressChunk } from '../src/platform/web/codecs.ts';
+import { webCheck } from '../src/platform/web/access.ts';
+import { encodePackIndex, PACK_HEADER_SIZE, type PackEntry } from '../src/format/pack-index.ts';
+import { PackStore, type PackFiles, type Range } from '../src/stores/pack-store.ts';
+import { CheckedStore } from '../src/stores/checked-store.ts';
+import { MemoryStore } from '../src/stores/memory-store.ts';
+import { verifyChunk } from '../src/engine/verify.ts';
 import { startServe } from './http-fixtures.ts';
 import { chromium, chunkRequests, haveChromium, nodeImports, uncacheable, verifyInPage } from './web-fixtures.ts';
 
@@ -63,6 +70,44 @@ test("the browser codecs decode casync's zstd (no content size), gzip and xz chu
   xz[xz.length >> 1] ^= 1;
   await assert.rejects(decompressChunk(xz, x.size), /^Error: xz: corrupt data \(XZ_DATA_ERROR\)$/);
   assert.equal(await decompressChunk(rand('none', 100), 100), null);
+});
+
+test('chunks a pack store lends until the next task are judged right in every compression, their memory overwritten after', async (t) => {
+  if (!requires(t, haveCasync, 'casync')) return;
+  for (const [compression, digest] of [['zstd', 'sha512-256'], ['gzip', 'sha256'], ['xz', 'sha512-256']] as const) {
+    const name = `lent-${compression}`;
+    writeFileSync(p(`${name}.img`), Buffer.concat([rand(name, 300_000), Buffer.from('lent chunk text '.repeat(20_000))]));
+    ok(casync(['make', `--compression=${compression}`, `--digest=${digest}`, `--store=${p(`${name}.castr`)}`, p(`${name}.caibx`), p(`${name}.img`)]), 'casync make');
+    const entries = parseIndex(readFileSync(p(`${name}.caibx`)), 'x').entries;
+    // One pack of every chunk's stored bytes, and a PackFiles that lends one buffer and scribbles over it a task later.
+    const stored = [...new Map(entries.map((e) => [toHex(e.id), e])).values()].map((e) => ({ e, bytes: readFileSync(join(p(`${name}.castr`), `${chunkPathBase(toHex(e.id))}.cacnk`)) }));
+    const packEntries: PackEntry[] = [];
+    let at = PACK_HEADER_SIZE;
+    for (const { e, bytes } of stored) {
+      packEntries.push({ id: e.id, pack: 1, offset: at, size: bytes.length });
+      at += bytes.length;
+    }
+    const pack = new Uint8Array(at);
+    stored.forEach(({ bytes }, i) => pack.set(bytes, packEntries[i].offset));
+    const buffer = new Uint8Array(at);
+    let lent = 0;
+    const files: PackFiles = {
+      base: 'lent',
+      index: async () => encodePackIndex([{ number: 1, size: at }], [...packEntries].sort((a, b) => Buffer.compare(a.id, b.id))),
+      read: () => Promise.reject(new Error('read() while lend() is there')),
+      async lend(_pack: number, ranges: readonly Range[], use: (bytes: Uint8Array[]) => void) {
+        lent++;
+        for (const r of ranges) buffer.set(pack.subarray(r.start, r.end), r.start);
+        use(ranges.map((r) => buffer.subarray(r.start, r.end)));
+        await new Promise((r) => setTimeout(r, 0));
+        buffer.fill(0xa5);
+      },
+    };
+    const source = new CheckedStore(new PackStore(new MemoryStore(), files, { lent: true, maxRequestBytes: 64 << 10 }), webCheck(digest));
+    const verdicts = await Promise.all(stored.map(({ e }) => verifyChunk(source, e.id, e.size)));
+    assert.deepEqual(verdicts.filter((v) => v.verdict !== 'ok'), [], compression);
+    assert.ok(lent > 1, `${compression}: read in ${lent} lends`);
+  }
 });
 
 for (const [compression, digest] of [

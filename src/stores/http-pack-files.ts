@@ -11,7 +11,9 @@
 // several ranges with 200 (the whole pack) or refuses them (`wasync serve`
 // answers 416) is asked one range a request from then on; one that answers a
 // single range with 200 ignores Range requests, and is refused.  Attempts are
-// retried as the HttpClient retries its own.
+// retried as the HttpClient retries its own.  lend() reads the answers into
+// buffers it reuses, for a reader that is done with the bytes within a task
+// (the page's: pack-store.ts, PackStoreOptions.lent).
 
 import { networkError } from '../errors.ts';
 import { packFileName, PACK_DIR, PACK_INDEX_NAME } from '../format/pack-index.ts';
@@ -57,17 +59,42 @@ export class HttpPackFiles implements PackFiles {
   }
 
   async read(pack: number, ranges: readonly Range[]): Promise<Uint8Array[]> {
+    return this.gather(pack, ranges, null);
+  }
+
+  /**
+   * read(), the answers' bodies read into buffers kept for the next requests:
+   * a browser's arrayBuffer() gives every answer fresh memory, and in the page's
+   * verification workers the page faults of filling it cost more CPU time than
+   * hashing the bytes.  The bytes stay valid while `use` runs and the
+   * microtasks it starts (a task later, they go back to the spare buffers).
+   */
+  async lend(pack: number, ranges: readonly Range[], use: (bytes: Uint8Array[]) => void): Promise<void> {
+    const held: Uint8Array[] = [];
+    try {
+      use(await this.gather(pack, ranges, held));
+      await new Promise((r) => setTimeout(r, 0));
+    } finally {
+      this.spare.push(...held);
+    }
+  }
+
+  /** Buffers for lend()'s bodies, free for the next; at most one a request in flight. */
+  private readonly spare: Uint8Array[] = [];
+
+  /** With `held`, bodies go into spare buffers, each one taken added to `held`. */
+  private async gather(pack: number, ranges: readonly Range[], held: Uint8Array[] | null): Promise<Uint8Array[]> {
     const url = `${this.base}/${packFileName(pack)}`;
     const got: (Uint8Array | undefined)[] = new Array(ranges.length);
     if (ranges.length > 1 && this.multi) {
-      const parts = await this.request(url, ranges);
+      const parts = await this.request(url, ranges, held);
       if (parts === null) this.multi = false;
       else ranges.forEach((r, i) => (got[i] = cut(parts, r)));
     }
     await Promise.all(
       ranges.map(async (r, i) => {
         if (got[i]) return;
-        const parts = await this.request(url, [r]);
+        const parts = await this.request(url, [r], held);
         got[i] = parts ? cut(parts, r) : undefined;
         if (!got[i]) throw networkError(`${url}: GET bytes=${r.start}-${r.end - 1}: the server ignores Range requests (pack files need them)`);
       }),
@@ -76,7 +103,7 @@ export class HttpPackFiles implements PackFiles {
   }
 
   /** The parts a server sends for `ranges`, or null when it answered 200 (no ranges) or refused several. */
-  private async request(url: string, ranges: readonly Range[]): Promise<Part[] | null> {
+  private async request(url: string, ranges: readonly Range[], held: Uint8Array[] | null): Promise<Part[] | null> {
     const range = `bytes=${ranges.map((r) => `${r.start}-${r.end - 1}`).join(',')}`;
     const expected = ranges.reduce((n, r) => n + r.end - r.start, 0);
     const send = () => retrying(this.client, url, `GET ${range.length > 80 ? `${range.slice(0, 77)}...` : range}`, async (signal) => {
@@ -88,7 +115,8 @@ export class HttpPackFiles implements PackFiles {
       const type = res.headers.get('content-type') ?? '';
       const boundary = /^multipart\/byteranges\s*;.*boundary=("?)([^";]+)\1/i.exec(type)?.[2];
       // Multipart framing adds a few hundred bytes a part; anything beyond that is refused.
-      const body = await readBody(res, expected + 1024 * ranges.length + 4096);
+      const limit = expected + 1024 * ranges.length + 4096;
+      const body = held ? await this.readSpare(res, limit, held) : await readBody(res, limit);
       await this.client.o.rateLimiter?.take(body.length);
       if (boundary) return { parts: parseByteRanges(body, boundary) };
       const whole = contentRange(res.headers.get('content-range'));
@@ -101,6 +129,62 @@ export class HttpPackFiles implements PackFiles {
     if (r.status === 200 || (ranges.length > 1 && r.status !== 404)) return null;
     if (r.status === 404) throw networkError(`${url}: not found (404), though the pack index names it`);
     throw networkError(`${url}: GET ${range}: answered ${r.status} ${r.statusText}`.trim());
+  }
+
+  /**
+   * The body into a spare buffer (added to `held`): read straight into it where
+   * the stream lets a reader bring its own buffer (Chromium's fetch does), else
+   * piece by piece; readBody without a Content-Length.
+   */
+  private async readSpare(r: Response, limit: number, held: Uint8Array[]): Promise<Uint8Array> {
+    const length = Number(r.headers.get('content-length') ?? NaN);
+    if (!Number.isFinite(length) || !r.body) return readBody(r, limit);
+    if (length > limit) throw new Retry(`an answer of ${length} bytes to a request for at most ${limit}`);
+    let buffer = this.spare.pop();
+    // Whole MiB and one byte more, so that one buffer serves the next answers, a little longer or shorter, and
+    // a reader handing it over whole learns of the end of the stream with room to spare.
+    if (!buffer || buffer.length <= length) buffer = new Uint8Array((Math.ceil((length + 1) / (1 << 20)) || 1) * (1 << 20));
+    let size = 0;
+    const byob = byobReader(r.body);
+    if (byob) {
+      for (;;) {
+        const view: Uint8Array<ArrayBuffer> = new Uint8Array(buffer.buffer as ArrayBuffer, size);
+        const { done, value }: ReadableStreamReadResult<Uint8Array<ArrayBuffer>> = await byob.read(view);
+        // The buffer is handed to the stream and back (a new ArrayBuffer over the same memory).
+        if (value) buffer = new Uint8Array(value.buffer);
+        if (done) break;
+        size += value.length;
+        if (size > length) {
+          held.push(buffer);
+          await byob.cancel();
+          throw new Retry(`an answer longer than its Content-Length of ${length} bytes`);
+        }
+      }
+    } else {
+      const reader = r.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (size + value.length > length) {
+          await reader.cancel();
+          throw new Retry(`an answer longer than its Content-Length of ${length} bytes`);
+        }
+        buffer.set(value, size);
+        size += value.length;
+      }
+    }
+    held.push(buffer);
+    if (size !== length) throw new Retry(`the body ended at byte ${size} of ${length}`);
+    return buffer.subarray(0, size);
+  }
+}
+
+/** A reader that fills buffers of its caller's, where the stream offers one. */
+function byobReader(body: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | null {
+  try {
+    return body.getReader({ mode: 'byob' });
+  } catch {
+    return null;
   }
 }
 

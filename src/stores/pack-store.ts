@@ -26,6 +26,11 @@ export interface PackFiles {
   index(): Promise<Uint8Array | null>;
   /** bytes [start, end) of pack `pack`, for each range (ascending, not overlapping) */
   read(pack: number, ranges: readonly Range[]): Promise<Uint8Array[]>;
+  /**
+   * The same bytes, lent: valid while `use` runs and the microtasks it starts,
+   * up to the next task; then their memory is reused.  See PackStoreOptions.lent.
+   */
+  lend?(pack: number, ranges: readonly Range[], use: (bytes: Uint8Array[]) => void): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -43,6 +48,15 @@ export interface PackStoreOptions {
   maxRanges?: number;
   /** unwanted bytes between two chunks read as one range rather than two (default 16 KiB) */
   maxGap?: number;
+  /**
+   * Read through PackFiles.lend where it has it (default false): get() then
+   * gives views of lent memory, valid only until the next task, for a caller
+   * that uses them at once and keeps nothing: CheckedStore, whose decoders copy
+   * the stored bytes or finish with them before any task boundary
+   * (platform/web/codecs.ts).  For the page's verification workers, where fresh
+   * memory for every answer cost more CPU time in page faults than hashing it.
+   */
+  lent?: boolean;
 }
 
 interface Wanted {
@@ -69,7 +83,7 @@ export class PackStore implements ChunkStore {
     readonly files: PackFiles,
     o: PackStoreOptions = {},
   ) {
-    this.o = { maxRequests: 4, maxRequestBytes: 4 << 20, maxRanges: 16, maxGap: 16 << 10, ...o };
+    this.o = { maxRequests: 4, maxRequestBytes: 4 << 20, maxRanges: 16, maxGap: 16 << 10, lent: false, ...o };
   }
 
   get name(): string {
@@ -165,13 +179,16 @@ export class PackStore implements ChunkStore {
     }
     this.requests++;
     this.packed += wanted.length;
-    try {
-      const bytes = await this.files.read(wanted[0].entry.pack, ranges);
+    const hand = (bytes: Uint8Array[]) =>
       wanted.forEach((w, i) => {
         const r = ranges[rangeOf[i]];
         const at = w.entry.offset - r.start;
         w.resolve(bytes[rangeOf[i]].subarray(at, at + w.entry.size));
       });
+    try {
+      const pack = wanted[0].entry.pack;
+      if (this.o.lent && this.files.lend) await this.files.lend(pack, ranges, hand);
+      else hand(await this.files.read(pack, ranges));
     } catch (e) {
       for (const w of wanted) w.reject(e);
     }

@@ -39,17 +39,29 @@ export function digestBytes(name: DigestName, data: Uint8Array): Uint8Array {
 export const webCheck = (digest: DigestName): ChunkCheck => ({ digest, decompress: decompressChunk, idOf: (data) => digestBytes(digest, data) });
 
 /**
+ * The browser's fetch past its HTTP cache (`cache: 'no-store'`): what is
+ * verified must be the store's copy, not one kept from an earlier run, and the
+ * cache's writing of every byte fetched to disk (a file and a CRC per entry, in
+ * the network process) cost the page a fifth of its CPU time.  Chunks the page
+ * reuses are kept in memory (chunk-share.ts).
+ */
+const uncachedFetch: typeof fetch = (input, init) => fetch(input, { ...init, cache: 'no-store' });
+
+/**
  * HTTP stores tried in order, every copy checked (a corrupt one falls through
  * to the next store), each read through its pack files where it has them
- * (pack-store.ts), with at most `concurrency` requests in flight a store.
+ * (pack-store.ts), with at most `concurrency` requests in flight a store, each
+ * of up to 8 MiB (a verification worker's batch: verify-pool.ts), their bodies
+ * read into reused buffers and checked there (PackStoreOptions.lent: only the
+ * CheckedStore, which keeps nothing of them, sees those bytes).
  */
 export function webStores(storeUrls: readonly string[], digest: DigestName, http: HttpOptions | HttpClient = {}, concurrency = 16): ChunkSource {
-  const client = http instanceof HttpClient ? http : new HttpClient(http);
+  const client = http instanceof HttpClient ? http : new HttpClient({ fetch: uncachedFetch, ...http });
   const check = webCheck(digest);
   return new ChainStore(
     storeUrls.map((u) => {
       const gate = new Semaphore(concurrency);
-      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency });
+      const packed = new PackStore(new HttpStore(u, client, gate), new HttpPackFiles(u, client, gate), { maxRequests: concurrency, maxRequestBytes: 8 << 20, lent: true });
       return new CheckedStore(packed, check, { rereadCorrupt: true });
     }),
   );

@@ -14,7 +14,9 @@
 // itself, returns wrong bytes without an error, so it is always given the size
 // the index states; and since it reports no errors, a frame that fails (corrupt,
 // or larger than that size) comes back empty, which is turned into one here.
-// Each decoder is loaded once per thread, on first use.
+// Each decoder is loaded once per thread, on first use.  The stored bytes given
+// may be lent only until the next task (pack-store.ts, PackStoreOptions.lent):
+// each decoder here has finished with them, or copied them, by then.
 
 import { ZSTDDecoder } from 'zstddec';
 import { gunzipSync } from 'fflate';
@@ -22,18 +24,21 @@ import xzDecompress from 'xz-decompress';
 import { detectCompression, type Compression } from '../../chunk/compression.ts';
 
 let zstd: Promise<ZSTDDecoder> | undefined;
+let zstdLoaded: ZSTDDecoder | undefined;
 
 function zstdDecoder(): Promise<ZSTDDecoder> {
   zstd ??= (async () => {
     const d = new ZSTDDecoder();
     await d.init();
-    return d;
+    return (zstdLoaded = d);
   })();
   return zstd;
 }
 
 async function unzstd(data: Uint8Array, size: number): Promise<Uint8Array> {
-  const out = (await zstdDecoder()).decode(data, size);
+  // Stored bytes may be lent until the next task (PackStoreOptions.lent): a loaded decoder takes them at once,
+  // and the first chunk, which waits for the decoder to load, is copied.
+  const out = zstdLoaded ? zstdLoaded.decode(data, size) : (await zstdDecoder()).decode(data.slice(), size);
   if (out.length === 0) throw new Error(`not a zstd frame of at most ${size} bytes`);
   return out;
 }
@@ -93,7 +98,8 @@ export async function decompressChunk(data: Uint8Array, size: number): Promise<U
     case 'gzip':
       return gunzipSync(data);
     case 'xz':
-      return unxz(data);
+      // Its decoder reads through a stream, over tasks: bytes lent until the next one are copied first.
+      return unxz(data.slice());
     default:
       return null;
   }
