@@ -37,6 +37,12 @@ export interface ChunkPipelineOptions {
   executor: Executor;
   /** Runs the whole-stream digest (jobs in order, one thread); none: no digest. */
   digestExecutor?: Executor;
+  /**
+   * Runs the scan jobs instead of `executor`.  The digest executor itself, for
+   * a file: each segment's scan job goes just before its digest job, so that
+   * the one runner reads the segment once for both (job-runner.ts).
+   */
+  scanExecutor?: Executor;
   /** false: only digest the stream (a .catar being written), no chunks. */
   chunk?: boolean;
   /** Called in stream order with each batch's chunk end offsets and ids. */
@@ -167,15 +173,15 @@ export class ChunkPipeline {
       const start = this.scanned;
       const end = Math.min(this.available, start + this.segment);
       if (!final && end - start < this.segment) break;
-      if (this.o.digestExecutor) this.track(this.digests, start, end, this.digestJob(start, end, false));
       if (this.o.chunk === false) {
         // only the digest reads this segment
       } else if (this.resolver.needsCandidates) {
         const job = { kind: 'scan', input: this.input, start, end, d: this.d } as const;
-        this.track(this.scans, start, end, this.o.executor.run<ScanResult>(job));
+        this.track(this.scans, start, end, (this.o.scanExecutor ?? this.o.executor).run<ScanResult>(job));
       } else {
         this.addCuts(this.resolver.push([], 0, end));
       }
+      if (this.o.digestExecutor) this.track(this.digests, start, end, this.digestJob(start, end, false));
       this.scanned = end;
     }
     // Digests finished in order need no waiting later.

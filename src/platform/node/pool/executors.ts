@@ -1,5 +1,9 @@
 // The executors of one operation: chunk jobs on every core, and the whole-blob
-// digest on a thread of its own (its jobs must run in order).  Below a few MiB
+// digest on the calling thread (its jobs must run in order).  The calling
+// thread mostly waits for the pool, and a thread of the digest's own cost a
+// V8 isolate, its start-up and compilation, and a message per job, about
+// 0.1 CPU seconds a run for no gain in speed: the cores are just as busy with
+// or without it.  Below a few MiB
 // of input, starting worker threads costs more than it saves, so small inputs
 // run on the calling thread; a caller may also fix the number of threads.
 //
@@ -37,7 +41,7 @@ export class Executors {
 
   /** Runs chunk jobs on every core. */
   get chunks(): Executor {
-    return (this.pool ??= new Draining(this.make(false)));
+    return (this.pool ??= new Draining(this.make()));
   }
 
   /** How many threads `chunks` runs jobs on (without starting them). */
@@ -45,9 +49,9 @@ export class Executors {
     return this.pool?.parallelism ?? Math.max(1, this.workers ?? (this.bytes < PARALLEL_THRESHOLD ? 1 : availableParallelism()));
   }
 
-  /** Runs jobs one after another on one thread of its own (the whole-blob digest). */
+  /** Runs jobs one after another, on the calling thread (the whole-blob digest). */
   get digest(): Executor {
-    return (this.ordered ??= new Draining(this.make(true)));
+    return (this.ordered ??= new Draining(new InlineExecutor()));
   }
 
   /** Waits for the jobs in flight, then stops the threads; called on failure and again at the end. */
@@ -55,10 +59,9 @@ export class Executors {
     return (this.closed ??= Promise.all([this.pool?.close(), this.ordered?.close()]).then(() => {}));
   }
 
-  private make(ordered: boolean): Executor {
+  private make(): Executor {
     const n = this.workers ?? (this.bytes < PARALLEL_THRESHOLD ? 0 : undefined);
     if (n === 0) return new InlineExecutor();
-    if (ordered) return new WorkerPool(1);
     const size = n ?? availableParallelism();
     return this.shareCaller && size >= 2 ? new SharedPool(size) : new WorkerPool(size);
   }

@@ -52,6 +52,8 @@ export class JobRunner {
   );
   private buf = Buffer.alloc(0);
   private running: Hash | undefined;
+  /** What the scanner's window holds since the last scan job: input[base, base + len). */
+  private windowHolds: { input: InputRef; base: number; len: number } | null = null;
   private turn: Promise<unknown> = Promise.resolve();
 
   /**
@@ -82,6 +84,7 @@ export class JobRunner {
         return { result: this.digestRange(job), transfer: [] };
       case 'scan-files': {
         this.scanner ??= new CandidateScanner(SCAN_SEGMENT);
+        this.windowHolds = null;
         const r = scanFiles(job, this.scanner);
         return { result: r, transfer: [r.counts.buffer, r.candidates.buffer, r.edges.buffer] as ArrayBuffer[] };
       }
@@ -109,6 +112,7 @@ export class JobRunner {
     const base = job.start - lookBehind;
     const len = job.end - base;
     readInput(job.input, this.scanner.window(), 0, len, base);
+    this.windowHolds = { input: job.input, base, len };
     const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d, base);
     return { candidates, base };
   }
@@ -189,9 +193,15 @@ export class JobRunner {
 
   private digestRange(job: DigestJob): Uint8Array | null {
     this.running ??= createHash(job.digest);
-    for (let pos = job.start; pos < job.end; pos += SCAN_SEGMENT) {
-      const len = Math.min(SCAN_SEGMENT, job.end - pos);
-      this.running.update(this.read(job.input, pos, len));
+    const w = this.windowHolds;
+    if (w && sameInput(w.input, job.input) && job.start >= w.base && job.end <= w.base + w.len) {
+      // The segment this thread just scanned: hashed from the scanner's window, not read again.
+      this.running.update(this.scanner!.window().subarray(job.start - w.base, job.end - w.base));
+    } else {
+      for (let pos = job.start; pos < job.end; pos += SCAN_SEGMENT) {
+        const len = Math.min(SCAN_SEGMENT, job.end - pos);
+        this.running.update(this.read(job.input, pos, len));
+      }
     }
     if (!job.final) return null;
     const d = this.running.digest();
@@ -232,4 +242,10 @@ export class JobRunner {
     readInput(f, this.buf, 0, len, pos);
     return this.buf.subarray(0, len);
   }
+}
+
+/** Whether two references name the same input (a job's own, or one posted to this thread). */
+function sameInput(a: InputRef, b: InputRef): boolean {
+  if ('ring' in a || 'ring' in b) return 'ring' in a && 'ring' in b && a.ring === b.ring;
+  return a.fd === b.fd && a.path === b.path;
 }

@@ -1,6 +1,8 @@
 // `make X.caibx FILE`: chunks a blob into a store and writes its index.  Besides
-// the chunk ids, casync prints a digest of the whole blob, computed by the
-// pipeline on a thread of its own while the other threads chunk.
+// the chunk ids, casync prints a digest of the whole blob.  One runner (the
+// calling thread's, see executors.ts) reads each segment of the blob once,
+// scans it for cut candidates and feeds it to that digest, while the worker
+// threads digest, compress and store the chunks.
 
 import { CA_FORMAT_BLOB_DEFAULT, CA_FORMAT_SHA512_256 } from '../../../format/feature-flags.ts';
 import { encodeIndexItems, encodeIndexPreamble, encodeIndexTail } from '../../../format/index-file.ts';
@@ -29,6 +31,8 @@ export async function makeBlob(o: MakeBlobOptions): Promise<MakeBlobResult> {
   await o.writeIndex(encodeIndexPreamble({ flags: blobIndexFlags(o.digest), ...o.sizes }));
   const totals = await chunkFile({
     ...o,
+    // The digest's runner scans too, and so reads each segment once for both.
+    scanExecutor: o.digestExecutor,
     onChunks: (ends, r) => o.writeIndex(encodeIndexItems(ends, r.ids)),
   });
   await o.writeIndex(encodeIndexTail(totals.chunks));
