@@ -1,10 +1,10 @@
 // Chunk codecs on Node.  zstd: libzstd through zstd-napi's thin binding, with one
 // context and one output buffer per thread (3.4 GB/s on incompressible chunks,
 // against 2.4 for its convenience API and 0.15 for the wasm builds; see the
-// README); frames need no content size, as casync writes none.  gzip: node:zlib
-// at zlib's default level, as casync.  xz: liblzma through lzma-native, preset 6
-// with a CRC64 check, as casync.
-
+// README); the frames it writes state their content size, and frames without
+// one (casync writes none) are read as well.  gzip: node:zlib at zlib's default
+// level, as casync.  xz: liblzma through lzma-native, preset 6 with a CRC64
+// check, as casync.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { detectCompression, type Compression } from '../../../chunk/compression.ts';
 import { nativeAddons, type Lzma, type ZstdBinding } from '../native-addons.ts';
