@@ -5,6 +5,7 @@
 // one (casync writes none) are read as well.  gzip: node:zlib at zlib's default
 // level, as casync.  xz: liblzma through lzma-native, preset 6 with a CRC64
 // check, as casync.
+
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { detectCompression, type Compression } from '../../../chunk/compression.ts';
 import { nativeAddons, type Lzma, type ZstdBinding } from '../native-addons.ts';
