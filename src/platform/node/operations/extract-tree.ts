@@ -53,7 +53,7 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
   const progress = countedProgress(o, ex.blobSize, true);
   try {
     const t = (tree = new TreeStream(`${ex.name} (archive stream)`, ex.header.flags, options));
-    const r = await ex.run({ seedTrees: ex.seeds.trees, onData: (b, origins) => t.push(b, origins), progress: progress.buffer });
+    const r = await ex.run({ seedTrees: ex.seeds.trees, onData: (b, origins) => t.push(b, origins), reuseData: true, progress: progress.buffer });
     progress.end();
     checkAborted(o.signal);
     await t.end();

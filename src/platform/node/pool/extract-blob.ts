@@ -28,6 +28,8 @@ import type { SeedIndex } from '../seeds/seed-index.ts';
 import type { TreeSeedMap } from '../seeds/tree-seed-map.ts';
 
 const BATCH_BYTES = 4 << 20;
+/** Shared memory a job collects its bytes into (reuseData): a batch and its last chunk, most often. */
+const SPACE_BYTES = BATCH_BYTES + (1 << 20);
 
 export interface ExtractBlobOptions {
   entries: AsyncIterable<IndexEntry[]>;
@@ -53,6 +55,12 @@ export interface ExtractBlobOptions {
   executor: Executor;
   /** the bytes in order, with where seed-tree parts of them came from */
   onData?(bytes: Uint8Array, origins: Origin[]): void | Promise<void>;
+  /**
+   * onData is done with the bytes once it returns (or its promise settles): the
+   * jobs then collect into a few pieces of shared memory, reused, instead of a
+   * fresh buffer each (page faults, and the collections external memory brings)
+   */
+  reuseData?: boolean;
   onWarning?(message: string): void;
   /** progress-counter.ts: the bytes written and where they came from, bumped by the jobs per chunk */
   progress?: SharedArrayBuffer;
@@ -79,6 +87,11 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
   const inFlight: Promise<FetchResult>[] = [];
   let batch: IndexEntry[] = [];
   let batchBytes = 0;
+  const spaces: SharedArrayBuffer[] = [];
+  const space = (n: number) => {
+    const s = spaces.pop();
+    return s && s.byteLength >= n ? s : new SharedArrayBuffer(Math.max(n, SPACE_BYTES));
+  };
 
   const stitch = (r: FetchResult) => {
     const c = r.clones;
@@ -101,6 +114,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
     stitch(r);
     for (const w of r.warnings) o.onWarning?.(w);
     if (r.data) await o.onData?.(r.data, r.origins);
+    if (r.data?.buffer instanceof SharedArrayBuffer) spaces.push(r.data.buffer);
   };
 
   const dispatch = async (last: boolean) => {
@@ -142,6 +156,7 @@ export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobRes
           progress: o.progress,
           cloneSeeds: cloneSeeds ? [...cloneSeeds] : undefined,
           last,
+          into: o.reuseData && !out ? space(batchBytes) : undefined,
         }),
       ),
     );

@@ -79,8 +79,9 @@ export class FetchRunner {
     const n = job.ids.length / CHUNK_ID_SIZE;
     let total = 0;
     for (let i = 0; i < n; i++) total += job.plan[i * FETCH_PLAN_FIELDS + 1];
-    // Its own ArrayBuffer (not pooled), so it can be transferred; every byte gets written.
-    const collected = job.out ? null : Buffer.allocUnsafeSlow(total);
+    // The caller's shared memory when it gives enough, else an ArrayBuffer of its
+    // own (not pooled), so it can be transferred; every byte gets written.
+    const collected = job.out ? null : job.into && job.into.byteLength >= total ? new Uint8Array(job.into, 0, total) : Buffer.allocUnsafeSlow(total);
     let collectedAt = 0;
     const linux = job.out && job.cloneSeeds?.includes(true) ? linuxFs() : null;
     const last = n ? job.plan[(n - 1) * FETCH_PLAN_FIELDS] + job.plan[(n - 1) * FETCH_PLAN_FIELDS + 1] : 0;
@@ -125,13 +126,14 @@ export class FetchRunner {
       cloner?.other();
       if (!data) {
         const hex = toHex(id);
-        const got = await (early.get(i) ?? stores.source.read(hex, size, this.scratch(size)));
+        // Decoded straight into place when the bytes are collected.
+        const got = await (early.get(i) ?? stores.source.read(hex, size, collected ? collected.subarray(collectedAt, collectedAt + size) : this.scratch(size)));
         if (!got) throw chunkMissing(hex, [stores.source.name], absentOf(stores.source));
         data = got.data;
         from = SOURCE_STATS[stores.kindOf(got.store)];
       }
       if (collected) {
-        collected.set(data, collectedAt);
+        if (data.buffer !== collected.buffer || data.byteOffset !== collected.byteOffset + collectedAt) collected.set(data, collectedAt);
         collectedAt += size;
       } else {
         writeFully(job.out as FileRef, data, offset);

@@ -1,6 +1,7 @@
 // A batch of small extracted files for a worker thread, packed into typed arrays
-// so that posting it costs a copy of bytes rather than a structured clone of
-// thousands of objects (that clone cost more than writing the files).  Per file:
+// over shared memory so that posting it costs neither a copy of its bytes nor a
+// structured clone of thousands of objects (that clone cost more than writing
+// the files).  Per file:
 // a row of FIELDS numbers, its name in `names`, its content in `data`; metadata
 // beyond the common fields (user and group names, xattrs, ACLs, capabilities,
 // SELinux label, project id) travels as a sparse list of objects.
@@ -54,14 +55,33 @@ export interface PackedFiles {
   extras: [number, Partial<CatarNode>][];
 }
 
+/** Most files, bytes and directories a batch holds (its directories stay open until its job is done); a name is at most 255 bytes. */
+export const BATCH_FILES = 512;
+export const BATCH_BYTES = 2 << 20;
+const BATCH_DIRS = 64;
+const META_BYTES = BATCH_FILES * FIELDS * 8;
+const NAME_BYTES = BATCH_FILES * 256;
+
+/**
+ * The shared memory one batch is packed into: its rows, names and content.  The
+ * extractor keeps a few and reuses each once its job is done, so batches cost
+ * neither fresh allocations (page faults, and garbage collections that external
+ * memory triggers) nor copies when they grow; posting one to a worker shares it.
+ */
+export class BatchSpace {
+  readonly meta: Float64Array;
+  readonly names: Uint8Array;
+  readonly data: Uint8Array;
+  constructor() {
+    const sab = new SharedArrayBuffer(META_BYTES + NAME_BYTES + BATCH_BYTES);
+    this.meta = new Float64Array(sab, 0, BATCH_FILES * FIELDS);
+    this.names = new Uint8Array(sab, META_BYTES, NAME_BYTES);
+    this.data = new Uint8Array(sab, META_BYTES + NAME_BYTES, BATCH_BYTES);
+  }
+}
+
 /** Fills a batch as files are decoded: metadata first, then content pieces. */
 export class FileBatchBuilder {
-  // Unzeroed (only written bytes are sent) and handed to the worker whole, so a
-  // batch's bytes are copied once, into it.  Small to start: a batch often ends
-  // with its directory after a few files.
-  private meta = new Float64Array(8 * FIELDS);
-  private names = unzeroed(512);
-  private data = unzeroed(64 << 10);
   private dirPaths: string[] = [];
   private dirIndex = new Map<string, number>();
   private extras: [number, Partial<CatarNode>][] = [];
@@ -69,14 +89,24 @@ export class FileBatchBuilder {
   count = 0;
   bytes = 0;
 
-  /** Adds a file whose content follows through append(). */
+  constructor(readonly space: BatchSpace) {}
+
+  /** Whether a file of `size` bytes (at most 1 MiB) named with `nameLength` bytes in directory `dirPath` still fits. */
+  fits(size: number, nameLength: number, dirPath: string): boolean {
+    return (
+      this.count < BATCH_FILES &&
+      this.bytes + size <= BATCH_BYTES &&
+      this.namesUsed + nameLength <= NAME_BYTES &&
+      (this.dirPaths.length < BATCH_DIRS || this.dirIndex.has(dirPath))
+    );
+  }
+
+  /** Adds a file whose content follows through append(); fits() said it does. */
   add(f: Omit<BatchFile, 'data'>): void {
-    if ((this.count + 1) * FIELDS > this.meta.length) this.meta = grow(this.meta, (this.count + 1) * FIELDS);
-    if (this.namesUsed + f.name.length > this.names.length) this.names = grow(this.names, this.namesUsed + f.name.length);
     let dir = this.dirIndex.get(f.dirPath);
     if (dir === undefined) this.dirIndex.set(f.dirPath, (dir = this.dirPaths.push(f.dirPath) - 1));
     const node = f.node;
-    const m = this.meta;
+    const m = this.space.meta;
     const row = this.count * FIELDS;
     m[row + F.dirfd] = f.dirfd;
     m[row + F.mode] = node.mode;
@@ -98,7 +128,7 @@ export class FileBatchBuilder {
     m[row + F.ownerUid] = f.fresh.owner?.uid ?? 0;
     m[row + F.ownerGid] = f.fresh.owner?.gid ?? 0;
     m[row + F.dir] = dir;
-    this.names.set(f.name, this.namesUsed);
+    this.space.names.set(f.name, this.namesUsed);
     this.namesUsed += f.name.length;
     if (node.userName || node.groupName || node.xattrs.length || node.acl || node.fcaps || node.selinux || node.projid) {
       const { userName, groupName, xattrs, acl, fcaps, selinux, projid } = node;
@@ -107,67 +137,66 @@ export class FileBatchBuilder {
     this.count++;
   }
 
-  /** Content of the file added last. */
+  /** Content of the file added last (within the size fits() was asked about). */
   append(bytes: Uint8Array): void {
-    if (this.bytes + bytes.length > this.data.length) this.data = grow(this.data, this.bytes + bytes.length);
-    this.data.set(bytes, this.bytes);
+    this.space.data.set(bytes, this.bytes);
     this.bytes += bytes.length;
   }
 
-  /** The batch, and the buffers to transfer with it; the builder is not used again. */
-  seal(): { files: PackedFiles; transfer: ArrayBuffer[] } {
-    const files = {
+  /** The batch, as views of its space (not to be reused before the job is done); the builder is not used again. */
+  seal(): PackedFiles {
+    return {
       count: this.count,
-      meta: this.meta.subarray(0, this.count * FIELDS),
-      names: this.names.subarray(0, this.namesUsed),
-      data: this.data.subarray(0, this.bytes),
+      meta: this.space.meta.subarray(0, this.count * FIELDS),
+      names: this.space.names.subarray(0, this.namesUsed),
+      data: this.space.data.subarray(0, this.bytes),
       dirPaths: this.dirPaths,
       extras: this.extras,
     };
-    return { files, transfer: [this.meta.buffer, this.names.buffer, this.data.buffer] as ArrayBuffer[] };
   }
 }
 
-/** Bytes of their own ArrayBuffer (transferable, unlike Buffer's pool), not zeroed. */
-const unzeroed = (n: number) => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
-
-function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
-  const n = Math.max(need, 4 * a.length);
-  const bigger = (a instanceof Float64Array ? new Float64Array(n) : unzeroed(n)) as T;
-  bigger.set(a);
-  return bigger;
+/** A file of a batch as the worker writes it; its path is built only for a message. */
+export interface UnpackedFile extends Omit<BatchFile, 'name'> {
+  name: Buffer;
+  readonly path: string;
 }
 
-export function* unpackFiles(p: PackedFiles): Generator<BatchFile> {
+export function* unpackFiles(p: PackedFiles): Generator<UnpackedFile> {
   const extras = new Map(p.extras);
+  const meta = p.meta;
   for (let i = 0; i < p.count; i++) {
     const row = i * FIELDS;
-    const m = (field: number) => p.meta[row + field];
-    const bits = m(F.bits);
-    const nameAt = m(F.name);
-    const nameLen = m(F.nameLen);
-    const dataAt = m(F.data);
-    const size = m(F.size);
-    const node: CatarNode = {
-      ...basicNode(
-        m(F.mode), m(F.uid), m(F.gid),
-        BigInt(m(F.mtimeHi)) * U32 + BigInt(m(F.mtimeLo)),
-        BigInt(m(F.flagsHi)) * U32 + BigInt(m(F.flagsLo)),
-      ),
-      size,
-      ...extras.get(i),
-    };
+    const bits = meta[row + F.bits];
+    const nameAt = meta[row + F.name];
+    const dataAt = meta[row + F.data];
+    const size = meta[row + F.size];
+    const node = basicNode(
+      meta[row + F.mode],
+      meta[row + F.uid],
+      meta[row + F.gid],
+      BigInt(meta[row + F.mtimeHi]) * U32 + BigInt(meta[row + F.mtimeLo]),
+      meta[row + F.flagsHi] || meta[row + F.flagsLo] ? BigInt(meta[row + F.flagsHi]) * U32 + BigInt(meta[row + F.flagsLo]) : 0n,
+    );
+    node.size = size;
+    const extra = extras.get(i);
+    if (extra) Object.assign(node, extra);
+    const name = Buffer.from(p.names.buffer, p.names.byteOffset + nameAt, meta[row + F.nameLen]);
+    const dirPath = p.dirPaths[meta[row + F.dir]];
     yield {
-      dirfd: m(F.dirfd),
-      name: p.names.subarray(nameAt, nameAt + nameLen),
+      dirfd: meta[row + F.dirfd],
+      name,
       node,
       fresh: {
         created: !!(bits & CREATED),
         inheritsNothing: !!(bits & INHERITS_NOTHING),
-        owner: bits & HAS_OWNER ? { uid: m(F.ownerUid), gid: m(F.ownerGid) } : null,
+        owner: bits & HAS_OWNER ? { uid: meta[row + F.ownerUid], gid: meta[row + F.ownerGid] } : null,
       },
       dirCreated: !!(bits & DIR_CREATED),
-      dirPath: p.dirPaths[m(F.dir)],
+      dirPath,
+      get path() {
+        return `${dirPath}/${name}`;
+      },
       data: p.data.subarray(dataAt, dataAt + size),
     };
   }

@@ -95,7 +95,8 @@ export class JobRunner {
       case 'fetch': {
         const r = await this.fetcher.run(job, early!);
         r.warnings.push(...this.warnings.splice(0));
-        return { result: r, transfer: r.data ? [r.data.buffer as ArrayBuffer] : [] };
+        // (Shared memory the caller gave is not transferred: both sides hold it.)
+        return { result: r, transfer: r.data && !(r.data.buffer instanceof SharedArrayBuffer) ? [r.data.buffer as ArrayBuffer] : [] };
       }
       case 'files':
         return { result: this.files(job), transfer: [] };
@@ -223,11 +224,7 @@ export class JobRunner {
       w = { writer: new FileWriter(linux, meta, new Remover(linux, job.undoImmutable), job.punchHoles), warnings };
       this.writers.set(key, w);
     }
-    for (const f of unpackFiles(job.files)) {
-      const name = Buffer.from(f.name.buffer, f.name.byteOffset, f.name.length);
-      const path = `${f.dirPath}/${name}`;
-      w.writer.writeWhole({ dirfd: f.dirfd, name, node: f.node, fresh: f.fresh, dirCreated: f.dirCreated, path }, f.data);
-    }
+    for (const f of unpackFiles(job.files)) w.writer.writeWhole(f, f.data);
     return { warnings: w.warnings.splice(0) };
   }
 

@@ -150,6 +150,8 @@ export interface FetchJob {
   cloneSeeds?: boolean[];
   /** with cloneSeeds: the job holds the output's last chunk */
   last?: boolean;
+  /** with out null: the bytes are collected here when it is large enough (the result's data is then a view of it) */
+  into?: SharedArrayBuffer;
 }
 export const FETCH_PLAN_FIELDS = 5;
 /** Where a fetch job's chunks came from: counts and bytes per source. */

@@ -46,12 +46,20 @@ export class InlineExecutor implements Executor {
  * tsx), the worker must register tsx itself: loader hooks are per thread.
  */
 function spawnWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url), { resourceLimits: LIMITS });
   const entry = JSON.stringify(new URL('./pool-worker.ts', import.meta.url).href);
   return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`, {
     eval: true,
+    resourceLimits: LIMITS,
   });
 }
+
+/**
+ * A small young generation: the jobs' garbage is short-lived, and V8's default
+ * (semi-spaces growing to 16 MiB) let each worker's heap reach some 50 MiB of
+ * resident memory for no fewer collections worth having.
+ */
+const LIMITS = { maxYoungGenerationSizeMb: 6 };
 
 interface Slot {
   worker: Worker;

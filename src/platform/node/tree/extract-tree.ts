@@ -24,7 +24,7 @@ import { Remover } from './remove-tree.ts';
 import { HardLinker, type HardlinkSeed } from './hardlink.ts';
 import { Cloner } from './reflink.ts';
 import { FileWriter, UMASK, temporaryName, wrapError } from './file-writer.ts';
-import { FileBatchBuilder } from '../pool/file-batch.ts';
+import { BATCH_FILES, BatchSpace, FileBatchBuilder } from '../pool/file-batch.ts';
 import { DirectoryWindow, type WindowedDir } from './directory-window.ts';
 
 export interface ExtractTreeOptions {
@@ -82,9 +82,6 @@ interface OpenFile {
 
 /** Files up to this size are written by the workers. */
 const SMALL_FILE = 1 << 20;
-/** A file job carries up to this many bytes or files. */
-const JOB_BYTES = 4 << 20;
-const JOB_FILES = 512;
 const ACL_DEFAULT_XATTR = Buffer.from('system.posix_acl_default');
 const S_ISGID = 0o2000;
 
@@ -94,7 +91,9 @@ export class TreeExtractor {
   private file: OpenFile | null = null;
   /** the current file goes to `batch` (its directory: `smallIn`) */
   private smallIn: Frame | null = null;
-  private batch = new FileBatchBuilder();
+  /** batch spaces whose jobs are done, reused for the next batches */
+  private readonly spaces: BatchSpace[] = [];
+  private batch = new FileBatchBuilder(new BatchSpace());
   /** the directories of the batch's files, one entry per file */
   private batchDirs: Frame[] = [];
   private readonly jobs = new Set<Promise<void>>();
@@ -154,10 +153,18 @@ export class TreeExtractor {
     }
   }
 
-  /** Waits while too many file jobs are queued (memory stays bounded). */
+  /** Enough file jobs are queued to keep the workers busy: settle() before more events. */
+  get busy(): boolean {
+    return this.jobs.size > this.jobLimit || !!this.failure;
+  }
+
+  private get jobLimit() {
+    return 2 * (this.o.executor?.parallelism ?? 1);
+  }
+
+  /** Waits while too many file jobs are queued (memory stays bounded: a few batch spaces). */
   async settle(): Promise<void> {
-    const limit = 2 * (this.o.executor?.parallelism ?? 1);
-    while (this.jobs.size > limit) await Promise.race(this.jobs);
+    while (this.jobs.size > this.jobLimit) await Promise.race(this.jobs);
     if (this.failure) throw this.failure;
   }
 
@@ -226,6 +233,7 @@ export class TreeExtractor {
     if (parent.existing) parent.seen.add(String.fromCharCode(...nameBytes));
     const type = node.mode & S_IFMT;
     if (type === S_IFREG && this.o.executor && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
+      if (!this.batch.fits(node.size!, nameBytes.length, parent.path)) this.flush();
       this.smallIn = parent;
       this.batch.add({ dirfd: parent.fd, name: nameBytes, node, dirPath: parent.path, fresh: this.created(parent), dirCreated: parent.fresh.created });
       return;
@@ -251,7 +259,7 @@ export class TreeExtractor {
       }
       const fresh = { ...this.created(parent), mode: type === S_IFLNK ? null : 0o600 & ~UMASK };
       this.meta.beforeRename({ dirfd: parent.fd, name: tmp, path: () => path }, node, fresh);
-      this.writer.install(parent.fd, tmp, name, parent.fresh.created, path);
+      this.writer.install(parent.fd, tmp, name, parent.fresh.created, () => path);
       this.forget(parent, tmp);
     } catch (e) {
       throw wrapError(e, path);
@@ -296,7 +304,7 @@ export class TreeExtractor {
       this.smallIn.pending++;
       this.batchDirs.push(this.smallIn);
       this.smallIn = null;
-      if (this.batch.bytes >= JOB_BYTES || this.batch.count >= JOB_FILES) this.flush();
+      if (this.batch.count >= BATCH_FILES) this.flush();
       return;
     }
     const f = this.file!;
@@ -310,7 +318,7 @@ export class TreeExtractor {
         if (this.hardlinks!.link(f.fd, f.node, below(f.parent, f.name), f.parent.fd, f.name, link)) {
           this.linux.unlinkAt(f.parent.fd, f.tmp, false);
         } else {
-          this.writer.install(f.parent.fd, f.tmp, f.name, target.dirCreated, f.path);
+          this.writer.install(f.parent.fd, f.tmp, f.name, target.dirCreated, () => f.path);
           this.meta.afterRename(f.fd, f.node, () => f.path, target.fresh);
         }
         this.forget(f.parent, link);
@@ -329,19 +337,20 @@ export class TreeExtractor {
   private flush() {
     if (!this.batch.count) return;
     const dirs = this.batchDirs;
-    const sealed = this.batch.seal();
+    const space = this.batch.space;
     const job: FilesJob = {
       kind: 'files',
       replay: this.replay,
       uidShift: this.o.uidShift,
       punchHoles: this.o.punchHoles,
       undoImmutable: this.o.undoImmutable,
-      files: sealed.files,
+      files: this.batch.seal(),
     };
-    this.batch = new FileBatchBuilder();
+    this.batch = new FileBatchBuilder(this.spaces.pop() ?? new BatchSpace());
     this.batchDirs = [];
-    const done = this.o.executor!.run<FilesResult>(job, sealed.transfer).then(
+    const done = this.o.executor!.run<FilesResult>(job).then(
       (r) => {
+        this.spaces.push(space);
         for (const w of r.warnings) this.o.warn(w);
         for (const dir of dirs) {
           if (--dir.pending) continue;
@@ -360,8 +369,8 @@ export class TreeExtractor {
   private endDirectory() {
     const frame = this.stack.pop()!;
     frame.ended = true;
-    if (frame.pending) this.flush();
-    else this.finalize(frame);
+    // (One with files in the batch is finalized once the batch's job is done.)
+    if (!frame.pending) this.finalize(frame);
     this.window.popped();
   }
 

@@ -37,7 +37,8 @@ export interface FileTarget {
   fresh: Fresh;
   /** the directory was created by this extraction: nothing is in the way */
   dirCreated: boolean;
-  path: string;
+  /** for messages (a getter where building it per file would cost) */
+  readonly path: string;
 }
 
 let tmpCounter = 0;
@@ -49,7 +50,15 @@ const TMP_PREFIX = `.#wasync.${process.pid.toString(36)}.${threadId.toString(36)
  */
 export const temporaryName = () => Buffer.from(`${TMP_PREFIX}${(tmpCounter++).toString(36)}`);
 
+/** Digits of the reused temporary name's counter (base 36: 36^7 names, more than any tree has files). */
+const TMP_DIGITS = 7;
+const DIGITS = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
+
 export class FileWriter {
+  /** writeWhole()'s temporary name, rewritten in place for each file (the adapter copies names) */
+  private readonly tmp = Buffer.from(`${TMP_PREFIX}w${'0'.repeat(TMP_DIGITS)}`);
+  private tmpCount = 0;
+
   constructor(
     private readonly linux: LinuxFs,
     private readonly meta: MetadataApplier,
@@ -90,25 +99,39 @@ export class FileWriter {
   finish(f: FileTarget, size: number, endsInHole: boolean) {
     // Not when the size is right already (a clone to the end): XFS would unshare the last block.
     if (endsInHole && this.linux.statFd(f.fd).size !== size) truncateFd(f.fd, size);
-    this.meta.beforeRename({ fd: f.fd, path: () => f.path }, f.node, f.fresh);
-    this.install(f.dirfd, f.tmp, f.name, f.dirCreated, f.path);
-    this.meta.afterRename(f.fd, f.node, () => f.path, f.fresh);
+    const path = () => f.path;
+    this.meta.beforeRename({ fd: f.fd, path }, f.node, f.fresh);
+    this.install(f.dirfd, f.tmp, f.name, f.dirCreated, path);
+    this.meta.afterRename(f.fd, f.node, path, f.fresh);
   }
 
   /** Renames a finished temporary over `name`; a directory in the way is removed first. */
-  install(dirfd: number, tmp: Buffer, name: Buffer, dirCreated: boolean, path: string) {
+  install(dirfd: number, tmp: Buffer, name: Buffer, dirCreated: boolean, path: () => string) {
     const st = dirCreated ? null : this.linux.statAt(dirfd, name);
-    if (st && (st.mode & S_IFMT) === S_IFDIR) this.remover.remove(dirfd, name, () => path);
+    if (st && (st.mode & S_IFMT) === S_IFDIR) this.remover.remove(dirfd, name, path);
     this.linux.renameAt(dirfd, tmp, dirfd, name);
   }
 
   /** A small file whose bytes are all here: the whole of it. */
   writeWhole(f: Omit<FileTarget, 'fd' | 'tmp'>, data: Uint8Array) {
-    const tmp = temporaryName();
+    const tmp = this.nextTemporary();
     const { fd, mode } = this.open(f.dirfd, tmp, f.node);
     try {
       const ended = this.write(fd, 0, data, 0, data.length);
-      this.finish({ ...f, fd, tmp, fresh: { ...f.fresh, mode } }, data.length, !ended);
+      // (Not a spread of f: its path is a getter, built only for a message.)
+      const target: FileTarget = {
+        fd,
+        dirfd: f.dirfd,
+        tmp,
+        name: f.name,
+        node: f.node,
+        fresh: { created: f.fresh.created, inheritsNothing: f.fresh.inheritsNothing, owner: f.fresh.owner, mode },
+        dirCreated: f.dirCreated,
+        get path() {
+          return f.path;
+        },
+      };
+      this.finish(target, data.length, !ended);
     } catch (e) {
       try {
         this.linux.unlinkAt(f.dirfd, tmp, false);
@@ -119,6 +142,13 @@ export class FileWriter {
       // closes a descriptor its fs module did not open.
       this.linux.close(fd);
     }
+  }
+
+  /** The reused temporary name, with the next count. */
+  private nextTemporary(): Buffer {
+    const t = this.tmp;
+    for (let n = this.tmpCount++, i = t.length - 1; i >= t.length - TMP_DIGITS; i--, n = Math.floor(n / 36)) t[i] = DIGITS[n % 36];
+    return t;
   }
 }
 

@@ -28,19 +28,19 @@ export class TreeStream {
     return this.extractor.linkedBytes;
   }
 
+  /** Once it resolves, the decoder holds no reference to `bytes`. */
   async push(bytes: Uint8Array, origins: Origin[] = []): Promise<void> {
-    this.guard(() => {
+    await this.guard(async () => {
       this.extractor.noteOrigins(origins);
       this.decoder.push(bytes);
-      this.drain();
+      await this.drain();
     });
-    await this.extractor.settle();
   }
 
   async end(): Promise<void> {
-    this.guard(() => {
+    await this.guard(async () => {
       this.decoder.end();
-      this.drain();
+      await this.drain();
     });
     try {
       await this.extractor.finish();
@@ -55,13 +55,17 @@ export class TreeStream {
     this.extractor.abort();
   }
 
-  private drain() {
-    for (let ev = this.decoder.next(); ev; ev = this.decoder.next()) this.extractor.event(ev);
+  /** Events until the decoder needs input, waiting whenever enough file jobs are queued. */
+  private async drain() {
+    for (let ev = this.decoder.next(); ev; ev = this.decoder.next()) {
+      this.extractor.event(ev);
+      if (this.extractor.busy) await this.extractor.settle();
+    }
   }
 
-  private guard(f: () => void) {
+  private async guard(f: () => Promise<void>) {
     try {
-      f();
+      await f();
     } catch (e) {
       this.extractor.abort();
       throw e;
