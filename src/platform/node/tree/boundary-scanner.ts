@@ -15,11 +15,15 @@ export class BoundaryScanner {
   /** stream bytes before `offset` that the history holds (at most 47) */
   private held = 0;
   private offset = 0;
+  /** the scanner's window (its memory does not grow after construction) */
+  private readonly win: Uint8Array;
 
   constructor(
     private readonly scanner: CandidateScanner,
     private readonly d: number,
-  ) {}
+  ) {
+    this.win = scanner.window();
+  }
 
   /** The next stream bytes; returns the candidates among their end positions, ascending. */
   feed(data: Uint8Array): number[] {
@@ -38,7 +42,7 @@ export class BoundaryScanner {
 
   private piece(piece: Uint8Array, out: number[]) {
     const lb = this.held;
-    const win = this.scanner.window();
+    const win = this.win;
     win.set(this.history.subarray(LOOK_BEHIND - lb), 0);
     win.set(piece, lb);
     const len = lb + piece.length;
