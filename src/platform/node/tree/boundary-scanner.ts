@@ -33,6 +33,17 @@ export class BoundaryScanner {
     return out;
   }
 
+  /**
+   * feed() of `a` then `b` (record bytes and the head of the file after them)
+   * in one scan when they fit the window, which a second make does per file.
+   */
+  feedTwo(a: Uint8Array, b: Uint8Array): number[] {
+    if (a.length + b.length > this.scanner.capacity) return [...this.feed(a), ...this.feed(b)];
+    const out: number[] = [];
+    this.piece(a, out, b);
+    return out;
+  }
+
   /** The stream goes on at `to`; `tail` (47 bytes) are the bytes just before it. */
   jump(to: number, tail: Uint8Array): void {
     this.history.set(tail.subarray(tail.length - LOOK_BEHIND));
@@ -40,11 +51,16 @@ export class BoundaryScanner {
     this.offset = to;
   }
 
-  private piece(piece: Uint8Array, out: number[]) {
+  /** Scans `piece` (followed by `more`, if given) after the look-behind. */
+  private piece(piece: Uint8Array, out: number[], more?: Uint8Array) {
     const lb = this.held;
     const win = this.win;
     win.set(this.history.subarray(LOOK_BEHIND - lb), 0);
     win.set(piece, lb);
+    if (more) {
+      win.set(more, lb + piece.length);
+      piece = win.subarray(lb, lb + piece.length + more.length);
+    }
     const len = lb + piece.length;
     const base = this.offset - lb;
     for (const c of this.scanner.scan(len, Math.max(lb + 1, BUZHASH_WINDOW), this.d, base)) out.push(base + c);

@@ -18,19 +18,18 @@ import { encodeIndexItems } from '../../../format/index-file.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { ChunkStore } from '../../../stores/store.ts';
 import { handled } from '../pool/chunk-pipeline.ts';
-import { RECIPE_FIELDS, type ChunkResult, type Job } from '../pool/jobs.ts';
+import type { ChunkResult, Job } from '../pool/jobs.ts';
+import { IDENTITY_SIZE } from './encoder-cache-file.ts';
 import type { CachedStream } from './cached-stream.ts';
 
 const CHUNK_BATCH_BYTES = 4 << 20;
 const CHUNK_BATCH_CHUNKS = 1024;
 
-/** Part of a chunk: record bytes (arena range) or a file range. */
-type Piece = { at: number; len: number; file: -1 } | { file: number; offset: number; len: number };
-
 interface Recipe {
   start: number;
   end: number;
-  pieces: Piece[];
+  /** a segment at or before the one holding its first byte */
+  seg: number;
   /** latin1 string of the SHA-256, or null: names a file not to remember */
   key: string | null;
 }
@@ -74,7 +73,8 @@ export class ChunkMaker {
   private lastCut = 0;
   /** the segment the last cut lies in */
   private seg = 0;
-  private readonly frame = Buffer.allocUnsafe(17);
+  /** what a key is the hash of (see key()) */
+  private material = Buffer.allocUnsafe(64 << 10);
 
   constructor(private readonly o: ChunkMakerOptions) {}
 
@@ -84,40 +84,63 @@ export class ChunkMaker {
   }
 
   cuts(ends: number[]): void {
-    const { segStart, segLen, segSrc, arena, files } = this.o.stream;
-    const frame = this.frame;
     for (const end of ends) {
-      const pieces: Piece[] = [];
-      const key = createHash('sha256');
-      let keyed = true;
-      let at = this.lastCut;
-      while (at < end) {
-        while (segStart[this.seg] + segLen[this.seg] <= at) this.seg++;
-        const i = this.seg;
-        const from = at - segStart[i];
-        const len = Math.min(end, segStart[i] + segLen[i]) - at;
-        const src = segSrc[i];
-        if (src >= 0) {
-          pieces.push({ at: src + from, len, file: -1 });
-          frame.writeUInt8(0, 0);
-          frame.writeDoubleLE(len, 1);
-          key.update(frame.subarray(0, 9)).update(arena.subarray(src + from, src + from + len));
-        } else {
-          const f = files[-src - 1];
-          pieces.push({ file: -src - 1, offset: from, len });
-          keyed &&= f.keep;
-          frame.writeUInt8(1, 0);
-          frame.writeDoubleLE(from, 1);
-          frame.writeDoubleLE(len, 9);
-          key.update(frame).update(f.identity);
-        }
-        at += len;
-      }
-      this.pending.push({ start: this.lastCut, end, pieces, key: keyed ? key.digest('binary') : null });
+      const seg = this.seg;
+      const key = this.key(this.lastCut, end);
+      this.pending.push({ start: this.lastCut, end, seg, key });
       this.pendingBytes += end - this.lastCut;
       this.lastCut = end;
       if (this.pendingBytes >= CHUNK_BATCH_BYTES || this.pending.length >= CHUNK_BATCH_CHUNKS) this.dispatch();
     }
+  }
+
+  /**
+   * The recipe key of the stream bytes start..end (null: they include a file
+   * not to remember): the SHA-256 of, per piece, 0, f64 length, the record
+   * bytes; or 1, f64 file offset, f64 length, the file's identity.  Gathered
+   * in one buffer and hashed at once (a chunk spans a few files).
+   */
+  private key(start: number, end: number): string | null {
+    const { segStart, segLen, segSrc, arena, files } = this.o.stream;
+    let m = this.material;
+    let n = 0;
+    let at = start;
+    while (at < end) {
+      while (segStart[this.seg] + segLen[this.seg] <= at) this.seg++;
+      const i = this.seg;
+      const from = at - segStart[i];
+      const len = Math.min(end, segStart[i] + segLen[i]) - at;
+      const src = segSrc[i];
+      const need = n + 17 + (src >= 0 ? len : IDENTITY_SIZE);
+      if (need > m.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(2 * m.length, need));
+        m.copy(bigger, 0, 0, n);
+        this.material = m = bigger;
+      }
+      if (src >= 0) {
+        m[n] = 0;
+        m.writeDoubleLE(len, n + 1);
+        m.set(arena.subarray(src + from, src + from + len), n + 9);
+        n += 9 + len;
+      } else {
+        const f = files[-src - 1];
+        if (!f.keep) return this.skipTo(end);
+        m[n] = 1;
+        m.writeDoubleLE(from, n + 1);
+        m.writeDoubleLE(len, n + 9);
+        m.set(f.identity, n + 17);
+        n += 17 + IDENTITY_SIZE;
+      }
+      at += len;
+    }
+    return createHash('sha256').update(m.subarray(0, n)).digest('binary');
+  }
+
+  /** Moves the segment cursor to the one holding the byte before `end`; no key. */
+  private skipTo(end: number): null {
+    const { segStart, segLen } = this.o.stream;
+    while (segStart[this.seg] + segLen[this.seg] < end) this.seg++;
+    return null;
   }
 
   /** Hands out the recipes gathered so far as one batch. */
@@ -172,41 +195,45 @@ export class ChunkMaker {
     return ids;
   }
 
+  /** The job that assembles `chunks` from their pieces: record bytes copied in, file ranges by path. */
   private recipeJob(chunks: Recipe[]) {
-    const { arena, files } = this.o.stream;
+    const { segStart, segLen, segSrc, arena, files } = this.o.stream;
     const paths: string[] = [];
     const pathNo = new Map<number, number>();
+    const data: Uint8Array[] = [];
+    const pieces: number[] = [];
     let bytes = 0;
-    let n = 0;
     for (const c of chunks) {
-      n += c.pieces.length;
-      for (const p of c.pieces) if (p.file < 0) bytes += p.len;
-    }
-    const data = new Uint8Array(bytes);
-    const pieces = new Float64Array(n * RECIPE_FIELDS);
-    let at = 0;
-    let k = 0;
-    for (const c of chunks) {
-      for (const p of c.pieces) {
-        if (p.file < 0) {
-          const q = p as { at: number; len: number };
-          data.set(arena.subarray(q.at, q.at + q.len), at);
-          pieces.set([0, at, 0, q.len], k);
-          at += q.len;
+      for (let at = c.start, i = c.seg; at < c.end; i++) {
+        const from = at - segStart[i];
+        const len = Math.min(c.end, segStart[i] + segLen[i]) - at;
+        const src = segSrc[i];
+        if (len <= 0) continue;
+        if (src >= 0) {
+          data.push(arena.subarray(src + from, src + from + len));
+          pieces.push(0, bytes, 0, len);
+          bytes += len;
         } else {
-          const q = p as { file: number; offset: number; len: number };
-          let no = pathNo.get(q.file);
+          let no = pathNo.get(-src - 1);
           if (no === undefined) {
-            pathNo.set(q.file, (no = paths.length));
-            paths.push(files[q.file].path.toString('latin1'));
+            pathNo.set(-src - 1, (no = paths.length));
+            paths.push(files[-src - 1].path.toString('latin1'));
           }
-          pieces.set([1, no, q.offset, q.len], k);
+          pieces.push(1, no, from, len);
         }
-        k += RECIPE_FIELDS;
+        at += len;
       }
     }
     const { digest, graph: store, compression, progress } = this.o;
     const sizes = Float64Array.from(chunks, (c) => c.end - c.start);
-    return { kind: 'recipe-chunks', sizes, pieces, bytes: data, paths, digest, store, compression, progress } as const;
+    const records = new Uint8Array(bytes);
+    let o = 0;
+    for (const d of data) {
+      records.set(d, o);
+      o += d.length;
+    }
+    return {
+      kind: 'recipe-chunks', sizes, pieces: Float64Array.from(pieces), bytes: records, paths, digest, store, compression, progress,
+    } as const;
   }
 }

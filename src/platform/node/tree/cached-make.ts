@@ -52,7 +52,8 @@
 
 // The parts: this file walks the tree (encode-tree.ts, with a PayloadTaker)
 // and finds the candidates and cuts; cached-stream.ts holds the stream's
-// segments; cached-chunks.ts turns cuts into index entries; the cache is read
+// segments; cached-scans.ts has the files read this time scanned by jobs;
+// cached-chunks.ts turns cuts into index entries; the cache is read
 // beside the walk (encoder-cache-reader.ts) and the next one written in walk
 // order (encoder-cache-file.ts), entries of unchanged files copied as bytes.
 // A known file costs no await and no object beyond its segment: the walk's
@@ -69,8 +70,7 @@ import type { CatarNode } from '../../../format/catar-node.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { ChunkStore } from '../../../stores/store.ts';
 import type { LinuxFs } from '../linux/index.ts';
-import { handled } from '../pool/chunk-pipeline.ts';
-import type { Executor, Job, ScanFilesResult } from '../pool/jobs.ts';
+import type { Executor, Job } from '../pool/jobs.ts';
 import { encodeTree, type PayloadTaker } from './encode-tree.ts';
 import { CacheWriter, EDGE, IDENTITY_SIZE, TINY, identityOf, type CachedFile } from './encoder-cache-file.ts';
 import type { CacheReader } from './encoder-cache-reader.ts';
@@ -79,11 +79,10 @@ import { NodeReader, type NodeExtras } from './read-node.ts';
 import { BoundaryScanner } from './boundary-scanner.ts';
 import { CachedStream, type StreamFile } from './cached-stream.ts';
 import { ChunkMaker, type ChunkCounts } from './cached-chunks.ts';
+import { FileScans } from './cached-scans.ts';
 
 /** Files changed this recently (or later) before the make are not remembered. */
 const RACY_NS = 2_000_000_000n;
-const SCAN_BATCH_BYTES = 8 << 20;
-const SCAN_BATCH_FILES = 1024;
 /**
  * Jobs run on this thread until they add up to this many bytes: starting the
  * threads costs more CPU than a second make's few changed files and chunks.
@@ -125,14 +124,6 @@ export interface CachedMakeResult extends ChunkCounts {
   chunkKeys: Map<string, Uint8Array>;
 }
 
-interface ScanBatch {
-  files: number[];
-  result: Promise<ScanFilesResult>;
-  value: ScanFilesResult | null;
-  error: unknown;
-  done: boolean;
-}
-
 export async function makeCachedTree(o: CachedMakeOptions): Promise<CachedMakeResult> {
   return new CachedTree(o).run();
 }
@@ -150,10 +141,8 @@ class CachedTree {
   private readonly boundary: BoundaryScanner;
   private readonly resolver: CutResolver;
   private scanSeg = 0;
-  // Files read this time, waiting for their scan.
-  private readonly scans: ScanBatch[] = [];
-  private scanFiles: number[] = [];
-  private scanBytes = 0;
+  /** files read this time, waiting for their scan */
+  private readonly scans: FileScans;
   /** the entry known() accepted, for the payload() that follows */
   private knownStart = -1;
   private knownCandidates: Float64Array | null = null;
@@ -169,6 +158,7 @@ class CachedTree {
     this.boundary = new BoundaryScanner(new CandidateScanner(1 << 20), discriminator(o.sizes));
     this.resolver = new CutResolver(o.sizes);
     this.depth = 4 * o.parallelism;
+    this.scans = new FileScans(this.stream.files, discriminator(o.sizes), (job, bytes) => this.runJob(job, bytes));
     this.chunks = new ChunkMaker({
       stream: this.stream,
       old: o.old?.chunks ?? null,
@@ -200,7 +190,7 @@ class CachedTree {
         commit: () => Promise.reject(new Error('cached make: payloads go to the taker')),
       },
     });
-    this.flushScans();
+    this.scans.flush();
     await this.pump(true);
     this.chunks.cuts(this.resolver.finish(this.stream.offset));
     this.chunks.dispatch();
@@ -274,64 +264,16 @@ class CachedTree {
       this.stream.literal(content);
       return;
     }
-    const f: StreamFile & { entry: CachedFile | null } = { path, identity, size, keep, head: null, tail: null, candidates: null, batch: null, entry };
-    const n = this.stream.file(f);
-    this.scanFiles.push(n);
-    this.scanBytes += size;
-    if (this.scanBytes >= SCAN_BATCH_BYTES || this.scanFiles.length >= SCAN_BATCH_FILES) this.flushScans();
-    if (this.scans.length > this.depth) return this.waitScans();
+    const f: StreamFile = { path, identity, size, keep, head: null, tail: null, candidates: null, batch: null, entry };
+    this.scans.add(this.stream.file(f));
+    if (this.scans.backlog > this.depth) return this.waitScans();
   }
 
   private async waitScans() {
-    while (this.scans.length > this.depth) {
-      await this.scans[0].result.catch(() => undefined);
+    while (this.scans.backlog > this.depth) {
+      await this.scans.first();
       await this.pump(false);
     }
-  }
-
-  private flushScans() {
-    if (!this.scanFiles.length) return;
-    const files = this.scanFiles;
-    const all = this.stream.files;
-    this.scanFiles = [];
-    this.scanBytes = 0;
-    const job = {
-      kind: 'scan-files',
-      paths: files.map((n) => all[n].path.toString('latin1')),
-      sizes: Float64Array.from(files, (n) => all[n].size),
-      d: discriminator(this.o.sizes),
-    } as const;
-    const bytes = files.reduce((a, n) => a + all[n].size, 0);
-    const batch: ScanBatch = { files, result: handled(this.runJob<ScanFilesResult>(job, bytes)), value: null, error: null, done: false };
-    batch.result.then(
-      (r) => {
-        batch.value = r;
-        batch.done = true;
-      },
-      (e) => {
-        batch.error = e;
-        batch.done = true;
-      },
-    );
-    for (const n of files) all[n].batch = batch;
-    this.scans.push(batch);
-  }
-
-  /** Takes in the first scan, which is done. */
-  private takeScan() {
-    const s = this.scans.shift()!;
-    if (!s.value) throw s.error;
-    const r = s.value;
-    let c = 0;
-    s.files.forEach((n, i) => {
-      const f = this.stream.files[n] as StreamFile & { entry?: CachedFile | null };
-      f.candidates = r.candidates.slice(c, c + r.counts[i]);
-      c += r.counts[i];
-      f.head = r.edges.slice(2 * EDGE * i, 2 * EDGE * i + EDGE);
-      f.tail = r.edges.slice(2 * EDGE * i + EDGE, 2 * EDGE * (i + 1));
-      f.batch = null;
-      if (f.entry) Object.assign(f.entry, { head: f.head, tail: f.tail, candidates: f.candidates });
-    });
   }
 
   /**
@@ -347,7 +289,7 @@ class CachedTree {
   /** As far as it can go without waiting; else what to wait for. */
   private advance(wait: boolean): Promise<unknown> | null {
     const { segSrc, segStart, segLen, arena, files } = this.stream;
-    while (this.scans[0]?.done) this.takeScan();
+    this.scans.takeDone();
     while (this.scanSeg < segSrc.length) {
       const i = this.scanSeg;
       const src = segSrc[i];
@@ -356,14 +298,22 @@ class CachedTree {
       if (src >= 0 && i === segSrc.length - 1 && !wait) break;
       if (src >= 0) {
         const bytes = arena.subarray(src, src + segLen[i]);
-        this.chunks.cuts(this.resolver.push(this.boundary.feed(bytes), 0, start + bytes.length));
+        const next = i + 1 < segSrc.length && segSrc[i + 1] < 0 ? files[-segSrc[i + 1] - 1] : null;
+        if (next?.head) {
+          // the records and the file after them, scanned as one
+          const at = segStart[i + 1];
+          this.chunks.cuts(this.resolver.push(this.boundary.feedTwo(bytes, next.head), 0, at + EDGE));
+          this.boundary.jump(at + next.size, next.tail!);
+          this.chunks.cuts(this.resolver.push(next.candidates!, at, at + next.size));
+          this.scanSeg++;
+        } else this.chunks.cuts(this.resolver.push(this.boundary.feed(bytes), 0, start + bytes.length));
       } else {
         const f = files[-src - 1];
         if (!f.head) {
           // read this time: known once its scan is back
           if (!wait) break;
-          if (!f.batch) this.flushScans();
-          return this.scans[0].result.catch(() => undefined);
+          if (!f.batch) this.scans.flush();
+          return this.scans.first();
         }
         this.chunks.cuts(this.resolver.push(this.boundary.feed(f.head), 0, start + EDGE));
         this.boundary.jump(start + f.size, f.tail!);

@@ -5,6 +5,8 @@
 // (known by path, identity and size).  The candidate scan and the chunk
 // recipes (cached-chunks.ts) both walk these segments.
 
+import type { CachedFile } from './encoder-cache-file.ts';
+
 /** A larger file whose content is a segment of the stream. */
 export interface StreamFile {
   path: Buffer;
@@ -17,8 +19,10 @@ export interface StreamFile {
   head: Uint8Array | null;
   tail: Uint8Array | null;
   candidates: Float64Array | null;
-  /** the scan batch that reads it, while pending (cached-make.ts) */
+  /** the scan batch that reads it, while pending (cached-scans.ts) */
   batch: unknown;
+  /** read this time and to be remembered: its new cache entry, completed by the scan */
+  entry?: CachedFile | null;
 }
 
 export class CachedStream {
