@@ -34,12 +34,15 @@ export class CatarEncoder {
   private readonly core: EncoderCore;
   /** user and group names as UTF-8 (a tree has few) */
   private readonly names = new Map<string, Uint8Array>();
+  /** the core's memory; fetched again only once it grew (the old buffer is then detached, of length 0) */
+  private mem: ArrayBuffer;
 
   /** `featureFlags`: normalized flags (src/format/feature-flags.ts), written into every ENTRY. */
   constructor(readonly featureFlags: bigint) {
     const problem = featureFlagsProblem(featureFlags);
     if (problem) throw usageError(`catar encoder: ${problem}`);
     this.core = instantiateCore() as unknown as EncoderCore;
+    this.mem = this.core.memory.buffer;
     this.check(this.core.encoderInit(featureFlags), 'init');
   }
 
@@ -158,14 +161,20 @@ export class CatarEncoder {
   private put(a: Uint8Array, b?: Uint8Array): number {
     const len = a.length + (b ? b.length : 0);
     const ptr = this.core.encoderInput(len);
-    const view = new Uint8Array(this.core.memory.buffer, ptr, len);
+    const view = new Uint8Array(this.heap(), ptr, len);
     view.set(a);
     if (b) view.set(b, a.length);
     return len;
   }
 
   private output(len: number): Uint8Array {
-    return new Uint8Array(this.core.memory.buffer, this.core.encoderOutput(), len).slice();
+    const ptr = this.core.encoderOutput();
+    return new Uint8Array(this.heap(), ptr, len).slice();
+  }
+
+  private heap(): ArrayBuffer {
+    if (this.mem.byteLength === 0) this.mem = this.core.memory.buffer;
+    return this.mem;
   }
 
   /**

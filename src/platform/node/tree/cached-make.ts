@@ -147,7 +147,8 @@ class CachedTree {
   private knownStart = -1;
   private knownCandidates: Float64Array | null = null;
   private readonly extras: NodeExtras = { flags: 0n, projid: 0, xattrs: [] };
-  private readonly scratch = Buffer.allocUnsafe(IDENTITY_SIZE);
+  /** known()'s identity bytes (Buffer.alloc: 8-aligned, see identityOf) */
+  private readonly scratch = Buffer.alloc(IDENTITY_SIZE);
   private readonly depth: number;
   private inlineBytes = 0;
 

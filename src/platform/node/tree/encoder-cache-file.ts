@@ -74,11 +74,32 @@ export interface CachedFile {
   candidates: Float64Array | null;
 }
 
-/** The 40 identity bytes of a stat result, in `b` (default: new bytes). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+let lastBytes: Buffer | null = null;
+let lastWords: BigUint64Array | null = null;
+
+/**
+ * The 40 identity bytes of a stat result, in `b` (default: new bytes).  On a
+ * little-endian machine through a BigUint64Array (its stores wrap as the
+ * layout wants, and cost far less than Buffer's writeBig*: one per file).
+ */
 export function identityOf(
   st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint },
-  b = Buffer.allocUnsafe(IDENTITY_SIZE),
+  b = Buffer.alloc(IDENTITY_SIZE),
 ): Buffer {
+  if (LITTLE_ENDIAN && b.byteOffset % 8 === 0) {
+    if (b !== lastBytes) {
+      lastBytes = b;
+      lastWords = new BigUint64Array(b.buffer, b.byteOffset, 5);
+    }
+    const w = lastWords!;
+    w[0] = st.dev;
+    w[1] = st.ino;
+    w[2] = st.size;
+    w[3] = st.mtimeNs;
+    w[4] = st.ctimeNs;
+    return b;
+  }
   b.writeBigUInt64LE(BigInt.asUintN(64, st.dev), 0);
   b.writeBigUInt64LE(BigInt.asUintN(64, st.ino), 8);
   b.writeBigUInt64LE(BigInt.asUintN(64, st.size), 16);
