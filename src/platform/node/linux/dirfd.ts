@@ -278,12 +278,7 @@ export function dirFdOps(libc: Libc): DirFdOps {
           if (end < 0 || end > off + reclen) end = off + reclen;
           const len = end - start;
           const dot = len <= 2 && dents[start] === 0x2e && (len === 1 || dents[start + 1] === 0x2e);
-          if (!dot) {
-            // one allocation (from Node's pool) per name: trees have 10^5 of them
-            const name = Buffer.allocUnsafe(len);
-            dents.copy(name, 0, start, end);
-            out.push(name);
-          }
+          if (!dot) out.push(Buffer.from(dents.subarray(start, end)));
           off += reclen;
         }
       }
