@@ -120,7 +120,7 @@ export class ChunkMaker {
       if (src >= 0) {
         m[n] = 0;
         m.writeDoubleLE(len, n + 1);
-        m.set(arena.subarray(src + from, src + from + len), n + 9);
+        m.set(new Uint8Array(arena.buffer, arena.byteOffset + src + from, len), n + 9);
         n += 9 + len;
       } else {
         const f = files[-src - 1];
@@ -133,7 +133,7 @@ export class ChunkMaker {
       }
       at += len;
     }
-    return createHash('sha256').update(m.subarray(0, n)).digest('binary');
+    return createHash('sha256').update(new Uint8Array(m.buffer, m.byteOffset, n)).digest('binary');
   }
 
   /** Moves the segment cursor to the one holding the byte before `end`; no key. */

@@ -298,7 +298,7 @@ class CachedTree {
       // The last segment may still grow.
       if (src >= 0 && i === segSrc.length - 1 && !wait) break;
       if (src >= 0) {
-        const bytes = arena.subarray(src, src + segLen[i]);
+        const bytes = new Uint8Array(arena.buffer, arena.byteOffset + src, segLen[i]);
         const next = i + 1 < segSrc.length && segSrc[i + 1] < 0 ? files[-segSrc[i + 1] - 1] : null;
         if (next?.head) {
           // the records and the file after them, scanned as one

@@ -102,9 +102,9 @@ class EntryPath {
     if (!parent) this.flat = name;
     else if (this.length < LONG_PATH) {
       const b = Buffer.allocUnsafe(this.length);
-      parent.flat!.copy(b, 0);
+      b.set(parent.flat!, 0);
       b[parent.length] = 0x2f;
-      name.copy(b, parent.length + 1);
+      b.set(name, parent.length + 1);
       this.flat = b;
     } else this.flat = null;
   }
@@ -180,7 +180,7 @@ class TreeEncoder {
       } catch (e) {
         throw ioError('EINPUT', path.toString(), e);
       }
-      names.sort(Buffer.compare);
+      sortNames(names);
       if (this.flags & CA_FORMAT_EXCLUDE_FILE && names.some((n) => n.equals(CAEXCLUDE))) {
         const file = new EntryPath(path, CAEXCLUDE);
         rules = rules.withFile(readWhole(file.reach(fd, CAEXCLUDE), file), file.toString());
@@ -281,6 +281,17 @@ class TreeEncoder {
       if (fd >= 0) closeSync(fd);
     }
   }
+}
+
+/**
+ * Sorts names by their raw bytes, as casync does, through their latin1
+ * strings (one code unit per byte, so the order is the same): string compares
+ * cost far less than 10^6 calls of Buffer.compare on a large tree.
+ */
+function sortNames(names: Buffer[]): void {
+  const keyed = names.map((b) => ({ k: b.toString('latin1'), b }));
+  keyed.sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+  for (let i = 0; i < names.length; i++) names[i] = keyed[i].b;
 }
 
 /** `at`: how to reach it (see reach()); `path`: what messages call it. */

@@ -107,7 +107,7 @@ export class CacheReader {
       const p0 = o + 2;
       const p1 = p0 + b.readUInt16LE(o);
       if (p1 > this.filesEnd) return this.fail(`truncated at byte ${o}`);
-      const same = b.compare(path, from, path.length, p0, p1) === 0;
+      const same = equalAt(b, p0, p1, path, from);
       if (!same && walkOrder(b, p0, p1, path, from) > 0) return false;
       if (!this.measure(o, p1)) return false;
       if (same) return true;
@@ -202,6 +202,14 @@ export class CacheReader {
     this.warn(`encoder cache: entry ${why}; the rest of the cache is not used, those files are read`);
     return false;
   }
+}
+
+/** Whether a[a0..a1] holds the bytes of b[b0..] (a loop: paths are short, Buffer.compare's checks are not free). */
+function equalAt(a: Buffer, a0: number, a1: number, b: Buffer, b0: number): boolean {
+  const n = a1 - a0;
+  if (n !== b.length - b0) return false;
+  for (let i = n - 1; i >= 0; i--) if (a[a0 + i] !== b[b0 + i]) return false;
+  return true;
 }
 
 /**
