@@ -305,7 +305,7 @@ class Making {
       done = total = r.size;
       progress.end();
       checkAborted(this.o.signal);
-      cache.save(settings, r.files, r.chunkKeys);
+      cache.save(settings, r.files, r.chunkKeys, r.added, old);
       const { bytes, pushed } = await this.out!.commit();
       const { hits, misses, invalidated, added } = r;
       return {

@@ -1,7 +1,8 @@
 // The encoder cache file (make --cache=DIR, -c): what one make of a tree learnt
 // about it, so that the next make of the same tree reads only what changed.
 // One file, DIR/wasync-encoder-cache, replaced whole (temporary name, rename)
-// at the end of every make that uses it.  See cached-make.ts for how it is
+// at the end of a make that uses it, unless that make learnt next to nothing
+// (encoder-cache.ts).  See cached-make.ts for how it is
 // used and why the index it gives is the one an uncached make gives.  This
 // file has the layout and its writer; encoder-cache-reader.ts reads it.
 //
@@ -181,6 +182,16 @@ export class CacheWriter {
     if (last && 'from' in last && last.from === from && last.end === start) last.end = end;
     else this.parts.push({ from, start, end });
     this.files++;
+  }
+
+  /**
+   * Whether the file would list the same files as the cache read (`from`,
+   * whose entries run from HEADER to `filesEnd`, `count` of them): every
+   * entry copied, in one run, nothing added or left out.
+   */
+  copiesAll(from: Uint8Array, filesEnd: number, count: number): boolean {
+    const p = this.parts[0];
+    return this.parts.length === 1 && 'from' in p && p.from === from && p.start === HEADER && p.end === filesEnd && this.files === count;
   }
 
   /** The whole file, as pieces to write one after another; `chunks`: recipe key (latin1) → id. */

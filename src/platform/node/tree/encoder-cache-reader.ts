@@ -55,8 +55,10 @@ export class CacheReader {
   };
   private at = HEADER;
   private left: number;
+  /** how many files the cache lists */
+  readonly fileCount: number;
   /** where the file entries end (the chunk table starts) */
-  private readonly filesEnd: number;
+  readonly filesEnd: number;
 
   constructor(
     readonly bytes: Buffer,
@@ -84,7 +86,7 @@ export class CacheReader {
     if (b.readBigUInt64LE(56) !== BigInt.asUintN(64, s.rootDev) || b.readBigUInt64LE(64) !== BigInt.asUintN(64, s.rootIno)) {
       throw new CacheProblem('made for another directory');
     }
-    this.left = Number(b.readBigUInt64LE(72));
+    this.left = this.fileCount = Number(b.readBigUInt64LE(72));
     const nChunks = Number(b.readBigUInt64LE(80));
     this.filesEnd = bodyEnd - nChunks * (KEY_SIZE + CHUNK_ID_SIZE);
     if (this.filesEnd < HEADER) throw new CacheProblem(`truncated: ${nChunks} chunks do not fit`);

@@ -15,6 +15,7 @@ import { CACHE_FILE_NAME, type CacheSettings, type CacheWriter } from './encoder
 import { CacheProblem, CacheReader } from './encoder-cache-reader.ts';
 
 const WRITE_BYTES = 4 << 20;
+const SAVE_SLACK = 16;
 
 export class EncoderCacheDir {
   readonly dev: bigint;
@@ -58,7 +59,16 @@ export class EncoderCacheDir {
     }
   }
 
-  save(s: CacheSettings, next: CacheWriter, chunks: Map<string, Uint8Array>): void {
+  /**
+   * Replaces the cache with `next` and `chunks` (`added` of them new to it).
+   * Not when every file entry is the old one and at most SAVE_SLACK chunk ids
+   * are new (a make after no change, or after one too recent to remember): the
+   * file stays as it is, still true of the tree, and the few chunks it lacks
+   * are assembled from their recipes next time, which costs less than writing
+   * and summing the whole file again.
+   */
+  save(s: CacheSettings, next: CacheWriter, chunks: Map<string, Uint8Array>, added: number, old: CacheReader | null): void {
+    if (old && added <= SAVE_SLACK && next.copiesAll(old.bytes, old.filesEnd, old.fileCount)) return;
     const parts = next.finish(s, chunks);
     const f = new AtomicFile(this.file, 0o644);
     try {
