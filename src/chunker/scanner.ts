@@ -32,9 +32,14 @@ export class CandidateScanner {
    */
   scan(len: number, from: number, d: number, offset = 0): Uint32Array {
     if (from > len) return new Uint32Array(0);
-    const parts: Uint32Array[] = [];
-    let total = 0;
-    for (let start = from; ; ) {
+    // Most calls fill the output once (the encoder cache makes ~10^5 small ones).
+    const first = this.core.scan(this.windowPtr, len, from, d, this.outPtr, OUT_CAP, offset % 4096);
+    const one = new Uint32Array(this.core.memory.buffer, this.outPtr, first).slice();
+    const resume = this.core.resumePosition();
+    if (resume === 0 || resume > len) return one;
+    const parts: Uint32Array[] = [one];
+    let total = first;
+    for (let start = resume; ; ) {
       const n = this.core.scan(this.windowPtr, len, start, d, this.outPtr, OUT_CAP, offset % 4096);
       parts.push(new Uint32Array(this.core.memory.buffer, this.outPtr, n).slice());
       total += n;

@@ -34,13 +34,16 @@ export class CatarEncoder {
   private readonly core: EncoderCore;
   /** user and group names as UTF-8 (a tree has few) */
   private readonly names = new Map<string, Uint8Array>();
+  /** the core's memory; fetched again only once it grew (the old buffer is then detached, of length 0) */
+  private mem: ArrayBuffer;
 
   /** `featureFlags`: normalized flags (src/format/feature-flags.ts), written into every ENTRY. */
   constructor(readonly featureFlags: bigint) {
     const problem = featureFlagsProblem(featureFlags);
     if (problem) throw usageError(`catar encoder: ${problem}`);
     this.core = instantiateCore() as unknown as EncoderCore;
-    this.check(this.core.encoderInit(featureFlags), { op: 'init' });
+    this.mem = this.core.memory.buffer;
+    this.check(this.core.encoderInit(featureFlags), 'init');
   }
 
   private name(s: string): Uint8Array {
@@ -83,25 +86,26 @@ export class CatarEncoder {
     const mtime = BigInt.asUintN(64, node.mtimeNs);
     this.check(
       c.encoderBegin(u32(node.mode, 'mode'), u32(node.uid, 'uid'), u32(node.gid, 'gid'), mtime, BigInt.asUintN(64, node.flags)),
-      { op: 'node', node },
+      'node',
+      node,
     );
-    if (node.userName !== null) this.check(c.encoderUser(this.put(this.name(node.userName))), { op: 'user name', node });
-    if (node.groupName !== null) this.check(c.encoderGroup(this.put(this.name(node.groupName))), { op: 'group name', node });
+    if (node.userName !== null) this.check(c.encoderUser(this.put(this.name(node.userName))), 'user name', node);
+    if (node.groupName !== null) this.check(c.encoderGroup(this.put(this.name(node.groupName))), 'group name', node);
     for (const x of node.xattrs) {
       this.put(x.name, x.value);
-      this.check(c.encoderXattr(x.name.length, x.value.length), { op: 'xattr', name: x.name });
+      this.check(c.encoderXattr(x.name.length, x.value.length), 'xattr', undefined, () => ({ name: x.name }));
     }
     if (node.acl) this.acl(node);
-    if (node.selinux) this.check(c.encoderSelinux(this.put(node.selinux)), { op: 'SELinux label' });
-    if (node.fcaps) this.check(c.encoderFcaps(this.put(node.fcaps)), { op: 'file capabilities' });
-    if (node.projid) this.check(c.encoderProjid(u32(node.projid, 'projid')), { op: 'projid' });
+    if (node.selinux) this.check(c.encoderSelinux(this.put(node.selinux)), 'SELinux label');
+    if (node.fcaps) this.check(c.encoderFcaps(this.put(node.fcaps)), 'file capabilities');
+    if (node.projid) this.check(c.encoderProjid(u32(node.projid, 'projid')), 'projid');
     if (node.size !== undefined) {
       if (!Number.isSafeInteger(node.size) || node.size < 0) throw usageError(`catar encoder: bad file size ${node.size}`);
-      this.check(c.encoderPayloadSize(BigInt(node.size)), { op: 'size' });
+      this.check(c.encoderPayloadSize(BigInt(node.size)), 'size');
     }
-    if (node.target) this.check(c.encoderSymlink(this.put(node.target)), { op: 'symlink target' });
-    if (node.rdev) this.check(c.encoderDevice(u32(node.rdev.major, 'major'), u32(node.rdev.minor, 'minor')), { op: 'device' });
-    return this.output(this.check(c.encoderEmit(), { op: 'node', node }));
+    if (node.target) this.check(c.encoderSymlink(this.put(node.target)), 'symlink target');
+    if (node.rdev) this.check(c.encoderDevice(u32(node.rdev.major, 'major'), u32(node.rdev.minor, 'minor')), 'device');
+    return this.output(this.check(c.encoderEmit(), 'node', node));
   }
 
   private acl(node: CatarNode): void {
@@ -110,16 +114,16 @@ export class CatarEncoder {
     const entries = (kind: number, list: CatarAclEntry[]) => {
       for (const e of list) {
         const name = e.name === null ? -1 : this.put(utf8.encode(e.name));
-        this.check(c.encoderAcl(kind, u32(e.id, 'ACL id'), u32(e.perm, 'ACL permissions'), name), { op: 'ACL entry', aclEntry: e });
+        this.check(c.encoderAcl(kind, u32(e.id, 'ACL id'), u32(e.perm, 'ACL permissions'), name), 'ACL entry', undefined, () => ({ aclEntry: e }));
       }
     };
     entries(ACL_USER, acl.user);
     entries(ACL_GROUP, acl.group);
-    if (acl.groupObj !== null) this.check(c.encoderAclGroupObj(u32(acl.groupObj, 'ACL permissions')), { op: 'ACL' });
+    if (acl.groupObj !== null) this.check(c.encoderAclGroupObj(u32(acl.groupObj, 'ACL permissions')), 'ACL');
     const d = acl.default;
     if (d) {
       const perm = (p: number | null) => (p === null ? -1 : u32(p, 'ACL permissions'));
-      this.check(c.encoderAclDefault(perm(d.userObj), perm(d.groupObj), perm(d.other), perm(d.mask)), { op: 'default ACL' });
+      this.check(c.encoderAclDefault(perm(d.userObj), perm(d.groupObj), perm(d.other), perm(d.mask)), 'default ACL');
       entries(ACL_DEFAULT_USER, d.user);
       entries(ACL_DEFAULT_GROUP, d.group);
     }
@@ -128,7 +132,8 @@ export class CatarEncoder {
   /** After streaming the payload (in one or several calls): counts the content bytes. */
   payloadDone(bytes: number): void {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw usageError(`catar encoder: bad payload byte count ${bytes}`);
-    this.check(this.core.encoderPayloadDone(BigInt(bytes)), { op: 'payloadDone', bytes });
+    const r = this.core.encoderPayloadDone(BigInt(bytes));
+    if (r < 0) this.check(r, 'payloadDone', undefined, () => ({ bytes }));
   }
 
   /**
@@ -137,12 +142,14 @@ export class CatarEncoder {
    * strictly increasing in strcmp order.
    */
   filename(name: Uint8Array): Uint8Array {
-    return this.output(this.check(this.core.encoderFilename(this.put(name)), { op: 'filename', name }));
+    const r = this.core.encoderFilename(this.put(name));
+    if (r < 0) this.check(r, 'filename', undefined, () => ({ name }));
+    return this.output(r);
   }
 
   /** Ends the open directory: its GOODBYE record. */
   endDirectory(): Uint8Array {
-    return this.output(this.check(this.core.encoderGoodbye(), { op: 'endDirectory' }));
+    return this.output(this.check(this.core.encoderGoodbye(), 'endDirectory'));
   }
 
   /** Bytes of archive emitted so far (records + payload reported). */
@@ -150,28 +157,34 @@ export class CatarEncoder {
     return Number(BigInt.asUintN(64, this.core.encoderOffset()));
   }
 
-  /** Copies `parts` into the core's input area; returns the total length. */
-  private put(...parts: Uint8Array[]): number {
-    let len = 0;
-    for (const p of parts) len += p.length;
+  /** Copies `a` and `b` into the core's input area; returns the total length. */
+  private put(a: Uint8Array, b?: Uint8Array): number {
+    const len = a.length + (b ? b.length : 0);
     const ptr = this.core.encoderInput(len);
-    const view = new Uint8Array(this.core.memory.buffer, ptr, len);
-    let o = 0;
-    for (const p of parts) {
-      view.set(p, o);
-      o += p.length;
-    }
+    const view = new Uint8Array(this.heap(), ptr, len);
+    view.set(a);
+    if (b) view.set(b, a.length);
     return len;
   }
 
   private output(len: number): Uint8Array {
-    return new Uint8Array(this.core.memory.buffer, this.core.encoderOutput(), len).slice();
+    const ptr = this.core.encoderOutput();
+    return new Uint8Array(this.heap(), ptr, len).slice();
   }
 
-  private check(r: number, context: Omit<ErrorContext, 'flags'>): number {
+  private heap(): ArrayBuffer {
+    if (this.mem.byteLength === 0) this.mem = this.core.memory.buffer;
+    return this.mem;
+  }
+
+  /**
+   * `r`, or the error it codes for.  What the message names comes as `op`,
+   * `node` and a `more` made only on failure: this runs a few times per node.
+   */
+  private check(r: number, op: string, node?: CatarNode, more?: () => Partial<ErrorContext>): number {
     if (r >= 0) return r;
     const detail = BigInt.asUintN(64, this.core.encoderDetail());
-    throw encoderError(r, detail, { ...context, flags: this.featureFlags });
+    throw encoderError(r, detail, { op, node, ...more?.(), flags: this.featureFlags });
   }
 }
 

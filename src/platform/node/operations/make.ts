@@ -21,7 +21,6 @@ import { makeCachedTree } from '../tree/cached-make.ts';
 import { EncoderCacheDir } from '../tree/encoder-cache.ts';
 import { ChunkPipeline, type ChunkTotals } from '../pool/chunk-pipeline.ts';
 import { Executors } from '../pool/executors.ts';
-import { InlineExecutor } from '../pool/worker-pool.ts';
 import { blobIndexFlags, makeBlob } from '../pool/make-blob.ts';
 import { progressBuffer, readProgress } from '../pool/progress-counter.ts';
 import { RingWriter, ringSizeFor } from '../pool/ring-writer.ts';
@@ -297,7 +296,7 @@ class Making {
         graph: store.graph!,
         pool: () => executors.chunks,
         parallelism: executors.parallelism,
-        inline: new InlineExecutor(),
+        inline: executors.inline,
         writeIndex: (b) => out.write(b),
         checkAborted: () => checkAborted(this.o.signal),
         progress: counted,
@@ -306,7 +305,7 @@ class Making {
       done = total = r.size;
       progress.end();
       checkAborted(this.o.signal);
-      cache.save(settings, r.contents);
+      cache.save(settings, r.files, r.chunkKeys, r.added, old);
       const { bytes, pushed } = await this.out!.commit();
       const { hits, misses, invalidated, added } = r;
       return {

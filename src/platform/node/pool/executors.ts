@@ -21,6 +21,7 @@ const PARALLEL_THRESHOLD = 16 << 20;
 export class Executors {
   private pool: Draining | undefined;
   private ordered: Draining | undefined;
+  private here: Draining | undefined;
   private closed: Promise<void> | undefined;
 
   /**
@@ -54,9 +55,18 @@ export class Executors {
     return (this.ordered ??= new Draining(new InlineExecutor()));
   }
 
+  /**
+   * Runs jobs on the calling thread whatever the size (a make with an encoder
+   * cache runs its first few there), tracked like the others: a job that still
+   * writes to the store when the operation fails is waited for by close().
+   */
+  get inline(): Executor {
+    return (this.here ??= new Draining(new InlineExecutor()));
+  }
+
   /** Waits for the jobs in flight, then stops the threads; called on failure and again at the end. */
   close(): Promise<void> {
-    return (this.closed ??= Promise.all([this.pool?.close(), this.ordered?.close()]).then(() => {}));
+    return (this.closed ??= Promise.all([this.pool?.close(), this.ordered?.close(), this.here?.close()]).then(() => {}));
   }
 
   private make(): Executor {

@@ -15,17 +15,32 @@ export class BoundaryScanner {
   /** stream bytes before `offset` that the history holds (at most 47) */
   private held = 0;
   private offset = 0;
+  /** the scanner's window (its memory does not grow after construction) */
+  private readonly win: Uint8Array;
 
   constructor(
     private readonly scanner: CandidateScanner,
     private readonly d: number,
-  ) {}
+  ) {
+    this.win = scanner.window();
+  }
 
   /** The next stream bytes; returns the candidates among their end positions, ascending. */
   feed(data: Uint8Array): number[] {
     const out: number[] = [];
     const cap = this.scanner.capacity;
     for (let o = 0; o < data.length; o += cap) this.piece(data.subarray(o, Math.min(o + cap, data.length)), out);
+    return out;
+  }
+
+  /**
+   * feed() of `a` then `b` (record bytes and the head of the file after them)
+   * in one scan when they fit the window, which a second make does per file.
+   */
+  feedTwo(a: Uint8Array, b: Uint8Array): number[] {
+    if (a.length + b.length > this.scanner.capacity) return [...this.feed(a), ...this.feed(b)];
+    const out: number[] = [];
+    this.piece(a, out, b);
     return out;
   }
 
@@ -36,11 +51,16 @@ export class BoundaryScanner {
     this.offset = to;
   }
 
-  private piece(piece: Uint8Array, out: number[]) {
+  /** Scans `piece` (followed by `more`, if given) after the look-behind. */
+  private piece(piece: Uint8Array, out: number[], more?: Uint8Array) {
     const lb = this.held;
-    const win = this.scanner.window();
+    const win = this.win;
     win.set(this.history.subarray(LOOK_BEHIND - lb), 0);
     win.set(piece, lb);
+    if (more) {
+      win.set(more, lb + piece.length);
+      piece = win.subarray(lb, lb + piece.length + more.length);
+    }
     const len = lb + piece.length;
     const base = this.offset - lb;
     for (const c of this.scanner.scan(len, Math.max(lb + 1, BUZHASH_WINDOW), this.d, base)) out.push(base + c);

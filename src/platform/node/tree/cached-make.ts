@@ -39,16 +39,10 @@
 // .caexclude decisions it implies are the same too.  Directories, symlinks and
 // device nodes are read every time.
 //
-// Chunk ids.  A chunk's bytes are named by a recipe: the record bytes it
-// covers, verbatim, and for each file range the file's identity and the
-// offsets.  Its SHA-256 is the recipe key; the cache maps the keys of the last
-// make's chunks to their ids.  Equal keys mean equal bytes (equal record bytes,
-// and ranges of files that are the same by the rule above), so a known key's
-// id is the id the bytes would give; it is used only if the target store has
-// that chunk, else the chunk is assembled from its recipe (worker job
-// recipe-chunks: records plus file ranges read by path), digested and stored,
-// as any chunk whose key is new.  Keys naming a file too recent to remember are
-// neither looked up nor remembered.
+// Chunk ids come from recipe keys (cached-chunks.ts): a chunk's record bytes
+// and the identities and offsets of its file ranges; a known key's id is used
+// only if the target store has that chunk, else the chunk is assembled, digested
+// and stored.
 //
 // So a second make of a tree with one changed file reads that file, the
 // records of every node (lstat per entry, the walk itself), and the file
@@ -56,9 +50,16 @@
 // chunk is a key, a lookup and a stat of the store's chunk.  As in casync, no
 // digest of the whole archive is computed while a cache is used.
 
-import { createHash } from 'node:crypto';
+// The parts: this file walks the tree (encode-tree.ts, with a PayloadTaker)
+// and finds the candidates and cuts; cached-stream.ts holds the stream's
+// segments; cached-scans.ts has the files read this time scanned by jobs;
+// cached-chunks.ts turns cuts into index entries; the cache is read
+// beside the walk (encoder-cache-reader.ts) and the next one written in walk
+// order (encoder-cache-file.ts), entries of unchanged files copied as bytes.
+// A known file costs no await and no object beyond its segment: the walk's
+// per-file work is what a second make of a large tree spends its time on.
+
 import { readSync, type BigIntStats } from 'node:fs';
-import { toHex } from '../../../chunk/chunk-id.ts';
 import type { Compression } from '../../../chunk/compression.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 import { CandidateScanner } from '../../../chunker/scanner.ts';
@@ -66,25 +67,22 @@ import { CutResolver } from '../../../chunker/cut-resolver.ts';
 import { discriminator, type ChunkSizes } from '../../../chunker/sizes.ts';
 import { WasyncError, ioError } from '../../../errors.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
-import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
-import { encodeIndexItems } from '../../../format/index-file.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { ChunkStore } from '../../../stores/store.ts';
 import type { LinuxFs } from '../linux/index.ts';
-import { handled } from '../pool/chunk-pipeline.ts';
-import { RECIPE_FIELDS, type ChunkResult, type Executor, type Job, type ScanFilesResult } from '../pool/jobs.ts';
+import type { Executor, Job } from '../pool/jobs.ts';
 import { encodeTree, type PayloadTaker } from './encode-tree.ts';
-import { EDGE, IDENTITY_SIZE, TINY, identityOf, type CacheContents, type CachedFile } from './encoder-cache-file.ts';
+import { CacheWriter, EDGE, IDENTITY_SIZE, TINY, identityOf, type CachedFile } from './encoder-cache-file.ts';
+import type { CacheReader } from './encoder-cache-reader.ts';
 import type { EncoderCacheDir } from './encoder-cache.ts';
 import { NodeReader, type NodeExtras } from './read-node.ts';
 import { BoundaryScanner } from './boundary-scanner.ts';
+import { CachedStream, type StreamFile } from './cached-stream.ts';
+import { ChunkMaker, type ChunkCounts } from './cached-chunks.ts';
+import { FileScans } from './cached-scans.ts';
 
 /** Files changed this recently (or later) before the make are not remembered. */
 const RACY_NS = 2_000_000_000n;
-const SCAN_BATCH_BYTES = 8 << 20;
-const SCAN_BATCH_FILES = 1024;
-const CHUNK_BATCH_BYTES = 4 << 20;
-const CHUNK_BATCH_CHUNKS = 1024;
 /**
  * Jobs run on this thread until they add up to this many bytes: starting the
  * threads costs more CPU than a second make's few changed files and chunks.
@@ -98,8 +96,8 @@ export interface CachedMakeOptions {
   digest: DigestName;
   compression: Compression;
   cache: EncoderCacheDir;
-  /** what the cache held (null: none, or one not trusted) */
-  old: CacheContents | null;
+  /** the cache as the last make left it (null: none, or one not trusted) */
+  old: CacheReader | null;
   linux: LinuxFs | null;
   linuxMissing: string | null;
   /** the store, for has() on this thread, and its description for the jobs */
@@ -116,52 +114,15 @@ export interface CachedMakeOptions {
   progress?: SharedArrayBuffer;
 }
 
-export interface CachedMakeResult {
+export interface CachedMakeResult extends ChunkCounts {
   size: number;
   entries: number;
-  chunks: number;
-  stored: number;
-  storedBytes: number;
-  /** chunks whose id came from the cache, and those assembled and digested */
-  hits: number;
-  misses: number;
   /** cached files found changed, and chunk keys new to the cache */
   invalidated: number;
-  added: number;
-  /** bytes of the chunks done so far (progress) */
-  done: number;
-  /** what the next make will find */
-  contents: CacheContents;
+  /** what the next make will find: the files (walk order) and the recipe keys */
+  files: CacheWriter;
+  chunkKeys: Map<string, Uint8Array>;
 }
-
-interface FileInfo {
-  path: Buffer;
-  identity: Uint8Array;
-  size: number;
-  /** not too recent to remember */
-  keep: boolean;
-  head: Uint8Array | null;
-  tail: Uint8Array | null;
-  candidates: Float64Array | null;
-  /** scan batch that reads it, while pending */
-  batch: ScanBatch | null;
-  /** its new cache entry, to be completed by the scan */
-  entry: CachedFile | null;
-}
-
-interface ScanBatch {
-  files: number[];
-  result: Promise<ScanFilesResult>;
-  done: boolean;
-}
-
-interface ChunkBatch {
-  ends: number[];
-  ids: Promise<Uint8Array>;
-}
-
-/** Part of a chunk: record bytes (arena range) or a file range. */
-type Piece = { at: number; len: number; file: -1 } | { file: number; offset: number; len: number };
 
 export async function makeCachedTree(o: CachedMakeOptions): Promise<CachedMakeResult> {
   return new CachedTree(o).run();
@@ -170,35 +131,24 @@ export async function makeCachedTree(o: CachedMakeOptions): Promise<CachedMakeRe
 class CachedTree {
   private readonly reader: NodeReader;
   private readonly since: bigint;
-  private readonly result: CachedMakeResult;
-  private readonly files: FileInfo[] = [];
-  private readonly newFiles = new Map<string, CachedFile>();
-  private readonly newChunks = new Map<string, Uint8Array>();
+  private readonly counts: ChunkCounts = { chunks: 0, stored: 0, storedBytes: 0, hits: 0, misses: 0, added: 0, done: 0 };
+  private invalidated = 0;
+  private readonly next = new CacheWriter();
   private readonly rootLen: number;
-  // The stream as segments: record bytes in the arena, or a file's content.
-  private segStart: number[] = [];
-  private segLen: number[] = [];
-  /** ≥ 0: arena offset of record bytes; < 0: -(file number + 1) */
-  private segSrc: number[] = [];
-  private arena = Buffer.allocUnsafe(1 << 20);
-  private arenaUsed = 0;
-  private offset = 0;
+  private readonly stream = new CachedStream();
+  private readonly chunks: ChunkMaker;
   // Candidates and cuts.
   private readonly boundary: BoundaryScanner;
   private readonly resolver: CutResolver;
   private scanSeg = 0;
-  private chunkSeg = 0;
-  private lastCut = 0;
-  // Work handed out.
-  private readonly scans: ScanBatch[] = [];
-  private scanFiles: number[] = [];
-  private scanBytes = 0;
-  private readonly batches: ChunkBatch[] = [];
-  private pendingChunks: { start: number; end: number; pieces: Piece[]; key: string | null }[] = [];
-  private pendingBytes = 0;
-  private known: CachedFile | null = null;
-  private readonly scratch = Buffer.allocUnsafe(IDENTITY_SIZE);
-  private readonly frame = Buffer.allocUnsafe(17);
+  /** files read this time, waiting for their scan */
+  private readonly scans: FileScans;
+  /** the entry known() accepted, for the payload() that follows */
+  private knownStart = -1;
+  private knownCandidates: Float64Array | null = null;
+  private readonly extras: NodeExtras = { flags: 0n, projid: 0, xattrs: [] };
+  /** known()'s identity bytes (Buffer.alloc: 8-aligned, see identityOf) */
+  private readonly scratch = Buffer.alloc(IDENTITY_SIZE);
   private readonly depth: number;
   private inlineBytes = 0;
 
@@ -209,10 +159,19 @@ class CachedTree {
     this.boundary = new BoundaryScanner(new CandidateScanner(1 << 20), discriminator(o.sizes));
     this.resolver = new CutResolver(o.sizes);
     this.depth = 4 * o.parallelism;
-    this.result = {
-      size: 0, entries: 0, chunks: 0, stored: 0, storedBytes: 0, hits: 0, misses: 0, invalidated: 0, added: 0, done: 0,
-      contents: { files: this.newFiles, chunks: this.newChunks },
-    };
+    this.scans = new FileScans(this.stream.files, discriminator(o.sizes), (job, bytes) => this.runJob(job, bytes));
+    this.chunks = new ChunkMaker({
+      stream: this.stream,
+      old: o.old?.chunks ?? null,
+      store: o.store,
+      graph: o.graph,
+      digest: o.digest,
+      compression: o.compression,
+      progress: o.progress,
+      runJob: (job, bytes) => this.runJob(job, bytes),
+      writeIndex: o.writeIndex,
+      counts: this.counts,
+    });
   }
 
   async run(): Promise<CachedMakeResult> {
@@ -223,41 +182,49 @@ class CachedTree {
       linuxMissing: this.o.linuxMissing,
       taker: this.taker(),
       sink: {
-        write: async (b) => {
+        write: (b) => {
           this.o.checkAborted();
-          this.literal(b);
-          await this.pump(false);
+          this.stream.literal(b);
+          return this.pump(false);
         },
         reserve: () => Promise.reject(new Error('cached make: payloads go to the taker')),
         commit: () => Promise.reject(new Error('cached make: payloads go to the taker')),
       },
     });
-    this.flushScans();
+    this.scans.flush();
     await this.pump(true);
-    this.cuts(this.resolver.finish(this.offset));
-    this.dispatchChunks();
-    while (this.batches.length) await this.completeBatch();
-    this.result.size = tree.bytes;
-    this.result.entries = tree.entries;
-    if (tree.bytes !== this.offset) throw new Error(`cached make: stream of ${tree.bytes} bytes, segments cover ${this.offset}`);
-    return this.result;
+    this.chunks.cuts(this.resolver.finish(this.stream.offset));
+    this.chunks.dispatch();
+    while (this.chunks.waiting) await this.chunks.completeFirst();
+    if (tree.bytes !== this.stream.offset) throw new Error(`cached make: stream of ${tree.bytes} bytes, segments cover ${this.stream.offset}`);
+    return {
+      ...this.counts, size: tree.bytes, entries: tree.entries, invalidated: this.invalidated,
+      files: this.next, chunkKeys: this.chunks.known,
+    };
   }
 
   private taker(): PayloadTaker {
-    const old = this.o.old?.files;
+    const old = this.o.old;
     return {
       skip: (st) => st.dev === this.o.cache.dev && st.ino === this.o.cache.ino,
       known: (path, st) => {
-        const entry = old?.get(this.rel(path));
-        if (!entry) return null;
-        if (!identityOf(st, this.scratch).equals(entry.identity) || !this.keepable(st)) {
-          this.result.invalidated++;
+        if (!old || !old.find(path, this.rootLen)) return null;
+        const e = old.entry;
+        if (identityOf(st, this.scratch).compare(old.bytes, e.identityAt, e.identityAt + IDENTITY_SIZE) !== 0 || !this.keepable(st)) {
+          this.invalidated++;
+          old.next();
           return null;
         }
-        this.known = entry;
-        return this.reader.fromExtras(st, entry);
+        const candidates = e.size > TINY ? old.candidates() : null;
+        if (e.size > TINY && !candidates) return null;
+        this.extras.flags = e.flags;
+        this.extras.projid = e.projid;
+        this.extras.xattrs = old.xattrs();
+        this.knownStart = e.start;
+        this.knownCandidates = candidates;
+        return this.reader.fromExtras(st, this.extras);
       },
-      payload: (path, st, fd, node, extras) => this.payload(path, st, fd, node, extras),
+      payload: (path, st, fd, node, extras) => (fd < 0 && this.knownStart >= 0 ? this.knownPayload(path, node) : this.payload(path, st, fd, node, extras)),
     };
   }
 
@@ -265,265 +232,108 @@ class CachedTree {
     return st.mtimeNs < this.since && st.ctimeNs < this.since;
   }
 
-  private rel(path: Buffer): string {
-    return path.toString('latin1', this.rootLen);
-  }
-
-  private async payload(path: Buffer, st: BigIntStats, fd: number, node: CatarNode, extras: NodeExtras | null) {
+  /** A file the cache knows: its entry carried over, its content laid out from it. */
+  private knownPayload(path: Buffer, node: CatarNode) {
+    const old = this.o.old!;
+    const e = old.entry;
+    this.knownStart = -1;
+    this.next.copy(old.bytes, e.start, e.end);
     const size = node.size!;
-    const known = fd < 0 ? this.known : null;
-    this.known = null;
-    if (!known && !extras) {
-      // an API file system's file, archived empty
-      return;
+    if (size <= TINY) this.stream.literal(old.view(e.dataAt, size));
+    else {
+      this.stream.file({
+        path, identity: old.view(e.identityAt, IDENTITY_SIZE), size, keep: true,
+        head: old.view(e.dataAt, EDGE), tail: old.view(e.dataAt + EDGE, EDGE), candidates: this.knownCandidates, batch: null,
+      });
     }
-    const identity: Uint8Array = known ? known.identity : identityOf(st);
+    old.next();
+  }
+
+  /** A file read this time (`extras` null: an API file system's file, archived empty). */
+  private payload(path: Buffer, st: BigIntStats, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void {
+    const size = node.size!;
+    if (!extras) return;
+    const identity = identityOf(st);
     const keep = this.keepable(st);
-    const rel = keep ? this.rel(path) : '';
-    const entry: CachedFile = known ?? {
-      identity, size, flags: extras!.flags, projid: extras!.projid, xattrs: extras!.xattrs,
-      content: null, head: null, tail: null, candidates: null,
-    };
+    const entry: CachedFile | null = keep
+      ? { path: path.subarray(this.rootLen), identity, size, flags: extras.flags, projid: extras.projid, xattrs: extras.xattrs, content: null, head: null, tail: null, candidates: null }
+      : null;
+    if (entry) this.next.add(entry);
     if (size <= TINY) {
-      if (!known) entry.content = readWhole(fd, path, size);
-      this.literal(entry.content!);
-      if (keep) this.newFiles.set(rel, entry);
+      const content = readWhole(fd, path, size);
+      if (entry) entry.content = content;
+      this.stream.literal(content);
       return;
     }
-    const n = this.files.length;
-    const f: FileInfo = { path, identity, size, keep, head: entry.head, tail: entry.tail, candidates: entry.candidates, batch: null, entry: keep && !known ? entry : null };
-    this.files.push(f);
-    if (keep) this.newFiles.set(rel, entry);
-    if (!known) {
-      this.scanFiles.push(n);
-      this.scanBytes += size;
-      if (this.scanBytes >= SCAN_BATCH_BYTES || this.scanFiles.length >= SCAN_BATCH_FILES) this.flushScans();
-      while (this.scans.length > this.depth) await this.scans[0].result.then(() => this.pump(false));
+    const f: StreamFile = { path, identity, size, keep, head: null, tail: null, candidates: null, batch: null, entry };
+    this.scans.add(this.stream.file(f));
+    if (this.scans.backlog > this.depth) return this.waitScans();
+  }
+
+  private async waitScans() {
+    while (this.scans.backlog > this.depth) {
+      await this.scans.first();
+      await this.pump(false);
     }
-    this.segment(-(n + 1), size);
-  }
-
-  // ── the stream ──
-
-  private literal(b: Uint8Array) {
-    if (!b.length) return;
-    if (this.arenaUsed + b.length > this.arena.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaUsed + b.length));
-      this.arena.copy(bigger, 0, 0, this.arenaUsed);
-      this.arena = bigger;
-    }
-    this.arena.set(b, this.arenaUsed);
-    const last = this.segSrc.length - 1;
-    // Adjacent record bytes are one segment, so that a recipe does not depend on how they were written.
-    if (last >= 0 && this.segSrc[last] >= 0 && this.segSrc[last] + this.segLen[last] === this.arenaUsed) {
-      this.segLen[last] += b.length;
-      this.offset += b.length;
-    } else this.segment(this.arenaUsed, b.length);
-    this.arenaUsed += b.length;
-  }
-
-  private segment(src: number, len: number) {
-    this.segStart.push(this.offset);
-    this.segLen.push(len);
-    this.segSrc.push(src);
-    this.offset += len;
-  }
-
-  private flushScans() {
-    if (!this.scanFiles.length) return;
-    const files = this.scanFiles;
-    this.scanFiles = [];
-    this.scanBytes = 0;
-    const job = {
-      kind: 'scan-files',
-      paths: files.map((n) => this.files[n].path.toString('latin1')),
-      sizes: Float64Array.from(files, (n) => this.files[n].size),
-      d: discriminator(this.o.sizes),
-    } as const;
-    const bytes = files.reduce((a, n) => a + this.files[n].size, 0);
-    const batch: ScanBatch = { files, result: handled(this.runJob<ScanFilesResult>(job, bytes)), done: false };
-    batch.result.then(() => (batch.done = true), () => (batch.done = true));
-    for (const n of files) this.files[n].batch = batch;
-    this.scans.push(batch);
-  }
-
-  /** Takes in the finished scans, in order, and the results of the jobs done. */
-  private async takeScan() {
-    const s = this.scans.shift()!;
-    const r = await s.result;
-    let c = 0;
-    s.files.forEach((n, i) => {
-      const f = this.files[n];
-      f.candidates = r.candidates.slice(c, c + r.counts[i]);
-      c += r.counts[i];
-      f.head = r.edges.slice(2 * EDGE * i, 2 * EDGE * i + EDGE);
-      f.tail = r.edges.slice(2 * EDGE * i + EDGE, 2 * EDGE * (i + 1));
-      f.batch = null;
-      if (f.entry) Object.assign(f.entry, { head: f.head, tail: f.tail, candidates: f.candidates });
-    });
   }
 
   /**
    * Candidates and cuts as far as the segments are known (a file read this
    * time is known once its scan is back); `wait`: to the end of the stream.
+   * Returns a promise only when it has to wait.
    */
-  private async pump(wait: boolean) {
-    while (this.scans[0]?.done) await this.takeScan();
-    while (this.scanSeg < this.segSrc.length) {
+  private pump(wait: boolean): Promise<void> | void {
+    const blocked = this.advance(wait);
+    if (blocked) return blocked.then(() => this.pump(wait));
+  }
+
+  /** As far as it can go without waiting; else what to wait for. */
+  private advance(wait: boolean): Promise<unknown> | null {
+    const { segSrc, segStart, segLen, arena, files } = this.stream;
+    this.scans.takeDone();
+    while (this.scanSeg < segSrc.length) {
       const i = this.scanSeg;
-      const src = this.segSrc[i];
-      const start = this.segStart[i];
+      const src = segSrc[i];
+      const start = segStart[i];
       // The last segment may still grow.
-      if (src >= 0 && i === this.segSrc.length - 1 && !wait) break;
+      if (src >= 0 && i === segSrc.length - 1 && !wait) break;
       if (src >= 0) {
-        const bytes = this.arena.subarray(src, src + this.segLen[i]);
-        this.cuts(this.resolver.push(this.boundary.feed(bytes), 0, start + bytes.length));
+        const bytes = new Uint8Array(arena.buffer, arena.byteOffset + src, segLen[i]);
+        const next = i + 1 < segSrc.length && segSrc[i + 1] < 0 ? files[-segSrc[i + 1] - 1] : null;
+        if (next?.head) {
+          // the records and the file after them, scanned as one
+          const at = segStart[i + 1];
+          this.chunks.cuts(this.resolver.push(this.boundary.feedTwo(bytes, next.head), 0, at + EDGE));
+          this.boundary.jump(at + next.size, next.tail!);
+          this.chunks.cuts(this.resolver.push(next.candidates!, at, at + next.size));
+          this.scanSeg++;
+        } else this.chunks.cuts(this.resolver.push(this.boundary.feed(bytes), 0, start + bytes.length));
       } else {
-        const f = this.files[-src - 1];
+        const f = files[-src - 1];
         if (!f.head) {
           // read this time: known once its scan is back
           if (!wait) break;
-          if (!f.batch) this.flushScans();
-          while (!f.head) await this.takeScan();
+          if (!f.batch) this.scans.flush();
+          return this.scans.first();
         }
-        this.cuts(this.resolver.push(this.boundary.feed(f.head!), 0, start + EDGE));
+        this.chunks.cuts(this.resolver.push(this.boundary.feed(f.head), 0, start + EDGE));
         this.boundary.jump(start + f.size, f.tail!);
-        this.cuts(this.resolver.push(f.candidates!, start, start + f.size));
+        this.chunks.cuts(this.resolver.push(f.candidates!, start, start + f.size));
       }
       this.scanSeg++;
-      if (this.batches.length > this.depth) await this.drainBatches();
+      if (this.chunks.waiting > this.depth) return this.drain();
     }
+    return null;
   }
 
-  // ── chunks ──
-
-  private cuts(cuts: number[]) {
-    for (const end of cuts) {
-      const pieces: Piece[] = [];
-      const key = createHash('sha256');
-      let keyed = true;
-      let at = this.lastCut;
-      while (at < end) {
-        while (this.segStart[this.chunkSeg] + this.segLen[this.chunkSeg] <= at) this.chunkSeg++;
-        const i = this.chunkSeg;
-        const from = at - this.segStart[i];
-        const len = Math.min(end, this.segStart[i] + this.segLen[i]) - at;
-        const src = this.segSrc[i];
-        const frame = this.frame;
-        if (src >= 0) {
-          pieces.push({ at: src + from, len, file: -1 });
-          frame.writeUInt8(0, 0);
-          frame.writeDoubleLE(len, 1);
-          key.update(frame.subarray(0, 9)).update(this.arena.subarray(src + from, src + from + len));
-        } else {
-          const f = this.files[-src - 1];
-          pieces.push({ file: -src - 1, offset: from, len });
-          keyed &&= f.keep;
-          frame.writeUInt8(1, 0);
-          frame.writeDoubleLE(from, 1);
-          frame.writeDoubleLE(len, 9);
-          key.update(frame).update(f.identity);
-        }
-        at += len;
-      }
-      this.pendingChunks.push({ start: this.lastCut, end, pieces, key: keyed ? key.digest('hex') : null });
-      this.pendingBytes += end - this.lastCut;
-      this.lastCut = end;
-      if (this.pendingBytes >= CHUNK_BATCH_BYTES || this.pendingChunks.length >= CHUNK_BATCH_CHUNKS) this.dispatchChunks();
-    }
-  }
-
-  private dispatchChunks() {
-    if (!this.pendingChunks.length) return;
-    const chunks = this.pendingChunks;
-    this.pendingChunks = [];
-    this.pendingBytes = 0;
-    const sizes = chunks.map((c) => c.end - c.start);
-    this.batches.push({ ends: chunks.map((c) => c.end), ids: handled(this.resolveBatch(chunks, sizes)) });
-  }
-
-  /** The ids of a batch: known keys whose chunk the store has, the rest assembled by a job. */
-  private async resolveBatch(chunks: { pieces: Piece[]; key: string | null }[], sizes: number[]): Promise<Uint8Array> {
-    const ids = new Uint8Array(chunks.length * CHUNK_ID_SIZE);
-    const old = this.o.old?.chunks;
-    const known = chunks.map((c) => (c.key !== null ? old?.get(c.key) : undefined));
-    const present = await Promise.all(known.map((id) => (id ? this.o.store.has(toHex(id)) : false)));
-    const missing: number[] = [];
-    known.forEach((id, i) => {
-      if (id && present[i]) {
-        ids.set(id, i * CHUNK_ID_SIZE);
-        this.result.hits++;
-      } else missing.push(i);
-    });
-    if (missing.length) {
-      const job = this.recipeJob(missing.map((i) => chunks[i]), missing.map((i) => sizes[i]));
-      const r = await this.runJob<ChunkResult>(job, missing.reduce((a, i) => a + sizes[i], 0));
-      missing.forEach((i, k) => ids.set(r.ids.subarray(k * CHUNK_ID_SIZE, (k + 1) * CHUNK_ID_SIZE), i * CHUNK_ID_SIZE));
-      this.result.misses += missing.length;
-      this.result.stored += r.stored;
-      this.result.storedBytes += r.storedBytes;
-    }
-    chunks.forEach((c, i) => {
-      if (c.key === null) return;
-      const id = ids.slice(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE);
-      if (!old?.has(c.key)) this.result.added++;
-      this.newChunks.set(c.key, id);
-    });
-    return ids;
+  private async drain() {
+    while (this.chunks.waiting > this.depth) await this.chunks.completeFirst();
   }
 
   private runJob<R>(job: Job, bytes: number): Promise<R> {
     if (this.inlineBytes + bytes > INLINE_BYTES) return this.o.pool().run<R>(job);
     this.inlineBytes += bytes;
     return this.o.inline.run<R>(job);
-  }
-
-  private recipeJob(chunks: { pieces: Piece[] }[], sizes: number[]) {
-    const paths: string[] = [];
-    const pathNo = new Map<number, number>();
-    let bytes = 0;
-    let n = 0;
-    for (const c of chunks) {
-      n += c.pieces.length;
-      for (const p of c.pieces) if (p.file < 0) bytes += p.len;
-    }
-    const data = new Uint8Array(bytes);
-    const pieces = new Float64Array(n * RECIPE_FIELDS);
-    let at = 0;
-    let k = 0;
-    for (const c of chunks) {
-      for (const p of c.pieces) {
-        if (p.file < 0) {
-          const q = p as { at: number; len: number };
-          data.set(this.arena.subarray(q.at, q.at + q.len), at);
-          pieces.set([0, at, 0, q.len], k);
-          at += q.len;
-        } else {
-          const q = p as { file: number; offset: number; len: number };
-          let no = pathNo.get(q.file);
-          if (no === undefined) {
-            pathNo.set(q.file, (no = paths.length));
-            paths.push(this.files[q.file].path.toString('latin1'));
-          }
-          pieces.set([1, no, q.offset, q.len], k);
-        }
-        k += RECIPE_FIELDS;
-      }
-    }
-    const { digest, graph: store, compression, progress } = this.o;
-    return { kind: 'recipe-chunks', sizes: Float64Array.from(sizes), pieces, bytes: data, paths, digest, store, compression, progress } as const;
-  }
-
-  private async drainBatches() {
-    while (this.batches.length > this.depth) await this.completeBatch();
-  }
-
-  private async completeBatch() {
-    const b = this.batches.shift()!;
-    const ids = await b.ids;
-    this.result.chunks += b.ends.length;
-    this.result.done = b.ends[b.ends.length - 1];
-    await this.o.writeIndex(encodeIndexItems(b.ends, ids));
   }
 }
 
@@ -542,4 +352,3 @@ function readWhole(fd: number, path: Buffer, size: number): Uint8Array {
   }
   return b;
 }
-

@@ -32,11 +32,12 @@ export class CatarOutput {
     if (this.pendingUsed >= RECORDS_FLUSH) return this.flush();
   }
 
-  async flush(): Promise<void> {
+  /** Returns a promise only when the sink does (see CatarSink.write). */
+  flush(): Promise<void> | void {
     if (!this.pendingUsed) return;
     const n = this.pendingUsed;
     this.pendingUsed = 0;
-    await this.sink.write(this.pending.subarray(0, n));
+    return this.sink.write(this.pending.subarray(0, n));
   }
 
   /**

@@ -11,14 +11,11 @@ import { join } from 'node:path';
 import { ioError, usageError } from '../../../errors.ts';
 import { AtomicFile } from '../io/atomic-file.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
-import {
-  CACHE_FILE_NAME,
-  CacheProblem,
-  decodeCacheFile,
-  encodeCacheFile,
-  type CacheContents,
-  type CacheSettings,
-} from './encoder-cache-file.ts';
+import { CACHE_FILE_NAME, type CacheSettings, type CacheWriter } from './encoder-cache-file.ts';
+import { CacheProblem, CacheReader } from './encoder-cache-reader.ts';
+
+const WRITE_BYTES = 4 << 20;
+const SAVE_SLACK = 16;
 
 export class EncoderCacheDir {
   readonly dev: bigint;
@@ -43,8 +40,8 @@ export class EncoderCacheDir {
     this.file = join(dir, CACHE_FILE_NAME);
   }
 
-  /** The cache's contents, or null (none yet, or one not to trust: `warn` says why). */
-  load(s: CacheSettings, warn: (m: string) => void): CacheContents | null {
+  /** The cache, or null (none yet, or one not to trust: `warn` says why). */
+  load(s: CacheSettings, warn: (m: string) => void): CacheReader | null {
     let bytes: Buffer;
     try {
       bytes = readFileSync(this.file);
@@ -54,7 +51,7 @@ export class EncoderCacheDir {
       return null;
     }
     try {
-      return decodeCacheFile(bytes, s);
+      return new CacheReader(bytes, s, (m) => warn(`${this.file}: ${m}`));
     } catch (e) {
       if (!(e instanceof CacheProblem) && !(e instanceof RangeError)) throw e;
       warn(`${this.file}: encoder cache not used (${e.message}); reading every file, the cache is replaced`);
@@ -62,11 +59,35 @@ export class EncoderCacheDir {
     }
   }
 
-  save(s: CacheSettings, c: CacheContents): void {
-    const bytes = encodeCacheFile(s, c);
+  /**
+   * Replaces the cache with `next` and `chunks` (`added` of them new to it).
+   * Not when every file entry is the old one and at most SAVE_SLACK chunk ids
+   * are new (a make after no change, or after one too recent to remember): the
+   * file stays as it is, still true of the tree, and the few chunks it lacks
+   * are assembled from their recipes next time, which costs less than writing
+   * and summing the whole file again.
+   */
+  save(s: CacheSettings, next: CacheWriter, chunks: Map<string, Uint8Array>, added: number, old: CacheReader | null): void {
+    if (old && added <= SAVE_SLACK && next.copiesAll(old.bytes, old.filesEnd, old.fileCount)) return;
+    const parts = next.finish(s, chunks);
     const f = new AtomicFile(this.file, 0o644);
     try {
-      for (let o = 0; o < bytes.length; ) o += writeSync(f.fd, bytes, o, bytes.length - o);
+      // Entries of files read this time are small: written a few MiB at a time.
+      const write = (b: Uint8Array) => {
+        for (let o = 0; o < b.length; ) o += writeSync(f.fd, b, o, b.length - o);
+      };
+      let group: Uint8Array[] = [];
+      let bytes = 0;
+      for (const p of parts) {
+        group.push(p);
+        bytes += p.length;
+        if (bytes >= WRITE_BYTES) {
+          write(group.length === 1 ? p : Buffer.concat(group));
+          group = [];
+          bytes = 0;
+        }
+      }
+      if (group.length) write(Buffer.concat(group));
       f.commit();
     } catch (e) {
       f.abort();

@@ -1,0 +1,245 @@
+// The chunks of a make with an encoder cache (cached-make.ts): each cut found
+// becomes a recipe (the record bytes it covers, verbatim, and for each file
+// range the file's identity and the offsets), whose SHA-256 is its key.  A key
+// the last make knew gives the chunk's id, if the target store has that chunk;
+// every other chunk is assembled from its recipe by a job (recipe-chunks),
+// digested and stored.  Batches of ids go to the index in stream order.
+//
+// Equal keys mean equal bytes: equal record bytes, and ranges of files that are
+// the same by cached-make.ts's identity rule.  Keys naming a file too recent
+// to remember are neither looked up nor kept.
+
+import * as crypto from 'node:crypto';
+import { toHex } from '../../../chunk/chunk-id.ts';
+import type { Compression } from '../../../chunk/compression.ts';
+import type { DigestName } from '../../../chunk/digest.ts';
+import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
+import { encodeIndexItems } from '../../../format/index-file.ts';
+import type { StoreGraph } from '../../../stores/store-graph.ts';
+import type { ChunkStore } from '../../../stores/store.ts';
+import { handled } from '../pool/chunk-pipeline.ts';
+import type { ChunkResult, Job } from '../pool/jobs.ts';
+import { IDENTITY_SIZE } from './encoder-cache-file.ts';
+import type { CachedStream } from './cached-stream.ts';
+
+/** crypto.hash (one call, no Hash object: several times cheaper for small inputs) where Node has it */
+const sha256: (b: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (b) => crypto.hash('sha256', b, 'binary')
+    : (b) => crypto.createHash('sha256').update(b).digest('binary');
+
+const CHUNK_BATCH_BYTES = 4 << 20;
+const CHUNK_BATCH_CHUNKS = 1024;
+
+interface Recipe {
+  start: number;
+  end: number;
+  /** a segment at or before the one holding its first byte */
+  seg: number;
+  /** latin1 string of the SHA-256, or null: names a file not to remember */
+  key: string | null;
+}
+
+interface ChunkBatch {
+  ends: number[];
+  ids: Promise<Uint8Array>;
+}
+
+export interface ChunkCounts {
+  chunks: number;
+  stored: number;
+  storedBytes: number;
+  hits: number;
+  misses: number;
+  added: number;
+  /** bytes of the chunks written to the index so far */
+  done: number;
+}
+
+export interface ChunkMakerOptions {
+  stream: CachedStream;
+  /** the last make's recipe keys → ids */
+  old: Map<string, Uint8Array> | null;
+  store: ChunkStore;
+  graph: StoreGraph;
+  digest: DigestName;
+  compression: Compression;
+  progress?: SharedArrayBuffer;
+  runJob<R>(job: Job, bytes: number): Promise<R>;
+  writeIndex(bytes: Uint8Array): Promise<void>;
+  counts: ChunkCounts;
+}
+
+export class ChunkMaker {
+  /** this make's recipe keys → ids, for the next */
+  readonly known = new Map<string, Uint8Array>();
+  private readonly batches: ChunkBatch[] = [];
+  private pending: Recipe[] = [];
+  private pendingBytes = 0;
+  private lastCut = 0;
+  /** the segment the last cut lies in */
+  private seg = 0;
+  /** what a key is the hash of (see key()) */
+  private material = Buffer.allocUnsafe(64 << 10);
+
+  constructor(private readonly o: ChunkMakerOptions) {}
+
+  /** batches handed out and not yet written */
+  get waiting(): number {
+    return this.batches.length;
+  }
+
+  cuts(ends: number[]): void {
+    for (const end of ends) {
+      const seg = this.seg;
+      const key = this.key(this.lastCut, end);
+      this.pending.push({ start: this.lastCut, end, seg, key });
+      this.pendingBytes += end - this.lastCut;
+      this.lastCut = end;
+      if (this.pendingBytes >= CHUNK_BATCH_BYTES || this.pending.length >= CHUNK_BATCH_CHUNKS) this.dispatch();
+    }
+  }
+
+  /**
+   * The recipe key of the stream bytes start..end (null: they include a file
+   * not to remember): the SHA-256 of, per piece, 0, f64 length, the record
+   * bytes; or 1, f64 file offset, f64 length, the file's identity.  Gathered
+   * in one buffer and hashed at once (a chunk spans a few files).
+   */
+  private key(start: number, end: number): string | null {
+    const { segStart, segLen, segSrc, arena, files } = this.o.stream;
+    let m = this.material;
+    let n = 0;
+    let at = start;
+    while (at < end) {
+      while (segStart[this.seg] + segLen[this.seg] <= at) this.seg++;
+      const i = this.seg;
+      const from = at - segStart[i];
+      const len = Math.min(end, segStart[i] + segLen[i]) - at;
+      const src = segSrc[i];
+      const need = n + 17 + (src >= 0 ? len : IDENTITY_SIZE);
+      if (need > m.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(2 * m.length, need));
+        m.copy(bigger, 0, 0, n);
+        this.material = m = bigger;
+      }
+      if (src >= 0) {
+        m[n] = 0;
+        m.writeDoubleLE(len, n + 1);
+        m.set(new Uint8Array(arena.buffer, arena.byteOffset + src + from, len), n + 9);
+        n += 9 + len;
+      } else {
+        const f = files[-src - 1];
+        if (!f.keep) return this.skipTo(end);
+        m[n] = 1;
+        m.writeDoubleLE(from, n + 1);
+        m.writeDoubleLE(len, n + 9);
+        m.set(f.identity, n + 17);
+        n += 17 + IDENTITY_SIZE;
+      }
+      at += len;
+    }
+    return sha256(new Uint8Array(m.buffer, m.byteOffset, n));
+  }
+
+  /** Moves the segment cursor to the one holding the byte before `end`; no key. */
+  private skipTo(end: number): null {
+    const { segStart, segLen } = this.o.stream;
+    while (segStart[this.seg] + segLen[this.seg] < end) this.seg++;
+    return null;
+  }
+
+  /** Hands out the recipes gathered so far as one batch. */
+  dispatch(): void {
+    if (!this.pending.length) return;
+    const chunks = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.batches.push({ ends: chunks.map((c) => c.end), ids: handled(this.resolve(chunks)) });
+  }
+
+  /** Writes the first batch's entries to the index once its ids are known. */
+  async completeFirst(): Promise<void> {
+    const b = this.batches.shift()!;
+    const ids = await b.ids;
+    const c = this.o.counts;
+    c.chunks += b.ends.length;
+    c.done = b.ends[b.ends.length - 1];
+    await this.o.writeIndex(encodeIndexItems(b.ends, ids));
+  }
+
+  /** The ids of a batch: known keys whose chunk the store has, the rest assembled by a job. */
+  private async resolve(chunks: Recipe[]): Promise<Uint8Array> {
+    const ids = new Uint8Array(chunks.length * CHUNK_ID_SIZE);
+    const { old, store, counts } = this.o;
+    const known = chunks.map((c) => (c.key !== null ? old?.get(c.key) : undefined));
+    const present = await Promise.all(known.map((id) => (id ? store.has(toHex(id)) : false)));
+    const missing: Recipe[] = [];
+    const at: number[] = [];
+    known.forEach((id, i) => {
+      if (id && present[i]) {
+        ids.set(id, i * CHUNK_ID_SIZE);
+        counts.hits++;
+      } else {
+        missing.push(chunks[i]);
+        at.push(i);
+      }
+    });
+    if (missing.length) {
+      const bytes = missing.reduce((a, c) => a + c.end - c.start, 0);
+      const r = await this.o.runJob<ChunkResult>(this.recipeJob(missing), bytes);
+      at.forEach((i, k) => ids.set(r.ids.subarray(k * CHUNK_ID_SIZE, (k + 1) * CHUNK_ID_SIZE), i * CHUNK_ID_SIZE));
+      counts.misses += missing.length;
+      counts.stored += r.stored;
+      counts.storedBytes += r.storedBytes;
+    }
+    chunks.forEach((c, i) => {
+      if (c.key === null) return;
+      if (!old?.has(c.key)) counts.added++;
+      this.known.set(c.key, ids.slice(i * CHUNK_ID_SIZE, (i + 1) * CHUNK_ID_SIZE));
+    });
+    return ids;
+  }
+
+  /** The job that assembles `chunks` from their pieces: record bytes copied in, file ranges by path. */
+  private recipeJob(chunks: Recipe[]) {
+    const { segStart, segLen, segSrc, arena, files } = this.o.stream;
+    const paths: string[] = [];
+    const pathNo = new Map<number, number>();
+    const data: Uint8Array[] = [];
+    const pieces: number[] = [];
+    let bytes = 0;
+    for (const c of chunks) {
+      for (let at = c.start, i = c.seg; at < c.end; i++) {
+        const from = at - segStart[i];
+        const len = Math.min(c.end, segStart[i] + segLen[i]) - at;
+        const src = segSrc[i];
+        if (len <= 0) continue;
+        if (src >= 0) {
+          data.push(arena.subarray(src + from, src + from + len));
+          pieces.push(0, bytes, 0, len);
+          bytes += len;
+        } else {
+          let no = pathNo.get(-src - 1);
+          if (no === undefined) {
+            pathNo.set(-src - 1, (no = paths.length));
+            paths.push(files[-src - 1].path.toString('latin1'));
+          }
+          pieces.push(1, no, from, len);
+        }
+        at += len;
+      }
+    }
+    const { digest, graph: store, compression, progress } = this.o;
+    const sizes = Float64Array.from(chunks, (c) => c.end - c.start);
+    const records = new Uint8Array(bytes);
+    let o = 0;
+    for (const d of data) {
+      records.set(d, o);
+      o += d.length;
+    }
+    return {
+      kind: 'recipe-chunks', sizes, pieces: Float64Array.from(pieces), bytes: records, paths, digest, store, compression, progress,
+    } as const;
+  }
+}

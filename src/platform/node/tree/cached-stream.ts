@@ -1,0 +1,72 @@
+// The archive stream of a make with an encoder cache (cached-make.ts), as it is
+// laid out before any byte of a file is read: a list of segments, each either
+// record bytes (kept in an arena; FILENAME, ENTRY, …, PAYLOAD headers, GOODBYE
+// tables, and the content of tiny files) or the content of one larger file
+// (known by path, identity and size).  The candidate scan and the chunk
+// recipes (cached-chunks.ts) both walk these segments.
+
+import type { CachedFile } from './encoder-cache-file.ts';
+
+/** A larger file whose content is a segment of the stream. */
+export interface StreamFile {
+  path: Buffer;
+  /** its identity bytes (encoder-cache-file.ts): part of the recipe keys */
+  identity: Uint8Array;
+  size: number;
+  /** not too recent to remember: recipe keys naming it may be looked up and kept */
+  keep: boolean;
+  /** its first and last 47 bytes and inside candidates: from the cache, or once its scan is back */
+  head: Uint8Array | null;
+  tail: Uint8Array | null;
+  candidates: Float64Array | null;
+  /** the scan batch that reads it, while pending (cached-scans.ts) */
+  batch: unknown;
+  /** read this time and to be remembered: its new cache entry, completed by the scan */
+  entry?: CachedFile | null;
+}
+
+export class CachedStream {
+  readonly files: StreamFile[] = [];
+  // The segments, as three parallel arrays.
+  readonly segStart: number[] = [];
+  readonly segLen: number[] = [];
+  /** ≥ 0: arena offset of record bytes; < 0: -(file number + 1) */
+  readonly segSrc: number[] = [];
+  arena = Buffer.allocUnsafe(1 << 20);
+  private arenaUsed = 0;
+  /** stream bytes laid out so far */
+  offset = 0;
+
+  /** Record bytes (or a tiny file's content) next in the stream. */
+  literal(b: Uint8Array): void {
+    if (!b.length) return;
+    if (this.arenaUsed + b.length > this.arena.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaUsed + b.length));
+      this.arena.copy(bigger, 0, 0, this.arenaUsed);
+      this.arena = bigger;
+    }
+    this.arena.set(b, this.arenaUsed);
+    const last = this.segSrc.length - 1;
+    // Adjacent record bytes are one segment, so that a recipe does not depend on how they were written.
+    if (last >= 0 && this.segSrc[last] >= 0 && this.segSrc[last] + this.segLen[last] === this.arenaUsed) {
+      this.segLen[last] += b.length;
+      this.offset += b.length;
+    } else this.segment(this.arenaUsed, b.length);
+    this.arenaUsed += b.length;
+  }
+
+  /** A larger file's content next in the stream; returns its number. */
+  file(f: StreamFile): number {
+    const n = this.files.length;
+    this.files.push(f);
+    this.segment(-(n + 1), f.size);
+    return n;
+  }
+
+  private segment(src: number, len: number) {
+    this.segStart.push(this.offset);
+    this.segLen.push(len);
+    this.segSrc.push(src);
+    this.offset += len;
+  }
+}

@@ -1,0 +1,229 @@
+// Reads an encoder cache file (layout: encoder-cache-file.ts) front to back
+// beside the walk of the next make: the walk meets files in the order the
+// cache lists them, so each lookup compares the file's path with the entry at
+// the cursor, passing entries of files that are gone, and takes an entry apart
+// only when it is used.  No map of the tree's files is built.
+//
+// Trust: the whole file is checked first (magic, version, checksum, settings,
+// top directory); a file that fails is not used at all.  An entry that does
+// not parse, met later, ends the use of the cache from there on (with a
+// warning): the entries used before it were whole, and what follows is read
+// from the files.
+
+import { CHUNK_ID_SIZE } from '../../../format/constants.ts';
+import { createHash } from 'node:crypto';
+import {
+  CACHE_VERSION,
+  EDGE,
+  HEADER,
+  IDENTITY_SIZE,
+  KEY_SIZE,
+  MAGIC,
+  SUM,
+  TINY,
+  digestCode,
+  type CacheSettings,
+} from './encoder-cache-file.ts';
+
+/** Thrown (and caught by the loader, which warns) for a file that is not a usable cache. */
+export class CacheProblem extends Error {}
+
+/** Where the parts of the entry found last lie in the cache's bytes. */
+export interface CacheEntry {
+  start: number;
+  end: number;
+  identityAt: number;
+  size: number;
+  flags: bigint;
+  projid: number;
+  xattrsAt: number;
+  xattrCount: number;
+  /** the content (size <= TINY), or the head, the tail and the candidates */
+  dataAt: number;
+  candidateCount: number;
+}
+
+const SLASH = 0x2f;
+const NO_CANDIDATES = new Float64Array(0);
+const NO_XATTRS: [Buffer, Buffer][] = [];
+
+export class CacheReader {
+  /** recipe key (latin1) → chunk id */
+  readonly chunks = new Map<string, Uint8Array>();
+  readonly entry: CacheEntry = {
+    start: 0, end: 0, identityAt: 0, size: 0, flags: 0n, projid: 0, xattrsAt: 0, xattrCount: 0, dataAt: 0, candidateCount: 0,
+  };
+  private at = HEADER;
+  private left: number;
+  /** how many files the cache lists */
+  readonly fileCount: number;
+  /** where the file entries end (the chunk table starts) */
+  readonly filesEnd: number;
+
+  constructor(
+    readonly bytes: Buffer,
+    s: CacheSettings,
+    private readonly warn: (m: string) => void,
+  ) {
+    const b = bytes;
+    if (b.length < HEADER + SUM || !b.subarray(0, 8).equals(MAGIC)) throw new CacheProblem('not a wasync encoder cache');
+    const version = b.readUInt32LE(8);
+    if (version !== CACHE_VERSION) throw new CacheProblem(`version ${version}, this wasync writes ${CACHE_VERSION}`);
+    const bodyEnd = b.length - SUM;
+    if (!createHash('sha256').update(b.subarray(0, bodyEnd)).digest().equals(b.subarray(bodyEnd))) {
+      throw new CacheProblem('checksum mismatch (corrupt)');
+    }
+    if (b.readUInt32LE(12) !== TINY) throw new CacheProblem('another layout');
+    if (
+      b.readBigUInt64LE(16) !== s.flags ||
+      Number(b.readBigUInt64LE(24)) !== s.sizes.min ||
+      Number(b.readBigUInt64LE(32)) !== s.sizes.avg ||
+      Number(b.readBigUInt64LE(40)) !== s.sizes.max ||
+      b.readUInt32LE(48) !== digestCode(s.digest)
+    ) {
+      throw new CacheProblem('made with other feature flags, chunk sizes or digest');
+    }
+    if (b.readBigUInt64LE(56) !== BigInt.asUintN(64, s.rootDev) || b.readBigUInt64LE(64) !== BigInt.asUintN(64, s.rootIno)) {
+      throw new CacheProblem('made for another directory');
+    }
+    this.left = this.fileCount = Number(b.readBigUInt64LE(72));
+    const nChunks = Number(b.readBigUInt64LE(80));
+    this.filesEnd = bodyEnd - nChunks * (KEY_SIZE + CHUNK_ID_SIZE);
+    if (this.filesEnd < HEADER) throw new CacheProblem(`truncated: ${nChunks} chunks do not fit`);
+    const view = (o: number, n: number) => new Uint8Array(b.buffer, b.byteOffset + o, n);
+    for (let o = this.filesEnd; o < bodyEnd; o += KEY_SIZE + CHUNK_ID_SIZE) {
+      this.chunks.set(b.toString('latin1', o, o + KEY_SIZE), view(o + KEY_SIZE, CHUNK_ID_SIZE));
+    }
+  }
+
+  /**
+   * Whether the cache has an entry for the file at `path[from..]` (then in
+   * `entry`; pass it with next()).  Entries of files before it in walk order
+   * are passed: those files are gone.
+   */
+  find(path: Buffer, from: number): boolean {
+    const b = this.bytes;
+    while (this.left > 0) {
+      const o = this.at;
+      if (o + 2 > this.filesEnd) return this.fail(`truncated at byte ${o}`);
+      const p0 = o + 2;
+      const p1 = p0 + b.readUInt16LE(o);
+      if (p1 > this.filesEnd) return this.fail(`truncated at byte ${o}`);
+      const same = equalAt(b, p0, p1, path, from);
+      if (!same && walkOrder(b, p0, p1, path, from) > 0) return false;
+      if (!this.measure(o, p1)) return false;
+      if (same) return true;
+      this.next();
+    }
+    return false;
+  }
+
+  /** Passes the entry found last. */
+  next(): void {
+    this.at = this.entry.end;
+    this.left--;
+  }
+
+  view(at: number, n: number): Uint8Array {
+    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + at, n);
+  }
+
+  /** The entry's candidates; null (and the cache no longer used) if they are not in order. */
+  candidates(): Float64Array | null {
+    const e = this.entry;
+    if (!e.candidateCount) return NO_CANDIDATES;
+    const b = this.bytes;
+    const c = new Float64Array(e.candidateCount);
+    let o = e.dataAt + 2 * EDGE + 4;
+    let last = EDGE;
+    for (let k = 0; k < c.length; k++, o += 8) {
+      const v = b.readUInt32LE(o) + b.readUInt32LE(o + 4) * 0x1_0000_0000;
+      if (v <= last || v > e.size) {
+        this.fail(`candidate ${v} out of order or range at byte ${o}`);
+        return null;
+      }
+      c[k] = last = v;
+    }
+    return c;
+  }
+
+  xattrs(): [Buffer, Buffer][] {
+    const e = this.entry;
+    if (!e.xattrCount) return NO_XATTRS;
+    const b = this.bytes;
+    const out: [Buffer, Buffer][] = [];
+    let o = e.xattrsAt;
+    for (let x = 0; x < e.xattrCount; x++) {
+      const kl = b.readUInt16LE(o);
+      const k = b.subarray(o + 2, o + 2 + kl);
+      o += 2 + kl;
+      const vl = b.readUInt32LE(o);
+      out.push([k, b.subarray(o + 4, o + 4 + vl)]);
+      o += 4 + vl;
+    }
+    return out;
+  }
+
+  /** Lays out the entry at `o` (path ending at `p1`) into `entry`; false (and no more use) if it does not fit. */
+  private measure(o: number, p1: number): boolean {
+    const b = this.bytes;
+    const end = this.filesEnd;
+    const e = this.entry;
+    let at = p1 + IDENTITY_SIZE + 14;
+    if (at > end) return this.fail(`truncated at byte ${o}`);
+    e.start = o;
+    e.identityAt = p1;
+    e.size = b.readUInt32LE(p1 + 16) + b.readUInt32LE(p1 + 20) * 0x1_0000_0000;
+    const fo = p1 + IDENTITY_SIZE;
+    e.flags = b.readUInt32LE(fo) === 0 && b.readUInt32LE(fo + 4) === 0 ? 0n : b.readBigUInt64LE(fo);
+    e.projid = b.readUInt32LE(fo + 8);
+    e.xattrCount = b.readUInt16LE(fo + 12);
+    e.xattrsAt = at;
+    for (let x = 0; x < e.xattrCount; x++) {
+      if (at + 2 > end) return this.fail(`truncated at byte ${at}`);
+      at += 2 + b.readUInt16LE(at);
+      if (at + 4 > end) return this.fail(`truncated at byte ${at}`);
+      at += 4 + b.readUInt32LE(at);
+    }
+    e.dataAt = at;
+    if (e.size <= TINY) {
+      at += e.size;
+      e.candidateCount = 0;
+    } else {
+      if (at + 2 * EDGE + 4 > end) return this.fail(`truncated at byte ${at}`);
+      e.candidateCount = b.readUInt32LE(at + 2 * EDGE);
+      at += 2 * EDGE + 4 + 8 * e.candidateCount;
+    }
+    if (at > end) return this.fail(`truncated at byte ${at}`);
+    e.end = at;
+    return true;
+  }
+
+  private fail(why: string): false {
+    this.left = 0;
+    this.warn(`encoder cache: entry ${why}; the rest of the cache is not used, those files are read`);
+    return false;
+  }
+}
+
+/** Whether a[a0..a1] holds the bytes of b[b0..] (a loop: paths are short, Buffer.compare's checks are not free). */
+function equalAt(a: Buffer, a0: number, a1: number, b: Buffer, b0: number): boolean {
+  const n = a1 - a0;
+  if (n !== b.length - b0) return false;
+  for (let i = n - 1; i >= 0; i--) if (a[a0 + i] !== b[b0 + i]) return false;
+  return true;
+}
+
+/**
+ * Compares paths in the order the walk meets them: name by name, each by its
+ * bytes, so '/' sorts before every byte a name can hold.
+ */
+function walkOrder(a: Buffer, a0: number, a1: number, b: Buffer, b0: number): number {
+  const n = Math.min(a1 - a0, b.length - b0);
+  for (let i = 0; i < n; i++) {
+    const x = a[a0 + i];
+    const y = b[b0 + i];
+    if (x !== y) return x === SLASH ? -1 : y === SLASH ? 1 : x - y;
+  }
+  return a1 - a0 - (b.length - b0);
+}
