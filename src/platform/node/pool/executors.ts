@@ -1,11 +1,11 @@
-// The executors of one operation: chunk jobs on every core, and the whole-blob
-// digest on the calling thread (its jobs must run in order).  The calling
-// thread mostly waits for the pool, and a thread of the digest's own cost a
-// V8 isolate, its start-up and compilation, and a message per job, about
-// 0.1 CPU seconds a run for no gain in speed: the cores are just as busy with
-// or without it.  Below a few MiB
-// of input, starting worker threads costs more than it saves, so small inputs
-// run on the calling thread; a caller may also fix the number of threads.
+// The executors of one operation: chunk jobs on every core, and jobs on the
+// calling thread (the whole-blob digest, whose jobs must run in order, and the
+// first jobs of a make with an encoder cache).  The calling thread mostly
+// waits for the pool, and a thread of the digest's own cost a V8 isolate, its
+// start-up and compilation, and a message per job, about 0.1 CPU seconds a
+// run for no gain in speed.  Below a few MiB of input, starting worker threads
+// costs more than it saves, so small inputs run on the calling thread; a
+// caller may also fix the number of threads.
 //
 // close() first waits for the jobs in flight: a job stopped half-way could
 // leave a chunk's temporary file in a store, or write into an output that is
@@ -20,7 +20,6 @@ const PARALLEL_THRESHOLD = 16 << 20;
 
 export class Executors {
   private pool: Draining | undefined;
-  private ordered: Draining | undefined;
   private here: Draining | undefined;
   private closed: Promise<void> | undefined;
 
@@ -52,7 +51,7 @@ export class Executors {
 
   /** Runs jobs one after another, on the calling thread (the whole-blob digest). */
   get digest(): Executor {
-    return (this.ordered ??= new Draining(new InlineExecutor()));
+    return this.inline;
   }
 
   /**
@@ -66,7 +65,7 @@ export class Executors {
 
   /** Waits for the jobs in flight, then stops the threads; called on failure and again at the end. */
   close(): Promise<void> {
-    return (this.closed ??= Promise.all([this.pool?.close(), this.ordered?.close(), this.here?.close()]).then(() => {}));
+    return (this.closed ??= Promise.all([this.pool?.close(), this.here?.close()]).then(() => {}));
   }
 
   private make(): Executor {
