@@ -58,8 +58,8 @@ export interface FsInfoOps {
   fileSystemType(fd: number): number;
   /** the id /proc/self/mountinfo uses; differs between a directory and a mount on it */
   mountId(fd: number): number;
-  /** for a directory fd: is it a btrfs subvolume's root, and read-only? */
-  isBtrfsSubvolume(fd: number): { subvolume: boolean; readOnly: boolean };
+  /** for a directory fd: is it a btrfs subvolume's root, and read-only?  Pass fsType (statfs magic) when known. */
+  isBtrfsSubvolume(fd: number, fsType?: number): { subvolume: boolean; readOnly: boolean };
 }
 
 export function fsInfoOps(libc: Libc): FsInfoOps {
@@ -100,8 +100,8 @@ export function fsInfoOps(libc: Libc): FsInfoOps {
       return Number(m[1]);
     },
 
-    isBtrfsSubvolume(fd) {
-      if (ops.fileSystemType(fd) !== FS_MAGIC.BTRFS) return NOT_SUBVOLUME;
+    isBtrfsSubvolume(fd, fsType) {
+      if ((fsType ?? ops.fileSystemType(fd)) !== FS_MAGIC.BTRFS) return NOT_SUBVOLUME;
       statxFd(fd, STATX_INO);
       if (stx.readBigUInt64LE(STX.ino) !== BigInt(BTRFS_FIRST_FREE_OBJECTID)) return NOT_SUBVOLUME;
       u64.fill(0, 0, 8);

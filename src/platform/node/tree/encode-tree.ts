@@ -157,7 +157,7 @@ class TreeEncoder {
     }
     const fd = open(root.bytes(), root, O_DIR);
     try {
-      await this.directory(root, st, fd, ExcludeRules.root());
+      await this.directory(root, st, fd, ExcludeRules.root(), null);
       await this.out.flush();
     } finally {
       closeSync(fd);
@@ -165,11 +165,18 @@ class TreeEncoder {
     return { bytes: this.enc.offset, entries: this.entries };
   }
 
-  /** The node of a directory, its children and its GOODBYE. */
-  private async directory(path: EntryPath, st: BigIntStats, fd: number, rules: ExcludeRules) {
+  /**
+   * The node of a directory, its children and its GOODBYE.  `parent`: the
+   * file system its parent directory is on, null for the root; `chattr`: its
+   * flags word if read already (undefined: not read).
+   */
+  private async directory(path: EntryPath, st: BigIntStats, fd: number, rules: ExcludeRules, parent: DirFs | null, chattr?: number | null) {
     const linux = this.o.linux;
-    const apiFs = linux ? isApiFileSystem(linux.fileSystemType(fd)) : false;
-    await this.out.records(this.enc.node(this.reader.read(path.reach(fd, null), st, fd, apiFs)));
+    // The file-system type changes only where st_dev does (a mount point), as
+    // casync also assumes: one fstatfs per mount, not three per directory.
+    const fs: DirFs | null = !linux ? null : parent && parent.dev === st.dev ? parent : { dev: st.dev, type: linux.fileSystemType(fd) };
+    const apiFs = fs ? isApiFileSystem(fs.type) : false;
+    await this.out.records(this.enc.node(this.reader.read(path.reach(fd, null), st, fd, apiFs, fs?.type, chattr)));
     this.entries++;
     const mount = linux && this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS ? linux.mountId(fd) : null;
     if (!apiFs) {
@@ -186,7 +193,7 @@ class TreeEncoder {
         rules = rules.withFile(readWhole(file.reach(fd, CAEXCLUDE), file), file.toString());
       }
       for (const name of names) {
-        const w = this.child(path, fd, name, rules, mount, apiFs);
+        const w = this.child(path, fd, name, rules, mount, apiFs, fs);
         if (w) await w;
       }
     }
@@ -198,7 +205,9 @@ class TreeEncoder {
    * for bind mounts).  Returns a promise unless the child was done at once
    * (left out, or a file the taker knew): a second make meets 10^5 of those.
    */
-  private child(dir: EntryPath, dirfd: number, name: Buffer, rules: ExcludeRules, mount: number | null, apiFs: boolean): Promise<void> | void {
+  private child(
+    dir: EntryPath, dirfd: number, name: Buffer, rules: ExcludeRules, mount: number | null, apiFs: boolean, dirFs: DirFs | null,
+  ): Promise<void> | void {
     const path = new EntryPath(dir, name);
     // What the decoder would refuse is not written (see DEPTH_MAX).
     if (path.depth > DEPTH_MAX) {
@@ -217,7 +226,7 @@ class TreeEncoder {
     // submounts, attributes) is part of what is known, unless submounts matter.
     const known = taker && type === S_IFREG && mount === null && !apiFs ? taker.known(path.bytes(), st) : null;
     if (known) return this.knownChild(name, path, st, known);
-    return this.openedChild(name, path, at, st, type, rules, mount, apiFs);
+    return this.openedChild(name, path, at, st, type, rules, mount, apiFs, dirFs);
   }
 
   /** A regular file whose node the taker knew: its records, then its content from the taker. */
@@ -248,23 +257,29 @@ class TreeEncoder {
 
   private async openedChild(
     name: Buffer, path: EntryPath, at: Buffer, st: BigIntStats, type: number, rules: ExcludeRules, mount: number | null, apiFs: boolean,
+    dirFs: DirFs | null,
   ) {
     const taker = this.o.taker;
     const fd = type === S_IFDIR ? open(at, path, O_DIR) : type === S_IFREG ? open(at, path, O_FILE) : -1;
     try {
       const linux = this.o.linux;
+      // Read once, for nodump here and for the node's flags in read().
+      let chattr: number | null | undefined;
       if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
-        const chattr = linux.getChattrFlags(fd);
+        chattr = linux.getChattrFlags(fd);
         if (chattr !== null && chattr & FS_NODUMP_FL) return;
       }
       if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return;
       await this.out.records(this.enc.filename(name));
       if (type === S_IFDIR) {
-        await this.directory(path, st, fd, rules.enter(name));
+        await this.directory(path, st, fd, rules.enter(name), dirFs, chattr);
         return;
       }
       if (taker && type === S_IFREG) this.reader.captured = [];
-      const node = this.reader.read(at, st, fd, apiFs);
+      // A file on its directory's device is on its file system (on overlayfs
+      // without xino a file's st_dev is the layer's, and fstatfs is asked).
+      const fsType = dirFs && dirFs.dev === st.dev ? dirFs.type : undefined;
+      const node = this.reader.read(at, st, fd, apiFs, fsType, chattr);
       await this.out.records(this.enc.node(node));
       this.entries++;
       if (taker && type === S_IFREG) {
@@ -281,6 +296,12 @@ class TreeEncoder {
       if (fd >= 0) closeSync(fd);
     }
   }
+}
+
+/** The file system a directory is on: its st_dev and statfs magic. */
+interface DirFs {
+  dev: bigint;
+  type: number;
 }
 
 /**

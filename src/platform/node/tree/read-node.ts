@@ -64,9 +64,11 @@ export class NodeReader {
   /**
    * The node at `path` (lstat result `st`; `fd` open for regular files and
    * directories, else -1).  `apiFs`: the node lives on an API file system, so a
-   * regular file is stored empty.
+   * regular file is stored empty.  `fsType` (statfs magic) and `chattr` (the
+   * FS_IOC_GETFLAGS word, null for none): what the caller has read already for
+   * this fd, so that it is not asked again (undefined: not read).
    */
-  read(path: Buffer, st: BigIntStats, fd: number, apiFs: boolean): CatarNode {
+  read(path: Buffer, st: BigIntStats, fd: number, apiFs: boolean, fsType?: number, chattr?: number | null): CatarNode {
     const f = this.flags;
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
@@ -76,16 +78,16 @@ export class NodeReader {
     const linux = this.linux;
     if (linux && fd >= 0) {
       if (f & CA_FORMAT_WITH_CHATTR) {
-        const chattr = linux.getChattrFlags(fd);
-        if (chattr !== null) node.flags |= chattrToFeatureFlags(chattr);
+        const word = chattr === undefined ? linux.getChattrFlags(fd) : chattr;
+        if (word !== null) node.flags |= chattrToFeatureFlags(word);
       }
       if (f & CA_FORMAT_WITH_FAT_ATTRS) {
-        const fat = linux.getFatAttributes(fd);
+        const fat = linux.getFatAttributes(fd, fsType);
         if (fat !== null) node.flags |= fatToFeatureFlags(fat);
       }
       if (f & CA_FORMAT_WITH_QUOTA_PROJID) node.projid = linux.getProjectId(fd) ?? 0;
       if (type === S_IFDIR && f & (CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO)) {
-        const sv = linux.isBtrfsSubvolume(fd);
+        const sv = linux.isBtrfsSubvolume(fd, fsType);
         if (sv.subvolume) node.flags |= CA_FORMAT_WITH_SUBVOLUME;
         if (sv.readOnly) node.flags |= CA_FORMAT_WITH_SUBVOLUME_RO;
       }
