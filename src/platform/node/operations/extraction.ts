@@ -127,7 +127,7 @@ export class Extraction {
   }
 
   /** Reassembles the stream: seeds first, then the stores, every chunk checked against its id. */
-  run(o: Pick<ExtractBlobOptions, 'out' | 'holes' | 'reflink' | 'compareOutput' | 'onData' | 'reuseData' | 'seedTrees' | 'progress'> & { zeros?: boolean; onEntries?(batch: IndexEntry[]): void }): Promise<ExtractBlobResult> {
+  run(o: Pick<ExtractBlobOptions, 'out' | 'holes' | 'reflink' | 'compareOutput' | 'onData' | 'reuseData' | 'depthPerThread' | 'seedTrees' | 'progress'> & { zeros?: boolean; onEntries?(batch: IndexEntry[]): void }): Promise<ExtractBlobResult> {
     const entries = o.onEntries ? watched(this.stream, o.onEntries) : this.stream;
     return extractBlob({
       ...o,

@@ -61,6 +61,8 @@ export interface ExtractBlobOptions {
    * fresh buffer each (page faults, and the collections external memory brings)
    */
   reuseData?: boolean;
+  /** batches fetched ahead per worker thread (4 unless told): each holds up to 5 MiB until onData takes it */
+  depthPerThread?: number;
   onWarning?(message: string): void;
   /** progress-counter.ts: the bytes written and where they came from, bumped by the jobs per chunk */
   progress?: SharedArrayBuffer;
@@ -75,7 +77,7 @@ export interface ExtractBlobResult extends FetchStats {
 
 export async function extractBlob(o: ExtractBlobOptions): Promise<ExtractBlobResult> {
   const totals: ExtractBlobResult = { ...emptyFetchStats(), size: 0, chunks: 0, clonedBytes: 0 };
-  const depth = 4 * o.executor.parallelism;
+  const depth = (o.depthPerThread ?? 4) * o.executor.parallelism;
   const seedFiles = o.seedFiles ?? [];
   const seeds = seedFiles.map(fileRef);
   const out = o.out ? fileRef(o.out) : null;

@@ -7,7 +7,8 @@
 // Files, symlinks and special files are made under a short temporary name and
 // renamed over the old entry once complete, so an interrupted run leaves each
 // entry either old or new; a 255-byte name still fits.  Small files go in
-// batches to the worker threads (FilesJob), large ones are streamed from here.
+// batches to the worker threads (small-file-jobs.ts), large ones are streamed
+// from here.
 // Directory metadata is applied once a directory and every file job in it are
 // done, root included; with --delete (the default) what the archive does not
 // list is removed then.
@@ -18,13 +19,13 @@ import { WasyncError, ioError } from '../../../errors.ts';
 import type { CatarEvent } from '../../../format/catar-decoder.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type CatarNode } from '../../../format/catar-node.ts';
 import type { LinuxFs } from '../linux/index.ts';
-import type { Executor, FilesJob, FilesResult, Origin } from '../pool/jobs.ts';
+import type { Executor, Origin } from '../pool/jobs.ts';
 import { MetadataApplier, type Fresh, type UidShift } from './apply-metadata.ts';
 import { Remover } from './remove-tree.ts';
 import { HardLinker, type HardlinkSeed } from './hardlink.ts';
 import { Cloner } from './reflink.ts';
 import { FileWriter, UMASK, temporaryName, wrapError } from './file-writer.ts';
-import { BATCH_FILES, BatchSpace, FileBatchBuilder } from '../pool/file-batch.ts';
+import { SMALL_FILE, SmallFileJobs } from './small-file-jobs.ts';
 import { DirectoryWindow, type WindowedDir } from './directory-window.ts';
 
 export interface ExtractTreeOptions {
@@ -79,9 +80,6 @@ interface OpenFile {
   path: string;
 }
 
-
-/** Files up to this size are written by the workers. */
-const SMALL_FILE = 1 << 20;
 const ACL_DEFAULT_XATTR = Buffer.from('system.posix_acl_default');
 const S_ISGID = 0o2000;
 
@@ -89,14 +87,8 @@ export class TreeExtractor {
   private readonly stack: Frame[] = [];
   private readonly window: DirectoryWindow;
   private file: OpenFile | null = null;
-  /** the current file goes to `batch` (its directory: `smallIn`) */
-  private smallIn: Frame | null = null;
-  /** batch spaces whose jobs are done, reused for the next batches */
-  private readonly spaces: BatchSpace[] = [];
-  private batch = new FileBatchBuilder(new BatchSpace());
-  /** the directories of the batch's files, one entry per file */
-  private batchDirs: Frame[] = [];
-  private readonly jobs = new Set<Promise<void>>();
+  /** where small files go (none without an executor) */
+  private small: SmallFileJobs<Frame> | null = null;
   private failure: unknown = null;
   private meta!: MetadataApplier;
   private writer!: FileWriter;
@@ -155,23 +147,18 @@ export class TreeExtractor {
 
   /** Enough file jobs are queued to keep the workers busy: settle() before more events. */
   get busy(): boolean {
-    return this.jobs.size > this.jobLimit || !!this.failure;
-  }
-
-  private get jobLimit() {
-    return 2 * (this.o.executor?.parallelism ?? 1);
+    return !!this.small?.busy || !!this.failure;
   }
 
   /** Waits while too many file jobs are queued (memory stays bounded: a few batch spaces). */
   async settle(): Promise<void> {
-    while (this.jobs.size > this.jobLimit) await Promise.race(this.jobs);
+    await this.small?.settle();
     if (this.failure) throw this.failure;
   }
 
   /** Waits for the file jobs and the directories waiting on them. */
   async finish(): Promise<void> {
-    this.flush();
-    while (this.jobs.size) await Promise.all(this.jobs);
+    await this.small?.drain();
     this.cloner.close();
     if (this.failure) throw this.failure;
   }
@@ -193,6 +180,7 @@ export class TreeExtractor {
     this.meta = new MetadataApplier(this.linux, this.replay, this.o.uidShift, this.o.warn);
     this.writer = new FileWriter(this.linux, this.meta, this.remover, this.o.punchHoles);
     if (this.o.hardlinkSeeds?.length) this.hardlinks = new HardLinker(this.linux, this.replay, this.o.hardlinkSeeds);
+    if (this.o.executor) this.small = this.smallFiles(this.o.executor);
     const target = this.o.target;
     const st = lstatSync(target, { throwIfNoEntry: false });
     if (st && !st.isDirectory() && !st.isSymbolicLink()) {
@@ -232,10 +220,8 @@ export class TreeExtractor {
     const parent = this.stack[this.stack.length - 1];
     if (parent.existing) parent.seen.add(String.fromCharCode(...nameBytes));
     const type = node.mode & S_IFMT;
-    if (type === S_IFREG && this.o.executor && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
-      if (!this.batch.fits(node.size!, nameBytes.length, parent.path)) this.flush();
-      this.smallIn = parent;
-      this.batch.add({ dirfd: parent.fd, name: nameBytes, node, dirPath: parent.path, fresh: this.created(parent), dirCreated: parent.fresh.created });
+    if (type === S_IFREG && this.small && node.size! <= SMALL_FILE && !this.hardlinks && !this.cloner.pending) {
+      this.small.begin(parent, { dirfd: parent.fd, name: nameBytes, node, dirPath: parent.path, fresh: this.created(parent), dirCreated: parent.fresh.created });
       return;
     }
     // Small names are copied on V8's heap; a Buffer over the same bytes would move them off it.
@@ -283,7 +269,7 @@ export class TreeExtractor {
   }
 
   private payload(data: Uint8Array, offset: number) {
-    if (this.smallIn) return this.batch.append(data);
+    if (this.small?.collecting) return this.small.append(data);
     const f = this.file!;
     try {
       let from = 0;
@@ -300,13 +286,7 @@ export class TreeExtractor {
   }
 
   private finishFile() {
-    if (this.smallIn) {
-      this.smallIn.pending++;
-      this.batchDirs.push(this.smallIn);
-      this.smallIn = null;
-      if (this.batch.count >= BATCH_FILES) this.flush();
-      return;
-    }
+    if (this.small?.collecting) return this.small.end();
     const f = this.file!;
     this.file = null;
     const fresh = { ...this.created(f.parent), mode: f.mode };
@@ -333,37 +313,17 @@ export class TreeExtractor {
     }
   }
 
-  /** Sends the small files collected so far to a worker. */
-  private flush() {
-    if (!this.batch.count) return;
-    const dirs = this.batchDirs;
-    const space = this.batch.space;
-    const job: FilesJob = {
-      kind: 'files',
+  private smallFiles(executor: Executor): SmallFileJobs<Frame> {
+    return new SmallFileJobs<Frame>({
+      executor,
       replay: this.replay,
       uidShift: this.o.uidShift,
       punchHoles: this.o.punchHoles,
       undoImmutable: this.o.undoImmutable,
-      files: this.batch.seal(),
-    };
-    this.batch = new FileBatchBuilder(this.spaces.pop() ?? new BatchSpace());
-    this.batchDirs = [];
-    const done = this.o.executor!.run<FilesResult>(job).then(
-      (r) => {
-        this.spaces.push(space);
-        for (const w of r.warnings) this.o.warn(w);
-        for (const dir of dirs) {
-          if (--dir.pending) continue;
-          if (dir.ended) this.finalize(dir);
-          else this.window.jobsDone(dir);
-        }
-      },
-      (e) => {
-        this.failure ??= e;
-      },
-    );
-    this.jobs.add(done);
-    done.then(() => this.jobs.delete(done));
+      warn: this.o.warn,
+      directoryDone: (dir) => (dir.ended ? this.finalize(dir) : this.window.jobsDone(dir)),
+      failed: (e) => (this.failure ??= e),
+    });
   }
 
   private endDirectory() {
