@@ -9,9 +9,9 @@
 // These are @noble/ciphers' (audited, plain JavaScript, so the same in a
 // browser on plain http); a platform may bring faster ones of the same
 // construction (node:crypto's AES-GCM on Node, store-graph.ts StoreLeaves).
+// @noble/ciphers is imported at the first seal or open: its AES tables alone
+// cost every process and worker thread some 20 ms of CPU at start.
 
-import { gcm } from '@noble/ciphers/aes.js';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../chunk/chunk-id.ts';
 import { usageError } from '../errors.ts';
@@ -55,14 +55,21 @@ export function cipherName(v: string | undefined): CipherName {
 
 const randomNonce = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
 
+type Aead = (key: Uint8Array, nonce: Uint8Array) => { encrypt(b: Uint8Array): Uint8Array; decrypt(b: Uint8Array): Uint8Array };
+
+const loadAead = async (name: CipherName): Promise<Aead> =>
+  name === 'aes-256-gcm' ? (await import('@noble/ciphers/aes.js')).gcm : (await import('@noble/ciphers/chacha.js')).xchacha20poly1305;
+
 /** The ciphers in plain JavaScript (@noble/ciphers). */
 export const nobleCipher: CipherFactory = (name, key) => {
   if (key.length !== KEY_SIZE) throw usageError(`encryption key: must be ${KEY_SIZE} bytes, got ${key.length}`);
   const n = NONCE_SIZE[name];
-  const aead = name === 'aes-256-gcm' ? gcm : xchacha20poly1305;
+  let loading: Promise<Aead> | undefined;
+  const aeadOf = () => (loading ??= loadAead(name));
   return {
     name,
-    seal(plain) {
+    async seal(plain) {
+      const aead = await aeadOf();
       const nonce = randomNonce(n);
       const sealed = aead(key, nonce).encrypt(plain);
       const out = new Uint8Array(n + sealed.length);
@@ -70,8 +77,9 @@ export const nobleCipher: CipherFactory = (name, key) => {
       out.set(sealed, n);
       return out;
     },
-    open(sealed) {
+    async open(sealed) {
       if (sealed.length < n + TAG_SIZE) return null;
+      const aead = await aeadOf();
       try {
         return aead(key, sealed.subarray(0, n)).decrypt(sealed.subarray(n));
       } catch {

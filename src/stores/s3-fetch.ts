@@ -8,7 +8,6 @@
 // secret, a denied request or a missing bucket is one line naming bucket and
 // key rather than "403", and a missing bucket is not taken for a missing chunk.
 
-import { AwsV4Signer } from 'aws4fetch';
 import { networkError } from '../errors.ts';
 import { isS3Locator, parseS3Locator, s3HttpUrl, s3Where } from './s3-location.ts';
 
@@ -36,6 +35,8 @@ export function s3Fetch(base: typeof fetch, credentials: (endpoint: string) => S
     const url = s3HttpUrl(l);
     const headers = { ...((init.headers as Record<string, string> | undefined) ?? {}) };
     delete headers.authorization; // a --token is for wasync's own servers
+    // aws4fetch is loaded with the first S3 request, not by every thread at start.
+    const { AwsV4Signer } = await import('aws4fetch');
     const signed = await new AwsV4Signer({
       method: init.method ?? 'GET',
       url,

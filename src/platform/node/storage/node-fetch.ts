@@ -8,15 +8,14 @@
 // settings (node-tls.ts) every runtime uses this one, node:https being where
 // all three take a CA and a client certificate.
 
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { HttpClient, type HttpOptions, type TlsOptions } from '../../../stores/http-client.ts';
 import { RUNTIME } from '../io/runtime.ts';
 import { s3Explain, s3Fetch } from '../../../stores/s3-fetch.ts';
 import { s3Credentials } from './s3-credentials.ts';
 import type { LeafSettings } from '../../../stores/config-match.ts';
 import type { WasyncConfig } from '../../../stores/store-config.ts';
-import { agentFor, tlsFailure, tlsFromFiles } from './node-tls.ts';
+import { tlsFailure, tlsFromFiles } from './node-tls.ts';
 import { ociFetch } from '../../../stores/oci-fetch.ts';
 import { ociCredentials } from './oci-credentials.ts';
 
@@ -45,9 +44,12 @@ function responseOf(res: IncomingMessage) {
   };
 }
 
+let transport: Promise<typeof import('./node-agents.ts')> | undefined;
+
 /** A fetch on node:http and node:https, with these TLS settings for https:// URLs. */
-export const nodeFetch = (tls?: TlsOptions) => ((input: string | URL, init: RequestInit = {}) => {
+export const nodeFetch = (tls?: TlsOptions) => (async (input: string | URL, init: RequestInit = {}) => {
   const url = new URL(String(input));
+  const { http, https, agentFor } = await (transport ??= import('./node-agents.ts'));
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(

@@ -1,6 +1,7 @@
 // TLS for the HTTP client on Node (and Bun and Deno, through node:https): an
 // agent per TLS setting (--ca-cert, --client-cert, --client-key), and the
-// failures of a TLS handshake as one line saying what to pass.
+// failures of a TLS handshake as one line saying what to pass (the agents
+// themselves are in node-agents.ts, loaded at a first request).
 //
 // Node's global fetch would need undici's Agent as its `dispatcher` for this,
 // and undici is bundled inside Node without being importable as a package;
@@ -9,16 +10,9 @@
 // WasyncError: no retry mends a certificate, so HttpClient does not retry it.
 
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { networkError, usageError } from '../../../errors.ts';
 import type { TlsOptions } from '../../../stores/http-client.ts';
-
-const plain = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const agents = new Map<string, https.Agent>();
-
-const keyOf = (tls: TlsOptions | undefined) => (tls ? `${tls.ca ?? ''}\0${tls.cert ?? ''}\0${tls.key ?? ''}` : '');
 
 const pem = new Map<string, string>();
 
@@ -39,15 +33,6 @@ export function tlsFromFiles(f: { caCert?: string; clientCert?: string; clientKe
     return text;
   };
   return { ca: read(f.caCert, 'ca-cert'), cert: read(f.clientCert, 'client-cert'), key: read(f.clientKey, 'client-key') };
-}
-
-/** The kept-alive agent for `protocol` ('http:' or 'https:') with these TLS settings. */
-export function agentFor(protocol: string, tls: TlsOptions | undefined): http.Agent {
-  if (protocol !== 'https:') return plain;
-  const key = keyOf(tls);
-  let a = agents.get(key);
-  if (!a) agents.set(key, (a = new https.Agent({ keepAlive: true, maxSockets: 256, ca: tls?.ca, cert: tls?.cert, key: tls?.key })));
-  return a;
 }
 
 /** Fails with one line, prefixed with `given` (the options), when the PEM texts cannot be used (a key not the certificate's, a file without a certificate). */
