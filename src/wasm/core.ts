@@ -1,6 +1,9 @@
 // Loads the embedded WebAssembly core (assembly/) without fs or fetch.  Each call
 // to instantiateCore() gives an independent instance with its own memory, so
-// every worker or chunker owns one.
+// every worker or chunker owns one.  The compiled module itself is shared: a
+// worker thread takes its pool's (coreModule, useCoreModule) rather than
+// decoding and compiling its own, and V8's optimized code for it is then made
+// once for all threads.
 
 import { CORE_WASM_BASE64 } from '../generated/core-wasm.ts';
 
@@ -14,7 +17,8 @@ export interface CoreExports {
 
 let module: WebAssembly.Module | undefined;
 
-function coreModule(): WebAssembly.Module {
+/** The compiled core (compiled at the first call), which can be posted to a worker thread. */
+export function coreModule(): WebAssembly.Module {
   if (!module) {
     const bin = atob(CORE_WASM_BASE64);
     const bytes = new Uint8Array(bin.length);
@@ -22,6 +26,11 @@ function coreModule(): WebAssembly.Module {
     module = new WebAssembly.Module(bytes);
   }
   return module;
+}
+
+/** Takes the core as another thread compiled it, before any instance is made. */
+export function useCoreModule(m: WebAssembly.Module): void {
+  module ??= m;
 }
 
 export function instantiateCore(): CoreExports {

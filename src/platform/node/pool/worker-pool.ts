@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { WasyncError, type ErrorCode } from '../../../errors.ts';
 import { JobRunner } from './job-runner.ts';
+import { coreModule } from '../../../wasm/core.ts';
 import type { Executor, Job } from './jobs.ts';
 
 interface SerializedError {
@@ -46,12 +47,11 @@ export class InlineExecutor implements Executor {
  * tsx), the worker must register tsx itself: loader hooks are per thread.
  */
 function spawnWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url), { resourceLimits: LIMITS });
+  // The wasm core goes compiled (pool-worker.ts), one compile for all threads.
+  const o = { resourceLimits: LIMITS, workerData: { core: coreModule() } };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url), o);
   const entry = JSON.stringify(new URL('./pool-worker.ts', import.meta.url).href);
-  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`, {
-    eval: true,
-    resourceLimits: LIMITS,
-  });
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`, { ...o, eval: true });
 }
 
 /**
