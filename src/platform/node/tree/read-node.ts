@@ -18,7 +18,7 @@ import {
 } from '../../../format/feature-flags.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, basicNode, type CatarNode } from '../../../format/catar-node.ts';
 import { major, minor } from '../io/blob-file.ts';
-import { aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type AclNameSource, type LinuxFs } from '../linux/index.ts';
+import { FS_MAGIC, aclFromXattrs, chattrToFeatureFlags, fatToFeatureFlags, type AclNameSource, type LinuxFs } from '../linux/index.ts';
 
 const XATTR_ACL_ACCESS = 'system.posix_acl_access';
 const XATTR_ACL_DEFAULT = 'system.posix_acl_default';
@@ -85,7 +85,8 @@ export class NodeReader {
         const fat = linux.getFatAttributes(fd, fsType);
         if (fat !== null) node.flags |= fatToFeatureFlags(fat);
       }
-      if (f & CA_FORMAT_WITH_QUOTA_PROJID) node.projid = linux.getProjectId(fd) ?? 0;
+      // tmpfs keeps no project ids (its FS_IOC_FSGETXATTR answers 0): one ioctl per file saved.
+      if (f & CA_FORMAT_WITH_QUOTA_PROJID && fsType !== FS_MAGIC.TMPFS) node.projid = linux.getProjectId(fd) ?? 0;
       if (type === S_IFDIR && f & (CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO)) {
         const sv = linux.isBtrfsSubvolume(fd, fsType);
         if (sv.subvolume) node.flags |= CA_FORMAT_WITH_SUBVOLUME;
