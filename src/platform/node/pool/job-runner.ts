@@ -98,8 +98,10 @@ export class JobRunner {
         // (Shared memory the caller gave is not transferred: both sides hold it.)
         return { result: r, transfer: r.data && !(r.data.buffer instanceof SharedArrayBuffer) ? [r.data.buffer as ArrayBuffer] : [] };
       }
-      case 'files':
-        return { result: this.files(job), transfer: [] };
+      case 'files': {
+        const r = this.files(job);
+        return { result: r, transfer: [r.space] };
+      }
       case 'verify': {
         const built = this.graphs.source(job.stores, { check: this.chunks.check(job.digest), onWarning: () => {} });
         return { result: await runVerify(job, built), transfer: [] };
@@ -225,7 +227,7 @@ export class JobRunner {
       this.writers.set(key, w);
     }
     for (const f of unpackFiles(job.files)) w.writer.writeWhole(f, f.data);
-    return { warnings: w.warnings.splice(0) };
+    return { warnings: w.warnings.splice(0), space: job.files.meta.buffer as ArrayBuffer };
   }
 
   /** Input bytes, valid until the next read: a view of the ring where possible, else read into this thread's buffer. */

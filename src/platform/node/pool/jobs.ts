@@ -209,6 +209,8 @@ export interface FilesJob {
 }
 export interface FilesResult {
   warnings: string[];
+  /** the batch's buffer, handed back for the next batch */
+  space: ArrayBuffer;
 }
 
 /** Checks that stores hold good copies of chunks (wasync verify). */

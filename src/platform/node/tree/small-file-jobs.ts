@@ -1,8 +1,8 @@
 // The small files of a tree extraction, sent in batches to the worker threads.
 //
 // The extractor (extract-tree.ts) decodes on its thread and streams large files
-// itself; files up to SMALL_FILE go here instead, are packed into a batch over
-// shared memory (pool/file-batch.ts) and leave as one FilesJob when the batch is
+// itself; files up to SMALL_FILE go here instead, are packed into a batch
+// (pool/file-batch.ts) and leave as one FilesJob when the batch is
 // full.  Kept apart from the extractor because this half is about jobs in
 // flight, not about the tree: which directories each job holds files of (a
 // directory is finalized only once every job with its files is done), how many
@@ -96,7 +96,6 @@ export class SmallFileJobs<D extends JobDirectory> {
   flush(): void {
     if (!this.batch.count) return;
     const dirs = this.dirs;
-    const space = this.batch.space;
     const job: FilesJob = {
       kind: 'files',
       replay: this.s.replay,
@@ -105,16 +104,16 @@ export class SmallFileJobs<D extends JobDirectory> {
       undoImmutable: this.s.undoImmutable,
       files: this.batch.seal(),
     };
-    this.batch = new FileBatchBuilder(this.spaces.pop() ?? new BatchSpace());
-    this.dirs = [];
-    const done = this.s.executor.run<FilesResult>(job).then(
+    const done = this.s.executor.run<FilesResult>(job, [this.batch.space.buffer]).then(
       (r) => {
-        this.spaces.push(space);
+        this.spaces.push(new BatchSpace(r.space));
         for (const w of r.warnings) this.s.warn(w);
         for (const dir of dirs) if (!--dir.pending) this.s.directoryDone(dir);
       },
       (e) => this.s.failed(e),
     );
+    this.batch = new FileBatchBuilder(this.spaces.pop() ?? new BatchSpace());
+    this.dirs = [];
     this.jobs.add(done);
     done.then(() => this.jobs.delete(done));
   }
