@@ -178,7 +178,7 @@ class Making {
     const input = openBlobInput(path);
     const progress = countedProgress(this.o, input.size, false);
     try {
-      const { out, store, executors } = this.open(input.size, input.stat.mode & 0o666);
+      const { out, store, executors } = this.open(input.size, input.stat.mode & 0o666, true, true);
       const r = await makeBlob({
         input,
         size: input.size,
@@ -326,8 +326,13 @@ class Making {
     await this.net.close();
   }
 
-  /** The output, the store chunks go to (none for an archive) and the executors. */
-  private open(bytes: number, mode: number, chunked = true) {
+  /**
+   * The output, the store chunks go to (none for an archive) and the executors.
+   * `shareCaller`: a blob's calling thread only scans and digests, and waits
+   * for the pool otherwise, so it runs chunk jobs too, in place of a worker
+   * thread's start-up (make-blob.ts); a tree's calling thread encodes.
+   */
+  private open(bytes: number, mode: number, chunked = true, shareCaller = false) {
     const storeLoc = chunked ? (this.o.store ?? (this.output && this.output !== '-' ? defaultStoreFor(this.output) : undefined)) : undefined;
     const pushed = this.output !== undefined && classifyLocator(this.output) === 'ssh';
     if (chunked && pushed && typeof storeLoc !== 'string') {
@@ -335,7 +340,7 @@ class Making {
     }
     const storeName = typeof storeLoc === 'string' ? stripFileUrl(storeLoc) : null;
     const out = (this.out = new MadeOutput(this.output, this.net, { mode, store: storeName, cache: this.o.cache ?? null }));
-    const executors = (this.executors = new Executors(bytes, this.o.workers));
+    const executors = (this.executors = new Executors(bytes, this.o.workers, shareCaller));
     const store = chunked ? this.chunkStore(out, storeLoc) : null;
     const graph = store && this.stores.graph(store, executors.parallelism);
     // Input and output open, nothing chunked yet: where casync says READY=1.
