@@ -12,7 +12,7 @@
 // directories deep would otherwise hold 10,000 paths of up to 20,000 bytes.
 // Messages still name the real path.
 
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarEncoder } from '../../../format/catar-encoder.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../../../format/catar-node.ts';
@@ -27,7 +27,7 @@ import { CatarOutput } from './catar-output.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux, type NodeExtras } from './read-node.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
-import { lstatPrecise } from '../io/fd-io.ts';
+import { lstatTree, type TreeStat } from '../io/fd-io.ts';
 import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 
 export interface CatarSink {
@@ -57,15 +57,15 @@ export interface EncodeTreeOptions {
  */
 export interface PayloadTaker {
   /** the node of a regular file (lstat `st`) known already, or null to read it */
-  known(path: Buffer, st: BigIntStats): CatarNode | null;
+  known(path: Buffer, st: TreeStat): CatarNode | null;
   /**
    * The file's content comes next in the stream (node.size bytes).  `fd` is
    * open while this runs, or -1 when known() gave the node; `extras` is what
    * was read beyond lstat (null when known).
    */
-  payload(path: Buffer, st: BigIntStats, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void;
+  payload(path: Buffer, st: TreeStat, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void;
   /** whether to leave this node out (the cache's own directory) */
-  skip(st: BigIntStats): boolean;
+  skip(st: TreeStat): boolean;
 }
 
 /** Sees the stream as it is produced: record bytes, and file payloads by path. */
@@ -170,7 +170,7 @@ class TreeEncoder {
    * file system its parent directory is on, null for the root; `chattr`: its
    * flags word if read already (undefined: not read).
    */
-  private async directory(path: EntryPath, st: BigIntStats, fd: number, rules: ExcludeRules, parent: DirFs | null, chattr?: number | null) {
+  private async directory(path: EntryPath, st: TreeStat, fd: number, rules: ExcludeRules, parent: DirFs | null, chattr?: number | null) {
     const linux = this.o.linux;
     // The file-system type changes only where st_dev does (a mount point), as
     // casync also assumes: one fstatfs per mount, not three per directory.
@@ -230,7 +230,7 @@ class TreeEncoder {
   }
 
   /** A regular file whose node the taker knew: its records, then its content from the taker. */
-  private knownChild(name: Buffer, path: EntryPath, st: BigIntStats, known: CatarNode): Promise<void> | void {
+  private knownChild(name: Buffer, path: EntryPath, st: TreeStat, known: CatarNode): Promise<void> | void {
     const a = this.out.records(this.enc.filename(name));
     if (a) return this.knownFrom(a, 0, path, st, known);
     const b = this.out.records(this.enc.node(known));
@@ -244,7 +244,7 @@ class TreeEncoder {
   }
 
   /** knownChild() after its step `step` returned `w`. */
-  private async knownFrom(w: Promise<void>, step: number, path: EntryPath, st: BigIntStats, known: CatarNode) {
+  private async knownFrom(w: Promise<void>, step: number, path: EntryPath, st: TreeStat, known: CatarNode) {
     await w;
     if (step < 1) await this.out.records(this.enc.node(known));
     if (step < 2) {
@@ -256,7 +256,7 @@ class TreeEncoder {
   }
 
   private async openedChild(
-    name: Buffer, path: EntryPath, at: Buffer, st: BigIntStats, type: number, rules: ExcludeRules, mount: number | null, apiFs: boolean,
+    name: Buffer, path: EntryPath, at: Buffer, st: TreeStat, type: number, rules: ExcludeRules, mount: number | null, apiFs: boolean,
     dirFs: DirFs | null,
   ) {
     const taker = this.o.taker;
@@ -316,9 +316,9 @@ function sortNames(names: Buffer[]): void {
 }
 
 /** `at`: how to reach it (see reach()); `path`: what messages call it. */
-function stat(at: Buffer, path: EntryPath): BigIntStats | undefined {
+function stat(at: Buffer, path: EntryPath): TreeStat | undefined {
   try {
-    return lstatPrecise(at);
+    return lstatTree(at);
   } catch (e) {
     throw ioError('EINPUT', path.toString(), e);
   }
