@@ -95,18 +95,23 @@ let treeLibc: Libc | null | undefined;
 /** the path, NUL-terminated, as statx wants it */
 let treePath = Buffer.alloc(4096);
 
-/** lstat() with nanosecond times, of the fields in TreeStat; undefined if the path does not exist. */
-export function lstatTree(path: Buffer): TreeStat | undefined {
-  if (treeLibc === undefined) treeLibc = loadLibc([koffiBackend]);
+/**
+ * lstat() with nanosecond times, of the fields in TreeStat; undefined if the
+ * entry does not exist.  It is `name` in the open directory `dirfd` (AT_FDCWD:
+ * a path), reached as `at` by path where descriptors cannot be lent to libc:
+ * by name the kernel resolves one component, not the whole path.
+ */
+export function lstatTree(dirfd: number, name: Buffer, at: Buffer): TreeStat | undefined {
+  if (treeLibc === undefined) treeLibc = FS_FOREIGN_FDS_REFUSED ? null : loadLibc([koffiBackend]);
   const c = treeLibc;
-  if (!c) return lstatPrecise(path);
-  if (path.length >= treePath.length) treePath = Buffer.alloc(2 * path.length + 1);
-  treePath.set(path, 0);
-  treePath[path.length] = 0;
-  if (c.statx(AT_FDCWD, treePath, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, stx) < 0) {
+  if (!c) return lstatPrecise(at);
+  if (name.length >= treePath.length) treePath = Buffer.alloc(2 * name.length + 1);
+  treePath.set(name, 0);
+  treePath[name.length] = 0;
+  if (c.statx(dirfd, treePath, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, stx) < 0) {
     const errno = c.errno();
     if (errno === ENOENT) return undefined;
-    throw sysError(c, 'statx', errno, path.toString());
+    throw sysError(c, 'statx', errno, at.toString());
   }
   const b = stx;
   return {

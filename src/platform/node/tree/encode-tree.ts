@@ -28,6 +28,7 @@ import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux, type NodeExtras } from './read-node.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
 import { lstatTree, type TreeStat } from '../io/fd-io.ts';
+import { AT_FDCWD } from '../linux/libc.ts';
 import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 
 export interface CatarSink {
@@ -151,7 +152,7 @@ class TreeEncoder {
 
   async run(): Promise<EncodeTreeResult> {
     const root = new EntryPath(null, Buffer.from(this.o.root));
-    const st = stat(root.bytes(), root);
+    const st = stat(AT_FDCWD, root.bytes(), root.bytes(), root);
     if (!st || (Number(st.mode) & S_IFMT) !== S_IFDIR) {
       throw new WasyncError('EUSAGE', `${this.o.root} is not a directory`);
     }
@@ -214,7 +215,7 @@ class TreeEncoder {
       throw new WasyncError('EUNSUPPORTED', `${path}: more than ${DEPTH_MAX} directories deep (wasync archives at most that many levels)`);
     }
     const at = path.reach(dirfd, name);
-    const st = stat(at, path);
+    const st = stat(dirfd, name, at, path);
     if (!st) return; // vanished since readdir
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
@@ -315,10 +316,10 @@ function sortNames(names: Buffer[]): void {
   for (let i = 0; i < names.length; i++) names[i] = keyed[i].b;
 }
 
-/** `at`: how to reach it (see reach()); `path`: what messages call it. */
-function stat(at: Buffer, path: EntryPath): TreeStat | undefined {
+/** `name` in `dirfd`, or `at` (see reach()); `path`: what messages call it. */
+function stat(dirfd: number, name: Buffer, at: Buffer, path: EntryPath): TreeStat | undefined {
   try {
-    return lstatTree(at);
+    return lstatTree(dirfd, name, at);
   } catch (e) {
     throw ioError('EINPUT', path.toString(), e);
   }
