@@ -10,9 +10,10 @@
 // archives with rounded times.
 //
 // The tree walk's lstat (lstatTree) goes to statx through koffi wherever it
-// can, into one reused buffer, and makes only the fields the encoder reads:
-// node's BigIntStats costs about twice the system call (18 BigInts and 4
-// Dates per entry), and a make lstats every entry of the tree.
+// can, by name in the open directory, into one reused buffer, and makes only
+// the fields the encoder reads: node's BigIntStats by path costs about twice
+// the system call (18 BigInts and 4 Dates per entry, a whole path resolved),
+// and a make lstats every entry of the tree.
 //
 // Errors are Node-style (code, errno, syscall), as node:fs throws them, so the
 // callers' ioError() wrapping is unchanged.
