@@ -59,7 +59,8 @@
 // A known file costs no await and no object beyond its segment: the walk's
 // per-file work is what a second make of a large tree spends its time on.
 
-import { readSync, type BigIntStats } from 'node:fs';
+import { readSync } from 'node:fs';
+import type { TreeStat } from '../io/fd-io.ts';
 import type { Compression } from '../../../chunk/compression.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
 import { CandidateScanner } from '../../../chunker/scanner.ts';
@@ -228,7 +229,7 @@ class CachedTree {
     };
   }
 
-  private keepable(st: BigIntStats) {
+  private keepable(st: TreeStat) {
     return st.mtimeNs < this.since && st.ctimeNs < this.since;
   }
 
@@ -250,7 +251,7 @@ class CachedTree {
   }
 
   /** A file read this time (`extras` null: an API file system's file, archived empty). */
-  private payload(path: Buffer, st: BigIntStats, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void {
+  private payload(path: Buffer, st: TreeStat, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void {
     const size = node.size!;
     if (!extras) return;
     const identity = identityOf(st);

@@ -12,7 +12,7 @@
 // directories deep would otherwise hold 10,000 paths of up to 20,000 bytes.
 // Messages still name the real path.
 
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarEncoder } from '../../../format/catar-encoder.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../../../format/catar-node.ts';
@@ -27,7 +27,8 @@ import { CatarOutput } from './catar-output.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux, type NodeExtras } from './read-node.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
-import { lstatPrecise } from '../io/fd-io.ts';
+import { lstatTree, type TreeStat } from '../io/fd-io.ts';
+import { AT_FDCWD } from '../linux/libc.ts';
 import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 
 export interface CatarSink {
@@ -57,15 +58,15 @@ export interface EncodeTreeOptions {
  */
 export interface PayloadTaker {
   /** the node of a regular file (lstat `st`) known already, or null to read it */
-  known(path: Buffer, st: BigIntStats): CatarNode | null;
+  known(path: Buffer, st: TreeStat): CatarNode | null;
   /**
    * The file's content comes next in the stream (node.size bytes).  `fd` is
    * open while this runs, or -1 when known() gave the node; `extras` is what
    * was read beyond lstat (null when known).
    */
-  payload(path: Buffer, st: BigIntStats, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void;
+  payload(path: Buffer, st: TreeStat, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void;
   /** whether to leave this node out (the cache's own directory) */
-  skip(st: BigIntStats): boolean;
+  skip(st: TreeStat): boolean;
 }
 
 /** Sees the stream as it is produced: record bytes, and file payloads by path. */
@@ -151,7 +152,7 @@ class TreeEncoder {
 
   async run(): Promise<EncodeTreeResult> {
     const root = new EntryPath(null, Buffer.from(this.o.root));
-    const st = stat(root.bytes(), root);
+    const st = stat(AT_FDCWD, root.bytes(), root.bytes(), root);
     if (!st || (Number(st.mode) & S_IFMT) !== S_IFDIR) {
       throw new WasyncError('EUSAGE', `${this.o.root} is not a directory`);
     }
@@ -170,7 +171,7 @@ class TreeEncoder {
    * file system its parent directory is on, null for the root; `chattr`: its
    * flags word if read already (undefined: not read).
    */
-  private async directory(path: EntryPath, st: BigIntStats, fd: number, rules: ExcludeRules, parent: DirFs | null, chattr?: number | null) {
+  private async directory(path: EntryPath, st: TreeStat, fd: number, rules: ExcludeRules, parent: DirFs | null, chattr?: number | null) {
     const linux = this.o.linux;
     // The file-system type changes only where st_dev does (a mount point), as
     // casync also assumes: one fstatfs per mount, not three per directory.
@@ -214,7 +215,7 @@ class TreeEncoder {
       throw new WasyncError('EUNSUPPORTED', `${path}: more than ${DEPTH_MAX} directories deep (wasync archives at most that many levels)`);
     }
     const at = path.reach(dirfd, name);
-    const st = stat(at, path);
+    const st = stat(dirfd, name, at, path);
     if (!st) return; // vanished since readdir
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
@@ -230,7 +231,7 @@ class TreeEncoder {
   }
 
   /** A regular file whose node the taker knew: its records, then its content from the taker. */
-  private knownChild(name: Buffer, path: EntryPath, st: BigIntStats, known: CatarNode): Promise<void> | void {
+  private knownChild(name: Buffer, path: EntryPath, st: TreeStat, known: CatarNode): Promise<void> | void {
     const a = this.out.records(this.enc.filename(name));
     if (a) return this.knownFrom(a, 0, path, st, known);
     const b = this.out.records(this.enc.node(known));
@@ -244,7 +245,7 @@ class TreeEncoder {
   }
 
   /** knownChild() after its step `step` returned `w`. */
-  private async knownFrom(w: Promise<void>, step: number, path: EntryPath, st: BigIntStats, known: CatarNode) {
+  private async knownFrom(w: Promise<void>, step: number, path: EntryPath, st: TreeStat, known: CatarNode) {
     await w;
     if (step < 1) await this.out.records(this.enc.node(known));
     if (step < 2) {
@@ -256,7 +257,7 @@ class TreeEncoder {
   }
 
   private async openedChild(
-    name: Buffer, path: EntryPath, at: Buffer, st: BigIntStats, type: number, rules: ExcludeRules, mount: number | null, apiFs: boolean,
+    name: Buffer, path: EntryPath, at: Buffer, st: TreeStat, type: number, rules: ExcludeRules, mount: number | null, apiFs: boolean,
     dirFs: DirFs | null,
   ) {
     const taker = this.o.taker;
@@ -315,10 +316,10 @@ function sortNames(names: Buffer[]): void {
   for (let i = 0; i < names.length; i++) names[i] = keyed[i].b;
 }
 
-/** `at`: how to reach it (see reach()); `path`: what messages call it. */
-function stat(at: Buffer, path: EntryPath): BigIntStats | undefined {
+/** `name` in `dirfd`, or `at` (see reach()); `path`: what messages call it. */
+function stat(dirfd: number, name: Buffer, at: Buffer, path: EntryPath): TreeStat | undefined {
   try {
-    return lstatPrecise(at);
+    return lstatTree(dirfd, name, at);
   } catch (e) {
     throw ioError('EINPUT', path.toString(), e);
   }

@@ -2,7 +2,8 @@
 // for what the archive's feature flags will keep: each extra system call per
 // file costs on trees of 10^5 files.
 
-import { readlinkSync, type BigIntStats } from 'node:fs';
+import { readlinkSync } from 'node:fs';
+import type { TreeStat } from '../io/fd-io.ts';
 import { WasyncError } from '../../../errors.ts';
 import {
   CA_FORMAT_WITH_ACL,
@@ -68,7 +69,7 @@ export class NodeReader {
    * FS_IOC_GETFLAGS word, null for none): what the caller has read already for
    * this fd, so that it is not asked again (undefined: not read).
    */
-  read(path: Buffer, st: BigIntStats, fd: number, apiFs: boolean, fsType?: number, chattr?: number | null): CatarNode {
+  read(path: Buffer, st: TreeStat, fd: number, apiFs: boolean, fsType?: number, chattr?: number | null): CatarNode {
     const f = this.flags;
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
@@ -124,7 +125,7 @@ export class NodeReader {
    * (a change of chattr flags, xattrs, ACLs or project id changes it).  User and
    * group names are looked up again, as read() does.
    */
-  fromExtras(st: BigIntStats, extras: NodeExtras): CatarNode {
+  fromExtras(st: TreeStat, extras: NodeExtras): CatarNode {
     const uid = Number(st.uid);
     const gid = Number(st.gid);
     const node: CatarNode = basicNode(Number(st.mode), uid, gid, st.mtimeNs, extras.flags);
