@@ -19,6 +19,9 @@ export interface S3Credentials {
   region?: string;
 }
 
+/** aws4fetch, loaded with the first S3 request (not by every thread at start), once. */
+let signing: Promise<typeof import('aws4fetch')> | undefined;
+
 /**
  * `base` with s3+ locators signed by `credentials` of their endpoint
  * (`http(s)://host[:port]`), asked for at the endpoint's first request.
@@ -35,8 +38,7 @@ export function s3Fetch(base: typeof fetch, credentials: (endpoint: string) => S
     const url = s3HttpUrl(l);
     const headers = { ...((init.headers as Record<string, string> | undefined) ?? {}) };
     delete headers.authorization; // a --token is for wasync's own servers
-    // aws4fetch is loaded with the first S3 request, not by every thread at start.
-    const { AwsV4Signer } = await import('aws4fetch');
+    const { AwsV4Signer } = await (signing ??= import('aws4fetch'));
     const signed = await new AwsV4Signer({
       method: init.method ?? 'GET',
       url,
