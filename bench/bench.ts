@@ -70,67 +70,62 @@ function makeImage(path: string): boolean {
 async function benchBlob(label: string, input: string) {
   const size = statSync(input).size;
   console.log(`\n${label}: ${(size / MiB).toFixed(0)} MiB (${input})`);
-  const p = (n: string) => join(work, `${label}-${n}`);
-  const clean = (...paths: string[]) => {
-    for (const x of paths) rmSync(x, { recursive: true, force: true });
-    spawnSync('sync');
-  };
-  compare(
-    'make',
-    size,
-    () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caibx'), input]),
-    () => timed(['casync', 'make', `--store=${p('c.castr')}`, p('c.caibx'), input]),
-    (x) => (x === 'a' ? clean(p('w.castr'), p('w.caibx')) : clean(p('c.castr'), p('c.caibx'))),
-    runs,
-  );
-  sameFile(p('w.caibx'), p('c.caibx'), 'indexes');
-  compare(
-    'extract',
-    size,
-    () => timed(['node', wasyncBin, 'extract', `--store=${p('c.castr')}`, p('c.caibx'), p('w.out')]),
-    () => timed(['casync', 'extract', `--store=${p('c.castr')}`, p('c.caibx'), p('c.out')]),
-    (x) => clean(p(`${x === 'a' ? 'w' : 'c'}.out`)),
-    runs,
-  );
-  sameFile(p('w.out'), input, 'wasync extract');
-  sameFile(p('c.out'), input, 'casync extract');
-  clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'));
+  const dir = mkdtempSync(join(work, `${label}-`));
+  const p = (n: string) => join(dir, n);
+  try {
+    compare(
+      'make',
+      size,
+      (i) => timed(['node', wasyncBin, 'make', `--store=${p(`w${i}.castr`)}`, p(`w${i}.caibx`), input]),
+      (i) => timed(['casync', 'make', `--store=${p(`c${i}.castr`)}`, p(`c${i}.caibx`), input]),
+      runs,
+    );
+    sameFile(p('w0.caibx'), p('c0.caibx'), 'indexes');
+    compare(
+      'extract',
+      size,
+      (i) => timed(['node', wasyncBin, 'extract', `--store=${p('c0.castr')}`, p('c0.caibx'), p(`w${i}.out`)]),
+      (i) => timed(['casync', 'extract', `--store=${p('c0.castr')}`, p('c0.caibx'), p(`c${i}.out`)]),
+      runs,
+    );
+    sameFile(p('w0.out'), input, 'wasync extract');
+    sameFile(p('c0.out'), input, 'casync extract');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Copies `source` under `dir` and makes and extracts the copy there. */
-async function benchTree(source: string, dir: string, where: string) {
-  const tree = join(dir, 'tree-input');
-  rmSync(tree, { recursive: true, force: true });
-  if (spawnSync('cp', ['-a', source, tree]).status !== 0) throw new Error(`cannot copy ${source} to ${tree}`);
-  const bytes = Number(spawnSync('du', ['-sb', tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
-  console.log(`\ntree on ${where}: ${(bytes / MiB).toFixed(0)} MiB, a copy of ${source} in ${dir}`);
-  const p = (n: string) => join(dir, `tree-${n}`);
-  const clean = (...paths: string[]) => {
-    for (const x of paths) rmSync(x, { recursive: true, force: true });
-    spawnSync('sync');
-  };
-  compare(
-    'make .caidx',
-    bytes,
-    () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caidx'), tree]),
-    () => timed(['casync', 'make', `--store=${p('c.castr')}`, p('c.caidx'), tree]),
-    (x) => (x === 'a' ? clean(p('w.castr'), p('w.caidx')) : clean(p('c.castr'), p('c.caidx'))),
-    runs,
-  );
-  sameFile(p('w.caidx'), p('c.caidx'), 'tree indexes');
-  compare(
-    'extract .caidx',
-    bytes,
-    () => timed(['node', wasyncBin, 'extract', `--store=${p('c.castr')}`, p('c.caidx'), p('w.out')]),
-    () => timed(['casync', 'extract', `--store=${p('c.castr')}`, p('c.caidx'), p('c.out')]),
-    (x) => clean(p(`${x === 'a' ? 'w' : 'c'}.out`)),
-    runs,
-  );
-  const mtree = (d: string) => spawnSync('casync', ['mtree', d], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
-  // casync leaves the root directory's time unset; compare the rest.
-  const body = (s: string) => s.slice(s.indexOf('\n'));
-  if (body(mtree(p('w.out'))) !== body(mtree(p('c.out')))) throw new Error('the extracted trees differ');
-  clean(p('w.out'), p('c.out'), p('w.castr'), p('c.castr'), p('w.caidx'), p('c.caidx'), tree);
+async function benchTree(source: string, where: string, at: string) {
+  const dir = mkdtempSync(join(at, 'wasync-tree-'));
+  const tree = join(dir, 'input');
+  const p = (n: string) => join(dir, n);
+  try {
+    if (spawnSync('cp', ['-a', source, tree]).status !== 0) throw new Error(`cannot copy ${source} to ${tree}`);
+    const bytes = Number(spawnSync('du', ['-sb', tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
+    console.log(`\ntree on ${where}: ${(bytes / MiB).toFixed(0)} MiB, a copy of ${source} in ${dir}`);
+    compare(
+      'make .caidx',
+      bytes,
+      (i) => timed(['node', wasyncBin, 'make', `--store=${p(`w${i}.castr`)}`, p(`w${i}.caidx`), tree]),
+      (i) => timed(['casync', 'make', `--store=${p(`c${i}.castr`)}`, p(`c${i}.caidx`), tree]),
+      runs,
+    );
+    sameFile(p('w0.caidx'), p('c0.caidx'), 'tree indexes');
+    compare(
+      'extract .caidx',
+      bytes,
+      (i) => timed(['node', wasyncBin, 'extract', `--store=${p('c0.castr')}`, p('c0.caidx'), p(`w${i}.out`)]),
+      (i) => timed(['casync', 'extract', `--store=${p('c0.castr')}`, p('c0.caidx'), p(`c${i}.out`)]),
+      runs,
+    );
+    const mtree = (d: string) => spawnSync('casync', ['mtree', d], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
+    // casync leaves the root directory's time unset; compare the rest.
+    const body = (s: string) => s.slice(s.indexOf('\n'));
+    if (body(mtree(p('w0.out'))) !== body(mtree(p('c0.out')))) throw new Error('the extracted trees differ');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -151,13 +146,8 @@ async function main() {
     if (wanted('tree')) {
       const tree = arg('tree') ?? '/usr/share';
       if (existsSync(tree)) {
-        await benchTree(tree, work, 'disk');
-        const shm = mkdtempSync(join('/dev/shm', 'wasync-bench-'));
-        try {
-          await benchTree(tree, shm, 'tmpfs');
-        } finally {
-          rmSync(shm, { recursive: true, force: true });
-        }
+        await benchTree(tree, 'disk', work);
+        await benchTree(tree, 'tmpfs', '/dev/shm');
       } else console.log(`\n(tree case skipped: ${tree} does not exist)`);
     }
     if (wanted('tar-in')) {

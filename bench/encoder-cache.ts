@@ -2,57 +2,58 @@
 // into a .caidx without a cache, with an empty one (the first make), and again
 // after one file changed (the second make), by wasync and by casync side by
 // side, alternating; medians.  wasync's cached index must equal its uncached
-// one of the same tree (casync's need not: its cache changes the output).
+// one of the same tree (casync's need not: its cache changes the output).  Each
+// uncached and first make writes a store, an index and a cache of its own; the
+// second makes use the last first make's (measure.ts says why).
 
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { median, timed, wasyncBin, type Timing } from './measure.ts';
 
 export async function benchEncoderCache(work: string, tree: string, runs: number): Promise<string[]> {
-  const copy = join(work, 'cache-tree');
-  rmSync(copy, { recursive: true, force: true });
-  if (spawnSync('cp', ['-a', tree, copy]).status !== 0) return [`(encoder cache case skipped: cannot copy ${tree})`];
-  // The file changed before each second make: the largest under the tree's doc/, or any.
+  const dir = mkdtempSync(join(work, 'cache-'));
+  const copy = join(dir, 'tree');
+  const p = (n: string) => join(dir, n);
+  try {
+    if (spawnSync('cp', ['-a', tree, copy]).status !== 0) return [`(encoder cache case skipped: cannot copy ${tree})`];
+    return await measure(copy, p, tree, runs);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(copy: string, p: (n: string) => string, tree: string, runs: number): Promise<string[]> {
+  // The file changed before each second make: the first of over 20 KiB.
   const changed = spawnSync('sh', ['-c', `find ${copy} -type f -size +20k | head -1`], { encoding: 'utf8' }).stdout.trim();
-  const p = (n: string) => join(work, `cache-${n}`);
-  const clean = (...xs: string[]) => {
-    for (const x of xs) rmSync(x, { recursive: true, force: true });
-  };
   // Let the copy age past what cached-make.ts refuses to remember (2 s).
   await new Promise((r) => setTimeout(r, 2500));
   const t: Record<string, Timing[]> = { wu: [], cu: [], wf: [], cf: [], ws: [], cs: [] };
   const w = (...a: string[]) => timed(['node', wasyncBin, 'make', ...a]);
   const c = (...a: string[]) => timed(['casync', 'make', ...a]);
   for (let i = 0; i < runs; i++) {
-    clean(p('wu.castr'));
-    t.wu.push(w(`--store=${p('wu.castr')}`, p('wu.caidx'), copy));
-    clean(p('cu.castr'));
-    t.cu.push(c(`--store=${p('cu.castr')}`, p('cu.caidx'), copy));
-    clean(p('wc'), p('w.castr'));
-    t.wf.push(w(`--cache=${p('wc')}`, `--store=${p('w.castr')}`, p('wf.caidx'), copy));
-    clean(p('cc'), p('c.castr'));
-    t.cf.push(c(`--cache=${p('cc')}`, `--store=${p('c.castr')}`, p('cf.caidx'), copy));
+    t.wu.push(w(`--store=${p(`wu${i}.castr`)}`, p(`wu${i}.caidx`), copy));
+    t.cu.push(c(`--store=${p(`cu${i}.castr`)}`, p(`cu${i}.caidx`), copy));
+    t.wf.push(w(`--cache=${p(`wc${i}`)}`, `--store=${p(`w${i}.castr`)}`, p(`wf${i}.caidx`), copy));
+    t.cf.push(c(`--cache=${p(`cc${i}`)}`, `--store=${p(`c${i}.castr`)}`, p(`cf${i}.caidx`), copy));
   }
+  const last = runs - 1;
+  const wCached = [`--cache=${p(`wc${last}`)}`, `--store=${p(`w${last}.castr`)}`];
+  const cCached = [`--cache=${p(`cc${last}`)}`, `--store=${p(`c${last}.castr`)}`];
   for (let i = 0; i < runs; i++) {
     appendFileSync(changed, `changed ${i}\n`);
-    t.ws.push(w(`--cache=${p('wc')}`, `--store=${p('w.castr')}`, p('ws.caidx'), copy));
+    t.ws.push(w(...wCached, p(`ws${i}.caidx`), copy));
     appendFileSync(changed, `changed ${i}.\n`);
-    t.cs.push(c(`--cache=${p('cc')}`, `--store=${p('c.castr')}`, p('cs.caidx'), copy));
+    t.cs.push(c(...cCached, p(`cs${i}.caidx`), copy));
   }
   // The same tree (as it is now) without the cache: wasync's cached index must be that.
   appendFileSync(changed, 'last\n');
-  w(`--cache=${p('wc')}`, `--store=${p('w.castr')}`, p('ws.caidx'), copy);
-  clean(p('wu.castr'));
+  w(...wCached, p('ws.caidx'), copy);
   w(`--store=${p('wu.castr')}`, p('wu.caidx'), copy);
   const same = readFileSync(p('ws.caidx')).equals(readFileSync(p('wu.caidx')));
-  const casyncSame = (() => {
-    c(`--cache=${p('cc')}`, `--store=${p('c.castr')}`, p('cs.caidx'), copy);
-    clean(p('cu.castr'));
-    c(`--store=${p('cu.castr')}`, p('cu.caidx'), copy);
-    return readFileSync(p('cs.caidx')).equals(readFileSync(p('cu.caidx')));
-  })();
-  clean(copy, p('wu.castr'), p('cu.castr'), p('w.castr'), p('c.castr'), p('wc'), p('cc'));
+  c(...cCached, p('cs.caidx'), copy);
+  c(`--store=${p('cu.castr')}`, p('cu.caidx'), copy);
+  const casyncSame = readFileSync(p('cs.caidx')).equals(readFileSync(p('cu.caidx')));
   const s = (k: string) => median(t[k].map((x) => x.seconds));
   const cpu = (k: string) => median(t[k].map((x) => x.cpuSeconds));
   // Wall time, and CPU (user + sys) beside it: on a shared machine the CPU is the steadier figure.

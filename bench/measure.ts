@@ -3,6 +3,13 @@
 // CPU is user+sys from getrusage(RUSAGE_CHILDREN) after the wait: every thread of
 // the process and every child it waited for, counted by the kernel (the machine is
 // shared, so wall time is noisy; CPU seconds per GB are what to compare).
+//
+// Each timed command starts after a sync, so that none pays for the write-back
+// of the one before.  Each run writes to paths of its own (a store, an index, an
+// output named by the run), all removed after the case: a run that creates files
+// right after another run's were deleted is slower on ext4, whose inode
+// allocator passes over recently deleted inodes (recently_deleted() in
+// ialloc.c), and the tool that always ran second would pay for it.
 
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -21,6 +28,7 @@ export interface Timing {
 
 /** Runs a command under python's getrusage to learn its CPU time and peak RSS. */
 export function timed(cmd: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Timing {
+  spawnSync('sync');
   const py = [
     'import resource, subprocess, sys, time',
     't = time.monotonic()',
@@ -46,22 +54,13 @@ export async function writeRandom(path: string, size: number) {
   await new Promise<void>((r) => out.end(() => r()));
 }
 
-/** a and b each run `runs` times, alternating; `fresh(x)` clears x's outputs first. */
-export function compare(
-  name: string,
-  size: number,
-  a: () => Timing,
-  b: () => Timing,
-  fresh: (which: 'a' | 'b') => void,
-  runs: number,
-) {
+/** a and b each run `runs` times, alternating; run i writes to paths of its own (see the header). */
+export function compare(name: string, size: number, a: (run: number) => Timing, b: (run: number) => Timing, runs: number) {
   const ta: Timing[] = [];
   const tb: Timing[] = [];
   for (let i = 0; i < runs; i++) {
-    fresh('a');
-    ta.push(a());
-    fresh('b');
-    tb.push(b());
+    ta.push(a(i));
+    tb.push(b(i));
   }
   const sa = median(ta.map((t) => t.seconds));
   const sb = median(tb.map((t) => t.seconds));

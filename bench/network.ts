@@ -35,33 +35,29 @@ export async function benchNetwork(work: string, runs: number) {
   const url = `http://127.0.0.1:${port}/v2.caibx`;
   const env = { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') };
   const n = Math.min(runs, 3);
-  const out = (x: 'a' | 'b') => join(dir, `${x}.out`);
-  const clean = (x: 'a' | 'b') => rmSync(out(x), { force: true });
+  const out = (x: string) => join(dir, `${x}.out`);
   try {
     console.log(`\nnetwork: ${SIZE / MiB} MiB image, HTTP on loopback, ${DELAY_MS} ms per request (median of ${n})`);
     compare(
       'extract over HTTP',
       SIZE,
-      () => timed(['node', wasyncBin, 'extract', url, out('a')]),
-      () => timed(['casync', 'extract', url, out('b')]),
-      clean,
+      (i) => timed(['node', wasyncBin, 'extract', url, out(`a${i}`)]),
+      (i) => timed(['casync', 'extract', url, out(`b${i}`)]),
       n,
     );
-    sameFile(out('a'), v2, 'wasync extract');
-    sameFile(out('b'), v2, 'casync extract');
+    sameFile(out('a0'), v2, 'wasync extract');
+    sameFile(out('b0'), v2, 'casync extract');
     // Warm wasync's seed index once; casync has none.
-    clean('a');
-    spawnSync('node', [wasyncBin, 'extract', `--seed=${v1}`, url, out('a')], { env });
+    spawnSync('node', [wasyncBin, 'extract', `--seed=${v1}`, url, out('warm')], { env });
     compare(
       'seeded update v1 → v2',
       SIZE,
-      () => timed(['node', wasyncBin, 'extract', `--seed=${v1}`, url, out('a')], { env }),
-      () => timed(['casync', 'extract', `--seed=${v1}`, url, out('b')]),
-      clean,
+      (i) => timed(['node', wasyncBin, 'extract', `--seed=${v1}`, url, out(`as${i}`)], { env }),
+      (i) => timed(['casync', 'extract', `--seed=${v1}`, url, out(`bs${i}`)]),
       n,
     );
-    sameFile(out('a'), v2, 'wasync seeded extract');
-    sameFile(out('b'), v2, 'casync seeded extract');
+    sameFile(out('as0'), v2, 'wasync seeded extract');
+    sameFile(out('bs0'), v2, 'casync seeded extract');
   } finally {
     server.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

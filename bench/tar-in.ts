@@ -4,7 +4,7 @@
 // same index: GNU tar unpacking it as root, then casync make of the tree.  The
 // indexes must be the same bytes.
 
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compare, sameFile, timed, wasyncBin } from './measure.ts';
@@ -15,36 +15,35 @@ const TAR_WITH = ['32bit-uids', 'user-names', 'nsec-time', 'permissions', 'symli
 );
 
 export function benchTarIn(work: string, tree: string, runs: number): void {
-  const p = (n: string) => join(work, `tar-${n}`);
+  const dir = mkdtempSync(join(work, 'tar-in-'));
+  const p = (n: string) => join(dir, n);
   const tar = p('tree.tar');
-  if (spawnSync('tar', ['--format=pax', '--xattrs', '--acls', '-C', tree, '-cf', tar, '.']).status !== 0) return console.log(`\n(tar case skipped: cannot tar ${tree})`);
+  if (spawnSync('tar', ['--format=pax', '--xattrs', '--acls', '-C', tree, '-cf', tar, '.']).status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return console.log(`\n(tar case skipped: cannot tar ${tree})`);
+  }
   const size = Number(spawnSync('stat', ['-c', '%s', tar], { encoding: 'utf8' }).stdout);
-  const clean = (...xs: string[]) => {
-    for (const x of xs) rmSync(x, { recursive: true, force: true });
-    spawnSync('sync');
-  };
-  const unpackAndMake = `mkdir ${p('u')} && tar -C ${p('u')} --same-owner --numeric-owner --xattrs --xattrs-include='*' --acls -xpf ${tar} && casync make ${TAR_WITH.join(' ')} --store=${p('c.castr')} ${p('c.caidx')} ${p('u')}`;
+  const unpackAndMake = (i: string) =>
+    `mkdir ${p(`u${i}`)} && tar -C ${p(`u${i}`)} --same-owner --numeric-owner --xattrs --xattrs-include='*' --acls -xpf ${tar} && casync make ${TAR_WITH.join(' ')} --store=${p(`c${i}.castr`)} ${p(`c${i}.caidx`)} ${p(`u${i}`)}`;
   console.log(`\ntar in: ${(size / 2 ** 20).toFixed(0)} MiB pax tar of ${tree}`);
   try {
     compare(
       'make .caidx from T.tar',
       size,
-      () => timed(['node', wasyncBin, 'make', `--store=${p('w.castr')}`, p('w.caidx'), tar]),
-      () => timed(['sh', '-c', unpackAndMake]),
-      (x) => (x === 'a' ? clean(p('w.castr'), p('w.caidx')) : clean(p('u'), p('c.castr'), p('c.caidx'))),
+      (i) => timed(['node', wasyncBin, 'make', `--store=${p(`w${i}.castr`)}`, p(`w${i}.caidx`), tar]),
+      (i) => timed(['sh', '-c', unpackAndMake(`${i}`)]),
       runs,
     );
-    sameFile(p('w.caidx'), p('c.caidx'), 'the index of the tar and of the unpacked tree');
+    sameFile(p('w0.caidx'), p('c0.caidx'), 'the index of the tar and of the unpacked tree');
     compare(
       'make .caidx from a pipe',
       size,
-      () => timed(['sh', '-c', `cat ${tar} | node ${wasyncBin} make --store=${p('w.castr')} ${p('w.caidx')} -`]),
-      () => timed(['sh', '-c', unpackAndMake]),
-      (x) => (x === 'a' ? clean(p('w.castr'), p('w.caidx')) : clean(p('u'), p('c.castr'), p('c.caidx'))),
+      (i) => timed(['sh', '-c', `cat ${tar} | node ${wasyncBin} make --store=${p(`wp${i}.castr`)} ${p(`wp${i}.caidx`)} -`]),
+      (i) => timed(['sh', '-c', unpackAndMake(`p${i}`)]),
       runs,
     );
-    sameFile(p('w.caidx'), p('c.caidx'), 'the index of the piped tar and of the unpacked tree');
+    sameFile(p('wp0.caidx'), p('cp0.caidx'), 'the index of the piped tar and of the unpacked tree');
   } finally {
-    clean(tar, p('u'), p('w.castr'), p('c.castr'), p('w.caidx'), p('c.caidx'));
+    rmSync(dir, { recursive: true, force: true });
   }
 }
