@@ -6,6 +6,8 @@ import { BUZHASH_WINDOW } from './sizes.ts';
 import { instantiateCore, type CoreExports } from '../wasm/core.ts';
 
 const OUT_CAP = 1 << 16;
+/** what most scans of a few hundred bytes find (never written to: callers only read) */
+const NONE = new Uint32Array(0);
 
 export class CandidateScanner {
   private readonly core: CoreExports;
@@ -31,12 +33,14 @@ export class CandidateScanner {
    * page-aligned stream offsets).
    */
   scan(len: number, from: number, d: number, offset = 0): Uint32Array {
-    if (from > len) return new Uint32Array(0);
-    // Most calls fill the output once (the encoder cache makes ~10^5 small ones).
+    if (from > len) return NONE;
+    // Most calls fill the output once (the encoder cache makes ~10^5 small ones, most finding nothing).
     const first = this.core.scan(this.windowPtr, len, from, d, this.outPtr, OUT_CAP, offset % 4096);
-    const one = new Uint32Array(this.core.memory.buffer, this.outPtr, first).slice();
     const resume = this.core.resumePosition();
-    if (resume === 0 || resume > len) return one;
+    const done = resume === 0 || resume > len;
+    if (first === 0 && done) return NONE;
+    const one = new Uint32Array(this.core.memory.buffer, this.outPtr, first).slice();
+    if (done) return one;
     const parts: Uint32Array[] = [one];
     let total = first;
     for (let start = resume; ; ) {

@@ -272,13 +272,19 @@ export function dirFdOps(libc: Libc): DirFdOps {
         if (n === 0) return out;
         // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, name + NUL.
         for (let off = 0; off < n; ) {
-          const reclen = dents.readUInt16LE(off + 16);
+          const reclen = dents[off + 16] | (dents[off + 17] << 8);
           const start = off + 19;
-          let end = dents.indexOf(0, start);
-          if (end < 0 || end > off + reclen) end = off + reclen;
+          // A loop, not indexOf(): names are short, and each native call costs more than the scan.
+          const limit = off + reclen;
+          let end = start;
+          while (end < limit && dents[end] !== 0) end++;
           const len = end - start;
           const dot = len <= 2 && dents[start] === 0x2e && (len === 1 || dents[start + 1] === 0x2e);
-          if (!dot) out.push(Buffer.from(dents.subarray(start, end)));
+          if (!dot) {
+            const name = Buffer.allocUnsafe(len);
+            for (let k = 0; k < len; k++) name[k] = dents[start + k];
+            out.push(name);
+          }
           off += reclen;
         }
       }

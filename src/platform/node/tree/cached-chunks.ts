@@ -79,8 +79,9 @@ export class ChunkMaker {
   private lastCut = 0;
   /** the segment the last cut lies in */
   private seg = 0;
-  /** what a key is the hash of (see key()) */
-  private material = Buffer.allocUnsafe(64 << 10);
+  /** what a key is the hash of (see key()), and a view for its numbers (Buffer's write methods cost an inline-cache call each) */
+  private material = new Uint8Array(64 << 10);
+  private materialView = new DataView(this.material.buffer);
 
   constructor(private readonly o: ChunkMakerOptions) {}
 
@@ -109,6 +110,7 @@ export class ChunkMaker {
   private key(start: number, end: number): string | null {
     const { segStart, segLen, segSrc, arena, files } = this.o.stream;
     let m = this.material;
+    let v = this.materialView;
     let n = 0;
     let at = start;
     while (at < end) {
@@ -119,27 +121,28 @@ export class ChunkMaker {
       const src = segSrc[i];
       const need = n + 17 + (src >= 0 ? len : IDENTITY_SIZE);
       if (need > m.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(2 * m.length, need));
-        m.copy(bigger, 0, 0, n);
+        const bigger = new Uint8Array(Math.max(2 * m.length, need));
+        bigger.set(m.subarray(0, n));
         this.material = m = bigger;
+        this.materialView = v = new DataView(m.buffer);
       }
       if (src >= 0) {
         m[n] = 0;
-        m.writeDoubleLE(len, n + 1);
-        m.set(new Uint8Array(arena.buffer, arena.byteOffset + src + from, len), n + 9);
+        v.setFloat64(n + 1, len, true);
+        m.set(arena.subarray(src + from, src + from + len), n + 9);
         n += 9 + len;
       } else {
         const f = files[-src - 1];
         if (!f.keep) return this.skipTo(end);
         m[n] = 1;
-        m.writeDoubleLE(from, n + 1);
-        m.writeDoubleLE(len, n + 9);
+        v.setFloat64(n + 1, from, true);
+        v.setFloat64(n + 9, len, true);
         m.set(f.identity, n + 17);
         n += 17 + IDENTITY_SIZE;
       }
       at += len;
     }
-    return sha256(new Uint8Array(m.buffer, m.byteOffset, n));
+    return sha256(m.subarray(0, n));
   }
 
   /** Moves the segment cursor to the one holding the byte before `end`; no key. */

@@ -69,7 +69,8 @@ class TarWriter {
     private readonly o: EncodeTarOptions,
     private readonly dataFd: number,
   ) {
-    this.enc = new CatarEncoder(o.featureFlags);
+    // Lent records: CatarOutput copies each at once.
+    this.enc = new CatarEncoder(o.featureFlags, true);
     this.out = new CatarOutput(o.sink);
   }
 

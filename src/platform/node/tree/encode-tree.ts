@@ -145,7 +145,8 @@ class TreeEncoder {
 
   constructor(private readonly o: EncodeTreeOptions) {
     this.flags = o.featureFlags;
-    this.enc = new CatarEncoder(o.featureFlags);
+    // Lent records: CatarOutput copies each at once.
+    this.enc = new CatarEncoder(o.featureFlags, true);
     this.reader = new NodeReader(o.featureFlags, o.linux);
     this.out = new CatarOutput(o.sink, o.observer);
   }
