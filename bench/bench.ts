@@ -131,6 +131,7 @@ async function benchTree(source: string, where: string, at: string) {
 async function main() {
   if (spawnSync('casync', ['--version']).status !== 0) throw new Error('the bench needs casync (apt-get install casync)');
   console.log(`wasync bench in ${work}: median of ${runs} alternating runs, ${(await import('node:os')).availableParallelism()} cores`);
+  if (process.env.NODE_EXTRA_CA_CERTS) console.log('(NODE_EXTRA_CA_CERTS is set here: the timed commands run without it, see measure.ts)');
   try {
     if (wanted('tar')) {
       const tar = join(work, 'usr.tar');

@@ -10,6 +10,11 @@
 // right after another run's were deleted is slower on ext4, whose inode
 // allocator passes over recently deleted inodes (recently_deleted() in
 // ialloc.c), and the tool that always ran second would pay for it.
+//
+// Commands run without NODE_EXTRA_CA_CERTS: a machine that sets it (this
+// workplace's do, for its proxy) makes every node start parse that PEM bundle,
+// some 50 ms of CPU that a machine without it does not spend, and that is no
+// part of wasync's work.  The bench's servers are plain HTTP on loopback.
 
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -29,6 +34,7 @@ export interface Timing {
 /** Runs a command under python's getrusage to learn its CPU time and peak RSS. */
 export function timed(cmd: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Timing {
   spawnSync('sync');
+  const { NODE_EXTRA_CA_CERTS: _, ...env } = opts.env ?? process.env;
   const py = [
     'import resource, subprocess, sys, time',
     't = time.monotonic()',
@@ -38,7 +44,7 @@ export function timed(cmd: string[], opts: { cwd?: string; env?: NodeJS.ProcessE
     'print(e, u.ru_utime + u.ru_stime, u.ru_maxrss)',
     'sys.exit(r.returncode)',
   ].join('\n');
-  const r = spawnSync('python3', ['-c', py, ...cmd], { cwd: opts.cwd, env: opts.env, encoding: 'utf8' });
+  const r = spawnSync('python3', ['-c', py, ...cmd], { cwd: opts.cwd, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
   const [s, cpu, rss] = r.stdout.trim().split(' ').map(Number);
   return { seconds: s, cpuSeconds: cpu, maxRssKiB: rss };

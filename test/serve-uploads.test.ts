@@ -164,7 +164,11 @@ test('a 100 MB zero-filled archive is refused at byte 0; a cut or padded one at 
   const long = await streamPut(s, '/long.catar', head.length + 100 * MB, (o) => (o === 0 ? head : zeros));
   assert.equal(long.status, 422);
   assert.match(long.text, new RegExp(`^archive refused: long\\.catar: .*\\(at byte ${head.length + 100 * MB}\\)$`));
-  assert.ok(peakRss(s) - before < 48 * MB, `peak RSS grew by ${((peakRss(s) - before) / MB).toFixed(1)} MiB`);
+  // Bounded, not growing with the 100 MB parsed: what it grows by is mostly request
+  // buffers already passed, which V8 collects only once tens of MB of them are
+  // garbage (48.2-48.6 MiB on this project's machine on 2026-12-03, where a bound
+  // of 48 failed two runs in three, with and without that day's changes).
+  assert.ok(peakRss(s) - before < 64 * MB, `peak RSS grew by ${((peakRss(s) - before) / MB).toFixed(1)} MiB`);
   assert.deepEqual(readdirSync(up), [], 'nothing stored');
 });
 
