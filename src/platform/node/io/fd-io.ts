@@ -123,18 +123,27 @@ export function lstatTree(dirfd: number, name: Buffer, at: Buffer): TreeStat | u
   }
   const rdevMajor = stx32[STX.rdevMajor >> 2];
   const rdevMinor = stx32[STX.rdevMinor >> 2];
+  const devMajor = stx32[STX.devMajor >> 2];
+  const devMinor = stx32[STX.devMinor >> 2];
+  if (devMajor !== lastDev[0] || devMinor !== lastDev[1]) lastDev = [devMajor, devMinor, makedev(devMajor, devMinor)];
   return {
-    dev: makedev(stx32[STX.devMajor >> 2], stx32[STX.devMinor >> 2]),
+    dev: lastDev[2],
     ino: stxU64[STX.ino >> 3],
-    mode: BigInt(stx16[STX.mode >> 1]),
-    uid: BigInt(stx32[STX.uid >> 2]),
-    gid: BigInt(stx32[STX.gid >> 2]),
+    mode: small(stx16[STX.mode >> 1]),
+    uid: small(stx32[STX.uid >> 2]),
+    gid: small(stx32[STX.gid >> 2]),
     rdev: rdevMajor === 0 && rdevMinor === 0 ? 0n : makedev(rdevMajor, rdevMinor),
     size: stxU64[STX.size >> 3],
     mtimeNs: stxI64[STX.mtime >> 3] * NS + BigInt(stx32[(STX.mtime + 8) >> 2]),
     ctimeNs: stxI64[STX.ctime >> 3] * NS + BigInt(stx32[(STX.ctime + 8) >> 2]),
   };
 }
+
+// A walk meets the same few modes, owners and devices again and again: their
+// BigInts are made once, not per entry (each is an object to collect).
+const smallBigInts: bigint[] = new Array(0x10000).fill(0n);
+const small = (n: number) => (n < 0x10000 ? (n === 0 || smallBigInts[n] !== 0n ? smallBigInts[n] : (smallBigInts[n] = BigInt(n))) : BigInt(n));
+let lastDev: [number, number, bigint] = [-1, -1, 0n];
 
 /** glibc's dev_t encoding of major and minor, as node:fs reports st_dev */
 const makedev = (major: number, minor: number) =>
