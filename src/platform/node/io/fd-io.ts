@@ -142,7 +142,11 @@ export function lstatTree(dirfd: number, name: Buffer, at: Buffer): TreeStat | u
 // A walk meets the same few modes, owners and devices again and again: their
 // BigInts are made once, not per entry (each is an object to collect).
 const smallBigInts: bigint[] = new Array(0x10000).fill(0n);
-const small = (n: number) => (n < 0x10000 ? (n === 0 || smallBigInts[n] !== 0n ? smallBigInts[n] : (smallBigInts[n] = BigInt(n))) : BigInt(n));
+function small(n: number): bigint {
+  if (n >= 0x10000) return BigInt(n);
+  const made = smallBigInts[n];
+  return made !== 0n || n === 0 ? made : (smallBigInts[n] = BigInt(n));
+}
 let lastDev: [number, number, bigint] = [-1, -1, 0n];
 
 /** glibc's dev_t encoding of major and minor, as node:fs reports st_dev */
