@@ -67,27 +67,35 @@ function makeImage(path: string): boolean {
   return true;
 }
 
+/**
+ * `input` made by both tools (run i into wI/cI.castr and .EXT), then casync's first
+ * index extracted by both (run i into wI/cI.out), under `p`.
+ */
+function makeAndExtract(input: string, size: number, p: (n: string) => string, ext: 'caibx' | 'caidx', what = '') {
+  compare(
+    `make${what}`,
+    size,
+    (i) => timed(['node', wasyncBin, 'make', `--store=${p(`w${i}.castr`)}`, p(`w${i}.${ext}`), input]),
+    (i) => timed(['casync', 'make', `--store=${p(`c${i}.castr`)}`, p(`c${i}.${ext}`), input]),
+    runs,
+  );
+  sameFile(p(`w0.${ext}`), p(`c0.${ext}`), 'indexes');
+  compare(
+    `extract${what}`,
+    size,
+    (i) => timed(['node', wasyncBin, 'extract', `--store=${p('c0.castr')}`, p(`c0.${ext}`), p(`w${i}.out`)]),
+    (i) => timed(['casync', 'extract', `--store=${p('c0.castr')}`, p(`c0.${ext}`), p(`c${i}.out`)]),
+    runs,
+  );
+}
+
 async function benchBlob(label: string, input: string) {
   const size = statSync(input).size;
   console.log(`\n${label}: ${(size / MiB).toFixed(0)} MiB (${input})`);
   const dir = mkdtempSync(join(work, `${label}-`));
   const p = (n: string) => join(dir, n);
   try {
-    compare(
-      'make',
-      size,
-      (i) => timed(['node', wasyncBin, 'make', `--store=${p(`w${i}.castr`)}`, p(`w${i}.caibx`), input]),
-      (i) => timed(['casync', 'make', `--store=${p(`c${i}.castr`)}`, p(`c${i}.caibx`), input]),
-      runs,
-    );
-    sameFile(p('w0.caibx'), p('c0.caibx'), 'indexes');
-    compare(
-      'extract',
-      size,
-      (i) => timed(['node', wasyncBin, 'extract', `--store=${p('c0.castr')}`, p('c0.caibx'), p(`w${i}.out`)]),
-      (i) => timed(['casync', 'extract', `--store=${p('c0.castr')}`, p('c0.caibx'), p(`c${i}.out`)]),
-      runs,
-    );
+    makeAndExtract(input, size, p, 'caibx');
     sameFile(p('w0.out'), input, 'wasync extract');
     sameFile(p('c0.out'), input, 'casync extract');
   } finally {
@@ -95,7 +103,7 @@ async function benchBlob(label: string, input: string) {
   }
 }
 
-/** Copies `source` under `dir` and makes and extracts the copy there. */
+/** Copies `source` into a new directory under `at` and makes and extracts the copy there. */
 async function benchTree(source: string, where: string, at: string) {
   const dir = mkdtempSync(join(at, 'wasync-tree-'));
   const tree = join(dir, 'input');
@@ -104,21 +112,7 @@ async function benchTree(source: string, where: string, at: string) {
     if (spawnSync('cp', ['-a', source, tree]).status !== 0) throw new Error(`cannot copy ${source} to ${tree}`);
     const bytes = Number(spawnSync('du', ['-sb', tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
     console.log(`\ntree on ${where}: ${(bytes / MiB).toFixed(0)} MiB, a copy of ${source} in ${dir}`);
-    compare(
-      'make .caidx',
-      bytes,
-      (i) => timed(['node', wasyncBin, 'make', `--store=${p(`w${i}.castr`)}`, p(`w${i}.caidx`), tree]),
-      (i) => timed(['casync', 'make', `--store=${p(`c${i}.castr`)}`, p(`c${i}.caidx`), tree]),
-      runs,
-    );
-    sameFile(p('w0.caidx'), p('c0.caidx'), 'tree indexes');
-    compare(
-      'extract .caidx',
-      bytes,
-      (i) => timed(['node', wasyncBin, 'extract', `--store=${p('c0.castr')}`, p('c0.caidx'), p(`w${i}.out`)]),
-      (i) => timed(['casync', 'extract', `--store=${p('c0.castr')}`, p('c0.caidx'), p(`c${i}.out`)]),
-      runs,
-    );
+    makeAndExtract(tree, bytes, p, 'caidx', ' .caidx');
     const mtree = (d: string) => spawnSync('casync', ['mtree', d], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
     // casync leaves the root directory's time unset; compare the rest.
     const body = (s: string) => s.slice(s.indexOf('\n'));

@@ -23,6 +23,7 @@ import { WasyncError } from '../../../errors.ts';
 import { AT_FDCWD, libcUnavailable, loadLibc, sysError, type Libc } from '../linux/libc.ts';
 import { koffiBackend } from '../linux/libc-koffi.ts';
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, STATX_SIZE, STX } from '../linux/fs-info.ts';
+import { makedev } from '../linux/dirfd.ts';
 import { FS_FOREIGN_FDS_REFUSED, FS_STAT_TIMES_IN_MS, RUNTIME_VERSION } from './runtime.ts';
 
 const ENOENT = 2;
@@ -134,10 +135,13 @@ export function lstatTree(dirfd: number, name: Buffer, at: Buffer): TreeStat | u
     gid: small(stx32[STX.gid >> 2]),
     rdev: rdevMajor === 0 && rdevMinor === 0 ? 0n : makedev(rdevMajor, rdevMinor),
     size: stxU64[STX.size >> 3],
-    mtimeNs: stxI64[STX.mtime >> 3] * NS + BigInt(stx32[(STX.mtime + 8) >> 2]),
-    ctimeNs: stxI64[STX.ctime >> 3] * NS + BigInt(stx32[(STX.ctime + 8) >> 2]),
+    mtimeNs: stxTimeNs(STX.mtime),
+    ctimeNs: stxTimeNs(STX.ctime),
   };
 }
+
+/** A struct statx_timestamp of `stx` in nanoseconds. */
+const stxTimeNs = (off: number) => stxI64[off >> 3] * NS + BigInt(stx32[(off + 8) >> 2]);
 
 // A walk meets the same few modes, owners and devices again and again: their
 // BigInts are made once, not per entry (each is an object to collect).
@@ -149,11 +153,6 @@ function small(n: number): bigint {
 }
 let lastDev: [number, number, bigint] = [-1, -1, 0n];
 
-/** glibc's dev_t encoding of major and minor, as node:fs reports st_dev */
-const makedev = (major: number, minor: number) =>
-  major < 0x1000
-    ? BigInt(major * 0x100 + (minor & 0xff) + (minor >>> 8) * 0x10_0000)
-    : BigInt((major & 0xfff) * 0x100 + (minor & 0xff) + (minor >>> 8) * 0x10_0000) + (BigInt(major >>> 12) << 44n);
 const statxTime = (b: Buffer, off: number) => b.readBigInt64LE(off) * NS + BigInt(b.readUInt32LE(off + 8));
 
 function statx(c: Libc, dirfd: number, path: Buffer, flags: number, name: string): BigIntStats | undefined {
