@@ -9,10 +9,15 @@ import { test, after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casync, haveCasync, isRoot, ok, requires, wasync } from './helpers.ts';
+import { WasyncError } from '../src/errors.ts';
+import { linuxFs } from '../src/platform/node/linux/index.ts';
+import type { Executor, Job } from '../src/platform/node/pool/jobs.ts';
+import { InlineExecutor } from '../src/platform/node/pool/worker-pool.ts';
+import { TreeStream } from '../src/platform/node/tree/tree-stream.ts';
 
 const base = mkdtempSync(join(process.env.WASYNC_TEST_TMP ?? tmpdir(), 'wasync-full-'));
 const full = join(base, 'full');
@@ -98,4 +103,39 @@ test('extract of a tree onto a full file system: one line naming the entry, no t
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`^wasync: ${out}/f\\d+: ENOSPC no space left on device, write\\n$`));
   assert.deepEqual(strays(out).filter((f) => !/^f\d+$/.test(f)), [], 'only whole files, under their names');
+});
+
+// The race behind the test above, made certain: one file job fails while another
+// is still writing.  The jobs write through the decoding thread's directory
+// descriptors, so the extraction may stop only once the others have ended.
+test('a failed file job stops a tree extraction only after the jobs still writing', async () => {
+  const src = join(base, 'race');
+  mkdirSync(join(src, 'd'), { recursive: true });
+  for (let i = 0; i < 10; i++) writeFileSync(join(src, 'd', `f${i}`), randomBytes(600 << 10));
+  ok(wasync(['make', join(base, 'race.catar'), src]));
+  const inline = new InlineExecutor();
+  let sent = 0;
+  let slowDone = false;
+  const executor: Executor = {
+    parallelism: 1,
+    async run<R>(job: Job): Promise<R> {
+      const n = sent++;
+      if (n === 1) throw new WasyncError('EOUTPUT', 'the second job failed');
+      const r = await inline.run<R>(job);
+      if (n === 0) await new Promise((r) => setTimeout(r, 300)), (slowDone = true);
+      return r;
+    },
+    close: async () => {},
+  };
+  const linux = linuxFs()!;
+  const out = join(base, 'race-out');
+  const tree = new TreeStream('race.catar', undefined, {
+    target: out, linux, replayFlags: (f) => f, deleteExtra: true, undoImmutable: false, punchHoles: true,
+    reflink: false, hardlinkSeeds: null, uidShift: null, warn: () => {}, executor,
+  });
+  await assert.rejects(async () => {
+    await tree.push(readFileSync(join(base, 'race.catar')));
+    await tree.end();
+  }, /the second job failed/);
+  assert.ok(slowDone, 'the slow job ended before the extraction stopped');
 });

@@ -68,7 +68,7 @@ async function extractArchiveIndex(o: ExtractOptions, options: ExtractTreeOption
   } catch (e) {
     // The jobs write files under temporary names: they end before those go.
     await ex.executors.close();
-    tree?.abort();
+    await tree?.abort();
     throw e;
   } finally {
     progress.stop();
@@ -89,7 +89,7 @@ async function extractArchive(o: ExtractOptions, options: ExtractTreeOptions): P
   } catch (e) {
     // The jobs write files under temporary names: they end before those go.
     await executors.close();
-    tree.abort();
+    await tree.abort();
     throw e;
   } finally {
     await executors.close();

@@ -163,8 +163,9 @@ export class TreeExtractor {
     if (this.failure) throw this.failure;
   }
 
-  /** After a failure: temporary files go, descriptors close; what was completed stays. */
-  abort(): void {
+  /** After a failure: the file jobs end, temporary files go, descriptors close; what was completed stays. */
+  async abort(): Promise<void> {
+    await this.small?.stopped();
     this.cloner.close();
     if (this.file) {
       safely(() => this.linux.close(this.file!.fd));

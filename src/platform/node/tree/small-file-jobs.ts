@@ -92,6 +92,16 @@ export class SmallFileJobs<D extends JobDirectory> {
     while (this.jobs.size) await Promise.all(this.jobs);
   }
 
+  /**
+   * After a failure: waits for the jobs already sent, sending no more.  They
+   * write through this thread's directory descriptors and remove their own
+   * temporaries on failure; closing those descriptors under them would leave
+   * the temporaries behind (their unlinkat fails with EBADF).
+   */
+  async stopped(): Promise<void> {
+    while (this.jobs.size) await Promise.all(this.jobs);
+  }
+
   /** Sends the small files collected so far to a worker. */
   flush(): void {
     if (!this.batch.count) return;

@@ -45,14 +45,14 @@ export class TreeStream {
     try {
       await this.extractor.finish();
     } catch (e) {
-      this.extractor.abort();
+      await this.extractor.abort();
       throw e;
     }
   }
 
-  /** After a failure elsewhere (the chunk fetcher): temporaries go, descriptors close. */
-  abort(): void {
-    this.extractor.abort();
+  /** After a failure elsewhere (the chunk fetcher): the file jobs end, temporaries go, descriptors close. */
+  abort(): Promise<void> {
+    return this.extractor.abort();
   }
 
   /** Events until the decoder needs input, waiting whenever enough file jobs are queued. */
@@ -67,7 +67,7 @@ export class TreeStream {
     try {
       await f();
     } catch (e) {
-      this.extractor.abort();
+      await this.extractor.abort();
       throw e;
     }
   }
