@@ -154,6 +154,26 @@ test('make --cache: the same index as without it after every kind of change', as
   f.againstCasync('after every change', quiet.plain);
 });
 
+test('make --cache: a change too recent to remember leaves the cache file as it was, the next make remembers it', async (t) => {
+  if (!requires(t, haveCasync, 'the casync binary')) return;
+  const f = new Fixture(tempDir());
+  await sleep(RACY_MS);
+  f.check('first');
+  const file = join(f.cache, 'wasync-encoder-cache');
+  const inode = () => statSync(file).ino;
+  const before = inode();
+  writeFileSync(join(f.tree, 'b', 'm007'), text(99, 4000));
+  const recent = f.check('one file just changed');
+  assert.ok(recent.invalidated >= 1 && recent.hits > 0);
+  // Nothing new to remember (the changed file is too recent): its stale entry stays, never matched again.
+  assert.equal(inode(), before, 'the cache file is not rewritten');
+  await sleep(RACY_MS);
+  const settled = f.check('the change settled');
+  assert.ok(settled.invalidated >= 1);
+  assert.notEqual(inode(), before, 'the file read again is remembered');
+  assert.equal(f.check('settled again').misses, 0);
+});
+
 test('make --cache: a corrupt, foreign or stale cache is ignored with a warning', async (t) => {
   if (!requires(t, haveCasync, 'the casync binary')) return;
   const f = new Fixture(tempDir());

@@ -185,13 +185,12 @@ export class CacheWriter {
   }
 
   /**
-   * Whether the file would list the same files as the cache read (`from`,
-   * whose entries run from HEADER to `filesEnd`, `count` of them): every
-   * entry copied, in one run, nothing added or left out.
+   * Whether every entry would be one of the cache read (`from`): nothing new
+   * to remember, though entries of `from` may be left out (files that changed,
+   * too recently to be remembered, or went away).
    */
-  copiesAll(from: Uint8Array, filesEnd: number, count: number): boolean {
-    const p = this.parts[0];
-    return this.parts.length === 1 && 'from' in p && p.from === from && p.start === HEADER && p.end === filesEnd && this.files === count;
+  addsNothingTo(from: Uint8Array): boolean {
+    return this.parts.every((p) => 'from' in p && p.from === from);
   }
 
   /** The whole file, as pieces to write one after another; `chunks`: recipe key (latin1) → id. */

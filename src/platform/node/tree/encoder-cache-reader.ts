@@ -55,10 +55,8 @@ export class CacheReader {
   };
   private at = HEADER;
   private left: number;
-  /** how many files the cache lists */
-  readonly fileCount: number;
   /** where the file entries end (the chunk table starts) */
-  readonly filesEnd: number;
+  private readonly filesEnd: number;
   /**
    * The bytes again, for the lookups per entry: a DataView's reads are inlined
    * in optimized code, Buffer's read methods cost an inline-cache call each.
@@ -92,7 +90,7 @@ export class CacheReader {
     if (b.readBigUInt64LE(56) !== BigInt.asUintN(64, s.rootDev) || b.readBigUInt64LE(64) !== BigInt.asUintN(64, s.rootIno)) {
       throw new CacheProblem('made for another directory');
     }
-    this.left = this.fileCount = Number(b.readBigUInt64LE(72));
+    this.left = Number(b.readBigUInt64LE(72));
     const nChunks = Number(b.readBigUInt64LE(80));
     this.filesEnd = bodyEnd - nChunks * (KEY_SIZE + CHUNK_ID_SIZE);
     if (this.filesEnd < HEADER) throw new CacheProblem(`truncated: ${nChunks} chunks do not fit`);

@@ -61,14 +61,15 @@ export class EncoderCacheDir {
 
   /**
    * Replaces the cache with `next` and `chunks` (`added` of them new to it).
-   * Not when every file entry is the old one and at most SAVE_SLACK chunk ids
+   * Not when every file entry is an old one and at most SAVE_SLACK chunk ids
    * are new (a make after no change, or after one too recent to remember): the
-   * file stays as it is, still true of the tree, and the few chunks it lacks
-   * are assembled from their recipes next time, which costs less than writing
-   * and summing the whole file again.
+   * file stays as it is and the few chunks it lacks are assembled from their
+   * recipes next time, which costs less than writing and summing the whole
+   * file again.  Old entries the walk left out (a file changed or gone) may
+   * stay: an entry is used only when its file's identity still matches.
    */
   save(s: CacheSettings, next: CacheWriter, chunks: Map<string, Uint8Array>, added: number, old: CacheReader | null): void {
-    if (old && added <= SAVE_SLACK && next.copiesAll(old.bytes, old.filesEnd, old.fileCount)) return;
+    if (old && added <= SAVE_SLACK && next.addsNothingTo(old.bytes)) return;
     const parts = next.finish(s, chunks);
     const f = new AtomicFile(this.file, 0o644);
     try {
