@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync } from './helpers.ts';
 import { parseIndex } from '../src/format/index-file.ts';
 import { toHex } from '../src/chunk/chunk-id.ts';
+import { CachedStream } from '../src/platform/node/tree/cached-stream.ts';
 
 const SIZES = '--chunk-size=4K:16K:64K';
 /** what cached-make.ts does not remember (files changed this recently) */
@@ -172,6 +173,26 @@ test('make --cache: a change too recent to remember leaves the cache file as it 
   assert.ok(settled.invalidated >= 1);
   assert.notEqual(inode(), before, 'the file read again is remembered');
   assert.equal(f.check('settled again').misses, 0);
+});
+
+test('the cached stream keeps the record bytes of the segments still read, not those of the whole tree', () => {
+  let live = 0;
+  const s = new CachedStream(() => live);
+  const expected = Buffer.alloc(4 << 20);
+  for (let i = 0; i < 2000; i++) {
+    const b = rand(`records ${i}`, 1000 + (i % 7) * 100);
+    b.copy(expected, s.offset);
+    s.literal(b);
+    if (i % 10 === 9) s.file({ path: Buffer.from('f'), identity: new Uint8Array(0), size: 500, keep: true, head: null, tail: null, candidates: null, batch: null });
+    live = Math.max(0, s.segSrc.length - 20); // the chunks in flight read the last 20 segments
+  }
+  assert.ok(s.offset > 2.5 * (1 << 20));
+  assert.equal(s.arena.length, 1 << 20, 'the arena was reused, not grown');
+  for (let i = live; i < s.segSrc.length; i++) {
+    if (s.segSrc[i] < 0) continue;
+    const got = s.arena.subarray(s.segSrc[i], s.segSrc[i] + s.segLen[i]);
+    assert.ok(got.equals(expected.subarray(s.segStart[i], s.segStart[i] + s.segLen[i])), `segment ${i} holds its own bytes`);
+  }
 });
 
 test('make --cache: a corrupt, foreign or stale cache is ignored with a warning', async (t) => {

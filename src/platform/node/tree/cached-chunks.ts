@@ -75,6 +75,8 @@ export class ChunkMaker {
   readonly known = new Map<string, Uint8Array>();
   private readonly batches: ChunkBatch[] = [];
   private pending: Recipe[] = [];
+  /** the first recipe of each batch that may still read the stream's segments */
+  private readonly reading = new Set<Recipe>();
   private pendingBytes = 0;
   private lastCut = 0;
   /** the segment the last cut lies in */
@@ -88,6 +90,12 @@ export class ChunkMaker {
   /** batches handed out and not yet written */
   get waiting(): number {
     return this.batches.length;
+  }
+
+  /** The first segment still to be read: by a batch whose recipe job is not made yet, a pending chunk or the next key. */
+  get liveFrom(): number {
+    for (const first of this.reading) return first.seg; // (in dispatch order: the first is the earliest)
+    return this.pending.length ? this.pending[0].seg : this.seg;
   }
 
   cuts(ends: number[]): void {
@@ -104,14 +112,17 @@ export class ChunkMaker {
   /**
    * The recipe key of the stream bytes start..end (null: they include a file
    * not to remember): the SHA-256 of, per piece, 0, f64 length, the record
-   * bytes; or 1, f64 file offset, f64 length, the file's identity.  Gathered
-   * in one buffer and hashed at once (a chunk spans a few files).
+   * bytes (of adjacent record segments, as one piece); or 1, f64 file offset,
+   * f64 length, the file's identity.  Gathered in one buffer and hashed at
+   * once (a chunk spans a few files).
    */
   private key(start: number, end: number): string | null {
     const { segStart, segLen, segSrc, arena, files } = this.o.stream;
     let m = this.material;
     let v = this.materialView;
     let n = 0;
+    /** where the length of the record piece being gathered is, -1: none */
+    let records = -1;
     let at = start;
     while (at < end) {
       while (segStart[this.seg] + segLen[this.seg] <= at) this.seg++;
@@ -127,13 +138,19 @@ export class ChunkMaker {
         this.materialView = v = new DataView(m.buffer);
       }
       if (src >= 0) {
-        m[n] = 0;
-        v.setFloat64(n + 1, len, true);
-        m.set(arena.subarray(src + from, src + from + len), n + 9);
-        n += 9 + len;
+        if (records >= 0) {
+          v.setFloat64(records, v.getFloat64(records, true) + len, true);
+        } else {
+          m[n] = 0;
+          v.setFloat64((records = n + 1), len, true);
+          n += 9;
+        }
+        m.set(arena.subarray(src + from, src + from + len), n);
+        n += len;
       } else {
         const f = files[-src - 1];
         if (!f.keep) return this.skipTo(end);
+        records = -1;
         m[n] = 1;
         v.setFloat64(n + 1, from, true);
         v.setFloat64(n + 9, len, true);
@@ -158,7 +175,9 @@ export class ChunkMaker {
     const chunks = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    this.batches.push({ ends: chunks.map((c) => c.end), ids: handled(this.resolve(chunks)) });
+    this.reading.add(chunks[0]);
+    const ids = this.resolve(chunks).finally(() => this.reading.delete(chunks[0]));
+    this.batches.push({ ends: chunks.map((c) => c.end), ids: handled(ids) });
   }
 
   /** Writes the first batch's entries to the index once its ids are known. */
@@ -190,7 +209,9 @@ export class ChunkMaker {
     });
     if (missing.length) {
       const bytes = missing.reduce((a, c) => a + c.end - c.start, 0);
-      const r = await this.o.runJob<ChunkResult>(this.recipeJob(missing), bytes);
+      const job = this.recipeJob(missing);
+      this.reading.delete(chunks[0]);
+      const r = await this.o.runJob<ChunkResult>(job, bytes);
       at.forEach((i, k) => ids.set(r.ids.subarray(k * CHUNK_ID_SIZE, (k + 1) * CHUNK_ID_SIZE), i * CHUNK_ID_SIZE));
       counts.misses += missing.length;
       counts.stored += r.stored;

@@ -136,7 +136,7 @@ class CachedTree {
   private invalidated = 0;
   private readonly next = new CacheWriter();
   private readonly rootLen: number;
-  private readonly stream = new CachedStream();
+  private readonly stream = new CachedStream(() => this.chunks.liveFrom);
   private readonly chunks: ChunkMaker;
   // Candidates and cuts.
   private readonly boundary: BoundaryScanner;

@@ -25,6 +25,9 @@ export interface StreamFile {
   entry?: CachedFile | null;
 }
 
+/** Record bytes beyond this start a segment of their own. */
+const SEGMENT_BYTES = 64 << 10;
+
 export class CachedStream {
   readonly files: StreamFile[] = [];
   // The segments, as three parallel arrays.
@@ -37,18 +40,19 @@ export class CachedStream {
   /** stream bytes laid out so far */
   offset = 0;
 
+  /** `liveFrom`: the first segment still to be read (by the chunks); the record bytes before it may go. */
+  constructor(private readonly liveFrom: () => number) {}
+
   /** Record bytes (or a tiny file's content) next in the stream. */
   literal(b: Uint8Array): void {
     if (!b.length) return;
-    if (this.arenaUsed + b.length > this.arena.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaUsed + b.length));
-      this.arena.copy(bigger, 0, 0, this.arenaUsed);
-      this.arena = bigger;
-    }
+    if (this.arenaUsed + b.length > this.arena.length) this.makeRoom(b.length);
     this.arena.set(b, this.arenaUsed);
     const last = this.segSrc.length - 1;
-    // Adjacent record bytes are one segment, so that a recipe does not depend on how they were written.
-    if (last >= 0 && this.segSrc[last] >= 0 && this.segSrc[last] + this.segLen[last] === this.arenaUsed) {
+    // Adjacent record bytes are one segment up to SEGMENT_BYTES (the keys of cached-chunks.ts
+    // join adjacent ones, so how they were written does not matter), so that the arena can drop
+    // the records of a tree of small files as its chunks are written.
+    if (last >= 0 && this.segSrc[last] >= 0 && this.segSrc[last] + this.segLen[last] === this.arenaUsed && this.segLen[last] < SEGMENT_BYTES) {
       this.segLen[last] += b.length;
       this.offset += b.length;
     } else this.segment(this.arenaUsed, b.length);
@@ -61,6 +65,33 @@ export class CachedStream {
     this.files.push(f);
     this.segment(-(n + 1), f.size);
     return n;
+  }
+
+  /**
+   * Room for `n` more bytes in the arena: the record bytes of the live
+   * segments move to its front, or, where that would leave it more than half
+   * full, it doubles.  So it holds the records of the chunks in flight, not
+   * those of the whole tree, and each byte is moved a bounded number of times.
+   */
+  private makeRoom(n: number) {
+    const { segSrc } = this;
+    const from = this.liveFrom();
+    let base = this.arenaUsed;
+    for (let i = from; i < segSrc.length; i++) {
+      if (segSrc[i] >= 0) {
+        base = segSrc[i];
+        break;
+      }
+    }
+    if (2 * (this.arenaUsed - base + n) <= this.arena.length) {
+      this.arena.copyWithin(0, base, this.arenaUsed);
+      for (let i = from; i < segSrc.length; i++) if (segSrc[i] >= 0) segSrc[i] -= base;
+      this.arenaUsed -= base;
+      return;
+    }
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaUsed + n));
+    this.arena.copy(bigger, 0, 0, this.arenaUsed);
+    this.arena = bigger;
   }
 
   private segment(src: number, len: number) {
