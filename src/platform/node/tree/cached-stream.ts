@@ -69,9 +69,10 @@ export class CachedStream {
 
   /**
    * Room for `n` more bytes in the arena: the record bytes of the live
-   * segments move to its front, or, where that would leave it more than half
-   * full, it doubles.  So it holds the records of the chunks in flight, not
-   * those of the whole tree, and each byte is moved a bounded number of times.
+   * segments move to its front, into a new arena of twice the size where they
+   * and `n` would fill more than half of it.  So it holds the records of the
+   * chunks in flight, not those of the whole tree, and each byte is moved a
+   * bounded number of times.
    */
   private makeRoom(n: number) {
     const { segSrc } = this;
@@ -83,15 +84,12 @@ export class CachedStream {
         break;
       }
     }
-    if (2 * (this.arenaUsed - base + n) <= this.arena.length) {
-      this.arena.copyWithin(0, base, this.arenaUsed);
-      for (let i = from; i < segSrc.length; i++) if (segSrc[i] >= 0) segSrc[i] -= base;
-      this.arenaUsed -= base;
-      return;
-    }
-    const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaUsed + n));
-    this.arena.copy(bigger, 0, 0, this.arenaUsed);
-    this.arena = bigger;
+    const keep = this.arenaUsed - base;
+    const to = 2 * (keep + n) <= this.arena.length ? this.arena : Buffer.allocUnsafe(Math.max(2 * this.arena.length, 2 * (keep + n)));
+    this.arena.copy(to, 0, base, this.arenaUsed);
+    this.arena = to;
+    for (let i = from; i < segSrc.length; i++) if (segSrc[i] >= 0) segSrc[i] -= base;
+    this.arenaUsed = keep;
   }
 
   private segment(src: number, len: number) {
