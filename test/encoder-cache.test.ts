@@ -183,7 +183,7 @@ test('the cached stream keeps the record bytes of the segments still read, not t
     const b = rand(`records ${i}`, 1000 + (i % 7) * 100);
     b.copy(expected, s.offset);
     s.literal(b);
-    if (i % 10 === 9) s.file({ path: Buffer.from('f'), identity: new Uint8Array(0), size: 500, keep: true, head: null, tail: null, candidates: null, batch: null });
+    if (i % 10 === 9) s.file({ path: Buffer.from(`f${i}`), identity: new Uint8Array(0), size: 500, keep: true, head: null, tail: null, candidates: null, batch: null });
     live = Math.max(0, s.segSrc.length - 20); // the chunks in flight read the last 20 segments
   }
   assert.ok(s.offset > 2.5 * (1 << 20));
@@ -192,6 +192,14 @@ test('the cached stream keeps the record bytes of the segments still read, not t
     if (s.segSrc[i] < 0) continue;
     const got = s.arena.subarray(s.segSrc[i], s.segSrc[i] + s.segLen[i]);
     assert.ok(got.equals(expected.subarray(s.segStart[i], s.segStart[i] + s.segLen[i])), `segment ${i} holds its own bytes`);
+  }
+  // The files of the segments read are let go; those still to be read are kept.
+  s.file({ path: Buffer.from('last'), identity: new Uint8Array(0), size: 500, keep: true, head: null, tail: null, candidates: null, batch: null });
+  for (let i = 0; i < s.segSrc.length; i++) {
+    if (s.segSrc[i] >= 0) continue;
+    const f = s.files[-s.segSrc[i] - 1];
+    if (i < live) assert.equal(f.path.length, 0, `the file of segment ${i} is let go`);
+    else assert.ok(f.path.length > 0, `the file of segment ${i} is kept`);
   }
 });
 

@@ -25,6 +25,11 @@ export interface StreamFile {
   entry?: CachedFile | null;
 }
 
+/** What stands for a file no segment still to be read is of (release()). */
+const RELEASED: StreamFile = Object.freeze({
+  path: Buffer.alloc(0), identity: new Uint8Array(0), size: 0, keep: false, head: null, tail: null, candidates: null, batch: null,
+});
+
 /** Record bytes beyond this start a segment of their own. */
 const SEGMENT_BYTES = 64 << 10;
 
@@ -37,6 +42,8 @@ export class CachedStream {
   readonly segSrc: number[] = [];
   arena = Buffer.allocUnsafe(1 << 20);
   private arenaUsed = 0;
+  /** segments before this one were looked at by release() */
+  private released = 0;
   /** stream bytes laid out so far */
   offset = 0;
 
@@ -61,6 +68,7 @@ export class CachedStream {
 
   /** A larger file's content next in the stream; returns its number. */
   file(f: StreamFile): number {
+    this.release();
     const n = this.files.length;
     this.files.push(f);
     this.segment(-(n + 1), f.size);
@@ -90,6 +98,16 @@ export class CachedStream {
     this.arena = to;
     for (let i = from; i < segSrc.length; i++) if (segSrc[i] >= 0) segSrc[i] -= base;
     this.arenaUsed = keep;
+  }
+
+  /**
+   * Lets go of the files whose segments the chunks have all read: a make
+   * holds the files in flight, not some five objects for each file of the tree.
+   */
+  private release() {
+    const to = this.liveFrom();
+    const { segSrc, files } = this;
+    for (; this.released < to; this.released++) if (segSrc[this.released] < 0) files[-segSrc[this.released] - 1] = RELEASED;
   }
 
   private segment(src: number, len: number) {

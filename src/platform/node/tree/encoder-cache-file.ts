@@ -128,13 +128,16 @@ function header(s: CacheSettings, files: number, chunks: number): Buffer {
   return head;
 }
 
-function encodeEntry(f: CachedFile): Buffer {
+/** The bytes of `f`'s entry. */
+function entrySize(f: CachedFile): number {
   let n = 2 + f.path.length + IDENTITY_SIZE + 14;
   for (const [k, v] of f.xattrs) n += 6 + k.length + v.length;
-  const cands = f.candidates?.length ?? 0;
-  n += f.content ? f.content.length : 2 * EDGE + 4 + 8 * cands;
-  const b = Buffer.allocUnsafe(n);
-  let o = b.writeUInt16LE(f.path.length, 0);
+  return n + (f.content ? f.content.length : 2 * EDGE + 4 + 8 * f.candidates!.length);
+}
+
+/** Writes `f`'s entry at `o` in `b`; returns where it ends. */
+function encodeEntry(f: CachedFile, b: Buffer, o: number): number {
+  o = b.writeUInt16LE(f.path.length, o);
   b.set(f.path, o);
   o += f.path.length;
   b.set(f.identity, o);
@@ -150,37 +153,62 @@ function encodeEntry(f: CachedFile): Buffer {
   }
   if (f.content) {
     b.set(f.content, o);
-  } else {
-    b.set(f.head!, o);
-    b.set(f.tail!, o + EDGE);
-    o = b.writeUInt32LE(cands, o + 2 * EDGE);
-    for (let i = 0; i < cands; i++) {
-      const c = f.candidates![i];
-      o = b.writeUInt32LE(c % 0x1_0000_0000, o);
-      o = b.writeUInt32LE(Math.floor(c / 0x1_0000_0000), o);
-    }
+    return o + f.content.length;
   }
-  return b;
+  b.set(f.head!, o);
+  b.set(f.tail!, o + EDGE);
+  const cands = f.candidates!;
+  o = b.writeUInt32LE(cands.length, o + 2 * EDGE);
+  for (let i = 0; i < cands.length; i++) {
+    const c = cands[i];
+    o = b.writeUInt32LE(c % 0x1_0000_0000, o);
+    o = b.writeUInt32LE(Math.floor(c / 0x1_0000_0000), o);
+  }
+  return o;
 }
+
+/** An old cache's entries at start..end of `from`, copied as they are. */
+interface Run {
+  from: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/** Entries of files read this time are written into blocks of this size, as they are complete. */
+const BLOCK = 1 << 20;
 
 /**
  * The next cache file, built in walk order: entries of files read this time,
- * and runs of the old file's bytes (entries of unchanged files) copied as they are.
+ * and runs of the old file's bytes (entries of unchanged files) copied as they
+ * are.  An entry is encoded once complete (a larger file's, once its scan is
+ * back), so what a first make of a large tree holds is the file's bytes, not
+ * some five objects per file.
  */
 export class CacheWriter {
-  private readonly parts: (CachedFile | { from: Uint8Array; start: number; end: number })[] = [];
+  /** the file's pieces so far, in order: blocks of encoded entries and runs */
+  private readonly parts: (Uint8Array | Run)[] = [];
+  /** what comes after the first entry not yet complete, in order */
+  private readonly queue: (CachedFile | Run)[] = [];
+  private block: Buffer | null = null;
+  /** bytes of the block written, and moved to the parts */
+  private used = 0;
+  private sealed = 0;
   private files = 0;
+  private entries = 0;
 
   add(f: CachedFile): void {
-    this.parts.push(f);
+    this.drain();
+    this.queue.push(f);
     this.files++;
+    this.entries++;
   }
 
   /** The old cache's entry at `start..end` of `from`, again. */
   copy(from: Uint8Array, start: number, end: number): void {
-    const last = this.parts[this.parts.length - 1];
+    this.drain();
+    const last = this.queue.length ? this.queue[this.queue.length - 1] : this.parts[this.parts.length - 1];
     if (last && 'from' in last && last.from === from && last.end === start) last.end = end;
-    else this.parts.push({ from, start, end });
+    else (this.queue.length ? this.queue : this.parts).push({ from, start, end });
     this.files++;
   }
 
@@ -190,13 +218,16 @@ export class CacheWriter {
    * too recently to be remembered, or went away).
    */
   addsNothingTo(from: Uint8Array): boolean {
-    return this.parts.every((p) => 'from' in p && p.from === from);
+    return this.entries === 0 && [...this.parts, ...this.queue].every((p) => 'from' in p && p.from === from);
   }
 
   /** The whole file, as pieces to write one after another; `chunks`: recipe key (latin1) → id. */
   finish(s: CacheSettings, chunks: Map<string, Uint8Array>): Uint8Array[] {
+    this.drain();
+    if (this.queue.length) throw new Error('encoder cache: an entry was never completed');
+    this.seal();
     const out: Uint8Array[] = [header(s, this.files, chunks.size)];
-    for (const p of this.parts) out.push('from' in p ? p.from.subarray(p.start, p.end) : encodeEntry(p));
+    for (const p of this.parts) out.push('from' in p ? p.from.subarray(p.start, p.end) : p);
     const table = Buffer.allocUnsafe(chunks.size * (KEY_SIZE + CHUNK_ID_SIZE));
     let o = 0;
     for (const [key, id] of chunks) {
@@ -209,5 +240,33 @@ export class CacheWriter {
     for (const p of out) sum.update(p);
     out.push(sum.digest());
     return out;
+  }
+
+  /** Moves the queue's complete front to the parts. */
+  private drain(): void {
+    let i = 0;
+    for (; i < this.queue.length; i++) {
+      const q = this.queue[i];
+      if ('from' in q) {
+        this.seal();
+        this.parts.push(q);
+        continue;
+      }
+      if (!q.content && !q.candidates) break;
+      const n = entrySize(q);
+      if (!this.block || this.used + n > this.block.length) {
+        this.seal();
+        this.block = Buffer.allocUnsafe(Math.max(BLOCK, n));
+        this.used = this.sealed = 0;
+      }
+      this.used = encodeEntry(q, this.block, this.used);
+    }
+    if (i) this.queue.splice(0, i);
+  }
+
+  /** Moves the entries written into the block since the last seal to the parts (the block goes on filling). */
+  private seal(): void {
+    if (this.block && this.used > this.sealed) this.parts.push(this.block.subarray(this.sealed, this.used));
+    this.sealed = this.used;
   }
 }
