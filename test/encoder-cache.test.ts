@@ -13,6 +13,7 @@ import { casync, haveCasync, ok, rand, requires, storeChunks, tempDir, wasync } 
 import { parseIndex } from '../src/format/index-file.ts';
 import { toHex } from '../src/chunk/chunk-id.ts';
 import { CachedStream } from '../src/platform/node/tree/cached-stream.ts';
+import { CacheWriter, HEADER, type CachedFile } from '../src/platform/node/tree/encoder-cache-file.ts';
 
 const SIZES = '--chunk-size=4K:16K:64K';
 /** what cached-make.ts does not remember (files changed this recently) */
@@ -201,6 +202,29 @@ test('the cached stream keeps the record bytes of the segments still read, not t
     if (i < live) assert.equal(f.path.length, 0, `the file of segment ${i} is let go`);
     else assert.ok(f.path.length > 0, `the file of segment ${i} is kept`);
   }
+});
+
+test('the cache writer keeps walk order: runs of the old file and new entries, complete or still scanned', () => {
+  const old = Buffer.from('AAAA' + 'CCCC' + 'EEEE');
+  const entry = (name: string): CachedFile => ({
+    path: Buffer.from(name), identity: new Uint8Array(40), size: 0, flags: 0n, projid: 0, xattrs: [], content: null, head: null, tail: null, candidates: null,
+  });
+  const w = new CacheWriter();
+  w.copy(old, 0, 4);
+  const b = entry('new-b');
+  w.add(b);
+  b.content = new Uint8Array(0); // a tiny file: complete right after it is added
+  w.copy(old, 4, 8); // adjacent to the first run in the old file, but after b
+  const d = entry('new-d'); // a larger file whose scan comes back later
+  d.size = 200;
+  w.add(d);
+  w.copy(old, 8, 12);
+  Object.assign(d, { head: new Uint8Array(47), tail: new Uint8Array(47), candidates: new Float64Array([100]) });
+  const settings = { flags: 0n, sizes: { min: 16, avg: 64, max: 256 }, digest: 'sha512-256' as const, rootDev: 0n, rootIno: 0n };
+  const file = Buffer.concat(w.finish(settings, new Map()));
+  const at = (needle: string) => file.indexOf(needle, HEADER);
+  assert.ok(at('AAAA') < at('new-b') && at('new-b') < at('CCCC') && at('CCCC') < at('new-d') && at('new-d') < at('EEEE'), 'in walk order');
+  assert.equal(file.readBigUInt64LE(72), 5n, 'five file entries');
 });
 
 test('make --cache: a corrupt, foreign or stale cache is ignored with a warning', async (t) => {

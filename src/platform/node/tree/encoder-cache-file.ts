@@ -206,6 +206,8 @@ export class CacheWriter {
   /** The old cache's entry at `start..end` of `from`, again. */
   copy(from: Uint8Array, start: number, end: number): void {
     this.drain();
+    // Entries in the block come before this run: a run is joined only to the one just before it.
+    if (!this.queue.length) this.seal();
     const last = this.queue.length ? this.queue[this.queue.length - 1] : this.parts[this.parts.length - 1];
     if (last && 'from' in last && last.from === from && last.end === start) last.end = end;
     else (this.queue.length ? this.queue : this.parts).push({ from, start, end });
