@@ -5,8 +5,13 @@
 import type { ChunkPipeline } from './chunk-pipeline.ts';
 import { SCAN_SEGMENT } from './jobs.ts';
 
-/** A ring holds at least a maximum-size chunk, two scan segments and a piece. */
-export const ringSizeFor = (maxChunk: number) => Math.max(64 << 20, maxChunk + 2 * SCAN_SEGMENT + RING_PIECE);
+/**
+ * A ring holds at least a maximum-size chunk, two scan segments and a piece.
+ * Every byte of it becomes resident as a stream passes through: 48 MiB made a
+ * tree make of a /usr/share copy as fast as 64 MiB (alternating runs) with
+ * 15 MiB less peak RSS; 32 MiB was slower.
+ */
+export const ringSizeFor = (maxChunk: number) => Math.max(48 << 20, maxChunk + 2 * SCAN_SEGMENT + RING_PIECE);
 
 /** Largest piece reserve() hands out at once. */
 export const RING_PIECE = 1 << 20;
