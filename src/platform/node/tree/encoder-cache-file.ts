@@ -128,7 +128,7 @@ function header(s: CacheSettings, files: number, chunks: number): Buffer {
   return head;
 }
 
-/** The bytes of `f`'s entry. */
+/** The size of `f`'s entry in bytes. */
 function entrySize(f: CachedFile): number {
   let n = 2 + f.path.length + IDENTITY_SIZE + 14;
   for (const [k, v] of f.xattrs) n += 6 + k.length + v.length;
@@ -206,11 +206,8 @@ export class CacheWriter {
   /** The old cache's entry at `start..end` of `from`, again. */
   copy(from: Uint8Array, start: number, end: number): void {
     this.drain();
-    // Entries in the block come before this run: a run is joined only to the one just before it.
-    if (!this.queue.length) this.seal();
-    const last = this.queue.length ? this.queue[this.queue.length - 1] : this.parts[this.parts.length - 1];
-    if (last && 'from' in last && last.from === from && last.end === start) last.end = end;
-    else (this.queue.length ? this.queue : this.parts).push({ from, start, end });
+    if (this.queue.length) this.queue.push({ from, start, end });
+    else this.put(from, start, end);
     this.files++;
   }
 
@@ -250,8 +247,7 @@ export class CacheWriter {
     for (; i < this.queue.length; i++) {
       const q = this.queue[i];
       if ('from' in q) {
-        this.seal();
-        this.parts.push(q);
+        this.put(q.from, q.start, q.end);
         continue;
       }
       if (!q.content && !q.candidates) break;
@@ -264,6 +260,14 @@ export class CacheWriter {
       this.used = encodeEntry(q, this.block, this.used);
     }
     if (i) this.queue.splice(0, i);
+  }
+
+  /** A run of the old file, after what the block holds: joined to the run before it when adjacent in both files. */
+  private put(from: Uint8Array, start: number, end: number): void {
+    this.seal();
+    const last = this.parts[this.parts.length - 1];
+    if (last && 'from' in last && last.from === from && last.end === start) last.end = end;
+    else this.parts.push({ from, start, end });
   }
 
   /** Moves the entries written into the block since the last seal to the parts (the block goes on filling). */
