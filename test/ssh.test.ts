@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { casync, haveCasync, ok, rand, requires, sha256, storeChunks, tempDir, wasync, WASYNC } from './helpers.ts';
 import {
@@ -160,8 +160,11 @@ test('wasync against itself: extract, make, and --store on an ssh host with a lo
 });
 
 test('MISSING falls through to the next store; a chunk missing everywhere is named', () => {
+  // A store of the image alone: srv's also holds the tree's chunks, whose ids
+  // change with the files' mtimes, so its n-th chunk is not always the image's.
   const partial = join(dir, 'partial');
-  cpSync(srv, partial, { recursive: true });
+  mkdirSync(partial);
+  ok(wasync(['make', join(partial, 'image.caibx'), imagePath]), 'make the partial store');
   const chunks = storeChunks(join(partial, 'default.castr'));
   const victim = chunks[3].replace('.cacnk', '');
   rmSync(join(partial, 'default.castr', victim.slice(0, 4), `${victim}.cacnk`));
@@ -169,7 +172,7 @@ test('MISSING falls through to the next store; a chunk missing everywhere is nam
     if (name === 'casync' && !haveCasync) continue;
     const out = join(dir, `missing-${name}.img`);
     const r = wasync(['extract', remote(join(partial, 'image.caibx')), out], { env: sideEnv });
-    assert.equal(r.status, 1, name);
+    assert.equal(r.status, 1, `${name}: ${r.stderr}`);
     assert.equal(r.stderr, `wasync: chunk ${victim} is missing: not found in localhost:${partial}/default.castr\n`, name);
     assert.ok(!existsSync(out), `${name}: no output`);
     // Another host's store has it: the MISSING answer falls through to it, like a 404.
