@@ -119,8 +119,15 @@ function timed(args: string[], stream: 'stdout' | 'stderr', cmd = process.execPa
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const gaps = (xs: number[]) => xs.slice(1).map((x, i) => x - xs[i]);
 
+/**
+ * The largest step between two reports at `bps`: the four chunks in flight share
+ * the link and may finish together (up to 4 × 256 KiB at once), on top of what
+ * half a second (two reports) brings; still below the 4 MiB of a batch.
+ */
+const maxStep = (bps: number) => 4 * 256 * 1024 + bps / 2;
+
 /** Checks JSON progress lines: the final one the total, the running ones in small steps and at most ~250 ms apart. */
-function checkSteps(what: string, r: Awaited<ReturnType<typeof timed>>, total: number, maxStep: number) {
+function checkSteps(what: string, r: Awaited<ReturnType<typeof timed>>, total: number, limit: number) {
   assert.equal(r.status, 0, r.all);
   const lines = r.lines.filter((l) => l.text.startsWith('{')).map((l) => ({ at: l.at, ...(JSON.parse(l.text) as Line) }));
   const last = lines.at(-1)!;
@@ -131,7 +138,7 @@ function checkSteps(what: string, r: Awaited<ReturnType<typeof timed>>, total: n
   const between = new Set(done.filter((d) => d > 0 && d < total));
   assert.ok(between.size >= 4, `${what}: several steps on the way, not ${[...between].join(', ')}`);
   const steps = gaps([...done, total]);
-  assert.ok(Math.max(...steps) <= maxStep, `${what}: steps of at most ${maxStep} bytes, not ${steps.join(', ')}`);
+  assert.ok(Math.max(...steps) <= limit, `${what}: steps of at most ${limit} bytes, not ${steps.join(', ')}`);
   const apart = gaps(running.map((l) => l.at));
   assert.ok(median(apart) <= 300 && Math.max(...apart) <= 600, `${what}: lines ~250 ms apart, not ${apart.map(Math.round).join(', ')} ms`);
 }
@@ -141,13 +148,10 @@ test('--progress=json from a slow store: a 3 MiB and a 20 MiB blob and a tree ri
   const out = (n: string) => join(dir, `slow-${n}`);
   const extract = (index: string, bps: number, to: string) =>
     timed([WASYNC, 'extract', '--progress=json', '--concurrency=4', `--rate-limit-bps=${bps}`, `${f.url}/${index}`, to], 'stderr');
-  // The four chunks in flight share the link and may finish together (up to
-  // 4 × 256 KiB at once), on top of what half a second (two reports) brings.
-  const step = (bps: number) => 4 * 256 * 1024 + bps / 2;
-  checkSteps('3 MiB', await extract('small.caibx', 1_500_000, out('small')), small.length, step(1_500_000));
-  checkSteps('20 MiB', await extract('large.caibx', 5_000_000, out('large')), large.length, 3 * MiB);
+  checkSteps('3 MiB', await extract('small.caibx', 1_500_000, out('small')), small.length, maxStep(1_500_000));
+  checkSteps('20 MiB', await extract('large.caibx', 5_000_000, out('large')), large.length, maxStep(5_000_000));
   const treeSize = Number(/"total":(\d+)/.exec(ok(wasync(['extract', '--progress=json', store, join(slow, 'tree.caidx'), out('tree-local')])).stderr)![1]);
-  checkSteps('tree', await extract('tree.caidx', 5_000_000, out('tree')), treeSize, 3 * MiB);
+  checkSteps('tree', await extract('tree.caidx', 5_000_000, out('tree')), treeSize, maxStep(5_000_000));
 });
 
 test('--progress=json for make into a slow remote store: chunk by chunk as they are stored', async () => {
@@ -155,7 +159,7 @@ test('--progress=json for make into a slow remote store: chunk by chunk as they 
   mkdirSync(up);
   const s = await startServe(up, ['--writable', '--token=t0ken'], { WASYNC_TOKEN: '' });
   const r = await timed([WASYNC, 'make', '--progress=json', '--token=t0ken', '--rate-limit-bps=5000000', `${s.url}/large.caibx`, join(dir, 'large.img')], 'stderr');
-  checkSteps('make', r, large.length, 3 * MiB);
+  checkSteps('make', r, large.length, maxStep(5_000_000));
 });
 
 test('the bar from a slow store: repainted ten times a second, the percentage rising in small steps', async (t) => {
