@@ -366,6 +366,18 @@ export function encoderPayloadDone(bytes: u64): i32 {
   return 0;
 }
 
+/**
+ * A child's whole node, `bytes` of ENTRY … (a directory's GOODBYE), written by
+ * the host as it was written before (an encoder cache's unchanged subtree):
+ * counted like a payload, the child's item ends where the next starts.
+ */
+export function encoderSkipNode(bytes: u64): i32 {
+  if (state != S_CHILD) return fail(E_STATE, state);
+  offset += bytes;
+  state = S_DIR;
+  return 0;
+}
+
 function betweenChildren(): i32 {
   if (state == S_PAYLOAD) return remaining == 0 ? 0 : fail(E_PAYLOAD_SIZE, remaining);
   return state == S_DIR ? 0 : fail(E_STATE, state);

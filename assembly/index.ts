@@ -6,7 +6,7 @@ export {
   encoderInit, encoderInput, encoderOutput, encoderOffset, encoderDetail,
   encoderBegin, encoderUser, encoderGroup, encoderXattr, encoderAcl, encoderAclGroupObj,
   encoderAclDefault, encoderSelinux, encoderFcaps, encoderProjid, encoderPayloadSize,
-  encoderSymlink, encoderDevice, encoderEmit, encoderPayloadDone, encoderFilename, encoderGoodbye,
+  encoderSymlink, encoderDevice, encoderEmit, encoderPayloadDone, encoderSkipNode, encoderFilename, encoderGoodbye,
 } from './catar-encoder';
 export { bstPermutation } from './catar-encoder-goodbye';
 export { normalizeFeatureFlags } from './catar-format';

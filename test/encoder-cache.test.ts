@@ -14,6 +14,7 @@ import { parseIndex } from '../src/format/index-file.ts';
 import { toHex } from '../src/chunk/chunk-id.ts';
 import { CachedStream } from '../src/platform/node/tree/cached-stream.ts';
 import { CacheWriter, HEADER, type CachedFile } from '../src/platform/node/tree/encoder-cache-file.ts';
+import { LayoutWriter } from '../src/platform/node/tree/stream-layout.ts';
 
 const SIZES = '--chunk-size=4K:16K:64K';
 /** what cached-make.ts does not remember (files changed this recently) */
@@ -106,6 +107,7 @@ test('make --cache: the same index as without it after every kind of change', as
   f.againstCasync('first make', first.plain);
   const again = f.check('unchanged tree');
   assert.equal(again.misses, 0, 'an unchanged tree is all cache hits');
+  assert.match(again.stderr, /directories unchanged: [1-9]/, 'unchanged directories are taken whole');
   assert.ok(again.hits > 50);
 
   const steps: [string, () => void, (m: Made) => void][] = [
@@ -142,6 +144,14 @@ test('make --cache: the same index as without it after every kind of change', as
     ['a deleted file', () => unlinkSync(join(f.tree, 'b', 'm010')), (m) => assert.ok(m.hits > 0)],
     ['a changed xattr', () => execFileSync('setfattr', ['-n', 'user.test', '-v', 'changed', join(f.tree, 'b', 'm040')]), (m) => assert.ok(m.invalidated >= 1)],
     ['a tiny file changed', () => writeFileSync(join(f.tree, 'c', 'edge95'), rand('edge2', 95)), () => {}],
+    // Directories taken whole from the last stream must follow rules made above them.
+    ['a .caexclude at the top that reaches deep', () => writeFileSync(join(f.tree, '.caexclude'), 'b/deep/t1*\n'), () => {}],
+    ['the .caexclude removed', () => unlinkSync(join(f.tree, '.caexclude')), () => {}],
+    ['a new directory deep down', () => {
+      mkdirSync(join(f.tree, 'b', 'deep', 'new'));
+      writeFileSync(join(f.tree, 'b', 'deep', 'new', 'x'), text(5, 3000));
+    }, () => {}],
+    ['a symlink added deep down', () => symlinkSync('elsewhere', join(f.tree, 'b', 'deep', 'lnk')), () => {}],
   ];
   for (const [what, change, expect] of steps) {
     change();
@@ -221,10 +231,10 @@ test('the cache writer keeps walk order: runs of the old file and new entries, c
   w.copy(old, 8, 12);
   Object.assign(d, { head: new Uint8Array(47), tail: new Uint8Array(47), candidates: new Float64Array([100]) });
   const settings = { flags: 0n, sizes: { min: 16, avg: 64, max: 256 }, digest: 'sha512-256' as const, rootDev: 0n, rootIno: 0n };
-  const file = Buffer.concat(w.finish(settings, new Map()));
+  const file = Buffer.concat(w.finish(settings, new Map(), new LayoutWriter()));
   const at = (needle: string) => file.indexOf(needle, HEADER);
   assert.ok(at('AAAA') < at('new-b') && at('new-b') < at('CCCC') && at('CCCC') < at('new-d') && at('new-d') < at('EEEE'), 'in walk order');
-  assert.equal(file.readBigUInt64LE(72), 5n, 'five file entries');
+  assert.equal(file.readBigUInt64LE(72), 5n, 'five entries');
 });
 
 test('make --cache: a corrupt, foreign or stale cache is ignored with a warning', async (t) => {

@@ -53,7 +53,7 @@ export class Log {
     }
     this.info(`Stored ${r.stored} new chunks (${formatBytes(r.storedBytes)} compressed with ${compression}) in ${r.store}`);
     const c = r.cache;
-    if (c) this.info(`Cache hits: ${c.hits}, misses: ${c.misses}, invalidated: ${c.invalidated}, added: ${c.added}`);
+    if (c) this.info(`Cache hits: ${c.hits}, misses: ${c.misses}, invalidated: ${c.invalidated}, added: ${c.added}, directories unchanged: ${c.subtrees}`);
     const p = r.pushed;
     if (!p) return;
     this.info(`Pushed ${p.sent} chunks (${formatBytes(p.sentBytes)}) to ${p.store}`);

@@ -41,6 +41,7 @@ export interface EncoderCore {
   encoderDevice(major: number, minor: number): number;
   encoderEmit(): number;
   encoderPayloadDone(bytes: bigint): number;
+  encoderSkipNode(bytes: bigint): number;
   encoderFilename(len: number): number;
   encoderGoodbye(): number;
   bstPermutation(n: number, out: number): void;

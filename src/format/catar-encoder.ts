@@ -148,6 +148,16 @@ export class CatarEncoder {
   }
 
   /**
+   * After filename(): the child's whole node (`bytes` of records and content)
+   * comes from elsewhere, byte for byte as this encoder wrote it before.
+   */
+  skipNode(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw usageError(`catar encoder: bad node size ${bytes}`);
+    const r = this.core.encoderSkipNode(BigInt(bytes));
+    if (r < 0) this.check(r, 'skipNode', undefined, () => ({ bytes }));
+  }
+
+  /**
    * FILENAME record of the next child of the open directory; ends the previous
    * child.  Names must be valid (no '/', no NUL, not '.'/'..', 1..255 bytes) and
    * strictly increasing in strcmp order.

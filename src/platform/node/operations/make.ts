@@ -106,7 +106,7 @@ export interface MakeResult {
   /** trees: entries archived */
   entries?: number;
   /** with an encoder cache: chunk ids taken from it and computed, files found changed, chunk recipes new to it */
-  cache?: { path: string; hits: number; misses: number; invalidated: number; added: number };
+  cache?: { path: string; hits: number; misses: number; invalidated: number; added: number; subtrees: number };
   /** the index or archive, when no `output` was given */
   bytes?: Uint8Array;
   /** ssh outputs: the chunks pushed with the index */
@@ -305,13 +305,13 @@ class Making {
       done = total = r.size;
       progress.end();
       checkAborted(this.o.signal);
-      cache.save(settings, r.files, r.chunkKeys, r.added, old);
+      cache.save(settings, r.files, r.layout, r.chunkKeys, r.added, old);
       const { bytes, pushed } = await this.out!.commit();
-      const { hits, misses, invalidated, added } = r;
+      const { hits, misses, invalidated, added, subtrees } = r;
       return {
         what: this.what, digest: null, flags, sizes: this.sizes, size: r.size, chunks: r.chunks, stored: r.stored,
         storedBytes: r.storedBytes, store: store.name, bytes, pushed, entries: r.entries,
-        cache: { path: cache.dir, hits, misses, invalidated, added },
+        cache: { path: cache.dir, hits, misses, invalidated, added, subtrees },
       };
     } finally {
       progress.stop();

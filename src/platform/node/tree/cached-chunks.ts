@@ -21,6 +21,7 @@ import { handled } from '../pool/chunk-pipeline.ts';
 import type { ChunkResult, Job } from '../pool/jobs.ts';
 import { IDENTITY_SIZE } from './encoder-cache-file.ts';
 import type { CachedStream } from './cached-stream.ts';
+import type { CacheReader } from './encoder-cache-reader.ts';
 
 /** crypto.hash (one call, no Hash object: several times cheaper for small inputs) where Node has it */
 const sha256: (b: Uint8Array) => string =
@@ -60,6 +61,10 @@ export interface ChunkMakerOptions {
   stream: CachedStream;
   /** the last make's recipe keys → ids */
   old: Map<string, Uint8Array> | null;
+  /** the last make's cache, for the unchanged directories' pieces */
+  oldCache: CacheReader | null;
+  /** the top directory and '/' */
+  rootPrefix: Buffer;
   store: ChunkStore;
   graph: StoreGraph;
   digest: DigestName;
@@ -84,6 +89,9 @@ export class ChunkMaker {
   /** what a key is the hash of (see key()), and a view for its numbers (Buffer's write methods cost an inline-cache call each) */
   private material = new Uint8Array(64 << 10);
   private materialView = new DataView(this.material.buffer);
+  /** bytes of material so far, and where the length of the record piece being gathered is (-1: none) */
+  private n = 0;
+  private records = -1;
 
   constructor(private readonly o: ChunkMakerOptions) {}
 
@@ -118,11 +126,8 @@ export class ChunkMaker {
    */
   private key(start: number, end: number): string | null {
     const { segStart, segLen, segSrc, arena, files } = this.o.stream;
-    let m = this.material;
-    let v = this.materialView;
-    let n = 0;
-    /** where the length of the record piece being gathered is, -1: none */
-    let records = -1;
+    this.n = 0;
+    this.records = -1;
     let at = start;
     while (at < end) {
       while (segStart[this.seg] + segLen[this.seg] <= at) this.seg++;
@@ -130,36 +135,58 @@ export class ChunkMaker {
       const from = at - segStart[i];
       const len = Math.min(end, segStart[i] + segLen[i]) - at;
       const src = segSrc[i];
-      const need = n + 17 + (src >= 0 ? len : IDENTITY_SIZE);
-      if (need > m.length) {
-        const bigger = new Uint8Array(Math.max(2 * m.length, need));
-        bigger.set(m.subarray(0, n));
-        this.material = m = bigger;
-        this.materialView = v = new DataView(m.buffer);
-      }
-      if (src >= 0) {
-        if (records >= 0) {
-          v.setFloat64(records, v.getFloat64(records, true) + len, true);
-        } else {
-          m[n] = 0;
-          v.setFloat64((records = n + 1), len, true);
-          n += 9;
-        }
-        m.set(arena.subarray(src + from, src + from + len), n);
-        n += len;
-      } else {
+      if (src >= 0) this.addRecords(arena, src + from, len);
+      else {
         const f = files[-src - 1];
         if (!f.keep) return this.skipTo(end);
-        records = -1;
-        m[n] = 1;
-        v.setFloat64(n + 1, from, true);
-        v.setFloat64(n + 9, len, true);
-        m.set(f.identity, n + 17);
-        n += 17 + IDENTITY_SIZE;
+        if (f.run !== undefined) {
+          // an unchanged directory: the pieces it had in the last make, which gave them their keys
+          const old = this.o.oldCache!;
+          old.layout.expand(f.run + from, f.run + from + len, (b) => this.addRecords(b, 0, b.length), (ord, o, l) => this.addFile(o, l, old.identityOf(ord)));
+        } else this.addFile(from, len, f.identity);
       }
       at += len;
     }
-    return sha256(m.subarray(0, n));
+    return sha256(this.material.subarray(0, this.n));
+  }
+
+  /** Key material: record bytes b[from, from+len), joined to the record piece before them. */
+  private addRecords(b: Uint8Array, from: number, len: number) {
+    const m = this.room(9 + len);
+    const v = this.materialView;
+    if (this.records >= 0) v.setFloat64(this.records, v.getFloat64(this.records, true) + len, true);
+    else {
+      m[this.n] = 0;
+      v.setFloat64((this.records = this.n + 1), len, true);
+      this.n += 9;
+    }
+    m.set(b.subarray(from, from + len), this.n);
+    this.n += len;
+  }
+
+  /** Key material: `len` bytes at `from` of the file `identity`. */
+  private addFile(from: number, len: number, identity: Uint8Array) {
+    const m = this.room(17 + IDENTITY_SIZE);
+    const v = this.materialView;
+    const n = this.n;
+    this.records = -1;
+    m[n] = 1;
+    v.setFloat64(n + 1, from, true);
+    v.setFloat64(n + 9, len, true);
+    m.set(identity, n + 17);
+    this.n += 17 + IDENTITY_SIZE;
+  }
+
+  /** The material buffer, with room for `more` bytes after the first n. */
+  private room(more: number): Uint8Array {
+    const need = this.n + more;
+    if (need > this.material.length) {
+      const bigger = new Uint8Array(Math.max(2 * this.material.length, need));
+      bigger.set(this.material.subarray(0, this.n));
+      this.material = bigger;
+      this.materialView = new DataView(bigger.buffer);
+    }
+    return this.material;
   }
 
   /** Moves the segment cursor to the one holding the byte before `end`; no key. */
@@ -229,7 +256,16 @@ export class ChunkMaker {
   private recipeJob(chunks: Recipe[]) {
     const { segStart, segLen, segSrc, arena, files } = this.o.stream;
     const paths: string[] = [];
-    const pathNo = new Map<number, number>();
+    const numbers = new Map<number, number>();
+    /** the number of file `k` (≥ 0: of the stream's, < 0: -(ordinal + 1) in the last cache) in `paths` */
+    const pathNo = (k: number, path: () => Buffer) => {
+      let no = numbers.get(k);
+      if (no === undefined) {
+        numbers.set(k, (no = paths.length));
+        paths.push(path().toString('latin1'));
+      }
+      return no;
+    };
     const data: Uint8Array[] = [];
     const pieces: number[] = [];
     let bytes = 0;
@@ -243,13 +279,16 @@ export class ChunkMaker {
           data.push(arena.subarray(src + from, src + from + len));
           pieces.push(0, bytes, 0, len);
           bytes += len;
+        } else if (files[-src - 1].run !== undefined) {
+          const old = this.o.oldCache!;
+          const run = files[-src - 1].run!;
+          old.layout.expand(run + from, run + from + len, (b) => {
+            data.push(b);
+            pieces.push(0, bytes, 0, b.length);
+            bytes += b.length;
+          }, (ord, o, l) => pieces.push(1, pathNo(-ord - 1, () => Buffer.concat([this.o.rootPrefix, old.pathOf(ord)])), o, l));
         } else {
-          let no = pathNo.get(-src - 1);
-          if (no === undefined) {
-            pathNo.set(-src - 1, (no = paths.length));
-            paths.push(files[-src - 1].path.toString('latin1'));
-          }
-          pieces.push(1, no, from, len);
+          pieces.push(1, pathNo(-src - 1, () => files[-src - 1].path), from, len);
         }
         at += len;
       }

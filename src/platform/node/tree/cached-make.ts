@@ -44,6 +44,17 @@
 // only if the target store has that chunk, else the chunk is assembled, digested
 // and stored.
 //
+// A directory is taken whole, its node bytes a range of the last make's
+// stream (stream-layout.ts, kept in the cache), when it is the same directory
+// by lstat (so the same names in it: a change of names changes its mtime and
+// ctime), it was remembered complete (every node below it has an entry, none
+// too recent, no exclusion rule from above and no submount rule applied), and
+// every node below it is the same by its lstat; the walk then neither reads
+// its names nor encodes its records.  Its candidates are the last stream's,
+// and its chunks' keys are made from the pieces it had, so they are the keys
+// the last make found.  Catar records are position-independent (goodbye
+// offsets are relative), so the bytes are the same wherever the node now sits.
+//
 // So a second make of a tree with one changed file reads that file, the
 // records of every node (lstat per entry, the walk itself), and the file
 // ranges of the few chunks around the change whose cuts moved; every other
@@ -73,7 +84,12 @@ import type { ChunkStore } from '../../../stores/store.ts';
 import type { LinuxFs } from '../linux/index.ts';
 import type { Executor, Job } from '../pool/jobs.ts';
 import { encodeTree, type PayloadTaker } from './encode-tree.ts';
-import { CacheWriter, EDGE, IDENTITY_SIZE, TINY, identityOf, type CachedFile } from './encoder-cache-file.ts';
+import {
+  CacheWriter, EDGE, IDENTITY_SIZE, KIND_DIR, KIND_FILE, KIND_LEFT_OUT, KIND_OTHER, TINY, identityOf, type CachedFile,
+} from './encoder-cache-file.ts';
+import { LayoutWriter, NO_ENTRY } from './stream-layout.ts';
+import { lstatTree } from '../io/fd-io.ts';
+import { AT_FDCWD } from '../linux/libc.ts';
 import type { CacheReader } from './encoder-cache-reader.ts';
 import type { EncoderCacheDir } from './encoder-cache.ts';
 import { NodeReader, type NodeExtras } from './read-node.ts';
@@ -122,8 +138,23 @@ export interface CachedMakeResult extends ChunkCounts {
   invalidated: number;
   /** what the next make will find: the files (walk order) and the recipe keys */
   files: CacheWriter;
+  layout: LayoutWriter;
   chunkKeys: Map<string, Uint8Array>;
+  /** unchanged directories taken whole from the last make's stream */
+  subtrees: number;
 }
+
+/** A directory being walked, as the next cache will remember it. */
+interface OpenDir {
+  /** its entry's ordinal and row in the next cache (-1: not remembered) */
+  ord: number;
+  row: number;
+  start: number;
+  /** everything below it remembered so far */
+  complete: boolean;
+}
+
+const NOTHING = new Uint8Array(0);
 
 export async function makeCachedTree(o: CachedMakeOptions): Promise<CachedMakeResult> {
   return new CachedTree(o).run();
@@ -135,6 +166,13 @@ class CachedTree {
   private readonly counts: ChunkCounts = { chunks: 0, stored: 0, storedBytes: 0, hits: 0, misses: 0, added: 0, done: 0 };
   private invalidated = 0;
   private readonly next = new CacheWriter();
+  private readonly layout = new LayoutWriter();
+  private readonly dirs: OpenDir[] = [];
+  /** the old row of the directory knownDir() accepted, for the subtree() that follows */
+  private knownRow = -1;
+  private subtrees = 0;
+  /** the top directory and '/', then a path below it (unchanged()'s lstat) */
+  private lpath: Buffer;
   private readonly rootLen: number;
   private readonly stream = new CachedStream(() => this.chunks.liveFrom);
   private readonly chunks: ChunkMaker;
@@ -157,6 +195,8 @@ class CachedTree {
     this.reader = new NodeReader(o.flags, o.linux);
     this.since = BigInt(Date.now()) * 1_000_000n - RACY_NS;
     this.rootLen = Buffer.byteLength(o.root) + 1;
+    this.lpath = Buffer.alloc(4096);
+    this.lpath.write(`${o.root}/`, 'utf8');
     this.boundary = new BoundaryScanner(new CandidateScanner(1 << 20), discriminator(o.sizes));
     this.resolver = new CutResolver(o.sizes);
     this.depth = 4 * o.parallelism;
@@ -164,6 +204,8 @@ class CachedTree {
     this.chunks = new ChunkMaker({
       stream: this.stream,
       old: o.old?.chunks ?? null,
+      oldCache: o.old,
+      rootPrefix: Buffer.from(`${o.root}/`),
       store: o.store,
       graph: o.graph,
       digest: o.digest,
@@ -185,7 +227,7 @@ class CachedTree {
       sink: {
         write: (b) => {
           this.o.checkAborted();
-          this.stream.literal(b);
+          this.literal(b);
           return this.pump(false);
         },
         reserve: () => Promise.reject(new Error('cached make: payloads go to the taker')),
@@ -198,9 +240,10 @@ class CachedTree {
     this.chunks.dispatch();
     while (this.chunks.waiting) await this.chunks.completeFirst();
     if (tree.bytes !== this.stream.offset) throw new Error(`cached make: stream of ${tree.bytes} bytes, segments cover ${this.stream.offset}`);
+    if (this.layout.streamBytes !== tree.bytes) throw new Error(`cached make: stream of ${tree.bytes} bytes, its layout covers ${this.layout.streamBytes}`);
     return {
       ...this.counts, size: tree.bytes, entries: tree.entries, invalidated: this.invalidated,
-      files: this.next, chunkKeys: this.chunks.known,
+      files: this.next, layout: this.layout, chunkKeys: this.chunks.known, subtrees: this.subtrees,
     };
   }
 
@@ -211,7 +254,7 @@ class CachedTree {
       known: (path, st) => {
         if (!old || !old.find(path, this.rootLen)) return null;
         const e = old.entry;
-        if (identityOf(st, this.scratch).compare(old.bytes, e.identityAt, e.identityAt + IDENTITY_SIZE) !== 0 || !this.keepable(st)) {
+        if (e.kind !== KIND_FILE || !this.sameAt(st, e.identityAt) || !this.keepable(st)) {
           this.invalidated++;
           old.next();
           return null;
@@ -226,7 +269,101 @@ class CachedTree {
         return this.reader.fromExtras(st, this.extras);
       },
       payload: (path, st, fd, node, extras) => (fd < 0 && this.knownStart >= 0 ? this.knownPayload(path, node) : this.payload(path, st, fd, node, extras)),
+      knownDir: (path, st) => this.knownDir(path, st),
+      subtree: () => this.subtree(),
+      enterDir: (path, st, at, whole) => {
+        const keep = whole && this.keepable(st);
+        if (!keep) this.incomplete();
+        const d: OpenDir = { ord: -1, row: -1, start: at, complete: keep };
+        if (keep) {
+          d.ord = this.next.ordinal;
+          this.next.addNode(KIND_DIR, path.subarray(this.rootLen), identityOf(st, this.scratch));
+          d.row = this.layout.openDir(at);
+        }
+        this.dirs.push(d);
+      },
+      leaveDir: (at, nodes) => {
+        const d = this.dirs.pop()!;
+        if (d.row >= 0) this.layout.closeDir(d.row, at - d.start, this.next.ordinal - d.ord - 1, this.layout.dirCount - d.row - 1, d.complete, nodes);
+        if (!d.complete) this.incomplete();
+      },
+      other: (path, st) => this.remember(KIND_OTHER, path, st),
+      leftOut: (path, st) => this.remember(KIND_LEFT_OUT, path, st),
     };
+  }
+
+  /** The next cache lacks something below the directories being walked: none of them is complete. */
+  private incomplete() {
+    const d = this.dirs[this.dirs.length - 1];
+    if (d) d.complete = false;
+  }
+
+  private remember(kind: number, path: Buffer, st: TreeStat | undefined) {
+    if (st && this.keepable(st)) this.next.addNode(kind, path.subarray(this.rootLen), identityOf(st, this.scratch));
+    else this.incomplete();
+  }
+
+  private sameAt(st: TreeStat, identityAt: number) {
+    return identityOf(st, this.scratch).compare(this.o.old!.bytes, identityAt, identityAt + IDENTITY_SIZE) === 0;
+  }
+
+  /**
+   * A directory whose node can be taken whole from the last make's stream:
+   * the same directory (so the same names in it), remembered complete, and
+   * every node below it the same by its lstat.  Its size, or -1.
+   */
+  private knownDir(path: Buffer, st: TreeStat): number {
+    const old = this.o.old;
+    if (!old || !old.find(path, this.rootLen)) return -1;
+    const e = old.entry;
+    if (e.kind !== KIND_DIR || !this.sameAt(st, e.identityAt) || !this.keepable(st)) return -1;
+    const r = old.row();
+    if (!old.layout.dirComplete[r] || !old.unchanged(r, this.same)) return -1;
+    this.knownRow = r;
+    return old.layout.dirSize[r];
+  }
+
+  /** unchanged()'s test of one node below the top (`rel`: its path from there). */
+  private readonly same = (rel: Uint8Array, identityAt: number): boolean => {
+    const n = this.rootLen + rel.length;
+    if (n >= this.lpath.length) return false;
+    this.lpath.set(rel, this.rootLen);
+    const p = this.lpath.subarray(0, n);
+    let st: TreeStat | undefined;
+    try {
+      st = lstatTree(AT_FDCWD, p, p);
+    } catch {
+      return false;
+    }
+    return st !== undefined && this.sameAt(st, identityAt);
+  };
+
+  /** knownDir()'s directory: its node as a run of the last stream, its entries and layout carried over. */
+  private subtree(): number {
+    const old = this.o.old!;
+    const L = old.layout;
+    const r = this.knownRow;
+    const ord = old.entry.ordinal;
+    const n = L.dirEntries[r] + 1;
+    const a = L.dirStart[r];
+    const size = L.dirSize[r];
+    const at = this.stream.offset;
+    this.layout.copy(L, a, a + size, at, this.next.ordinal - ord, r, L.dirDirs[r] + 1);
+    this.next.copy(old.bytes, old.entryAt(ord), old.entryAt(ord + n), n);
+    this.stream.file({
+      path: Buffer.alloc(0), identity: NOTHING, size, keep: true, batch: null, run: a,
+      head: L.recordsView(a, EDGE), tail: L.recordsView(a + size - EDGE, EDGE), candidates: L.candidatesIn(a + EDGE, a + size, a),
+    });
+    old.passSubtree(r);
+    this.knownRow = -1;
+    this.subtrees++;
+    return L.dirNodes[r];
+  }
+
+  /** Record bytes (or a tiny file's content) next in the stream. */
+  private literal(b: Uint8Array) {
+    this.stream.literal(b);
+    this.layout.records(b);
   }
 
   private keepable(st: TreeStat) {
@@ -238,10 +375,12 @@ class CachedTree {
     const old = this.o.old!;
     const e = old.entry;
     this.knownStart = -1;
+    const ord = this.next.ordinal;
     this.next.copy(old.bytes, e.start, e.end);
     const size = node.size!;
-    if (size <= TINY) this.stream.literal(old.view(e.dataAt, size));
+    if (size <= TINY) this.literal(old.view(e.dataAt, size));
     else {
+      this.layout.file(this.stream.offset, size, ord);
       this.stream.file({
         path, identity: old.view(e.identityAt, IDENTITY_SIZE), size, keep: true,
         head: old.view(e.dataAt, EDGE), tail: old.view(e.dataAt + EDGE, EDGE), candidates: this.knownCandidates, batch: null,
@@ -253,19 +392,22 @@ class CachedTree {
   /** A file read this time (`extras` null: an API file system's file, archived empty). */
   private payload(path: Buffer, st: TreeStat, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void {
     const size = node.size!;
-    if (!extras) return;
+    if (!extras) return this.incomplete();
     const identity = identityOf(st);
     const keep = this.keepable(st);
     const entry: CachedFile | null = keep
       ? { path: path.subarray(this.rootLen), identity, size, flags: extras.flags, projid: extras.projid, xattrs: extras.xattrs, content: null, head: null, tail: null, candidates: null }
       : null;
+    const ord = this.next.ordinal;
     if (entry) this.next.add(entry);
+    else this.incomplete();
     if (size <= TINY) {
       const content = readWhole(fd, path, size);
       if (entry) entry.content = content;
-      this.stream.literal(content);
+      this.literal(content);
       return;
     }
+    this.layout.file(this.stream.offset, size, entry ? ord : NO_ENTRY);
     const f: StreamFile = { path, identity, size, keep, head: null, tail: null, candidates: null, batch: null, entry };
     this.scans.add(this.stream.file(f));
     if (this.scans.backlog > this.depth) return this.waitScans();
@@ -304,11 +446,11 @@ class CachedTree {
         if (next?.head) {
           // the records and the file after them, scanned as one
           const at = segStart[i + 1];
-          this.chunks.cuts(this.resolver.push(this.boundary.feedTwo(bytes, next.head), 0, at + EDGE));
+          this.chunks.cuts(this.push(this.boundary.feedTwo(bytes, next.head), 0, at + EDGE));
           this.boundary.jump(at + next.size, next.tail!);
-          this.chunks.cuts(this.resolver.push(next.candidates!, at, at + next.size));
+          this.chunks.cuts(this.push(next.candidates!, at, at + next.size));
           this.scanSeg++;
-        } else this.chunks.cuts(this.resolver.push(this.boundary.feed(bytes), 0, start + bytes.length));
+        } else this.chunks.cuts(this.push(this.boundary.feed(bytes), 0, start + bytes.length));
       } else {
         const f = files[-src - 1];
         if (!f.head) {
@@ -317,14 +459,20 @@ class CachedTree {
           if (!f.batch) this.scans.flush();
           return this.scans.first();
         }
-        this.chunks.cuts(this.resolver.push(this.boundary.feed(f.head), 0, start + EDGE));
+        this.chunks.cuts(this.push(this.boundary.feed(f.head), 0, start + EDGE));
         this.boundary.jump(start + f.size, f.tail!);
-        this.chunks.cuts(this.resolver.push(f.candidates!, start, start + f.size));
+        this.chunks.cuts(this.push(f.candidates!, start, start + f.size));
       }
       this.scanSeg++;
       if (this.chunks.waiting > this.depth) return this.drain();
     }
     return null;
+  }
+
+  /** The resolver's push(), the candidates also kept for the next make. */
+  private push(candidates: ArrayLike<number>, base: number, scannedTo: number): number[] {
+    this.layout.addCandidates(candidates, base);
+    return this.resolver.push(candidates, base, scannedTo);
   }
 
   private async drain() {

@@ -23,6 +23,12 @@ export interface StreamFile {
   batch: unknown;
   /** read this time and to be remembered: its new cache entry, completed by the scan */
   entry?: CachedFile | null;
+  /**
+   * Not a file: an unchanged directory's node, the last make's stream from
+   * this offset on (stream-layout.ts), its head, tail and inside candidates
+   * taken from there.
+   */
+  run?: number;
 }
 
 /** What stands for a file no segment still to be read is of (release()). */

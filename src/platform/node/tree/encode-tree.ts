@@ -67,6 +67,25 @@ export interface PayloadTaker {
   payload(path: Buffer, st: TreeStat, fd: number, node: CatarNode, extras: NodeExtras | null): Promise<void> | void;
   /** whether to leave this node out (the cache's own directory) */
   skip(st: TreeStat): boolean;
+  /**
+   * A directory whose node and everything below it the taker knows, byte for
+   * byte: the node's size; -1: walk it.  Asked only where nothing outside the
+   * directory can change what is below it (no exclusion rules, no submounts).
+   */
+  knownDir(path: Buffer, st: TreeStat): number;
+  /** The known directory's node comes next in the stream (after its FILENAME); returns how many nodes it has. */
+  subtree(): number;
+  /**
+   * A directory is walked: its node starts at stream offset `at`; `whole`: no
+   * exclusion rule from above applies below it, and neither do submounts.
+   */
+  enterDir(path: Buffer, st: TreeStat, at: number, whole: boolean): void;
+  /** Its GOODBYE ends at `at`; `nodes` were archived of it. */
+  leaveDir(at: number, nodes: number): void;
+  /** A symlink, device node, FIFO or socket was archived. */
+  other(path: Buffer, st: TreeStat): void;
+  /** A name is left out (st undefined: it vanished since readdir). */
+  leftOut(path: Buffer, st: TreeStat | undefined): void;
 }
 
 /** Sees the stream as it is produced: record bytes, and file payloads by path. */
@@ -178,6 +197,9 @@ class TreeEncoder {
     // casync also assumes: one fstatfs per mount, not three per directory.
     const fs: DirFs | null = !linux ? null : parent && parent.dev === st.dev ? parent : { dev: st.dev, type: linux.fileSystemType(fd) };
     const apiFs = fs ? isApiFileSystem(fs.type) : false;
+    const taker = this.o.taker;
+    const before = this.entries;
+    taker?.enterDir(path.bytes(), st, this.enc.offset, rules.empty && !apiFs && !(this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS) && path.length < LONG_PATH);
     await this.out.records(this.enc.node(this.reader.read(path.reach(fd, null), st, fd, apiFs, fs?.type, chattr)));
     this.entries++;
     const mount = linux && this.flags & CA_FORMAT_EXCLUDE_SUBMOUNTS ? linux.mountId(fd) : null;
@@ -200,6 +222,7 @@ class TreeEncoder {
       }
     }
     await this.out.records(this.enc.endDirectory());
+    taker?.leaveDir(this.enc.offset, this.entries - before);
   }
 
   /**
@@ -217,18 +240,29 @@ class TreeEncoder {
     }
     const at = path.reach(dirfd, name);
     const st = stat(dirfd, name, at, path);
-    if (!st) return; // vanished since readdir
+    const taker = this.o.taker;
+    if (!st) return taker?.leftOut(path.bytes(), st); // vanished since readdir
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
-    if (!CatarEncoder.archives(this.flags, mode)) return;
-    if (rules.excludes(name, type === S_IFDIR)) return;
-    const taker = this.o.taker;
+    if (!CatarEncoder.archives(this.flags, mode) || rules.excludes(name, type === S_IFDIR)) return taker?.leftOut(path.bytes(), st);
     if (taker?.skip(st)) return;
+    if (taker && type === S_IFDIR && mount === null && !apiFs && rules.empty) {
+      const size = taker.knownDir(path.bytes(), st);
+      if (size >= 0) return this.knownDir(name, size);
+    }
     // A known file is not opened: what its descriptor would tell (nodump,
     // submounts, attributes) is part of what is known, unless submounts matter.
     const known = taker && type === S_IFREG && mount === null && !apiFs ? taker.known(path.bytes(), st) : null;
     if (known) return this.knownChild(name, path, st, known);
     return this.openedChild(name, path, at, st, type, rules, mount, apiFs, dirFs);
+  }
+
+  /** A directory the taker knew whole: its FILENAME, then its node from the taker. */
+  private async knownDir(name: Buffer, size: number) {
+    await this.out.records(this.enc.filename(name));
+    await this.out.flush();
+    this.entries += this.o.taker!.subtree();
+    this.enc.skipNode(size);
   }
 
   /** A regular file whose node the taker knew: its records, then its content from the taker. */
@@ -269,9 +303,9 @@ class TreeEncoder {
       let chattr: number | null | undefined;
       if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
         chattr = linux.getChattrFlags(fd);
-        if (chattr !== null && chattr & FS_NODUMP_FL) return;
+        if (chattr !== null && chattr & FS_NODUMP_FL) return taker?.leftOut(path.bytes(), st);
       }
-      if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return;
+      if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return taker?.leftOut(path.bytes(), st);
       await this.out.records(this.enc.filename(name));
       if (type === S_IFDIR) {
         await this.directory(path, st, fd, rules.enter(name), dirFs, chattr);
@@ -293,7 +327,7 @@ class TreeEncoder {
       } else if (type === S_IFREG) {
         await this.out.payload(path.bytes(), fd, 0, node.size!, () => path.toString());
         this.enc.payloadDone(node.size!);
-      }
+      } else taker?.other(path.bytes(), st);
     } finally {
       if (fd >= 0) closeSync(fd);
     }

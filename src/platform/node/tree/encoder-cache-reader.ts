@@ -18,18 +18,25 @@ import {
   HEADER,
   IDENTITY_SIZE,
   KEY_SIZE,
+  KIND_DIR,
+  KIND_FILE,
+  KIND_LEFT_OUT,
   MAGIC,
   SUM,
   TINY,
   digestCode,
   type CacheSettings,
 } from './encoder-cache-file.ts';
+import { OldLayout, layoutBytes, type LayoutCounts } from './stream-layout.ts';
 
 /** Thrown (and caught by the loader, which warns) for a file that is not a usable cache. */
 export class CacheProblem extends Error {}
 
 /** Where the parts of the entry found last lie in the cache's bytes. */
 export interface CacheEntry {
+  kind: number;
+  /** its number in walk order */
+  ordinal: number;
   start: number;
   end: number;
   identityAt: number;
@@ -51,12 +58,23 @@ export class CacheReader {
   /** recipe key (latin1) → chunk id */
   readonly chunks = new Map<string, Uint8Array>();
   readonly entry: CacheEntry = {
-    start: 0, end: 0, identityAt: 0, size: 0, flags: 0n, projid: 0, xattrsAt: 0, xattrCount: 0, dataAt: 0, candidateCount: 0,
+    kind: 0, ordinal: 0, start: 0, end: 0, identityAt: 0, size: 0, flags: 0n, projid: 0, xattrsAt: 0, xattrCount: 0, dataAt: 0, candidateCount: 0,
   };
   private at = HEADER;
   private left: number;
-  /** where the file entries end (the chunk table starts) */
+  /** number of entries */
+  readonly count: number;
+  /** where the entries end (the layout starts) */
   private readonly filesEnd: number;
+  readonly layout: OldLayout;
+  /** where entry i starts (i = count: where they end) */
+  private readonly offsets: Float64Array;
+  /** the directory row of entry i, or -1 */
+  private readonly rowOf: Int32Array;
+  /** entries found the same this make (see unchanged()): ordinals checkedFrom..checkedTo-1 */
+  private checkedFrom = 0;
+  private checkedTo = 0;
+  private loading = true;
   /**
    * The bytes again, for the lookups per entry: a DataView's reads are inlined
    * in optimized code, Buffer's read methods cost an inline-cache call each.
@@ -90,14 +108,42 @@ export class CacheReader {
     if (b.readBigUInt64LE(56) !== BigInt.asUintN(64, s.rootDev) || b.readBigUInt64LE(64) !== BigInt.asUintN(64, s.rootIno)) {
       throw new CacheProblem('made for another directory');
     }
-    this.left = Number(b.readBigUInt64LE(72));
+    this.left = this.count = Number(b.readBigUInt64LE(72));
     const nChunks = Number(b.readBigUInt64LE(80));
-    this.filesEnd = bodyEnd - nChunks * (KEY_SIZE + CHUNK_ID_SIZE);
-    if (this.filesEnd < HEADER) throw new CacheProblem(`truncated: ${nChunks} chunks do not fit`);
+    const counts: LayoutCounts = {
+      dirs: Number(b.readBigUInt64LE(88)),
+      files: Number(b.readBigUInt64LE(96)),
+      candidates: Number(b.readBigUInt64LE(104)),
+      recordBytes: Number(b.readBigUInt64LE(112)),
+    };
+    const chunksAt = bodyEnd - nChunks * (KEY_SIZE + CHUNK_ID_SIZE);
+    this.filesEnd = chunksAt - layoutBytes(counts);
+    if (this.filesEnd < HEADER) throw new CacheProblem(`truncated: ${nChunks} chunks and the stream's layout do not fit`);
+    this.layout = new OldLayout(b, this.filesEnd, counts, this.count);
     const view = (o: number, n: number) => new Uint8Array(b.buffer, b.byteOffset + o, n);
-    for (let o = this.filesEnd; o < bodyEnd; o += KEY_SIZE + CHUNK_ID_SIZE) {
+    for (let o = chunksAt; o < bodyEnd; o += KEY_SIZE + CHUNK_ID_SIZE) {
       this.chunks.set(b.toString('latin1', o, o + KEY_SIZE), view(o + KEY_SIZE, CHUNK_ID_SIZE));
     }
+    // Every entry laid out once, here: the subtrees are reached by ordinal.
+    this.offsets = new Float64Array(this.count + 1);
+    this.rowOf = new Int32Array(this.count).fill(-1);
+    let rows = 0;
+    let o = HEADER;
+    for (let i = 0; i < this.count; i++) {
+      this.offsets[i] = o;
+      if (o + 3 > this.filesEnd) throw new CacheProblem(`truncated at byte ${o}`);
+      const p1 = o + 3 + this.dv.getUint16(o + 1, true);
+      if (!this.measure(o, p1)) throw new CacheProblem(`entry ${i} does not parse`);
+      if (this.entry.kind === KIND_DIR) {
+        if (rows >= counts.dirs) throw new CacheProblem(`directory entry ${i} has no row`);
+        const r = (this.rowOf[i] = rows++);
+        if (i + this.layout.dirEntries[r] >= this.count) throw new CacheProblem(`directory entry ${i}: its subtree is beyond the entries`);
+      }
+      o = this.entry.end;
+    }
+    this.offsets[this.count] = o;
+    this.loading = false;
+    if (rows !== counts.dirs) throw new CacheProblem(`${counts.dirs} directory rows for ${rows} directories`);
   }
 
   /**
@@ -110,9 +156,9 @@ export class CacheReader {
     const dv = this.dv;
     while (this.left > 0) {
       const o = this.at;
-      if (o + 2 > this.filesEnd) return this.fail(`truncated at byte ${o}`);
-      const p0 = o + 2;
-      const p1 = p0 + dv.getUint16(o, true);
+      if (o + 3 > this.filesEnd) return this.fail(`truncated at byte ${o}`);
+      const p0 = o + 3;
+      const p1 = p0 + dv.getUint16(o + 1, true);
       if (p1 > this.filesEnd) return this.fail(`truncated at byte ${o}`);
       const same = equalAt(b, p0, p1, path, from);
       if (!same && walkOrder(b, p0, p1, path, from) > 0) return false;
@@ -121,6 +167,60 @@ export class CacheReader {
       this.next();
     }
     return false;
+  }
+
+  /** The directory row of the entry found last (a directory's), or -1. */
+  row(): number {
+    return this.rowOf[this.entry.ordinal];
+  }
+
+  /**
+   * Whether every entry below the directory found last (row `r`) is of a node
+   * that `same` finds unchanged (given its path's bytes and where its identity
+   * is in bytes).  Entries found the same before, this make, are not looked at again:
+   * the walk asks again for each directory on the way to a change.
+   */
+  unchanged(r: number, same: (path: Uint8Array, identityAt: number) => boolean): boolean {
+    const first = this.entry.ordinal + 1;
+    const end = first + this.layout.dirEntries[r];
+    let i = first;
+    if (first >= this.checkedFrom && first <= this.checkedTo) i = this.checkedTo;
+    else this.checkedFrom = this.checkedTo = first;
+    const dv = this.dv;
+    for (; i < end; i++) {
+      const o = this.offsets[i];
+      const p0 = o + 3;
+      const p1 = p0 + dv.getUint16(o + 1, true);
+      if (!same(this.view(p0, p1 - p0), p1)) {
+        this.checkedTo = i;
+        return false;
+      }
+    }
+    this.checkedTo = Math.max(this.checkedTo, end);
+    return true;
+  }
+
+  /** Passes the directory found last and everything below it (row `r`). */
+  passSubtree(r: number): void {
+    const next = this.entry.ordinal + 1 + this.layout.dirEntries[r];
+    this.at = this.offsets[next];
+    this.left = this.count - next;
+  }
+
+  /** Where entry `i` starts and ends. */
+  entryAt(i: number): number {
+    return this.offsets[i];
+  }
+
+  /** Entry `i`'s path and identity. */
+  pathOf(i: number): Uint8Array {
+    const o = this.offsets[i];
+    return this.view(o + 3, this.dv.getUint16(o + 1, true));
+  }
+
+  identityOf(i: number): Uint8Array {
+    const o = this.offsets[i];
+    return this.view(o + 3 + this.dv.getUint16(o + 1, true), IDENTITY_SIZE);
   }
 
   /** Passes the entry found last. */
@@ -175,11 +275,21 @@ export class CacheReader {
     const dv = this.dv;
     const end = this.filesEnd;
     const e = this.entry;
-    let at = p1 + IDENTITY_SIZE + 14;
+    let at = p1 + IDENTITY_SIZE;
     if (at > end) return this.fail(`truncated at byte ${o}`);
+    e.kind = dv.getUint8(o);
+    e.ordinal = this.count - this.left;
     e.start = o;
     e.identityAt = p1;
     e.size = dv.getUint32(p1 + 16, true) + dv.getUint32(p1 + 20, true) * 0x1_0000_0000;
+    if (e.kind !== KIND_FILE) {
+      if (e.kind > KIND_LEFT_OUT) return this.fail(`of kind ${e.kind} at byte ${o}`);
+      e.end = e.dataAt = at;
+      e.xattrCount = e.candidateCount = 0;
+      return true;
+    }
+    at += 14;
+    if (at > end) return this.fail(`truncated at byte ${o}`);
     const fo = p1 + IDENTITY_SIZE;
     e.flags = dv.getUint32(fo, true) === 0 && dv.getUint32(fo + 4, true) === 0 ? 0n : dv.getBigUint64(fo, true);
     e.projid = dv.getUint32(fo + 8, true);
@@ -206,6 +316,7 @@ export class CacheReader {
   }
 
   private fail(why: string): false {
+    if (this.loading) throw new CacheProblem(`entry ${why}`);
     this.left = 0;
     this.warn(`encoder cache: entry ${why}; the rest of the cache is not used, those files are read`);
     return false;

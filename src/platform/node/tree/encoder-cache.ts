@@ -13,6 +13,7 @@ import { AtomicFile } from '../io/atomic-file.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { CACHE_FILE_NAME, type CacheSettings, type CacheWriter } from './encoder-cache-file.ts';
 import { CacheProblem, CacheReader } from './encoder-cache-reader.ts';
+import type { LayoutWriter } from './stream-layout.ts';
 
 const WRITE_BYTES = 4 << 20;
 const SAVE_SLACK = 16;
@@ -68,9 +69,9 @@ export class EncoderCacheDir {
    * file again.  Old entries the walk left out (a file changed or gone) may
    * stay: an entry is used only when its file's identity still matches.
    */
-  save(s: CacheSettings, next: CacheWriter, chunks: Map<string, Uint8Array>, added: number, old: CacheReader | null): void {
+  save(s: CacheSettings, next: CacheWriter, layout: LayoutWriter, chunks: Map<string, Uint8Array>, added: number, old: CacheReader | null): void {
     if (old && added <= SAVE_SLACK && next.addsNothingTo(old.bytes)) return;
-    const parts = next.finish(s, chunks);
+    const parts = next.finish(s, chunks, layout);
     const f = new AtomicFile(this.file, 0o644);
     try {
       // Entries of files read this time are small: written a few MiB at a time.
