@@ -154,7 +154,8 @@ interface OpenDir {
   complete: boolean;
 }
 
-const NOTHING = new Uint8Array(0);
+/** what a directory taken whole has for the path and identity of a file */
+const NOTHING = Buffer.alloc(0);
 
 export async function makeCachedTree(o: CachedMakeOptions): Promise<CachedMakeResult> {
   return new CachedTree(o).run();
@@ -351,7 +352,7 @@ class CachedTree {
     this.layout.copy(L, a, a + size, at, this.next.ordinal - ord, r, L.dirDirs[r] + 1);
     this.next.copy(old.bytes, old.entryAt(ord), old.entryAt(ord + n), n);
     this.stream.file({
-      path: Buffer.alloc(0), identity: NOTHING, size, keep: true, batch: null, run: a,
+      path: NOTHING, identity: NOTHING, size, keep: true, batch: null, run: a,
       head: L.recordsView(a, EDGE), tail: L.recordsView(a + size - EDGE, EDGE), candidates: L.candidatesIn(a + EDGE, a + size, a),
     });
     old.passSubtree(r);

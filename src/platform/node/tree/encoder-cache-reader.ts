@@ -186,12 +186,9 @@ export class CacheReader {
     let i = first;
     if (first >= this.checkedFrom && first <= this.checkedTo) i = this.checkedTo;
     else this.checkedFrom = this.checkedTo = first;
-    const dv = this.dv;
     for (; i < end; i++) {
-      const o = this.offsets[i];
-      const p0 = o + 3;
-      const p1 = p0 + dv.getUint16(o + 1, true);
-      if (!same(this.view(p0, p1 - p0), p1)) {
+      const p1 = this.pathEnd(i);
+      if (!same(this.view(this.offsets[i] + 3, p1 - this.offsets[i] - 3), p1)) {
         this.checkedTo = i;
         return false;
       }
@@ -207,20 +204,25 @@ export class CacheReader {
     this.left = this.count - next;
   }
 
-  /** Where entry `i` starts and ends. */
+  /** Where entry `i` starts (i = count: where the entries end). */
   entryAt(i: number): number {
     return this.offsets[i];
   }
 
   /** Entry `i`'s path and identity. */
   pathOf(i: number): Uint8Array {
-    const o = this.offsets[i];
-    return this.view(o + 3, this.dv.getUint16(o + 1, true));
+    const p0 = this.offsets[i] + 3;
+    return this.view(p0, this.pathEnd(i) - p0);
   }
 
   identityOf(i: number): Uint8Array {
+    return this.view(this.pathEnd(i), IDENTITY_SIZE);
+  }
+
+  /** Where entry `i`'s path ends (its identity starts). */
+  private pathEnd(i: number): number {
     const o = this.offsets[i];
-    return this.view(o + 3 + this.dv.getUint16(o + 1, true), IDENTITY_SIZE);
+    return o + 3 + this.dv.getUint16(o + 1, true);
   }
 
   /** Passes the entry found last. */

@@ -69,11 +69,11 @@ export class LayoutWriter {
   /** `nodes`: the nodes archived of the subtree, itself included (make -v counts them) */
   closeDir(row: number, size: number, entries: number, dirs: number, complete: boolean, nodes: number): void {
     const r = row * DIR_FIELDS;
-    this.dirs[r + 5] = nodes;
     this.dirs[r + 1] = size;
     this.dirs[r + 2] = entries;
     this.dirs[r + 3] = dirs;
     this.dirs[r + 4] = complete ? 1 : 0;
+    this.dirs[r + 5] = nodes;
   }
 
   get dirCount(): number {
@@ -85,16 +85,16 @@ export class LayoutWriter {
    * files (their entries `ordDelta` further on) and directory rows `row0..row0+rows`.
    */
   copy(old: OldLayout, a: number, b: number, at: number, ordDelta: number, row0: number, rows: number): void {
+    // (a directory's node holds its files whole)
+    let p = at;
+    old.expand(a, b, (r) => {
+      this.records(r);
+      p += r.length;
+    }, (ord, _from, len) => {
+      this.file(p, len, ord + ordDelta);
+      p += len;
+    });
     const delta = at - a;
-    let i = old.fileAfter(a);
-    let p = a;
-    for (; i < old.fileStart.length && old.fileStart[i] < b; i++) {
-      const s = old.fileStart[i];
-      if (s > p) this.records(old.recordsView(p, s - p));
-      this.file(s + delta, old.fileSize[i], old.fileOrd[i] + ordDelta);
-      p = s + old.fileSize[i];
-    }
-    if (b > p) this.records(old.recordsView(p, b - p));
     for (let r = row0; r < row0 + rows; r++) {
       this.dirs.push(old.dirStart[r] + delta, old.dirSize[r], old.dirEntries[r], old.dirDirs[r], old.dirComplete[r], old.dirNodes[r]);
     }
