@@ -1,8 +1,9 @@
 // The two jobs of a tree made with an encoder cache (tree/cached-make.ts), on
 // a worker thread: scan-files reads files whole and finds the buzhash
 // candidates inside each (those whose 48-byte window lies in the file, so that
-// they hold wherever the file sits in the stream), and recipe-chunks assembles
-// chunks from record bytes and file ranges.  Files are opened by path without
+// they hold wherever the file sits in the stream) and handing small files'
+// bytes back, so that their chunks need not open them again; recipe-chunks
+// assembles chunks from record bytes and file ranges.  Files are opened by path without
 // following a symlink; one that is shorter than its lstat size said fails the
 // make, as the uncached encoder fails.
 
@@ -11,7 +12,7 @@ import { WasyncError, ioError } from '../../../errors.ts';
 import { CandidateScanner } from '../../../chunker/scanner.ts';
 import { BUZHASH_WINDOW } from '../../../chunker/sizes.ts';
 import { readFully } from '../io/file-io.ts';
-import { RECIPE_FIELDS, SCAN_SEGMENT, type RecipeChunksJob, type ScanFilesJob, type ScanFilesResult } from './jobs.ts';
+import { KEPT_CONTENT, RECIPE_FIELDS, SCAN_SEGMENT, type RecipeChunksJob, type ScanFilesJob, type ScanFilesResult } from './jobs.ts';
 
 const EDGE = BUZHASH_WINDOW - 1;
 const O_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
@@ -42,6 +43,10 @@ export function scanFiles(job: ScanFilesJob, scanner: CandidateScanner): ScanFil
   const edges = new Uint8Array(n * 2 * EDGE);
   const found: Float64Array[] = [];
   let total = 0;
+  let kept = 0;
+  for (const size of job.sizes) if (size <= KEPT_CONTENT) kept += size;
+  const contents = new Uint8Array(kept);
+  kept = 0;
   const win = scanner.window();
   for (let i = 0; i < n; i++) {
     const path = job.paths[i];
@@ -58,6 +63,10 @@ export function scanFiles(job: ScanFilesJob, scanner: CandidateScanner): ScanFil
         readRange(fd, path, win, 0, len, base);
         if (start === 0) edges.set(win.subarray(0, EDGE), i * 2 * EDGE);
         if (end === size) edges.set(win.subarray(len - EDGE, len), i * 2 * EDGE + EDGE);
+        if (size <= KEPT_CONTENT) {
+          contents.set(win.subarray(0, size), kept);
+          kept += size;
+        }
         const from = Math.max(start - base + 1, BUZHASH_WINDOW);
         for (const c of scanner.scan(len, from, job.d, base)) mine.push(base + c);
       }
@@ -74,7 +83,7 @@ export function scanFiles(job: ScanFilesJob, scanner: CandidateScanner): ScanFil
     candidates.set(f, o);
     o += f.length;
   }
-  return { counts, candidates, edges };
+  return { counts, candidates, edges, contents };
 }
 
 /** The chunks' bytes, one after another in `buf` (grown as needed), and where each starts. */

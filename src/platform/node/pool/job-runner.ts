@@ -86,7 +86,7 @@ export class JobRunner {
         this.scanner ??= new CandidateScanner(SCAN_SEGMENT);
         this.windowHolds = null;
         const r = scanFiles(job, this.scanner);
-        return { result: r, transfer: [r.counts.buffer, r.candidates.buffer, r.edges.buffer] as ArrayBuffer[] };
+        return { result: r, transfer: [r.counts.buffer, r.candidates.buffer, r.edges.buffer, r.contents.buffer] as ArrayBuffer[] };
       }
       case 'recipe-chunks': {
         const r = await this.recipeBatch(job);

@@ -86,7 +86,11 @@ export interface ScanFilesResult {
   candidates: Float64Array;
   /** per file, its first and last 47 bytes */
   edges: Uint8Array;
+  /** the content of each file of at most KEPT_CONTENT bytes, one after another: its chunks need not read it again */
+  contents: Uint8Array;
 }
+/** Files up to this size come back whole from a scan (so at most a batch's bytes, tree/cached-scans.ts, plus one file). */
+export const KEPT_CONTENT = 64 << 10;
 
 /**
  * Chunks given as recipes (tree/cached-make.ts): record bytes and file ranges,

@@ -252,7 +252,7 @@ export class ChunkMaker {
     return ids;
   }
 
-  /** The job that assembles `chunks` from their pieces: record bytes copied in, file ranges by path. */
+  /** The job that assembles `chunks` from their pieces: record bytes and small files read this time copied in, other file ranges by path. */
   private recipeJob(chunks: Recipe[]) {
     const { segStart, segLen, segSrc, arena, files } = this.o.stream;
     const paths: string[] = [];
@@ -269,27 +269,25 @@ export class ChunkMaker {
     const data: Uint8Array[] = [];
     const pieces: number[] = [];
     let bytes = 0;
+    const copy = (b: Uint8Array) => {
+      data.push(b);
+      pieces.push(0, bytes, 0, b.length);
+      bytes += b.length;
+    };
     for (const c of chunks) {
       for (let at = c.start, i = c.seg; at < c.end; i++) {
         const from = at - segStart[i];
         const len = Math.min(c.end, segStart[i] + segLen[i]) - at;
         const src = segSrc[i];
         if (len <= 0) continue;
-        if (src >= 0) {
-          data.push(arena.subarray(src + from, src + from + len));
-          pieces.push(0, bytes, 0, len);
-          bytes += len;
-        } else if (files[-src - 1].run !== undefined) {
+        const f = src < 0 ? files[-src - 1] : null;
+        if (!f) copy(arena.subarray(src + from, src + from + len));
+        else if (f.run !== undefined) {
           const old = this.o.oldCache!;
-          const run = files[-src - 1].run!;
-          old.layout.expand(run + from, run + from + len, (b) => {
-            data.push(b);
-            pieces.push(0, bytes, 0, b.length);
-            bytes += b.length;
-          }, (ord, o, l) => pieces.push(1, pathNo(-ord - 1, () => Buffer.concat([this.o.rootPrefix, old.pathOf(ord)])), o, l));
-        } else {
-          pieces.push(1, pathNo(-src - 1, () => files[-src - 1].path), from, len);
-        }
+          const ordPath = (ord: number) => () => Buffer.concat([this.o.rootPrefix, old.pathOf(ord)]);
+          old.layout.expand(f.run + from, f.run + from + len, copy, (ord, o, l) => pieces.push(1, pathNo(-ord - 1, ordPath(ord)), o, l));
+        } else if (f.content) copy(f.content.subarray(from, from + len));
+        else pieces.push(1, pathNo(-src - 1, () => f.path), from, len);
         at += len;
       }
     }

@@ -6,7 +6,7 @@
 // cache entry of those to be remembered.
 
 import { handled } from '../pool/chunk-pipeline.ts';
-import type { Job, ScanFilesResult } from '../pool/jobs.ts';
+import { KEPT_CONTENT, type Job, type ScanFilesResult } from '../pool/jobs.ts';
 import type { StreamFile } from './cached-stream.ts';
 import { EDGE } from './encoder-cache-file.ts';
 
@@ -86,8 +86,10 @@ export class FileScans {
       if (!s.value) throw s.error;
       const r = s.value;
       let c = 0;
+      let kept = 0;
       s.files.forEach((n, i) => {
         const f = this.files[n];
+        if (f.size <= KEPT_CONTENT) f.content = r.contents.subarray(kept, (kept += f.size));
         f.candidates = r.candidates.slice(c, c + r.counts[i]);
         c += r.counts[i];
         f.head = r.edges.slice(2 * EDGE * i, 2 * EDGE * i + EDGE);

@@ -19,6 +19,8 @@ export interface StreamFile {
   head: Uint8Array | null;
   tail: Uint8Array | null;
   candidates: Float64Array | null;
+  /** its bytes, when read this time and small (cached-scans.ts) */
+  content?: Uint8Array;
   /** the scan batch that reads it, while pending (cached-scans.ts) */
   batch: unknown;
   /** read this time and to be remembered: its new cache entry, completed by the scan */
