@@ -90,7 +90,7 @@ export interface ScanFilesResult {
   contents: Uint8Array;
 }
 /** Files up to this size come back whole from a scan (so at most a batch's bytes, tree/cached-scans.ts, plus one file). */
-export const KEPT_CONTENT = 64 << 10;
+export const KEPT_CONTENT = 16 << 10;
 
 /**
  * Chunks given as recipes (tree/cached-make.ts): record bytes and file ranges,

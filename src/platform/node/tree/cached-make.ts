@@ -481,7 +481,8 @@ class CachedTree {
   }
 
   private runJob<R>(job: Job, bytes: number): Promise<R> {
-    if (this.inlineBytes + bytes > INLINE_BYTES) return this.o.pool().run<R>(job);
+    // A recipe's record bytes are built for its job alone: handed over, not copied.
+    if (this.inlineBytes + bytes > INLINE_BYTES) return this.o.pool().run<R>(job, job.kind === 'recipe-chunks' ? [job.bytes.buffer as ArrayBuffer] : []);
     this.inlineBytes += bytes;
     return this.o.inline.run<R>(job);
   }
