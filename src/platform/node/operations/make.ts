@@ -378,7 +378,7 @@ class Making {
       store,
       compression: this.compression,
       executor: executors.chunks,
-      digestExecutor: executors.digest,
+      digestExecutor: executors.ordered,
       chunk: chunked,
       progress,
       onChunks: (ends, r) => onChunks(ends, r.ids),

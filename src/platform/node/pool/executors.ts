@@ -1,11 +1,14 @@
 // The executors of one operation: chunk jobs on every core, and jobs on the
-// calling thread (the whole-blob digest, whose jobs must run in order, and the
-// first jobs of a make with an encoder cache).  The calling thread mostly
-// waits for the pool, and a thread of the digest's own cost a V8 isolate, its
-// start-up and compilation, and a message per job, about 0.1 CPU seconds a
-// run for no gain in speed.  Below a few MiB of input, starting worker threads
-// costs more than it saves, so small inputs run on the calling thread; a
-// caller may also fix the number of threads.
+// calling thread (a blob file's digest, whose jobs must run in order, and the
+// first jobs of a make with an encoder cache).  Making a blob file, the calling
+// thread mostly waits for the pool, and a thread of the digest's own would
+// cost a V8 isolate, its start-up and compilation, and a message per job, about
+// 0.1 CPU seconds a run for no gain in speed.  A streamed make (a tree, stdin)
+// is the opposite: the calling thread encodes, and its digest goes to one
+// worker of the pool, in order (a tree make of the /usr/share copy: 3.7 s
+// instead of 4.0).  Below a few MiB of input, starting worker threads costs
+// more than it saves, so small inputs run on the calling thread; a caller may
+// also fix the number of threads.
 //
 // close() first waits for the jobs in flight: a job stopped half-way could
 // leave a chunk's temporary file in a store, or write into an output that is
@@ -21,6 +24,7 @@ const PARALLEL_THRESHOLD = 16 << 20;
 export class Executors {
   private pool: Draining | undefined;
   private here: Draining | undefined;
+  private one: Draining | undefined;
   private closed: Promise<void> | undefined;
 
   /**
@@ -55,6 +59,16 @@ export class Executors {
   }
 
   /**
+   * Runs jobs one after another on one worker of the pool, or on the calling
+   * thread without one: the digest of a stream the calling thread encodes,
+   * which would otherwise be a fifth of that thread's work.
+   */
+  get ordered(): Executor {
+    const pool = (this.pool ??= new Draining(this.make())).inner;
+    return pool instanceof WorkerPool ? (this.one ??= new Draining(pool.pinned())) : this.inline;
+  }
+
+  /**
    * Runs jobs on the calling thread whatever the size (a make with an encoder
    * cache runs its first few there), tracked like the others: a job that still
    * writes to the store when the operation fails is waited for by close().
@@ -65,7 +79,13 @@ export class Executors {
 
   /** Waits for the jobs in flight, then stops the threads; called on failure and again at the end. */
   close(): Promise<void> {
-    return (this.closed ??= Promise.all([this.pool?.close(), this.here?.close()]).then(() => {}));
+    return (this.closed ??= Promise.all([this.closePool(), this.here?.close()]).then(() => {}));
+  }
+
+  private async closePool() {
+    // The pinned worker's jobs first: closing the pool stops its threads.
+    await this.one?.close();
+    await this.pool?.close();
   }
 
   private make(): Executor {
@@ -80,7 +100,7 @@ export class Executors {
 class Draining implements Executor {
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(private readonly inner: Executor) {}
+  constructor(readonly inner: Executor) {}
 
   get parallelism() {
     return this.inner.parallelism;

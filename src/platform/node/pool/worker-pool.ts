@@ -98,8 +98,20 @@ export class WorkerPool implements Executor {
   }
 
   run<R>(job: Job, transfer: ArrayBuffer[] = []): Promise<R> {
+    return this.runOn(this.slots.reduce((a, b) => (b.pending < a.pending ? b : a)), job, transfer);
+  }
+
+  /**
+   * Runs every job on the last worker, one after another in the order given
+   * (jobs whose state lives in that thread, such as a stream's digest).
+   */
+  pinned(): Executor {
+    const slot = this.slots[this.slots.length - 1];
+    return { parallelism: 1, run: (job, transfer) => this.runOn(slot, job, transfer), close: async () => {} };
+  }
+
+  private runOn<R>(slot: Slot, job: Job, transfer: ArrayBuffer[] = []): Promise<R> {
     if (this.failure) return Promise.reject(this.failure);
-    const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
     slot.pending++;
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
