@@ -45,7 +45,7 @@ export class Executors {
 
   /** Runs chunk jobs on every core. */
   get chunks(): Executor {
-    return (this.pool ??= new Draining(this.make()));
+    return this.started();
   }
 
   /** How many threads `chunks` runs jobs on (without starting them). */
@@ -64,7 +64,7 @@ export class Executors {
    * which would otherwise be a fifth of that thread's work.
    */
   get ordered(): Executor {
-    const pool = (this.pool ??= new Draining(this.make())).inner;
+    const pool = this.started().inner;
     return pool instanceof WorkerPool ? (this.one ??= new Draining(pool.pinned())) : this.inline;
   }
 
@@ -80,6 +80,10 @@ export class Executors {
   /** Waits for the jobs in flight, then stops the threads; called on failure and again at the end. */
   close(): Promise<void> {
     return (this.closed ??= Promise.all([this.closePool(), this.here?.close()]).then(() => {}));
+  }
+
+  private started(): Draining {
+    return (this.pool ??= new Draining(this.make()));
   }
 
   private async closePool() {
