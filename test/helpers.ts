@@ -74,9 +74,10 @@ export const wasyncAsync = (args: string[], opts?: Parameters<typeof runAsync>[2
 
 export const casync = (args: string[], opts?: Parameters<typeof run>[2]) => run('casync', args, opts);
 
-/** Runs and insists on success, showing stderr otherwise. */
+/** Runs and insists on success, showing stderr and the end of stdout otherwise. */
 export function ok(r: Run, what = 'command'): Run {
-  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`);
+  // stdout too: verify, for one, names each corrupt chunk's reason there.
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}${r.stdout ? `\nstdout: ${r.stdout.slice(-4000)}` : ''}`);
   return r;
 }
 

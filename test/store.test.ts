@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { decompress } from 'zstd-napi';
 import { parseIndex } from '../src/format/index-file.ts';
 import { toHex } from '../src/chunk/chunk-id.ts';
+import { checkStored, type ChunkCheck } from '../src/stores/checked-store.ts';
+import { unsupported } from '../src/errors.ts';
 import { ok, rand, storeChunks, tempDir, wasync } from './helpers.ts';
 
 const dir = tempDir();
@@ -80,4 +82,11 @@ test('several seeds, each used for what it has', () => {
   assert.ok(readFileSync(p('seeds.out')).equals(data));
   const fromStore = Number(/fulfilled from local store: (\d+)/.exec(r.stderr)![1]);
   assert.ok(fromStore <= 4, `${fromStore} of ${n} chunks from the store`);
+});
+
+test('a codec that cannot run fails the job; it does not make the copy corrupt (verify --repair would remove it)', async () => {
+  const failing = (e: Error): ChunkCheck => ({ digest: 'sha512-256', decompress: () => Promise.reject(e), idOf: () => new Uint8Array(32) });
+  const id = '00'.repeat(32);
+  assert.equal(await checkStored(failing(new Error('lzma: data is corrupt')), id, 10, new Uint8Array(10)), 'does not decompress (lzma: data is corrupt)');
+  await assert.rejects(checkStored(failing(unsupported('xz chunks need lzma-native, which does not load here')), id, 10, new Uint8Array(10)), { code: 'EUNSUPPORTED' });
 });

@@ -6,6 +6,9 @@
 // threads (the FUSE readers, the blocking ioctl) cannot import bundled modules,
 // and koffi's loader, bundled, finds a module it takes for another version.
 // Its JavaScript only adds deprecated aliases, which wasync does not use.
+// beforeThreads() loads zstd-napi and lzma-native once on the main thread
+// (some 20 ms, only where a pool starts): under load, two workers decoding
+// their first xz chunks at once got an empty lzma-native in one of them.
 
 import type { NativeAddons } from './native-addons.ts';
 // @ts-expect-error: Bun's file import (a path inside the executable); tsc knows no .node modules.
@@ -17,4 +20,8 @@ export const nativeAddons: NativeAddons = {
   lzma: () => require('lzma-native'),
   koffi: () => require(koffiAddon),
   koffiPath: () => koffiAddon as string,
+  beforeThreads: () => {
+    nativeAddons.zstdBinding();
+    nativeAddons.lzma();
+  },
 };

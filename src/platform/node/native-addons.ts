@@ -30,6 +30,13 @@ export interface NativeAddons {
   koffi(): typeof import('koffi');
   /** what require() in an eval'd worker thread takes to load koffi */
   koffiPath(): string;
+  /**
+   * Called on the main thread before a pool's worker threads start.  Node: no
+   * work.  The single executable loads the codecs' addons here: Bun records an
+   * addon's registration when its first dlopen returns, so two threads that
+   * load one at once for the first time may get an empty module.
+   */
+  beforeThreads(): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -40,4 +47,5 @@ export const nativeAddons: NativeAddons = {
   lzma: () => require('lzma-native'),
   koffi: () => require('koffi'),
   koffiPath: () => require.resolve('koffi'),
+  beforeThreads: () => {},
 };

@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { WasyncError, type ErrorCode } from '../../../errors.ts';
 import { JobRunner } from './job-runner.ts';
 import { coreModule } from '../../../wasm/core.ts';
+import { nativeAddons } from '../native-addons.ts';
 import type { Executor, Job } from './jobs.ts';
 
 interface SerializedError {
@@ -47,6 +48,7 @@ export class InlineExecutor implements Executor {
  * tsx), the worker must register tsx itself: loader hooks are per thread.
  */
 function spawnWorker(): Worker {
+  nativeAddons.beforeThreads();
   // The wasm core goes compiled (pool-worker.ts), one compile for all threads.
   const o = { resourceLimits: LIMITS, workerData: { core: coreModule() } };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url), o);

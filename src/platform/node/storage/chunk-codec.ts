@@ -8,12 +8,28 @@
 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { detectCompression, type Compression } from '../../../chunk/compression.ts';
+import { unsupported } from '../../../errors.ts';
 import { nativeAddons, type Lzma, type ZstdBinding } from '../native-addons.ts';
 
 let zstd: ZstdBinding | undefined;
 let lzma: Lzma | undefined;
-const zstdBinding = () => (zstd ??= nativeAddons.zstdBinding());
-const xz = () => (lzma ??= nativeAddons.lzma());
+const zstdBinding = () => (zstd ??= loaded('zstd', 'zstd-napi', nativeAddons.zstdBinding, (m) => typeof m.DCtx === 'function'));
+const xz = () => (lzma ??= loaded('xz', 'lzma-native', nativeAddons.lzma, (m) => typeof m.createDecompressor === 'function'));
+
+/**
+ * A codec's addon, or EUNSUPPORTED: a codec that cannot run here says so, and
+ * is never taken for a corrupt chunk (which verify --repair would remove).
+ */
+function loaded<T>(codec: string, addon: string, load: () => T, works: (m: T) => boolean): T {
+  let m: T;
+  try {
+    m = load();
+  } catch (e) {
+    throw unsupported(`${codec} chunks need ${addon}, which does not load here: ${(e as Error).message}`);
+  }
+  if (!works(m)) throw unsupported(`${codec} chunks need ${addon}, which loaded without its functions`);
+  return m;
+}
 
 const ZSTD_LEVEL = 3;
 
