@@ -144,7 +144,7 @@ export class ChunkPipeline {
 
   /** The lowest stream offset jobs may still read. */
   private low(): number {
-    let low = this.o.chunk === false ? this.scanned : (this.batches[0]?.start ?? this.batchStart);
+    let low = this.o.chunk === false ? this.scanned : (this.batches.length ? this.batches[0].start : this.batchStart);
     if (this.scans.length) low = Math.min(low, this.scans[0].start - (BUZHASH_WINDOW - 1));
     if (this.digests.length) low = Math.min(low, this.digests[0].start);
     return Math.max(0, low);
@@ -153,9 +153,9 @@ export class ChunkPipeline {
   /** Collects the finished jobs at the heads of the queues and hands out new ones. */
   private async collect() {
     for (;;) {
-      while (this.digests[0]?.done) await this.digests.shift()!.result; // rethrows a failure
-      if (this.scans[0]?.done) await this.completeScan(false);
-      else if (this.batches[0]?.done) await this.completeBatch();
+      while (headDone(this.digests)) await this.digests.shift()!.result; // rethrows a failure
+      if (headDone(this.scans)) await this.completeScan(false);
+      else if (headDone(this.batches)) await this.completeBatch();
       else break;
     }
     this.dispatchSegments(false);
@@ -185,7 +185,7 @@ export class ChunkPipeline {
       this.scanned = end;
     }
     // Digests finished in order need no waiting later.
-    while (this.digests[0]?.done) this.digests.shift();
+    while (headDone(this.digests)) this.digests.shift();
   }
 
   private async completeScan(flush: boolean) {
@@ -262,6 +262,12 @@ export class ChunkPipeline {
     return p;
   }
 }
+
+/**
+ * Whether the oldest job of a queue is done.  (Not `queue[0]?.done`: reading
+ * past the end of an empty array threw the pipeline's optimized code away.)
+ */
+const headDone = (queue: Pending<unknown>[]) => queue.length > 0 && queue[0].done;
 
 /**
  * Marks a job's promise as handled, so that a failure while an earlier job is
