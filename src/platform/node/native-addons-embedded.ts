@@ -21,7 +21,12 @@ export const nativeAddons: NativeAddons = {
   koffi: () => require(koffiAddon),
   koffiPath: () => koffiAddon as string,
   beforeThreads: () => {
-    nativeAddons.zstdBinding();
-    nativeAddons.lzma();
+    for (const load of [nativeAddons.zstdBinding, nativeAddons.lzma]) {
+      try {
+        load();
+      } catch {
+        // Said by the job that needs the codec (chunk-codec.ts), not by every pool.
+      }
+    }
   },
 };
