@@ -6,7 +6,8 @@
 // Blob and tree make, extract and verify (zstd, and xz through lzma-native; the
 // blob is over 16 MiB so that the jobs run on worker threads; the tree has an
 // xattr, read and written through koffi), compared byte for byte with casync's
-// indexes and output.  Under CI=true a failed build or a missing prerequisite
+// indexes and output; make from gzip, xz and zstd tars (their decoders are the
+// embedded addons too).  Under CI=true a failed build or a missing prerequisite
 // is a failure.
 
 import { test } from 'node:test';
@@ -70,6 +71,20 @@ test('the single executable runs without Node', async (t) => {
       ok(casync([`--store=${o('w.castr')}`, 'extract', o('w.caibx'), o('c.out')]));
       assert.deepEqual(readFileSync(o('c.out')), readFileSync(img));
       assert.match(exe(`--store=${o('w.castr')}`, 'verify', o('w.caibx')).stdout, /All chunks present and intact/);
+    }
+  });
+
+  await t.test('make from gzip, xz and zstd tars, as from the plain tar', () => {
+    const tree = join(dir, 'tar-tree');
+    smallTree(tree, 'executable-tar');
+    const tar = join(dir, 't.tar');
+    const host = (cmd: string, ...args: string[]) => assert.equal(spawnSync(cmd, args).status, 0, `${cmd} ${args.join(' ')}`);
+    host('tar', '--format=pax', '-C', tree, '-cf', tar, '.');
+    exe(`--store=${join(dir, 'tar.castr')}`, 'make', join(dir, 'plain.caidx'), tar);
+    for (const [tool, suffix] of [['gzip', 'gz'], ['xz', 'xz'], ['zstd', 'zst']]) {
+      host(tool, '-k', '-f', tar);
+      exe(`--store=${join(dir, 'tar.castr')}`, 'make', join(dir, `${suffix}.caidx`), `${tar}.${suffix}`);
+      assert.deepEqual(readFileSync(join(dir, `${suffix}.caidx`)), readFileSync(join(dir, 'plain.caidx')), suffix);
     }
   });
 

@@ -24,8 +24,8 @@ export interface Lzma {
 export interface NativeAddons {
   /** zstd-napi's thin binding: contexts reused per thread */
   zstdBinding(): ZstdBinding;
-  /** zstd-napi's own API (its streaming decoder, for frames of unknown size) */
-  zstd(): { decompress(data: Uint8Array): Uint8Array };
+  /** zstd-napi's own API (its decoders, for frames of unknown size and for zstd tars) */
+  zstd(): { decompress(data: Uint8Array): Uint8Array; DecompressStream: new () => Transform };
   lzma(): Lzma;
   koffi(): typeof import('koffi');
   /** what require() in an eval'd worker thread takes to load koffi */

@@ -14,15 +14,14 @@
 
 import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync, createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable, type Transform } from 'node:stream';
-import { ioError } from '../../../errors.ts';
+import { ioError, unsupported } from '../../../errors.ts';
+import { nativeAddons } from '../native-addons.ts';
 import type { TarByteSource } from '../../../format/tar-reader.ts';
 
-const require = createRequire(import.meta.url);
 const PEEK = 6;
 
 /** An opened tar: its byte source, and the descriptor its data is read back from. */
@@ -42,11 +41,15 @@ function kindOf(b: Uint8Array): Kind {
   return null;
 }
 
-function decompressor(kind: Exclude<Kind, null>): Transform {
+// Through nativeAddons, as the single executable has them (a require() of its
+// own would look for node_modules beside the executable).
+function decompressor(kind: Exclude<Kind, null>, file: string): Transform {
   if (kind === 'gzip') return createGunzip();
-  if (kind === 'xz') return (require('lzma-native') as { createDecompressor(): Transform }).createDecompressor();
-  const { DecompressStream } = require('zstd-napi') as { DecompressStream: new () => Transform };
-  return new DecompressStream();
+  try {
+    return kind === 'xz' ? nativeAddons.lzma().createDecompressor() : new (nativeAddons.zstd().DecompressStream)();
+  } catch (e) {
+    throw unsupported(`${file}: a ${kind} tar needs ${kind === 'xz' ? 'lzma-native' : 'zstd-napi'}, which does not load here: ${(e as Error).message}`);
+  }
 }
 
 /** Opens `path` ('-': standard input) or reads `bytes`; `file` names it in messages. */
@@ -156,7 +159,8 @@ class StreamSource implements TarByteSource {
       this.it = whole();
       return;
     }
-    this.readable = Readable.from(whole(), { objectMode: false }).pipe(decompressor(kind));
+    const decoder = decompressor(kind, this.file);
+    this.readable = Readable.from(whole(), { objectMode: false }).pipe(decoder);
     this.it = (this.readable as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   }
 
