@@ -10,8 +10,7 @@
 
 import { COMPRESSIONS, detectCompression, type Compression } from '../../../chunk/compression.ts';
 import { WasyncError, usageError } from '../../../errors.ts';
-import { ChunkCodec } from '../storage/chunk-codec.ts';
-import { nativeAddons } from '../native-addons.ts';
+import { ChunkCodec, zstdAddon } from '../storage/chunk-codec.ts';
 
 export { COMPRESSIONS, detectCompression, type Compression };
 
@@ -32,9 +31,11 @@ export async function decompress(data: Uint8Array, size?: number): Promise<Uint8
   if (!kind) throw new WasyncError('EFORMAT', 'decompress: the data starts with no zstd, gzip or xz magic');
   let plain: Uint8Array;
   try {
-    if (kind === 'zstd' && size === undefined) plain = nativeAddons.zstd().decompress(data);
+    if (kind === 'zstd' && size === undefined) plain = zstdAddon().decompress(data);
     else plain = (await codec.decompress(data, size ?? 0))!;
   } catch (e) {
+    // A codec this platform cannot run says so; the data is not thereby invalid.
+    if (e instanceof WasyncError && e.code === 'EUNSUPPORTED') throw e;
     throw new WasyncError('EFORMAT', `decompress: not valid ${kind} data: ${(e as Error).message}`, { cause: e });
   }
   if (size !== undefined && plain.length !== size) {

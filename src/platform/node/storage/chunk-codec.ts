@@ -4,30 +4,38 @@
 // README); the frames it writes state their content size, and frames without
 // one (casync writes none) are read as well.  gzip: node:zlib at zlib's default
 // level, as casync.  xz: liblzma through lzma-native, preset 6 with a CRC64
-// check, as casync.
+// check, as casync.  The addons load here for every decoder of wasync's (tars
+// and the library's codecs too), so that one that cannot load is reported the
+// same way everywhere.
 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { detectCompression, type Compression } from '../../../chunk/compression.ts';
 import { unsupported } from '../../../errors.ts';
 import { nativeAddons, type Lzma, type ZstdBinding } from '../native-addons.ts';
 
+type ZstdApi = ReturnType<typeof nativeAddons.zstd>;
+
 let zstd: ZstdBinding | undefined;
+let zstdApi: ZstdApi | undefined;
 let lzma: Lzma | undefined;
 const zstdBinding = () => (zstd ??= loaded('zstd', 'zstd-napi', nativeAddons.zstdBinding, (m) => typeof m.DCtx === 'function'));
-const xz = () => (lzma ??= loaded('xz', 'lzma-native', nativeAddons.lzma, (m) => typeof m.createDecompressor === 'function'));
+/** zstd-napi's own API, for the callers beside the chunk codec (zstd tars, frames of unknown size) */
+export const zstdAddon = () => (zstdApi ??= loaded('zstd', 'zstd-napi', nativeAddons.zstd, (m) => typeof m.DecompressStream === 'function'));
+/** lzma-native, for this codec and for xz tars */
+export const xzAddon = () => (lzma ??= loaded('xz', 'lzma-native', nativeAddons.lzma, (m) => typeof m.createDecompressor === 'function'));
 
 /**
  * A codec's addon, or EUNSUPPORTED: a codec that cannot run here says so, and
- * is never taken for a corrupt chunk (which verify --repair would remove).
+ * is never taken for corrupt data (a corrupt chunk verify --repair would remove).
  */
 function loaded<T>(codec: string, addon: string, load: () => T, works: (m: T) => boolean): T {
   let m: T;
   try {
     m = load();
   } catch (e) {
-    throw unsupported(`${codec} chunks need ${addon}, which does not load here: ${(e as Error).message}`);
+    throw unsupported(`${codec} needs ${addon}, which does not load here: ${(e as Error).message}`);
   }
-  if (!works(m)) throw unsupported(`${codec} chunks need ${addon}, which loaded without its functions`);
+  if (!works(m)) throw unsupported(`${codec} needs ${addon}, which loaded without its functions`);
   return m;
 }
 
@@ -57,7 +65,7 @@ export class ChunkCodec {
       case 'gzip':
         return gzipSync(data);
       case 'xz':
-        return xz().compress(data, { preset: 6, check: xz().CHECK_CRC64 });
+        return xzAddon().compress(data, { preset: 6, check: xzAddon().CHECK_CRC64 });
     }
   }
 
@@ -77,7 +85,7 @@ export class ChunkCodec {
       case 'gzip':
         return gunzipSync(data, size > 0 ? { maxOutputLength: size } : {});
       case 'xz':
-        return size > 0 ? xzAtMost(data, size) : xz().decompress(data);
+        return size > 0 ? xzAtMost(data, size) : xzAddon().decompress(data);
       default:
         return null;
     }
@@ -87,7 +95,7 @@ export class ChunkCodec {
 /** xz decoded as a stream, stopped as soon as it passes `size` bytes: a small chunk may expand to gigabytes. */
 function xzAtMost(data: Uint8Array, size: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const d = xz().createDecompressor();
+    const d = xzAddon().createDecompressor();
     const parts: Buffer[] = [];
     let n = 0;
     d.on('data', (b: Buffer) => {

@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable, type Transform } from 'node:stream';
-import { ioError, unsupported } from '../../../errors.ts';
-import { nativeAddons } from '../native-addons.ts';
+import { ioError } from '../../../errors.ts';
+import { xzAddon, zstdAddon } from '../storage/chunk-codec.ts';
 import type { TarByteSource } from '../../../format/tar-reader.ts';
 
 const PEEK = 6;
@@ -41,15 +41,11 @@ function kindOf(b: Uint8Array): Kind {
   return null;
 }
 
-// Through nativeAddons, as the single executable has them (a require() of its
-// own would look for node_modules beside the executable).
-function decompressor(kind: Exclude<Kind, null>, file: string): Transform {
+// The addons as the codecs load them (a require() of this module's own would
+// look for node_modules beside the single executable).
+function decompressor(kind: Exclude<Kind, null>): Transform {
   if (kind === 'gzip') return createGunzip();
-  try {
-    return kind === 'xz' ? nativeAddons.lzma().createDecompressor() : new (nativeAddons.zstd().DecompressStream)();
-  } catch (e) {
-    throw unsupported(`${file}: a ${kind} tar needs ${kind === 'xz' ? 'lzma-native' : 'zstd-napi'}, which does not load here: ${(e as Error).message}`);
-  }
+  return kind === 'xz' ? xzAddon().createDecompressor() : new (zstdAddon().DecompressStream)();
 }
 
 /** Opens `path` ('-': standard input) or reads `bytes`; `file` names it in messages. */
@@ -159,8 +155,7 @@ class StreamSource implements TarByteSource {
       this.it = whole();
       return;
     }
-    const decoder = decompressor(kind, this.file);
-    this.readable = Readable.from(whole(), { objectMode: false }).pipe(decoder);
+    this.readable = Readable.from(whole(), { objectMode: false }).pipe(decompressor(kind));
     this.it = (this.readable as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   }
 
