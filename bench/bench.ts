@@ -1,7 +1,8 @@
 // npm run bench: wasync against casync, side by side, on the same inputs in one
 // run.  Each measurement alternates the two tools and reports the median of
 // several runs (the machines are noisy): wall-clock MB/s, CPU seconds per GB
-// (user+sys of every thread), the speed ratio, the CPU ratio and the peak RSS.
+// (user+sys of every thread, and the kernel's part of it), the speed ratio, the CPU
+// ratio and the peak RSS.
 // Inputs: a 512 MiB tar of /usr/lib and /usr/share (the blob a user would chunk:
 // mixed real files, some compressible), 512 MiB of random data (incompressible, no zeros: the worst case
 // for wasync, whose gains come from parallel work and skipping zeros) and an ext4

@@ -15,14 +15,21 @@ export function readInput(f: InputRef, buf: Uint8Array, off: number, len: number
   if (first < len) buf.set(new Uint8Array(f.ring, 0, len - first), off + first);
 }
 
-export function readFully(f: FileRef, buf: Uint8Array, off: number, len: number, pos: number) {
+/** A file ended before the bytes it should have (at: where it ended, end: how far it was read). */
+type Ended = (path: string, at: number, end: number) => WasyncError;
+
+const endOfFile: Ended = (path, at) => new WasyncError('EINPUT', `${path}: unexpected end of file at byte ${at}`);
+
+/** For a file being archived: its lstat size promised more. */
+export const shrankWhileArchived: Ended = (path, at, end) =>
+  new WasyncError('EINPUT', `${path}: the file shrank while it was archived (it ends at byte ${at}, ${end} wanted)`);
+
+export function readFully(f: FileRef, buf: Uint8Array, off: number, len: number, pos: number, ended = endOfFile) {
   let done = 0;
   try {
     while (done < len) {
       const n = readAt(f.fd, buf, off + done, len - done, pos + done);
-      if (n === 0) {
-        throw new WasyncError('EINPUT', `${f.path}: unexpected end of file at byte ${pos + done}`);
-      }
+      if (n === 0) throw ended(f.path, pos + done, pos + len);
       done += n;
     }
   } catch (e) {

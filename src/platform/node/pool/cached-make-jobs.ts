@@ -8,10 +8,10 @@
 // make, as the uncached encoder fails.
 
 import { closeSync, constants, openSync } from 'node:fs';
-import { WasyncError, ioError } from '../../../errors.ts';
+import { ioError } from '../../../errors.ts';
 import { CandidateScanner } from '../../../chunker/scanner.ts';
 import { BUZHASH_WINDOW } from '../../../chunker/sizes.ts';
-import { readFully } from '../io/file-io.ts';
+import { readFully, shrankWhileArchived } from '../io/file-io.ts';
 import { KEPT_CONTENT, RECIPE_FIELDS, SCAN_SEGMENT, type RecipeChunksJob, type ScanFilesJob, type ScanFilesResult } from './jobs.ts';
 
 const EDGE = BUZHASH_WINDOW - 1;
@@ -26,15 +26,7 @@ function openPath(path: string): number {
 }
 
 function readRange(fd: number, path: string, buf: Uint8Array, off: number, len: number, pos: number) {
-  try {
-    readFully({ fd, path: Buffer.from(path, 'latin1').toString() }, buf, off, len, pos);
-  } catch (e) {
-    const name = Buffer.from(path, 'latin1').toString();
-    if (e instanceof WasyncError && /unexpected end of file/.test(e.message)) {
-      throw new WasyncError('EINPUT', `${name}: the file shrank while it was archived (byte ${pos + len} wanted)`);
-    }
-    throw e;
-  }
+  readFully({ fd, path: Buffer.from(path, 'latin1').toString() }, buf, off, len, pos, shrankWhileArchived);
 }
 
 export function scanFiles(job: ScanFilesJob, scanner: CandidateScanner): ScanFilesResult {

@@ -61,8 +61,8 @@
 // chunk is a key, a lookup and a stat of the store's chunk.  As in casync, no
 // digest of the whole archive is computed while a cache is used.
 
-// The parts: this file walks the tree (encode-tree.ts, with a PayloadTaker)
-// and finds the candidates and cuts; cached-stream.ts holds the stream's
+// The parts: this file walks the tree (encode-tree.ts, with a PayloadTaker);
+// cached-cuts.ts finds the candidates and cuts; cached-stream.ts holds the stream's
 // segments; cached-scans.ts has the files read this time scanned by jobs;
 // cached-chunks.ts turns cuts into index entries; the cache is read
 // beside the walk (encoder-cache-reader.ts) and the next one written in walk
@@ -70,14 +70,10 @@
 // A known file costs no await and no object beyond its segment: the walk's
 // per-file work is what a second make of a large tree spends its time on.
 
-import { readSync } from 'node:fs';
 import type { TreeStat } from '../io/fd-io.ts';
 import type { Compression } from '../../../chunk/compression.ts';
 import type { DigestName } from '../../../chunk/digest.ts';
-import { CandidateScanner } from '../../../chunker/scanner.ts';
-import { CutResolver } from '../../../chunker/cut-resolver.ts';
 import { discriminator, type ChunkSizes } from '../../../chunker/sizes.ts';
-import { WasyncError, ioError } from '../../../errors.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
 import type { StoreGraph } from '../../../stores/store-graph.ts';
 import type { ChunkStore } from '../../../stores/store.ts';
@@ -89,11 +85,12 @@ import {
 } from './encoder-cache-file.ts';
 import { LayoutWriter, NO_ENTRY } from './stream-layout.ts';
 import { lstatTree } from '../io/fd-io.ts';
+import { readFully, shrankWhileArchived } from '../io/file-io.ts';
 import { AT_FDCWD } from '../linux/libc.ts';
 import type { CacheReader } from './encoder-cache-reader.ts';
 import type { EncoderCacheDir } from './encoder-cache.ts';
 import { NodeReader, type NodeExtras } from './read-node.ts';
-import { BoundaryScanner } from './boundary-scanner.ts';
+import { CachedCuts } from './cached-cuts.ts';
 import { CachedStream, type StreamFile } from './cached-stream.ts';
 import { ChunkMaker, type ChunkCounts } from './cached-chunks.ts';
 import { FileScans } from './cached-scans.ts';
@@ -177,10 +174,7 @@ class CachedTree {
   private readonly rootLen: number;
   private readonly stream = new CachedStream(() => this.chunks.liveFrom);
   private readonly chunks: ChunkMaker;
-  // Candidates and cuts.
-  private readonly boundary: BoundaryScanner;
-  private readonly resolver: CutResolver;
-  private scanSeg = 0;
+  private readonly cuts: CachedCuts;
   /** files read this time, waiting for their scan */
   private readonly scans: FileScans;
   /** the entry known() accepted, for the payload() that follows */
@@ -198,8 +192,6 @@ class CachedTree {
     this.rootLen = Buffer.byteLength(o.root) + 1;
     this.lpath = Buffer.alloc(4096);
     this.lpath.write(`${o.root}/`, 'utf8');
-    this.boundary = new BoundaryScanner(new CandidateScanner(1 << 20), discriminator(o.sizes));
-    this.resolver = new CutResolver(o.sizes);
     this.depth = 4 * o.parallelism;
     this.scans = new FileScans(this.stream.files, discriminator(o.sizes), (job, bytes) => this.runJob(job, bytes));
     this.chunks = new ChunkMaker({
@@ -216,6 +208,7 @@ class CachedTree {
       writeIndex: o.writeIndex,
       counts: this.counts,
     });
+    this.cuts = new CachedCuts(o.sizes, this.stream, this.scans, this.chunks, this.layout, this.depth);
   }
 
   async run(): Promise<CachedMakeResult> {
@@ -229,15 +222,15 @@ class CachedTree {
         write: (b) => {
           this.o.checkAborted();
           this.literal(b);
-          return this.pump(false);
+          return this.cuts.pump(false);
         },
         reserve: () => Promise.reject(new Error('cached make: payloads go to the taker')),
         commit: () => Promise.reject(new Error('cached make: payloads go to the taker')),
       },
     });
     this.scans.flush();
-    await this.pump(true);
-    this.chunks.cuts(this.resolver.finish(this.stream.offset));
+    await this.cuts.pump(true);
+    this.cuts.finish();
     this.chunks.dispatch();
     while (this.chunks.waiting) await this.chunks.completeFirst();
     if (tree.bytes !== this.stream.offset) throw new Error(`cached make: stream of ${tree.bytes} bytes, segments cover ${this.stream.offset}`);
@@ -417,67 +410,8 @@ class CachedTree {
   private async waitScans() {
     while (this.scans.backlog > this.depth) {
       await this.scans.first();
-      await this.pump(false);
+      await this.cuts.pump(false);
     }
-  }
-
-  /**
-   * Candidates and cuts as far as the segments are known (a file read this
-   * time is known once its scan is back); `wait`: to the end of the stream.
-   * Returns a promise only when it has to wait.
-   */
-  private pump(wait: boolean): Promise<void> | void {
-    const blocked = this.advance(wait);
-    if (blocked) return blocked.then(() => this.pump(wait));
-  }
-
-  /** As far as it can go without waiting; else what to wait for. */
-  private advance(wait: boolean): Promise<unknown> | null {
-    const { segSrc, segStart, segLen, arena, files } = this.stream;
-    this.scans.takeDone();
-    while (this.scanSeg < segSrc.length) {
-      const i = this.scanSeg;
-      const src = segSrc[i];
-      const start = segStart[i];
-      // The last segment may still grow.
-      if (src >= 0 && i === segSrc.length - 1 && !wait) break;
-      if (src >= 0) {
-        const bytes = new Uint8Array(arena.buffer, arena.byteOffset + src, segLen[i]);
-        const next = i + 1 < segSrc.length && segSrc[i + 1] < 0 ? files[-segSrc[i + 1] - 1] : null;
-        if (next?.head) {
-          // the records and the file after them, scanned as one
-          const at = segStart[i + 1];
-          this.chunks.cuts(this.push(this.boundary.feedTwo(bytes, next.head), 0, at + EDGE));
-          this.boundary.jump(at + next.size, next.tail!);
-          this.chunks.cuts(this.push(next.candidates!, at, at + next.size));
-          this.scanSeg++;
-        } else this.chunks.cuts(this.push(this.boundary.feed(bytes), 0, start + bytes.length));
-      } else {
-        const f = files[-src - 1];
-        if (!f.head) {
-          // read this time: known once its scan is back
-          if (!wait) break;
-          if (!f.batch) this.scans.flush();
-          return this.scans.first();
-        }
-        this.chunks.cuts(this.push(this.boundary.feed(f.head), 0, start + EDGE));
-        this.boundary.jump(start + f.size, f.tail!);
-        this.chunks.cuts(this.push(f.candidates!, start, start + f.size));
-      }
-      this.scanSeg++;
-      if (this.chunks.waiting > this.depth) return this.drain();
-    }
-    return null;
-  }
-
-  /** The resolver's push(), the candidates also kept for the next make. */
-  private push(candidates: ArrayLike<number>, base: number, scannedTo: number): number[] {
-    this.layout.addCandidates(candidates, base);
-    return this.resolver.push(candidates, base, scannedTo);
-  }
-
-  private async drain() {
-    while (this.chunks.waiting > this.depth) await this.chunks.completeFirst();
   }
 
   private runJob<R>(job: Job, bytes: number): Promise<R> {
@@ -490,16 +424,6 @@ class CachedTree {
 
 function readWhole(fd: number, path: Buffer, size: number): Uint8Array {
   const b = Buffer.allocUnsafe(size);
-  let done = 0;
-  while (done < size) {
-    let r: number;
-    try {
-      r = readSync(fd, b, done, size - done, done);
-    } catch (e) {
-      throw ioError('EINPUT', path.toString(), e);
-    }
-    if (r === 0) throw new WasyncError('EINPUT', `${path}: the file shrank while it was archived (${done} of ${size} bytes)`);
-    done += r;
-  }
+  readFully({ fd, path: path.toString() }, b, 0, size, 0, shrankWhileArchived);
   return b;
 }
