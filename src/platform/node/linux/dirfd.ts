@@ -151,25 +151,31 @@ export function dirFdOps(libc: Libc): DirFdOps {
   const fail = (syscall: string, dirfd: number, name: Uint8Array | string, errno = libc.errno()) =>
     sysError(libc, syscall, errno, showAt(dirfd, name));
 
-  /** timespec[2] for utimensat/futimens; floor division keeps tv_nsec in [0, 1e9) before 1970. */
+  /**
+   * timespec[2] for utimensat/futimens; floor division keeps tv_nsec in [0, 1e9)
+   * before 1970.  Through a DataView: Buffer's writeBigInt64LE splits each value
+   * into more BigInts, and this runs once per extracted file.
+   */
+  const timesView = new DataView(times.buffer, times.byteOffset, 32);
+  const OMIT = BigInt(UTIME_OMIT);
+  function putTime(ns: bigint | null, off: number) {
+    if (ns === null) {
+      timesView.setBigInt64(off, 0n, true);
+      timesView.setBigInt64(off + 8, OMIT, true);
+      return;
+    }
+    let sec = ns / NS;
+    let nsec = ns % NS;
+    if (nsec < 0n) {
+      sec -= 1n;
+      nsec += NS;
+    }
+    timesView.setBigInt64(off, sec, true);
+    timesView.setBigInt64(off + 8, nsec, true);
+  }
   function packTimes(atimeNs: bigint | null, mtimeNs: bigint): Buffer {
-    const put = (ns: bigint | null, off: number) => {
-      if (ns === null) {
-        times.writeBigInt64LE(0n, off);
-        times.writeBigInt64LE(BigInt(UTIME_OMIT), off + 8);
-        return;
-      }
-      let sec = ns / NS;
-      let nsec = ns % NS;
-      if (nsec < 0n) {
-        sec -= 1n;
-        nsec += NS;
-      }
-      times.writeBigInt64LE(sec, off);
-      times.writeBigInt64LE(nsec, off + 8);
-    };
-    put(atimeNs, 0);
-    put(mtimeNs, 16);
+    putTime(atimeNs, 0);
+    putTime(mtimeNs, 16);
     return times;
   }
 

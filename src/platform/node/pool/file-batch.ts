@@ -157,15 +157,38 @@ export class FileBatchBuilder {
   }
 }
 
-/** A file of a batch as the worker writes it; its path is built only for a message. */
-export interface UnpackedFile extends Omit<BatchFile, 'name'> {
-  name: Buffer;
-  readonly path: string;
+/**
+ * A file of a batch as the worker writes it.  One object for the whole batch,
+ * rewritten for each file: the writer is done with a file before it asks for
+ * the next, and keeps nothing of it (a batch of small files would otherwise
+ * leave some objects per file for the collector).  Its path is built only for
+ * a message.
+ */
+export class UnpackedFile implements Omit<BatchFile, 'name'> {
+  dirfd = -1;
+  name: Buffer = EMPTY;
+  node: CatarNode = basicNode(0, 0, 0, 0n, 0n);
+  readonly fresh: { created: boolean; inheritsNothing: boolean; owner: { uid: number; gid: number } | null } = {
+    created: false,
+    inheritsNothing: false,
+    owner: null,
+  };
+  readonly owner = { uid: 0, gid: 0 };
+  dirCreated = false;
+  dirPath = '';
+  data: Uint8Array = EMPTY;
+  get path(): string {
+    return `${this.dirPath}/${this.name}`;
+  }
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** The files of a batch, one after the other, in the one UnpackedFile (see there). */
 export function* unpackFiles(p: PackedFiles): Generator<UnpackedFile> {
   const extras = new Map(p.extras);
   const meta = p.meta;
+  const f = new UnpackedFile();
   for (let i = 0; i < p.count; i++) {
     const row = i * FIELDS;
     const bits = meta[row + F.bits];
@@ -182,23 +205,19 @@ export function* unpackFiles(p: PackedFiles): Generator<UnpackedFile> {
     node.size = size;
     const extra = extras.get(i);
     if (extra) Object.assign(node, extra);
-    const name = Buffer.from(p.names.buffer, p.names.byteOffset + nameAt, meta[row + F.nameLen]);
-    const dirPath = p.dirPaths[meta[row + F.dir]];
-    yield {
-      dirfd: meta[row + F.dirfd],
-      name,
-      node,
-      fresh: {
-        created: !!(bits & CREATED),
-        inheritsNothing: !!(bits & INHERITS_NOTHING),
-        owner: bits & HAS_OWNER ? { uid: meta[row + F.ownerUid], gid: meta[row + F.ownerGid] } : null,
-      },
-      dirCreated: !!(bits & DIR_CREATED),
-      dirPath,
-      get path() {
-        return `${dirPath}/${name}`;
-      },
-      data: p.data.subarray(dataAt, dataAt + size),
-    };
+    f.dirfd = meta[row + F.dirfd];
+    f.name = Buffer.from(p.names.buffer, p.names.byteOffset + nameAt, meta[row + F.nameLen]);
+    f.node = node;
+    f.fresh.created = !!(bits & CREATED);
+    f.fresh.inheritsNothing = !!(bits & INHERITS_NOTHING);
+    if (bits & HAS_OWNER) {
+      f.owner.uid = meta[row + F.ownerUid];
+      f.owner.gid = meta[row + F.ownerGid];
+      f.fresh.owner = f.owner;
+    } else f.fresh.owner = null;
+    f.dirCreated = !!(bits & DIR_CREATED);
+    f.dirPath = p.dirPaths[meta[row + F.dir]];
+    f.data = p.data.subarray(dataAt, dataAt + size);
+    yield f;
   }
 }

@@ -66,81 +66,109 @@ const EXISTING: Fresh = { created: false, inheritsNothing: false };
 
 export class MetadataApplier {
   private ownershipWarned = false;
+  /** the flags' tests, made once: each & of two BigInts is a new BigInt, and these run per file */
+  private readonly want: Record<'owner' | 'names' | 'mode' | 'keepMode' | 'acl' | 'xattrs' | 'fcaps' | 'selinux' | 'times' | 'chattr' | 'fat' | 'projid', boolean>;
+  private readonly chattrMask: number;
+  private readonly fatMask: number;
 
   constructor(
     private readonly linux: LinuxFs,
     /** what to restore: the archive's flags masked by --with/--without */
-    private readonly flags: bigint,
+    flags: bigint,
     private readonly shift: UidShift | null,
     private readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    const has = (bits: bigint) => (flags & bits) !== 0n;
+    this.want = {
+      owner: has(UID_FLAGS),
+      names: has(CA_FORMAT_WITH_USER_NAMES),
+      mode: has(CA_FORMAT_WITH_READ_ONLY | CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL),
+      // read-only archives keep what the umask gave
+      keepMode: has(CA_FORMAT_WITH_READ_ONLY) && !has(CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL),
+      acl: has(CA_FORMAT_WITH_ACL),
+      xattrs: has(CA_FORMAT_WITH_XATTRS),
+      fcaps: has(CA_FORMAT_WITH_FCAPS),
+      selinux: has(CA_FORMAT_WITH_SELINUX),
+      times: has(TIME_FLAGS),
+      chattr: has(CA_FORMAT_WITH_CHATTR),
+      fat: has(CA_FORMAT_WITH_FAT_ATTRS),
+      projid: has(CA_FORMAT_WITH_QUOTA_PROJID),
+    };
+    this.chattrMask = featureFlagsToChattr(flags);
+    this.fatMask = featureFlagsToFat(flags);
+  }
 
-  /** Everything but the attributes that would block a rename. */
+  /**
+   * Everything but the attributes that would block a rename.  Each step is
+   * guarded by a try of its own rather than a closure: these run once per
+   * extracted file, and a closure here would be garbage per file.
+   */
   beforeRename(ref: NodeRef, node: CatarNode, fresh: Fresh = EXISTING) {
-    const f = this.flags;
+    const w = this.want;
     const type = node.mode & S_IFMT;
-    const chowned = this.guard(ref, 'owner', () => this.owner(ref, node, fresh));
-    if (f & (CA_FORMAT_WITH_READ_ONLY | CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL) && type !== S_IFLNK) {
-      const mode = this.mode(node);
-      // chown may have cleared set-id bits, so then chmod anyway.
-      if (chowned || fresh.mode !== mode) this.guard(ref, 'mode', () => this.chmod(ref, mode));
-    }
-    if (f & CA_FORMAT_WITH_ACL && type !== S_IFLNK && (node.acl || !fresh.inheritsNothing)) this.acl(ref, node);
-    if ('fd' in ref && type !== S_IFLNK) {
-      if (f & CA_FORMAT_WITH_XATTRS && (node.xattrs.length || !fresh.created)) {
-        this.guard(ref, 'xattrs', () => this.xattrs(ref.fd, node, fresh.created));
+    let what = 'owner';
+    try {
+      const chowned = this.owner(ref, node, fresh);
+      if (w.mode && type !== S_IFLNK) {
+        const mode = this.mode(node);
+        what = 'mode';
+        // chown may have cleared set-id bits, so then chmod anyway.
+        if (chowned || fresh.mode !== mode) this.chmod(ref, mode);
       }
-      if (f & CA_FORMAT_WITH_FCAPS && type === S_IFREG && (node.fcaps || !fresh.created)) {
-        this.guard(ref, 'capabilities', () => this.fcaps(ref.fd, node));
+      what = 'ACLs';
+      if (w.acl && type !== S_IFLNK && (node.acl || !fresh.inheritsNothing)) this.acl(ref, node);
+      if ('fd' in ref && type !== S_IFLNK) {
+        what = 'xattrs';
+        if (w.xattrs && (node.xattrs.length || !fresh.created)) this.xattrs(ref.fd, node, fresh.created);
+        what = 'capabilities';
+        if (w.fcaps && type === S_IFREG && (node.fcaps || !fresh.created)) this.fcaps(ref.fd, node);
       }
-    }
-    if (f & CA_FORMAT_WITH_SELINUX && node.selinux) {
-      const label = Buffer.concat([node.selinux, Buffer.from([0])]);
-      this.guard(ref, 'SELinux label', () =>
-        'fd' in ref ? this.linux.setXattrFd(ref.fd, SELINUX, label) : this.linux.setXattr(procPath(ref), SELINUX, label),
-      );
-    }
-    if (f & TIME_FLAGS) {
-      const mtime = signedNs(node.mtimeNs);
-      this.guard(ref, 'times', () =>
-        'fd' in ref ? this.linux.setTimesFd(ref.fd, null, mtime) : this.linux.setTimes(ref.dirfd, ref.name, null, mtime),
-      );
+      if (w.selinux && node.selinux) {
+        what = 'SELinux label';
+        const label = Buffer.concat([node.selinux, Buffer.from([0])]);
+        if ('fd' in ref) this.linux.setXattrFd(ref.fd, SELINUX, label);
+        else this.linux.setXattr(procPath(ref), SELINUX, label);
+      }
+      if (w.times) {
+        what = 'times';
+        const mtime = signedNs(node.mtimeNs);
+        if ('fd' in ref) this.linux.setTimesFd(ref.fd, null, mtime);
+        else this.linux.setTimes(ref.dirfd, ref.name, null, mtime);
+      }
+    } catch (e) {
+      throw this.wrap(e, ref, what);
     }
   }
 
   /** chattr and FAT attributes, project id: after the node is in place. */
   afterRename(fd: number, node: CatarNode, path: () => string, fresh: Fresh = EXISTING) {
-    const f = this.flags;
+    const w = this.want;
     const type = node.mode & S_IFMT;
     if (type !== S_IFREG && type !== S_IFDIR) return;
-    if (f & CA_FORMAT_WITH_CHATTR && (node.flags & CA_FORMAT_WITH_CHATTR || !fresh.inheritsNothing)) {
-      const mask = featureFlagsToChattr(f);
-      this.guard({ fd, path }, 'file attributes', () => this.linux.setChattrFlags(fd, featureFlagsToChattr(node.flags), mask));
-    }
-    if (f & CA_FORMAT_WITH_FAT_ATTRS && node.flags & CA_FORMAT_WITH_FAT_ATTRS) {
-      this.guard({ fd, path }, 'FAT attributes', () =>
-        this.linux.setFatAttributes(fd, featureFlagsToFat(node.flags), featureFlagsToFat(f)),
-      );
-    }
-    if (f & CA_FORMAT_WITH_QUOTA_PROJID && node.projid) {
-      this.guard({ fd, path }, 'project id', () => this.linux.setProjectId(fd, node.projid));
+    // (Most nodes have no flags: then no BigInt is made for them.)
+    const flags = node.flags;
+    let what = 'file attributes';
+    try {
+      if (w.chattr && ((flags !== 0n && (flags & CA_FORMAT_WITH_CHATTR) !== 0n) || !fresh.inheritsNothing)) {
+        this.linux.setChattrFlags(fd, featureFlagsToChattr(flags), this.chattrMask);
+      }
+      what = 'FAT attributes';
+      if (w.fat && flags !== 0n && (flags & CA_FORMAT_WITH_FAT_ATTRS) !== 0n) {
+        this.linux.setFatAttributes(fd, featureFlagsToFat(flags), this.fatMask);
+      }
+      what = 'project id';
+      if (w.projid && node.projid) this.linux.setProjectId(fd, node.projid);
+    } catch (e) {
+      throw this.wrap(e, { fd, path }, what);
     }
   }
 
   /** Sets the owner unless the node already has it; true if it changed it. */
   private owner(ref: NodeRef, node: CatarNode, fresh: Fresh): boolean {
-    const f = this.flags;
-    if (!(f & UID_FLAGS)) return false;
-    const byName = (name: string | null, look: (n: string) => number | null, what: string) => {
-      if (!(f & CA_FORMAT_WITH_USER_NAMES) || name === null) return null;
-      // A decimal name is the id casync wrote for an owner it had no name for.
-      if (/^[1-9][0-9]*$/.test(name)) return this.shifted(Number(name));
-      const id = look(name);
-      if (id === null) throw new WasyncError('EOUTPUT', `${ref.path()}: ${what} "${name}" does not exist here`);
-      return id;
-    };
-    const uid = byName(node.userName, (n) => this.linux.userId(n), 'user') ?? this.shifted(node.uid);
-    const gid = byName(node.groupName, (n) => this.linux.groupId(n), 'group') ?? this.shifted(node.gid);
+    if (!this.want.owner) return false;
+    const names = this.want.names;
+    const uid = names && node.userName != null ? this.idOf(ref, node.userName, 'user') : this.shifted(node.uid);
+    const gid = names && node.groupName != null ? this.idOf(ref, node.groupName, 'group') : this.shifted(node.gid);
     if (fresh.owner && fresh.owner.uid === uid && fresh.owner.gid === gid) return false;
     try {
       if ('fd' in ref) chownFd(ref.fd, uid, gid);
@@ -154,6 +182,15 @@ export class MetadataApplier {
     }
   }
 
+  /** The id of a user or group archived by name. */
+  private idOf(ref: NodeRef, name: string, what: 'user' | 'group'): number {
+    // A decimal name is the id casync wrote for an owner it had no name for.
+    if (/^[1-9][0-9]*$/.test(name)) return this.shifted(Number(name));
+    const id = what === 'user' ? this.linux.userId(name) : this.linux.groupId(name);
+    if (id === null) throw new WasyncError('EOUTPUT', `${ref.path()}: ${what} "${name}" does not exist here`);
+    return id;
+  }
+
   private shifted(id: number): number {
     if (!this.shift) return id;
     const v = (this.shift.range ? id % this.shift.range : id) + this.shift.shift;
@@ -163,9 +200,7 @@ export class MetadataApplier {
 
   /** The permission bits to set (casync-format.md §4.4; read-only archives keep what the umask gave, adjusting writability). */
   mode(node: CatarNode): number {
-    if (!(this.flags & CA_FORMAT_WITH_READ_ONLY) || this.flags & (CA_FORMAT_WITH_PERMISSIONS | CA_FORMAT_WITH_ACL)) {
-      return node.mode & 0o7777;
-    }
+    if (!this.want.keepMode) return node.mode & 0o7777;
     const isDir = (node.mode & S_IFMT) === S_IFDIR;
     const base = isDir ? 0o755 : 0o644;
     return node.mode & 0o222 ? base | 0o200 : base & ~0o222;
@@ -202,14 +237,6 @@ export class MetadataApplier {
   private fcaps(fd: number, node: CatarNode) {
     if (node.fcaps) this.linux.setXattrFd(fd, FCAPS, node.fcaps);
     else if (this.linux.getXattrFd(fd, FCAPS)) this.linux.removeXattrFd(fd, FCAPS);
-  }
-
-  private guard<T>(ref: NodeRef, what: string, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      throw this.wrap(e, ref, what);
-    }
   }
 
   private wrap(e: unknown, ref: NodeRef, what: string): Error {

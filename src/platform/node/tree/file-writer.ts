@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { WasyncError } from '../../../errors.ts';
-import { S_IFDIR, S_IFMT, type CatarNode } from '../../../format/catar-node.ts';
+import { S_IFDIR, S_IFMT, basicNode, type CatarNode } from '../../../format/catar-node.ts';
 import { O_CREAT, O_EXCL, O_RDWR, type LinuxFs } from '../linux/index.ts';
 import { truncateFd, writeAt } from '../io/fd-io.ts';
 import type { Fresh, MetadataApplier } from './apply-metadata.ts';
@@ -41,6 +41,29 @@ export interface FileTarget {
   readonly path: string;
 }
 
+/**
+ * writeWhole()'s target: one per writer, rewritten for each file (nothing keeps
+ * it past the call), so that a small file costs no objects here.  Its path is
+ * the source's, built only for a message.
+ */
+class WholeFile implements FileTarget {
+  fd = -1;
+  dirfd = -1;
+  tmp: Buffer = EMPTY;
+  name: Buffer = EMPTY;
+  node: CatarNode = NO_NODE;
+  readonly fresh: Fresh = { created: false, inheritsNothing: false, owner: null, mode: null };
+  dirCreated = false;
+  source: { readonly path: string } = NO_SOURCE;
+  readonly ref = { fd: -1, path: () => this.path };
+  get path(): string {
+    return this.source.path;
+  }
+}
+const EMPTY = Buffer.alloc(0);
+const NO_SOURCE = { path: '' };
+const NO_NODE = basicNode(0, 0, 0, 0n, 0n);
+
 let tmpCounter = 0;
 const TMP_PREFIX = `.#wasync.${process.pid.toString(36)}.${threadId.toString(36)}.${randomBytes(3).toString('hex')}.`;
 
@@ -58,6 +81,7 @@ export class FileWriter {
   /** writeWhole()'s temporary name, rewritten in place for each file (the adapter copies names) */
   private readonly tmp = Buffer.from(`${TMP_PREFIX}w${'0'.repeat(TMP_DIGITS)}`);
   private tmpCount = 0;
+  private readonly whole = new WholeFile();
 
   constructor(
     private readonly linux: LinuxFs,
@@ -85,7 +109,7 @@ export class FileWriter {
     let run = from;
     for (let o = from; o < to; ) {
       const end = Math.min(to, o + HOLE_BLOCK - ((pos + o) % HOLE_BLOCK));
-      if (end - o === HOLE_BLOCK && isZero(data.subarray(o, end))) {
+      if (end - o === HOLE_BLOCK && isZero(data, o)) {
         writeAll(fd, pos, data, run, o);
         run = end;
       }
@@ -96,13 +120,12 @@ export class FileWriter {
   }
 
   /** The file has all its bytes (the last written unless it ends in a hole): size, metadata, rename, late attributes. */
-  finish(f: FileTarget, size: number, endsInHole: boolean) {
+  finish(f: FileTarget, size: number, endsInHole: boolean, ref = { fd: f.fd, path: () => f.path }) {
     // Not when the size is right already (a clone to the end): XFS would unshare the last block.
     if (endsInHole && this.linux.statFd(f.fd).size !== size) truncateFd(f.fd, size);
-    const path = () => f.path;
-    this.meta.beforeRename({ fd: f.fd, path }, f.node, f.fresh);
-    this.install(f.dirfd, f.tmp, f.name, f.dirCreated, path);
-    this.meta.afterRename(f.fd, f.node, path, f.fresh);
+    this.meta.beforeRename(ref, f.node, f.fresh);
+    this.install(f.dirfd, f.tmp, f.name, f.dirCreated, ref.path);
+    this.meta.afterRename(f.fd, f.node, ref.path, f.fresh);
   }
 
   /** Renames a finished temporary over `name`; a directory in the way is removed first. */
@@ -116,28 +139,29 @@ export class FileWriter {
   writeWhole(f: Omit<FileTarget, 'fd' | 'tmp'>, data: Uint8Array) {
     const tmp = this.nextTemporary();
     const { fd, mode } = this.open(f.dirfd, tmp, f.node);
+    const t = this.whole;
     try {
       const ended = this.write(fd, 0, data, 0, data.length);
-      // (Not a spread of f: its path is a getter, built only for a message.)
-      const target: FileTarget = {
-        fd,
-        dirfd: f.dirfd,
-        tmp,
-        name: f.name,
-        node: f.node,
-        fresh: { created: f.fresh.created, inheritsNothing: f.fresh.inheritsNothing, owner: f.fresh.owner, mode },
-        dirCreated: f.dirCreated,
-        get path() {
-          return f.path;
-        },
-      };
-      this.finish(target, data.length, !ended);
+      t.fd = fd;
+      t.ref.fd = fd;
+      t.dirfd = f.dirfd;
+      t.tmp = tmp;
+      t.name = f.name;
+      t.node = f.node;
+      t.fresh.created = f.fresh.created;
+      t.fresh.inheritsNothing = f.fresh.inheritsNothing;
+      t.fresh.owner = f.fresh.owner;
+      t.fresh.mode = mode;
+      t.dirCreated = f.dirCreated;
+      t.source = f;
+      this.finish(t, data.length, !ended, t.ref);
     } catch (e) {
       try {
         this.linux.unlinkAt(f.dirfd, tmp, false);
       } catch {}
       throw wrapError(e, f.path);
     } finally {
+      t.source = NO_SOURCE;
       // Opened by the adapter, so closed by it: Node warns when a worker thread
       // closes a descriptor its fs module did not open.
       this.linux.close(fd);
@@ -164,7 +188,11 @@ function writeAll(fd: number, pos: number, data: Uint8Array, from: number, to: n
   for (let done = from; done < to; ) done += writeAt(fd, data, done, to - done, pos + done);
 }
 
-function isZero(b: Uint8Array): boolean {
+/** Whether b[at, at + HOLE_BLOCK) is all zeros (no view made: this runs per block of every file). */
+function isZero(b: Uint8Array, at: number): boolean {
   // The first and last bytes settle most non-zero blocks; compare is memcmp.
-  return b[0] === 0 && b[b.length - 1] === 0 && Buffer.compare(b, ZERO_BLOCK) === 0;
+  return b[at] === 0 && b[at + HOLE_BLOCK - 1] === 0 && compareBytes.call(b, ZERO_BLOCK, 0, HOLE_BLOCK, at, at + HOLE_BLOCK) === 0;
 }
+
+/** Buffer's compare with offsets, which takes any Uint8Array as `this`. */
+const compareBytes = Buffer.prototype.compare;
