@@ -248,9 +248,9 @@ class Making {
       if (chunked) await out.write(encodeIndexPreamble({ flags, ...this.sizes }));
       const sink: CatarSink = {
         // Cancellation at each record write (once per file or so).
-        write: async (b) => {
+        write: (b) => {
           checkAborted(this.o.signal);
-          await writer.write(b);
+          return writer.write(b);
         },
         reserve: (n) => writer.reserve(n),
         commit: (n) => writer.commit(n),

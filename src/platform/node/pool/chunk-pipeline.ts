@@ -103,18 +103,32 @@ export class ChunkPipeline {
     this.tick = new Promise((resolve) => (this.fire = resolve));
   }
 
-  /** The stream is written up to `end`: hand out the work that became possible. */
-  async advance(end: number): Promise<void> {
+  /**
+   * The stream is written up to `end`: hand out the work that became possible.
+   * Returns a promise only when a finished job is to be collected (advance()
+   * and release() run a few times per file of a tree: most find nothing done).
+   */
+  advance(end: number): Promise<void> | void {
     this.available = end;
-    await this.collect();
+    if (this.headsDone()) return this.collect();
+    this.dispatchSegments(false);
   }
 
   /**
    * Waits until no job needs stream bytes below `pos`.  While waiting, every
    * finished job is collected at once and new work handed out, so no thread
-   * idles behind the one job that holds `pos`.
+   * idles behind the one job that holds `pos`.  Returns a promise only when it
+   * has to wait.
    */
-  async release(pos: number): Promise<void> {
+  release(pos: number): Promise<void> | void {
+    if (!this.headsDone()) {
+      this.dispatchSegments(false);
+      if (this.low() >= pos) return;
+    }
+    return this.waitFor(pos);
+  }
+
+  private async waitFor(pos: number): Promise<void> {
     for (;;) {
       const tick = this.tick;
       await this.collect();
@@ -148,6 +162,10 @@ export class ChunkPipeline {
     if (this.scans.length) low = Math.min(low, this.scans[0].start - (BUZHASH_WINDOW - 1));
     if (this.digests.length) low = Math.min(low, this.digests[0].start);
     return Math.max(0, low);
+  }
+
+  private headsDone(): boolean {
+    return headDone(this.digests) || headDone(this.scans) || headDone(this.batches);
   }
 
   /** Collects the finished jobs at the heads of the queues and hands out new ones. */
@@ -280,7 +298,8 @@ export function handled<T>(p: Promise<T>): Promise<T> {
 }
 
 /** Chunks a whole file (or device) that is available at once. */
-export function chunkFile(o: ChunkPipelineOptions & { size: number }): Promise<ChunkTotals> {
+export async function chunkFile(o: ChunkPipelineOptions & { size: number }): Promise<ChunkTotals> {
   const pipeline = new ChunkPipeline(o);
-  return pipeline.advance(o.size).then(() => pipeline.finish(o.size));
+  await pipeline.advance(o.size);
+  return pipeline.finish(o.size);
 }

@@ -32,40 +32,65 @@ export class RingWriter {
     this.bytes = new Uint8Array(ring);
   }
 
-  async write(data: Uint8Array): Promise<void> {
-    for (let o = 0; o < data.length; ) {
-      const piece = data.subarray(o, o + RING_PIECE);
-      const views = await this.reserve(piece.length);
-      let at = 0;
-      for (const v of views) {
-        v.set(piece.subarray(at, at + v.length));
-        at += v.length;
-      }
-      await this.commit(piece.length);
-      o += piece.length;
+  /**
+   * Writes `data` into the ring.  Like reserve() and commit(), it returns a
+   * promise only when it has to wait for the jobs: the encoder calls these a
+   * few times per file, and a promise per call was most of what a tree make
+   * allocated on its main thread.
+   */
+  write(data: Uint8Array): Promise<void> | void {
+    return this.writeFrom(data, 0);
+  }
+
+  private writeFrom(data: Uint8Array, from: number): Promise<void> | void {
+    for (let o = from; o < data.length; ) {
+      const n = Math.min(RING_PIECE, data.length - o);
+      const views = this.reserve(n);
+      if (views instanceof Promise) return views.then((v) => this.put(v, data, o, n)).then(() => this.writeFrom(data, o + n));
+      const c = this.put(views, data, o, n);
+      o += n;
+      if (c) return c.then(() => this.writeFrom(data, o));
     }
+  }
+
+  /** Fills reserved views with data[o, o + n) and commits them. */
+  private put(views: Uint8Array[], data: Uint8Array, o: number, n: number): Promise<void> | void {
+    let at = o;
+    for (const v of views) {
+      v.set(data.subarray(at, at + v.length));
+      at += v.length;
+    }
+    return this.commit(n);
   }
 
   /**
    * Space for the next n (≤ RING_PIECE) stream bytes, as one or two views (two
    * when it wraps).  Fill them, then commit(n).
    */
-  async reserve(n: number): Promise<Uint8Array[]> {
+  reserve(n: number): Uint8Array[] | Promise<Uint8Array[]> {
+    const w = this.pipeline.release(this.written + n - this.bytes.length);
+    return w ? w.then(() => this.views(n)) : this.views(n);
+  }
+
+  private views(n: number): Uint8Array[] {
     const size = this.bytes.length;
-    await this.pipeline.release(this.written + n - size);
     const at = this.written % size;
     if (at + n <= size) return [this.bytes.subarray(at, at + n)];
     return [this.bytes.subarray(at), this.bytes.subarray(0, n - (size - at))];
   }
 
-  async commit(n: number): Promise<void> {
-    if (this.tee) {
-      const size = this.bytes.length;
-      const at = this.written % size;
-      const first = Math.min(n, size - at);
-      await this.tee(this.bytes.subarray(at, at + first));
-      if (first < n) await this.tee(this.bytes.subarray(0, n - first));
-    }
+  commit(n: number): Promise<void> | void {
+    if (this.tee) return this.teeAndCommit(n);
+    this.written += n;
+    return this.pipeline.advance(this.written);
+  }
+
+  private async teeAndCommit(n: number): Promise<void> {
+    const size = this.bytes.length;
+    const at = this.written % size;
+    const first = Math.min(n, size - at);
+    await this.tee!(this.bytes.subarray(at, at + first));
+    if (first < n) await this.tee!(this.bytes.subarray(0, n - first));
     this.written += n;
     await this.pipeline.advance(this.written);
   }

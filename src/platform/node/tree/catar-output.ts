@@ -44,17 +44,25 @@ export class CatarOutput {
    * Streams exactly `size` bytes of `fd` from `start` into the sink; `path`
    * names the file in messages (and to the observer), `what` the source.
    * With `sparse`, the bytes at `start` are those regions of the file, back to
-   * back, and the rest is zeros.
+   * back, and the rest is zeros.  Returns a promise only when the sink makes
+   * it wait (see CatarSink).
    */
-  async payload(path: Buffer, fd: number, start: number, size: number, what: () => string = () => path.toString(), sparse: readonly SparseRegion[] | null = null): Promise<void> {
-    await this.flush();
+  payload(path: Buffer, fd: number, start: number, size: number, what: () => string = () => path.toString(), sparse: readonly SparseRegion[] | null = null): Promise<void> | void {
+    const w = this.flush();
+    if (w || sparse) return this.sparsePayload(w, path, fd, start, size, what, sparse);
     this.observer?.payload(path, size);
-    if (!sparse) return this.copy(fd, start, size, what, size);
+    return this.copy(fd, start, size, what, size, 0);
+  }
+
+  private async sparsePayload(w: Promise<void> | void, path: Buffer, fd: number, start: number, size: number, what: () => string, sparse: readonly SparseRegion[] | null) {
+    await w;
+    this.observer?.payload(path, size);
+    if (!sparse) return this.copy(fd, start, size, what, size, 0);
     let at = 0;
     let from = start;
     for (const r of sparse) {
       await this.zeros(r.offset - at);
-      await this.copy(fd, from, r.length, what, size);
+      await this.copy(fd, from, r.length, what, size, 0);
       at = r.offset + r.length;
       from += r.length;
     }
@@ -70,29 +78,38 @@ export class CatarOutput {
     }
   }
 
-  private async copy(fd: number, start: number, size: number, what: () => string, whole: number) {
-    for (let done = 0; done < size; ) {
+  /** fd[start + done, start + size) into the sink; a promise only when the sink makes it wait. */
+  private copy(fd: number, start: number, size: number, what: () => string, whole: number, done: number): Promise<void> | void {
+    while (done < size) {
       const n = Math.min(RING_PIECE, size - done);
-      const views = await this.sink.reserve(n);
-      let got = 0;
-      for (const v of views) {
-        let filled = 0;
-        while (filled < v.length) {
-          let r: number;
-          try {
-            r = readSync(fd, v, filled, v.length - filled, start + done + got + filled);
-          } catch (e) {
-            throw ioError('EINPUT', what(), e);
-          }
-          if (r === 0) {
-            throw new WasyncError('EINPUT', `${what()}: the file shrank while it was archived (${done + got + filled} of ${whole} bytes)`);
-          }
-          filled += r;
-        }
-        got += v.length;
-      }
-      await this.sink.commit(n);
+      const views = this.sink.reserve(n);
+      const at = done;
+      if (views instanceof Promise) return views.then((v) => this.fill(v, fd, start, at, n, what, whole)).then(() => this.copy(fd, start, size, what, whole, at + n));
+      const c = this.fill(views, fd, start, at, n, what, whole);
       done += n;
+      if (c) return c.then(() => this.copy(fd, start, size, what, whole, at + n));
     }
+  }
+
+  /** Reads fd[start + done, start + done + n) into reserved views and commits them. */
+  private fill(views: Uint8Array[], fd: number, start: number, done: number, n: number, what: () => string, whole: number): Promise<void> | void {
+    let got = 0;
+    for (const v of views) {
+      let filled = 0;
+      while (filled < v.length) {
+        let r: number;
+        try {
+          r = readSync(fd, v, filled, v.length - filled, start + done + got + filled);
+        } catch (e) {
+          throw ioError('EINPUT', what(), e);
+        }
+        if (r === 0) {
+          throw new WasyncError('EINPUT', `${what()}: the file shrank while it was archived (${done + got + filled} of ${whole} bytes)`);
+        }
+        filled += r;
+      }
+      got += v.length;
+    }
+    return this.sink.commit(n);
   }
 }

@@ -34,9 +34,9 @@ import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 export interface CatarSink {
   /** may return nothing when it took the bytes at once */
   write(bytes: Uint8Array): Promise<void> | void;
-  /** Space for the next n (≤ RING_PIECE) bytes as one or two views; fill, then commit(n). */
-  reserve(n: number): Promise<Uint8Array[]>;
-  commit(n: number): Promise<void>;
+  /** Space for the next n (≤ RING_PIECE) bytes as one or two views; fill, then commit(n).  Both may answer at once. */
+  reserve(n: number): Uint8Array[] | Promise<Uint8Array[]>;
+  commit(n: number): Promise<void> | void;
 }
 
 export interface EncodeTreeOptions {
@@ -291,46 +291,89 @@ class TreeEncoder {
     this.enc.payloadDone(known.size!);
   }
 
-  private async openedChild(
+  /**
+   * A child opened and read here.  Like child(), it returns a promise only when
+   * something waits (a directory, or the sink): most files of a first make are
+   * written without one.
+   */
+  private openedChild(
     name: Buffer, path: EntryPath, at: Buffer, st: TreeStat, type: number, rules: ExcludeRules, mount: number | null, apiFs: boolean,
     dirFs: DirFs | null,
-  ) {
-    const taker = this.o.taker;
+  ): Promise<void> | void {
     const fd = type === S_IFDIR ? open(at, path, O_DIR) : type === S_IFREG ? open(at, path, O_FILE) : -1;
+    let w: Promise<void> | void;
     try {
-      const linux = this.o.linux;
-      // Read once, for nodump here and for the node's flags in read().
-      let chattr: number | null | undefined;
-      if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
-        chattr = linux.getChattrFlags(fd);
-        if (chattr !== null && chattr & FS_NODUMP_FL) return taker?.leftOut(path.bytes(), st);
-      }
-      if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return taker?.leftOut(path.bytes(), st);
-      await this.out.records(this.enc.filename(name));
-      if (type === S_IFDIR) {
-        await this.directory(path, st, fd, rules.enter(name), dirFs, chattr);
-        return;
-      }
-      if (taker && type === S_IFREG) this.reader.captured = [];
-      // A file on its directory's device is on its file system (on overlayfs
-      // without xino a file's st_dev is the layer's, and fstatfs is asked).
-      const fsType = dirFs && dirFs.dev === st.dev ? dirFs.type : undefined;
-      const node = this.reader.read(at, st, fd, apiFs, fsType, chattr);
-      await this.out.records(this.enc.node(node));
-      this.entries++;
-      if (taker && type === S_IFREG) {
-        const extras = { flags: node.flags, projid: node.projid, xattrs: this.reader.captured! };
-        this.reader.captured = null;
-        await this.out.flush();
-        await taker.payload(path.bytes(), st, apiFs ? -1 : fd, node, apiFs ? null : extras);
-        this.enc.payloadDone(node.size!);
-      } else if (type === S_IFREG) {
-        await this.out.payload(path.bytes(), fd, 0, node.size!, () => path.toString());
-        this.enc.payloadDone(node.size!);
-      } else taker?.other(path.bytes(), st);
-    } finally {
+      w = this.openedSteps(fd, name, path, at, st, type, rules, mount, apiFs, dirFs);
+    } catch (e) {
       if (fd >= 0) closeSync(fd);
+      throw e;
     }
+    if (!w) {
+      if (fd >= 0) closeSync(fd);
+      return;
+    }
+    return w.finally(() => {
+      if (fd >= 0) closeSync(fd);
+    });
+  }
+
+  private openedSteps(
+    fd: number, name: Buffer, path: EntryPath, at: Buffer, st: TreeStat, type: number, rules: ExcludeRules, mount: number | null,
+    apiFs: boolean, dirFs: DirFs | null,
+  ): Promise<void> | void {
+    const taker = this.o.taker;
+    const linux = this.o.linux;
+    // Read once, for nodump here and for the node's flags in read().
+    let chattr: number | null | undefined;
+    if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
+      chattr = linux.getChattrFlags(fd);
+      if (chattr !== null && chattr & FS_NODUMP_FL) return taker?.leftOut(path.bytes(), st);
+    }
+    if (fd >= 0 && mount !== null && linux!.mountId(fd) !== mount) return taker?.leftOut(path.bytes(), st);
+    const w = this.out.records(this.enc.filename(name));
+    if (type === S_IFDIR) {
+      const enter = () => this.directory(path, st, fd, rules.enter(name), dirFs, chattr);
+      return w ? w.then(enter) : enter();
+    }
+    if (w) return w.then(() => this.nonDirectory(fd, path, at, st, type, apiFs, dirFs, chattr));
+    return this.nonDirectory(fd, path, at, st, type, apiFs, dirFs, chattr);
+  }
+
+  /** A child that is not a directory, after its FILENAME: its node, then a file's content. */
+  private nonDirectory(
+    fd: number, path: EntryPath, at: Buffer, st: TreeStat, type: number, apiFs: boolean, dirFs: DirFs | null, chattr: number | null | undefined,
+  ): Promise<void> | void {
+    const taker = this.o.taker;
+    if (taker && type === S_IFREG) this.reader.captured = [];
+    // A file on its directory's device is on its file system (on overlayfs
+    // without xino a file's st_dev is the layer's, and fstatfs is asked).
+    const fsType = dirFs && dirFs.dev === st.dev ? dirFs.type : undefined;
+    const node = this.reader.read(at, st, fd, apiFs, fsType, chattr);
+    const w = this.out.records(this.enc.node(node));
+    this.entries++;
+    if (taker && type === S_IFREG) {
+      const extras = { flags: node.flags, projid: node.projid, xattrs: this.reader.captured! };
+      this.reader.captured = null;
+      return this.takenContent(w, path, st, apiFs ? -1 : fd, node, apiFs ? null : extras);
+    }
+    if (type !== S_IFREG) {
+      if (!taker) return w;
+      return w ? w.then(() => taker.other(path.bytes(), st)) : taker.other(path.bytes(), st);
+    }
+    const content = () => {
+      const p = this.out.payload(path.bytes(), fd, 0, node.size!, () => path.toString());
+      if (p) return p.then(() => this.enc.payloadDone(node.size!));
+      this.enc.payloadDone(node.size!);
+    };
+    return w ? w.then(content) : content();
+  }
+
+  /** A regular file's content through the taker (make with an encoder cache). */
+  private async takenContent(w: Promise<void> | void, path: EntryPath, st: TreeStat, fd: number, node: CatarNode, extras: NodeExtras | null) {
+    await w;
+    await this.out.flush();
+    await this.o.taker!.payload(path.bytes(), st, fd, node, extras);
+    this.enc.payloadDone(node.size!);
   }
 }
 
