@@ -5,14 +5,11 @@
 // .caexclude patterns, chattr +d (nodump), other mounts, and the contents of API
 // file systems (proc, sysfs, …).
 //
-// Entries are reached by path while the path is short; past LONG_PATH bytes
-// (PATH_MAX is 4096) through the open parent directory as
-// /proc/self/fd/N/NAME, so that a tree of any depth can be archived.  Paths are
-// kept as chains of names (EntryPath), whole only while short: a tree 10,000
-// directories deep would otherwise hold 10,000 paths of up to 20,000 bytes.
-// Messages still name the real path.
+// Entries are reached by path while the path is short, and past that through
+// the open parent directory (entry-path.ts), so that a tree of any depth can be
+// archived; messages still name the real path.
 
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
 import { WasyncError, ioError } from '../../../errors.ts';
 import { CatarEncoder } from '../../../format/catar-encoder.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../../../format/catar-node.ts';
@@ -27,7 +24,8 @@ import { CatarOutput } from './catar-output.ts';
 import { FS_NODUMP_FL, type LinuxFs } from '../linux/index.ts';
 import { NodeReader, requireLinux, type NodeExtras } from './read-node.ts';
 import type { CatarNode } from '../../../format/catar-node.ts';
-import { lstatTree, type TreeStat } from '../io/fd-io.ts';
+import type { TreeStat } from '../io/fd-io.ts';
+import { EntryPath, LONG_PATH, O_DIR, O_FILE, open, readWhole, stat } from './entry-path.ts';
 import { AT_FDCWD } from '../linux/libc.ts';
 import { DEPTH_MAX } from '../../../format/catar-constants.ts';
 
@@ -100,55 +98,7 @@ export interface EncodeTreeResult {
   entries: number;
 }
 
-const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NOCTTY;
-const O_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
 const CAEXCLUDE = Buffer.from('.caexclude');
-const SLASH = Buffer.from('/');
-const LONG_PATH = 2048;
-
-/** An entry's path: its parent's and its name; its bytes kept only while short. */
-class EntryPath {
-  readonly length: number;
-  /** levels below the root */
-  readonly depth: number;
-  private readonly flat: Buffer | null;
-
-  constructor(
-    private readonly parent: EntryPath | null,
-    readonly name: Buffer,
-  ) {
-    this.length = parent ? parent.length + 1 + name.length : name.length;
-    this.depth = parent ? parent.depth + 1 : 0;
-    if (!parent) this.flat = name;
-    else if (this.length < LONG_PATH) {
-      const b = Buffer.allocUnsafe(this.length);
-      b.set(parent.flat!, 0);
-      b[parent.length] = 0x2f;
-      b.set(name, parent.length + 1);
-      this.flat = b;
-    } else this.flat = null;
-  }
-
-  bytes(): Buffer {
-    if (this.flat) return this.flat;
-    const names: Buffer[] = [];
-    let p: EntryPath | null = this;
-    for (; p && !p.flat; p = p.parent) names.push(p.name, SLASH);
-    if (p) names.push(p.flat!);
-    return Buffer.concat(names.reverse());
-  }
-
-  toString(): string {
-    return this.bytes().toString();
-  }
-
-  /** How a system call reaches it: by its path, or (long) as `name` in the open directory `dirfd`, or as `dirfd` itself. */
-  reach(dirfd: number, name: Buffer | null): Buffer {
-    if (this.flat && this.length < LONG_PATH) return this.flat;
-    const dir = Buffer.from(`/proc/self/fd/${dirfd}`);
-    return name ? Buffer.concat([dir, SLASH, name]) : dir;
-  }
-}
 
 export async function encodeTree(o: EncodeTreeOptions): Promise<EncodeTreeResult> {
   requireLinux(o.featureFlags, o.linux, o.linuxMissing ?? null);
@@ -392,38 +342,4 @@ function sortNames(names: Buffer[]): void {
   const keyed = names.map((b) => ({ k: b.toString('latin1'), b }));
   keyed.sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
   for (let i = 0; i < names.length; i++) names[i] = keyed[i].b;
-}
-
-/** `name` in `dirfd`, or `at` (see reach()); `path`: what messages call it. */
-function stat(dirfd: number, name: Buffer, at: Buffer, path: EntryPath): TreeStat | undefined {
-  try {
-    return lstatTree(dirfd, name, at);
-  } catch (e) {
-    throw ioError('EINPUT', path.toString(), e);
-  }
-}
-
-function open(at: Buffer, path: EntryPath, flags: number): number {
-  try {
-    return openSync(at, flags);
-  } catch (e) {
-    throw ioError('EINPUT', path.toString(), e);
-  }
-}
-
-function readWhole(at: Buffer, path: EntryPath): Buffer {
-  const fd = open(at, path, O_FILE);
-  try {
-    const size = fstatSync(fd).size;
-    const b = Buffer.alloc(size);
-    let done = 0;
-    while (done < size) {
-      const r = readSync(fd, b, done, size - done, done);
-      if (r === 0) break;
-      done += r;
-    }
-    return b.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
 }
