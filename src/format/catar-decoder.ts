@@ -50,6 +50,8 @@ export class CatarDecoder {
   readonly #window: number;
   readonly #result: number;
   #slots: BigUint64Array | null = null;
+  /** the same slots as 32-bit words: a number read from them makes no BigInt (reading #slots makes one per read) */
+  #words: Uint32Array | null = null;
   readonly #queue: Uint8Array[] = [];
   #queueOffset = 0;
   #eof = false;
@@ -123,26 +125,26 @@ export class CatarDecoder {
           this.#starved = true;
           return null;
         case Ev.Error:
-          throw formatError(this.#file, Number(s[0]), errorMessage(core.memory, s));
+          throw formatError(this.#file, this.#n(0), errorMessage(core.memory, s));
         case Ev.Filename:
-          this.#name = this.#bytes(s[1], s[2]);
+          this.#name = this.#bytes(1);
           continue;
         case Ev.Entry:
           this.#pending = {
-            offset: Number(s[0]),
-            depth: Number(s[7]),
+            offset: this.#n(0),
+            depth: this.#n(7),
             featureFlags: s[1],
-            node: basicNode(Number(s[2]), Number(s[4]), Number(s[5]), s[6], s[3]),
+            node: basicNode(this.#n(2), this.#n(4), this.#n(5), s[6], s[3]),
           };
           continue;
         case Ev.Node:
           return this.#node(s);
         case Ev.Payload:
-          return { type: 'payload', data: new Uint8Array(core.memory.buffer, Number(s[1]), Number(s[2])), offset: Number(s[0]) };
+          return { type: 'payload', data: new Uint8Array(core.memory.buffer, this.#n(1), this.#n(2)), offset: this.#n(0) };
         case Ev.PayloadEnd:
           return { type: 'payload-end' };
         case Ev.DirectoryEnd:
-          return { type: 'directory-end', offset: Number(s[0]), depth: Number(s[1]) };
+          return { type: 'directory-end', offset: this.#n(0), depth: this.#n(1) };
         case Ev.End:
           this.#finished = true;
           // Bytes pushed beyond the end are trailing garbage: let the core say so.
@@ -157,9 +159,9 @@ export class CatarDecoder {
   #node(s: BigUint64Array): CatarEvent {
     const p = this.#pending!;
     const type = p.node.mode & S_IFMT;
-    if (type === S_IFREG) p.node.size = Number(s[1]);
-    else if (type === S_IFLNK) p.node.target = this.#bytes(s[1], s[2]);
-    else if (type === S_IFBLK || type === S_IFCHR) p.node.rdev = { major: Number(s[1]), minor: Number(s[2]) };
+    if (type === S_IFREG) p.node.size = this.#n(1);
+    else if (type === S_IFLNK) p.node.target = this.#bytes(1);
+    else if (type === S_IFBLK || type === S_IFCHR) p.node.rdev = { major: this.#n(1), minor: this.#n(2) };
     const name = this.#name;
     this.#name = null;
     this.#pending = null;
@@ -170,22 +172,22 @@ export class CatarDecoder {
     const node = this.#pending!.node;
     switch (ev) {
       case Ev.User:
-        node.userName = utf8.decode(this.#bytes(s[1], s[2]));
+        node.userName = utf8.decode(this.#bytes(1));
         break;
       case Ev.Group:
-        node.groupName = utf8.decode(this.#bytes(s[1], s[2]));
+        node.groupName = utf8.decode(this.#bytes(1));
         break;
       case Ev.Xattr:
-        node.xattrs.push({ name: this.#bytes(s[1], s[2]), value: this.#bytes(s[3], s[4]) });
+        node.xattrs.push({ name: this.#bytes(1), value: this.#bytes(3) });
         break;
       case Ev.AclUser:
       case Ev.AclGroup:
       case Ev.AclDefaultUser:
       case Ev.AclDefaultGroup: {
         const entry: CatarAclEntry = {
-          id: Number(s[1]),
-          perm: Number(s[2]),
-          name: s[4] ? utf8.decode(this.#bytes(s[3], s[4])) : null,
+          id: this.#n(1),
+          perm: this.#n(2),
+          name: this.#n(4) ? utf8.decode(this.#bytes(3)) : null,
         };
         const acl = aclOf(node);
         if (ev === Ev.AclUser) acl.user.push(entry);
@@ -195,24 +197,24 @@ export class CatarDecoder {
         break;
       }
       case Ev.AclGroupObj:
-        aclOf(node).groupObj = Number(s[1]);
+        aclOf(node).groupObj = this.#n(1);
         break;
       case Ev.AclDefault: {
         const d = defaultOf(aclOf(node));
-        d.userObj = Number(s[1]);
-        d.groupObj = Number(s[2]);
-        d.other = Number(s[3]);
-        d.mask = s[4] === CA_FORMAT_ACL_PERMISSION_ABSENT ? null : Number(s[4]);
+        d.userObj = this.#n(1);
+        d.groupObj = this.#n(2);
+        d.other = this.#n(3);
+        d.mask = s[4] === CA_FORMAT_ACL_PERMISSION_ABSENT ? null : this.#n(4);
         break;
       }
       case Ev.Selinux:
-        node.selinux = this.#bytes(s[1], s[2]);
+        node.selinux = this.#bytes(1);
         break;
       case Ev.Fcaps:
-        node.fcaps = this.#bytes(s[1], s[2]);
+        node.fcaps = this.#bytes(1);
         break;
       case Ev.QuotaProjid:
-        node.projid = Number(s[1]);
+        node.projid = this.#n(1);
         break;
       default:
         throw new Error(`catar decoder: unknown core event ${ev}`);
@@ -242,13 +244,22 @@ export class CatarDecoder {
   /** The result block; a new view whenever the memory has grown. */
   #view(): BigUint64Array {
     const buf = this.#core.memory.buffer;
-    if (this.#slots?.buffer !== buf) this.#slots = new BigUint64Array(buf, this.#result, 16);
+    if (this.#slots?.buffer !== buf) {
+      this.#slots = new BigUint64Array(buf, this.#result, 16);
+      this.#words = new Uint32Array(buf, this.#result, 32);
+    }
     return this.#slots;
   }
 
-  /** A copy (ArrayBuffer.slice is ten times slower for the short names most records hold). */
-  #bytes(ptr: bigint, len: bigint): Uint8Array {
-    return new Uint8Array(new Uint8Array(this.#core.memory.buffer, Number(ptr), Number(len)));
+  /** Slot i as a number (sizes, offsets, ids: all below 2^53). */
+  #n(i: number): number {
+    const w = this.#words!;
+    return w[2 * i] + w[2 * i + 1] * 0x100000000;
+  }
+
+  /** A copy of the bytes slots i and i + 1 point at (ArrayBuffer.slice is ten times slower for the short names most records hold). */
+  #bytes(i: number): Uint8Array {
+    return new Uint8Array(new Uint8Array(this.#core.memory.buffer, this.#n(i), this.#n(i + 1)));
   }
 }
 
