@@ -56,11 +56,25 @@ export class NodeReader {
   private readonly groups = new Map<number, string | null>();
   /** set: read() records the xattrs it reads here */
   captured: [Buffer, Buffer][] | null = null;
+  /** the flags' tests, made once: each & of two BigInts is a new BigInt, and read() runs per file */
+  private readonly want: Record<'chattr' | 'fat' | 'projid' | 'subvolume' | 'names' | 'xattrs', boolean>;
+  /** read()'s xattr source, pointed at each node in turn */
+  private readonly node = new NodeXattrs();
 
   constructor(
     private readonly flags: bigint,
     private readonly linux: LinuxFs | null,
-  ) {}
+  ) {
+    const has = (bits: bigint) => (flags & bits) !== 0n;
+    this.want = {
+      chattr: has(CA_FORMAT_WITH_CHATTR),
+      fat: has(CA_FORMAT_WITH_FAT_ATTRS),
+      projid: has(CA_FORMAT_WITH_QUOTA_PROJID),
+      subvolume: has(CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO),
+      names: has(CA_FORMAT_WITH_USER_NAMES),
+      xattrs: has(CA_FORMAT_WITH_XATTRS | CA_FORMAT_WITH_ACL | CA_FORMAT_WITH_SELINUX | CA_FORMAT_WITH_FCAPS),
+    };
+  }
 
   /**
    * The node at `path` (lstat result `st`; `fd` open for regular files and
@@ -70,7 +84,7 @@ export class NodeReader {
    * this fd, so that it is not asked again (undefined: not read).
    */
   read(path: Buffer, st: TreeStat, fd: number, apiFs: boolean, fsType?: number, chattr?: number | null): CatarNode {
-    const f = this.flags;
+    const w = this.want;
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
     const uid = Number(st.uid);
@@ -78,38 +92,27 @@ export class NodeReader {
     const node: CatarNode = basicNode(mode, uid, gid, st.mtimeNs, 0n);
     const linux = this.linux;
     if (linux && fd >= 0) {
-      if (f & CA_FORMAT_WITH_CHATTR) {
+      if (w.chattr) {
         const word = chattr === undefined ? linux.getChattrFlags(fd) : chattr;
-        if (word !== null) node.flags |= chattrToFeatureFlags(word);
+        if (word) node.flags |= chattrToFeatureFlags(word);
       }
-      if (f & CA_FORMAT_WITH_FAT_ATTRS) {
+      if (w.fat) {
         const fat = linux.getFatAttributes(fd, fsType);
         if (fat !== null) node.flags |= fatToFeatureFlags(fat);
       }
       // tmpfs keeps no project ids (its FS_IOC_FSGETXATTR answers 0): one ioctl per file saved.
-      if (f & CA_FORMAT_WITH_QUOTA_PROJID && fsType !== FS_MAGIC.TMPFS) node.projid = linux.getProjectId(fd) ?? 0;
-      if (type === S_IFDIR && f & (CA_FORMAT_WITH_SUBVOLUME | CA_FORMAT_WITH_SUBVOLUME_RO)) {
+      if (w.projid && fsType !== FS_MAGIC.TMPFS) node.projid = linux.getProjectId(fd) ?? 0;
+      if (type === S_IFDIR && w.subvolume) {
         const sv = linux.isBtrfsSubvolume(fd, fsType);
         if (sv.subvolume) node.flags |= CA_FORMAT_WITH_SUBVOLUME;
         if (sv.readOnly) node.flags |= CA_FORMAT_WITH_SUBVOLUME_RO;
       }
     }
-    if (linux && f & CA_FORMAT_WITH_USER_NAMES) {
-      node.userName = cached(this.users, uid, () => linux.userName(uid));
-      node.groupName = cached(this.groups, gid, () => linux.groupName(gid));
-    }
+    if (linux && w.names) this.names(node, linux);
     // Symlinks carry no xattrs or ACLs in catar.
-    if (linux && type !== S_IFLNK && f & (CA_FORMAT_WITH_XATTRS | CA_FORMAT_WITH_ACL | CA_FORMAT_WITH_SELINUX | CA_FORMAT_WITH_FCAPS)) {
-      const captured = this.captured;
-      const source: XattrSource = {
-        list: () => (fd >= 0 ? linux.listXattrsFd(fd) : linux.listXattrs(path)),
-        get: (name) => {
-          const v = fd >= 0 ? linux.getXattrFd(fd, name) : linux.getXattr(path, name);
-          if (v && captured) captured.push([name, v]);
-          return v;
-        },
-      };
-      xattrsInto(f, source, type, node, linux);
+    if (linux && type !== S_IFLNK && w.xattrs) {
+      const source = this.node.at(linux, fd, path, this.captured);
+      xattrsInto(this.flags, source, type, node, linux);
     }
     if (type === S_IFREG) node.size = apiFs ? 0 : Number(st.size);
     else if (type === S_IFLNK) node.target = readlinkSync(path, { encoding: 'buffer' });
@@ -117,6 +120,16 @@ export class NodeReader {
       node.rdev = { major: major(Number(st.rdev)), minor: minor(Number(st.rdev)) };
     }
     return node;
+  }
+
+  /** The node's user and group names, each looked up once per id. */
+  private names(node: CatarNode, linux: LinuxFs) {
+    let user = this.users.get(node.uid);
+    if (user === undefined) this.users.set(node.uid, (user = linux.userName(node.uid)));
+    let group = this.groups.get(node.gid);
+    if (group === undefined) this.groups.set(node.gid, (group = linux.groupName(node.gid)));
+    node.userName = user;
+    node.groupName = group;
   }
 
   /**
@@ -130,11 +143,8 @@ export class NodeReader {
     const gid = Number(st.gid);
     const node: CatarNode = basicNode(Number(st.mode), uid, gid, st.mtimeNs, extras.flags);
     const linux = this.linux;
-    if (this.flags & CA_FORMAT_WITH_QUOTA_PROJID) node.projid = extras.projid;
-    if (linux && this.flags & CA_FORMAT_WITH_USER_NAMES) {
-      node.userName = cached(this.users, uid, () => linux.userName(uid));
-      node.groupName = cached(this.groups, gid, () => linux.groupName(gid));
-    }
+    if (this.want.projid) node.projid = extras.projid;
+    if (linux && this.want.names) this.names(node, linux);
     if (extras.xattrs.length) {
       const values = extras.xattrs;
       xattrsInto(
@@ -178,11 +188,28 @@ export function xattrsInto(f: bigint, source: XattrSource, type: number, node: C
   if (access || dflt) node.acl = aclFromXattrs(access, dflt, names);
 }
 
-function cached(m: Map<number, string | null>, id: number, look: () => string | null): string | null {
-  let v = m.get(id);
-  if (v === undefined) {
-    v = look();
-    m.set(id, v);
+/** An xattr source over one node at a time (its descriptor, else its path), recording what it reads when asked. */
+class NodeXattrs implements XattrSource {
+  private linux!: LinuxFs;
+  private fd = -1;
+  private path!: Buffer;
+  private captured: [Buffer, Buffer][] | null = null;
+
+  at(linux: LinuxFs, fd: number, path: Buffer, captured: [Buffer, Buffer][] | null): this {
+    this.linux = linux;
+    this.fd = fd;
+    this.path = path;
+    this.captured = captured;
+    return this;
   }
-  return v;
+
+  list(): Buffer[] {
+    return this.fd >= 0 ? this.linux.listXattrsFd(this.fd) : this.linux.listXattrs(this.path);
+  }
+
+  get(name: Buffer): Buffer | null {
+    const v = this.fd >= 0 ? this.linux.getXattrFd(this.fd, name) : this.linux.getXattr(this.path, name);
+    if (v && this.captured) this.captured.push([name, v]);
+    return v;
+  }
 }
