@@ -109,11 +109,14 @@ class TreeEncoder {
   private readonly enc: CatarEncoder;
   private readonly reader: NodeReader;
   private readonly flags: bigint;
+  /** CA_FORMAT_EXCLUDE_NODUMP, tested once (each & of two BigInts makes one, and this one is per file) */
+  private readonly nodump: boolean;
   private entries = 0;
   private readonly out: CatarOutput;
 
   constructor(private readonly o: EncodeTreeOptions) {
     this.flags = o.featureFlags;
+    this.nodump = (o.featureFlags & CA_FORMAT_EXCLUDE_NODUMP) !== 0n;
     // Lent records: CatarOutput copies each at once.
     this.enc = new CatarEncoder(o.featureFlags, true);
     this.reader = new NodeReader(o.featureFlags, o.linux);
@@ -275,7 +278,7 @@ class TreeEncoder {
     const linux = this.o.linux;
     // Read once, for nodump here and for the node's flags in read().
     let chattr: number | null | undefined;
-    if (fd >= 0 && linux && this.flags & CA_FORMAT_EXCLUDE_NODUMP) {
+    if (fd >= 0 && linux && this.nodump) {
       chattr = linux.getChattrFlags(fd);
       if (chattr !== null && chattr & FS_NODUMP_FL) return taker?.leftOut(path.bytes(), st);
     }
