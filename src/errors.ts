@@ -40,6 +40,8 @@ export const formatError = (file: string, offset: number, what: string) =>
 export const networkError = (message: string, cause?: unknown) => new WasyncError('ENETWORK', message, { cause });
 
 export const unsupported = (message: string) => new WasyncError('EUNSUPPORTED', message);
+/** What this platform cannot do (a codec that does not load): passed on, never taken for bad data. */
+export const isUnsupported = (e: unknown): e is WasyncError => e instanceof WasyncError && e.code === 'EUNSUPPORTED';
 
 export const signatureError = (message: string) => new WasyncError('ESIGNATURE', message);
 

@@ -10,7 +10,7 @@
 
 import { toHex } from '../chunk/chunk-id.ts';
 import type { DigestName } from '../chunk/digest.ts';
-import { WasyncError, chunkCorrupt } from '../errors.ts';
+import { chunkCorrupt, isUnsupported } from '../errors.ts';
 import { absentOf, whereOf, writable, type ChunkRead, type ChunkSource, type ChunkStore, type WriteStore } from './store.ts';
 
 export interface ChunkCheck {
@@ -32,7 +32,7 @@ export async function checkStored(check: ChunkCheck, id: string, size: number, s
     data = await check.decompress(stored, size, into);
   } catch (e) {
     // A codec this platform cannot run is no verdict on the copy.
-    if (e instanceof WasyncError && e.code === 'EUNSUPPORTED') throw e;
+    if (isUnsupported(e)) throw e;
     return `does not decompress (${(e as Error).message})`;
   }
   if (!data) return 'not in a known compression format (zstd, gzip, xz)';

@@ -9,7 +9,7 @@
 // without it, zstd-napi's streaming decoder finds the size as it goes.
 
 import { COMPRESSIONS, detectCompression, type Compression } from '../../../chunk/compression.ts';
-import { WasyncError, usageError } from '../../../errors.ts';
+import { WasyncError, isUnsupported, usageError } from '../../../errors.ts';
 import { ChunkCodec, zstdAddon } from '../storage/chunk-codec.ts';
 
 export { COMPRESSIONS, detectCompression, type Compression };
@@ -35,7 +35,7 @@ export async function decompress(data: Uint8Array, size?: number): Promise<Uint8
     else plain = (await codec.decompress(data, size ?? 0))!;
   } catch (e) {
     // A codec this platform cannot run says so; the data is not thereby invalid.
-    if (e instanceof WasyncError && e.code === 'EUNSUPPORTED') throw e;
+    if (isUnsupported(e)) throw e;
     throw new WasyncError('EFORMAT', `decompress: not valid ${kind} data: ${(e as Error).message}`, { cause: e });
   }
   if (size !== undefined && plain.length !== size) {

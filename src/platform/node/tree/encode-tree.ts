@@ -313,12 +313,14 @@ class TreeEncoder {
       if (!taker) return w;
       return w ? w.then(() => taker.other(path.bytes(), st)) : taker.other(path.bytes(), st);
     }
-    const content = () => {
-      const p = this.out.payload(path.bytes(), fd, 0, node.size!, () => path.toString());
-      if (p) return p.then(() => this.enc.payloadDone(node.size!));
-      this.enc.payloadDone(node.size!);
-    };
-    return w ? w.then(content) : content();
+    return w ? w.then(() => this.content(fd, path, node.size!)) : this.content(fd, path, node.size!);
+  }
+
+  /** A regular file's content into the sink. */
+  private content(fd: number, path: EntryPath, size: number): Promise<void> | void {
+    const p = this.out.payload(path.bytes(), fd, 0, size, () => path.toString());
+    if (p) return p.then(() => this.enc.payloadDone(size));
+    this.enc.payloadDone(size);
   }
 
   /** A regular file's content through the taker (make with an encoder cache). */
