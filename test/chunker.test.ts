@@ -186,3 +186,19 @@ test('zero pages (aligned or not, long or short) are skipped without changing cu
   const cs = { min: 16, avg, max: avg * 4 };
   assert.deepEqual(chunk(data, cs), refChunk(data, cs.min, cs.avg, cs.max));
 });
+
+test('a shifted window (aligned copies from shared memory) finds the same candidates', () => {
+  const s = new CandidateScanner(1 << 16);
+  // Zero pages are found by stream offset, not by where the window sits.
+  const data = Buffer.concat([rand('shift', 20_000), Buffer.alloc(9000), rand('tail', 30_000)]);
+  const d = discriminator({ min: 16, avg: 64, max: 256 });
+  s.window(0).set(data);
+  const want = s.scan(data.length, 48, d, 4096 + 100);
+  assert.ok(want.length > 100);
+  for (let shift = 1; shift < 8; shift++) {
+    s.window(shift).set(data);
+    assert.deepEqual(s.scan(data.length, 48, d, 4096 + 100, shift), want, `shift ${shift}`);
+  }
+  // One byte further in the source, one byte further into the window.
+  for (let at = 0; at < 16; at++) assert.equal(s.shiftFor(at + 1), (s.shiftFor(at) + 1) % 8);
+});

@@ -53,7 +53,7 @@ export class JobRunner {
   private buf = Buffer.alloc(0);
   private running: Hash | undefined;
   /** What the scanner's window holds since the last scan job: input[base, base + len). */
-  private windowHolds: { input: InputRef; base: number; len: number } | null = null;
+  private windowHolds: { input: InputRef; base: number; len: number; shift: number } | null = null;
   private turn: Promise<unknown> = Promise.resolve();
 
   /**
@@ -114,9 +114,10 @@ export class JobRunner {
     const lookBehind = Math.min(BUZHASH_WINDOW - 1, job.start);
     const base = job.start - lookBehind;
     const len = job.end - base;
-    readInput(job.input, this.scanner.window(), 0, len, base);
-    this.windowHolds = { input: job.input, base, len };
-    const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d, base);
+    const shift = 'ring' in job.input ? this.scanner.shiftFor(base % job.input.ring.byteLength) : 0;
+    readInput(job.input, this.scanner.window(shift), 0, len, base);
+    this.windowHolds = { input: job.input, base, len, shift };
+    const candidates = this.scanner.scan(len, Math.max(lookBehind + 1, BUZHASH_WINDOW), job.d, base, shift);
     return { candidates, base };
   }
 
@@ -225,7 +226,7 @@ export class JobRunner {
     const w = this.windowHolds;
     if (w && sameInput(w.input, job.input) && job.start >= w.base && job.end <= w.base + w.len) {
       // The segment this thread just scanned: hashed from the scanner's window, not read again.
-      this.running.update(this.scanner!.window().subarray(job.start - w.base, job.end - w.base));
+      this.running.update(this.scanner!.window(w.shift).subarray(job.start - w.base, job.end - w.base));
     } else {
       for (let pos = job.start; pos < job.end; pos += SCAN_SEGMENT) {
         const len = Math.min(SCAN_SEGMENT, job.end - pos);
