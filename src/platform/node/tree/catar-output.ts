@@ -49,12 +49,13 @@ export class CatarOutput {
    */
   payload(path: Buffer, fd: number, start: number, size: number, what: () => string = () => path.toString(), sparse: readonly SparseRegion[] | null = null): Promise<void> | void {
     const w = this.flush();
-    if (w || sparse) return this.sparsePayload(w, path, fd, start, size, what, sparse);
+    if (w || sparse) return this.slowPayload(w, path, fd, start, size, what, sparse);
     this.observer?.payload(path, size);
     return this.copy(fd, start, size, what, size, 0);
   }
 
-  private async sparsePayload(w: Promise<void> | void, path: Buffer, fd: number, start: number, size: number, what: () => string, sparse: readonly SparseRegion[] | null) {
+  /** payload() when the sink makes it wait (`w`) or the file has sparse regions. */
+  private async slowPayload(w: Promise<void> | void, path: Buffer, fd: number, start: number, size: number, what: () => string, sparse: readonly SparseRegion[] | null) {
     await w;
     this.observer?.payload(path, size);
     if (!sparse) return this.copy(fd, start, size, what, size, 0);
